@@ -1,0 +1,140 @@
+# tapegrad build. `make run` and `make test` install missing Debian packages first
+# (scripts/setup.sh), then build and run. Variables:
+#   SAN=1     AddressSanitizer + UndefinedBehaviorSanitizer build (in build-san/)
+#   DEBUG=1   -O0 -g build (in build-debug/)
+#   CUDA=0    build without CUDA even if nvcc is found; CUDA_ARCHS="80 90" picks GPU targets
+# Targets: all (default), test, test-gpu, run, bench, clean, info.
+
+CXX      ?= g++
+NVCC     ?= nvcc
+CUDA_ARCHS ?= 80 90
+
+ifeq ($(SAN),1)
+  BUILD := build-san
+  OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDSAN := -fsanitize=address,undefined
+else ifeq ($(DEBUG),1)
+  BUILD := build-debug
+  OPT   := -O0 -g
+else
+  BUILD := build
+  OPT   := -O3 -march=native
+endif
+
+# ---- dependencies: pkg-config first, then the standard Debian paths -------------------------
+OPENBLAS_OMP_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+ifeq ($(BLAS_CFLAGS),)
+  BLAS_CFLAGS := $(if $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h),-I/usr/include/x86_64-linux-gnu/openblas-pthread,)
+endif
+# Link the OpenMP flavour of OpenBLAS when present: it shares the OpenMP thread pool with our
+# elementwise loops instead of fighting it (pthreads OpenBLAS + OpenMP oversubscribes cores).
+ifneq ($(wildcard $(OPENBLAS_OMP_DIR)/libopenblas.so.0),)
+  BLAS_LIBS := $(OPENBLAS_OMP_DIR)/libopenblas.so.0 -Wl,-rpath,$(OPENBLAS_OMP_DIR)
+else
+  BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+endif
+HAVE_BLAS  := $(if $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h /usr/include/cblas.h),yes,)
+HAVE_BOOST := $(if $(wildcard /usr/include/boost/test/unit_test.hpp),yes,)
+FMT_LIBS   := $(shell pkg-config --libs fmt 2>/dev/null || echo -lfmt)
+
+# ---- CUDA: compiled whenever nvcc is found, unless CUDA=0 ------------------------------------
+NVCC_PATH := $(shell command -v $(NVCC) 2>/dev/null)
+ifeq ($(CUDA),0)
+  USE_CUDA :=
+else
+  USE_CUDA := $(if $(NVCC_PATH),yes,)
+endif
+CUDA_SRCS := $(if $(USE_CUDA),$(wildcard cuda/*.cu),)
+ifneq ($(USE_CUDA),)
+  CUDA_HOME   ?= $(patsubst %/bin/nvcc,%,$(NVCC_PATH))
+  CUDA_DEFS   := -DTAPEGRAD_CUDA=1
+  CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas
+  NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a))
+endif
+
+CXXFLAGS := -std=c++17 $(OPT) -Wall -Wextra -fopenmp -I. $(BLAS_CFLAGS) $(CUDA_DEFS) -DBOOST_TEST_DYN_LINK
+NVCCFLAGS := -std=c++17 -O3 -I. $(BLAS_CFLAGS) $(CUDA_DEFS) $(NVCC_GENCODE) --expt-relaxed-constexpr \
+             -Xcompiler -fopenmp,-Wall
+LDLIBS := $(BLAS_LIBS) $(FMT_LIBS) $(CUDA_LIBS) -lz -fopenmp $(LDSAN)
+
+# ---- sources -----------------------------------------------------------------------------------
+LIB_SRCS  := $(wildcard core/*.cpp autograd/*.cpp ops/*.cpp models/*.cpp cuda/*.cpp data/*.cpp)
+LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o) $(CUDA_SRCS:%.cu=$(BUILD)/obj/%.cu.o)
+LIB       := $(BUILD)/libtapegrad.a
+TEST_SRCS := $(wildcard tests/test_*.cpp)
+TESTS     := $(TEST_SRCS:tests/%.cpp=$(BUILD)/tests/%)
+TEST_HELPER_OBJS := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out $(TEST_SRCS),$(wildcard tests/*.cpp)))
+EXAMPLES  := $(patsubst examples/%.cpp,$(BUILD)/examples/%,$(wildcard examples/*.cpp))
+BENCHES   := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(wildcard bench/*.cpp))
+LINK_LIB  := -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
+
+.PHONY: all test test-gpu run bench clean info deps build-tests build-examples build-benches
+.DEFAULT_GOAL := all
+
+all: info $(LIB) $(TESTS) $(EXAMPLES) $(BENCHES)
+
+info:
+	@echo "tapegrad build ($(BUILD)): CXX=$(CXX)"
+	@echo "  OpenBLAS: $(if $(HAVE_BLAS),found ($(BLAS_LIBS)),MISSING: run scripts/setup.sh or apt-get install libopenblas-dev libopenblas0-openmp)"
+	@echo "  Boost.Test: $(if $(HAVE_BOOST),found,MISSING: run scripts/setup.sh or apt-get install libboost-test-dev)"
+	@echo "  CUDA: $(if $(USE_CUDA),nvcc found at $(NVCC_PATH): building CUDA backend for sm_$(CUDA_ARCHS),not built ($(if $(filter 0,$(CUDA)),CUDA=0,no nvcc on PATH)): CPU-only library)"
+
+deps:
+	@scripts/setup.sh
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELPER_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $< $(TEST_HELPER_OBJS) $(LINK_LIB) -lboost_unit_test_framework $(LDLIBS) -o $@
+
+$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $< $(LINK_LIB) $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $< $(LINK_LIB) $(LDLIBS) -o $@
+
+# Each suite runs on its own; GPU cases inside them report themselves skipped without a device.
+# Under SAN=1, CUDA's runtime needs the shadow gap unprotected to probe for a driver.
+TEST_ENV := $(if $(filter 1,$(SAN)),ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1,)
+
+test: deps
+	@$(MAKE) --no-print-directory build-tests
+	@status=0; for t in $(TESTS); do echo "== $$t"; $(TEST_ENV) $$t --log_level=test_suite --report_level=short || status=1; done; exit $$status
+
+build-tests: info $(TESTS)
+
+test-gpu: deps
+	@$(MAKE) --no-print-directory $(BUILD)/tests/test_cuda
+	$(TEST_ENV) $(BUILD)/tests/test_cuda --log_level=test_suite --report_level=short
+
+run: deps
+	@$(MAKE) --no-print-directory build-examples
+	$(BUILD)/examples/mlp
+
+build-examples: info $(EXAMPLES)
+
+bench: deps
+	@$(MAKE) --no-print-directory build-benches
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+build-benches: info $(BENCHES)
+
+clean:
+	rm -rf build build-san build-debug
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,197 @@
+#include "autograd/tape.h"
+
+#include <unordered_map>
+
+#include "core/backend.h"
+
+namespace tapegrad {
+
+// ---- thread state: active tape, grad mode, name scope ---------------------------------------
+
+namespace {
+thread_local Tape* active_tape_ptr = nullptr;
+thread_local bool grad_mode = true;
+thread_local std::string scope_path;
+}  // namespace
+
+Tape::Tape() : state_(std::make_shared<TapeState>()) {}
+
+void Tape::clear() {
+    state_->records.clear();
+    ++state_->epoch;
+}
+
+Tape& active_tape() {
+    thread_local Tape default_tape;
+    return active_tape_ptr ? *active_tape_ptr : default_tape;
+}
+
+TapeGuard::TapeGuard(Tape& tape) : previous_(active_tape_ptr) { active_tape_ptr = &tape; }
+TapeGuard::~TapeGuard() { active_tape_ptr = previous_; }
+
+NoGrad::NoGrad() : previous_(grad_mode) { grad_mode = false; }
+NoGrad::~NoGrad() { grad_mode = previous_; }
+bool grad_enabled() { return grad_mode; }
+
+NameScope::NameScope(const std::string& name) : previous_length_(scope_path.size()) {
+    scope_path += (scope_path.empty() ? "" : "/") + name;
+}
+NameScope::~NameScope() { scope_path.resize(previous_length_); }
+const std::string& current_scope() { return scope_path; }
+
+// ---- recording -------------------------------------------------------------------------------
+
+namespace {
+// The tape state a non-leaf tensor was recorded on, or null if that tape was cleared or destroyed.
+std::shared_ptr<TapeState> live_tape_of(const Tensor& t) {
+    auto state = t.impl().tape.lock();
+    if (!state || t.impl().tape_epoch != state->epoch) return nullptr;
+    return state;
+}
+}  // namespace
+
+void record(const char* op, std::vector<Tensor> inputs, Tensor& output, BackwardFn backward) {
+    if (!grad_mode) return;
+    bool any_requires_grad = false;
+    for (const Tensor& x : inputs) any_requires_grad |= x.requires_grad();
+    if (!any_requires_grad) return;
+
+    const std::shared_ptr<TapeState>& state = active_tape().state();
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        const Tensor& x = inputs[i];
+        if (!x.requires_grad() || x.is_leaf()) continue;
+        auto source = live_tape_of(x);
+        if (!source)
+            fail(op, "input {} ({}) was recorded on a tape that has since been cleared (by backward()); "
+                 "call detach() on tensors carried over from an earlier step", i, x.describe());
+        if (source != state)
+            fail(op, "input {} ({}) was recorded on a different tape than the active one; ops cannot mix "
+                 "tapes (use detach() or a single TapeGuard)", i, x.describe());
+    }
+    TensorImpl& out = output.impl();
+    out.requires_grad = true;
+    out.tape = state;
+    out.tape_epoch = state->epoch;
+    out.record = int64_t(state->records.size());
+    state->records.push_back(Record{op, scope_path, std::move(inputs), output, std::move(backward)});
+}
+
+const Record& producer(const Tensor& t) {
+    if (t.is_leaf()) fail("producer", "tensor {} is a leaf: no op produced it", t.describe());
+    auto state = live_tape_of(t);
+    if (!state) fail("producer", "the tape that recorded tensor {} was cleared", t.describe());
+    return state->records[t.impl().record];
+}
+
+// ---- backward --------------------------------------------------------------------------------
+
+InputGrads::InputGrads(const std::vector<Tensor>& inputs) : inputs_(inputs), grads_(inputs.size()) {}
+
+bool InputGrads::needed(size_t i) const { return inputs_[i].requires_grad(); }
+
+Tensor& InputGrads::at(size_t i) {
+    if (!grads_[i].defined() && needed(i))
+        grads_[i] = Tensor::zeros(inputs_[i].shape(), inputs_[i].dtype(), inputs_[i].device());
+    return grads_[i];
+}
+
+namespace {
+Tensor clone(const Tensor& t) {
+    Tensor copy = Tensor::empty(t.shape(), t.dtype(), t.device());
+    backend_for(t.device()).copy_within(copy.raw_data(), t.raw_data(), t.numel() * dtype_size(t.dtype()));
+    return copy;
+}
+
+// acc += g (same shape, dtype and device). If acc is empty it takes g itself when `g_is_ours`
+// (a buffer backward allocated and nobody else holds), else a copy of g.
+void accumulate(std::shared_ptr<TensorImpl>& acc, const Tensor& g, bool g_is_ours) {
+    if (!acc) {
+        acc = g_is_ours ? g.detach().impl_ptr() : clone(g).impl_ptr();
+        return;
+    }
+    Tensor target(acc);
+    backend_for(target.device()).cast(g, target, /*accumulate=*/true);
+}
+
+Tensor run_hooks(const Tensor& t, Tensor grad) {
+    for (const GradHook& hook : t.impl().hooks) {
+        Tensor replaced = hook(grad);
+        if (!replaced.defined() || replaced.shape() != grad.shape() || replaced.dtype() != grad.dtype() ||
+            replaced.device() != grad.device())
+            fail("hook", "a gradient hook on tensor {} returned {} (expected a gradient of the same shape, dtype "
+                 "and device)", t.describe(), replaced.defined() ? replaced.describe() : "an undefined tensor");
+        grad = replaced;
+    }
+    return grad;
+}
+}  // namespace
+
+void backward(const Tensor& output, const BackwardOptions& options) {
+    if (!output.requires_grad())
+        fail("backward", "tensor {} does not require grad (no input of the ops that produced it requires grad)",
+             output.describe());
+    Tensor seed = options.seed;
+    if (!seed.defined()) {
+        if (output.numel() != 1)
+            fail("backward", "output {} is not a scalar; pass BackwardOptions::seed with dL/d(output) of the same "
+                 "shape", output.describe());
+        seed = Tensor::ones(output.shape(), output.dtype(), output.device());
+    } else if (seed.shape() != output.shape() || seed.dtype() != output.dtype() ||
+               seed.device() != output.device()) {
+        fail("backward", "seed gradient {} does not match output {}", seed.describe(), output.describe());
+    }
+    if (output.is_leaf()) {
+        accumulate(output.impl().grad, run_hooks(output, seed), false);
+        return;
+    }
+    auto state = live_tape_of(output);
+    if (!state)
+        fail("backward", "the tape that recorded {} has been cleared, by an earlier backward(); pass "
+             "BackwardOptions{{.keep_tape = true}} to the first call to run backward twice", output.describe());
+
+    std::vector<Record>& records = state->records;
+    const int64_t last = output.impl().record;
+    // Gradients in flight: of record r's output in pending[r], of leaves in leaf_grads.
+    std::vector<Tensor> pending(last + 1);
+    std::unordered_map<TensorImpl*, std::pair<Tensor, Tensor>> leaf_grads;  // leaf -> (leaf, grad)
+    pending[last] = seed;
+    auto slot_of = [&](const Tensor& x) -> Tensor& {
+        if (!x.is_leaf()) return pending[x.impl().record];
+        auto& entry = leaf_grads[&x.impl()];
+        entry.first = x;
+        return entry.second;
+    };
+
+    for (int64_t r = last; r >= 0; --r) {
+        if (!pending[r].defined()) continue;  // no path from this record to the output
+        Record& rec = records[r];
+        Tensor grad_output = run_hooks(rec.output, pending[r]);
+        pending[r] = Tensor();
+        if (rec.output.impl().retains_grad) accumulate(rec.output.impl().grad, grad_output, false);
+
+        // Hand the backward function the in-flight buffer of each input, so that several uses
+        // of one tensor sum into one gradient.
+        InputGrads grads(rec.inputs);
+        for (size_t i = 0; i < rec.inputs.size(); ++i)
+            if (rec.inputs[i].requires_grad()) grads.all()[i] = slot_of(rec.inputs[i]);
+        rec.backward(grad_output, grads);
+        for (size_t i = 0; i < rec.inputs.size(); ++i) {
+            const Tensor& g = grads.all()[i];
+            if (!g.defined()) continue;
+            Tensor& slot = slot_of(rec.inputs[i]);
+            if (!slot.defined()) slot = g;  // first gradient to reach this tensor
+            else if (!slot.same(g)) backend_for(g.device()).cast(g, slot, true);  // input used twice by this op
+        }
+    }
+    for (auto& [impl, entry] : leaf_grads)
+        if (entry.second.defined()) {
+            Tensor grad = run_hooks(entry.first, entry.second);
+            accumulate(impl->grad, grad, grad.same(entry.second));
+        }
+    if (!options.keep_tape) {
+        records.clear();
+        ++state->epoch;
+    }
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,123 @@
+// The tape: a Wengert list of the ops a forward pass ran, in the order they ran.
+//
+// Each op that has at least one input requiring grad appends one Record: its name, the scope
+// it ran in, its inputs, its output and a backward function. backward(loss) walks the records
+// once, in reverse, handing each record the gradient of its output and letting it ACCUMULATE
+// (+=) the gradients of its inputs. There is no recursion, so a 10,000-step unrolled RNN is a
+// 10,000 x (ops per step) loop, not a 10,000-deep call stack.
+//
+// Ops record onto the thread's active tape: a default tape per thread, or the tape a
+// TapeGuard installs. Several tapes may exist side by side; a tensor remembers which tape
+// recorded it and backward() runs on that one.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace tapegrad {
+
+// The gradients of a record's inputs, handed to its backward function. at(i) is the buffer to
+// accumulate into (allocated as zeros on first use), or an undefined Tensor if input i does
+// not require grad: backward functions skip those.
+class InputGrads {
+public:
+    explicit InputGrads(const std::vector<Tensor>& inputs);
+    bool needed(size_t i) const;
+    Tensor& at(size_t i);
+    size_t size() const { return grads_.size(); }
+    std::vector<Tensor>& all() { return grads_; }
+
+private:
+    const std::vector<Tensor>& inputs_;
+    std::vector<Tensor> grads_;
+};
+
+// backward(gy, gx): given dL/d(output) = gy, accumulate dL/d(input i) into gx.at(i).
+using BackwardFn = std::function<void(const Tensor& grad_output, InputGrads& grad_inputs)>;
+
+struct Record {
+    std::string op;     // "sigmoid"
+    std::string scope;  // the NameScope path it ran under, e.g. "lstm/t=3/forget_gate" ("" if none)
+    std::vector<Tensor> inputs;
+    Tensor output;
+    BackwardFn backward;
+};
+
+struct TapeState {
+    std::vector<Record> records;
+    uint64_t epoch = 1;  // bumped on clear(): tensors of an earlier epoch are no longer on the tape
+};
+
+class Tape {
+public:
+    Tape();
+    const std::vector<Record>& records() const { return state_->records; }
+    size_t size() const { return state_->records.size(); }
+    void clear();
+    const std::shared_ptr<TapeState>& state() const { return state_; }
+
+private:
+    std::shared_ptr<TapeState> state_;
+};
+
+// The tape ops record onto in this thread.
+Tape& active_tape();
+
+// Makes `tape` the active tape for this thread until the guard dies.
+class TapeGuard {
+public:
+    explicit TapeGuard(Tape& tape);
+    ~TapeGuard();
+    TapeGuard(const TapeGuard&) = delete;
+    TapeGuard& operator=(const TapeGuard&) = delete;
+
+private:
+    Tape* previous_;
+};
+
+// Disables recording in this thread until the guard dies (evaluation, optimizer updates).
+class NoGrad {
+public:
+    NoGrad();
+    ~NoGrad();
+    NoGrad(const NoGrad&) = delete;
+    NoGrad& operator=(const NoGrad&) = delete;
+
+private:
+    bool previous_;
+};
+bool grad_enabled();
+
+// Labels every op recorded while it lives: NameScope a("lstm"); NameScope b("t=3") -> "lstm/t=3".
+class NameScope {
+public:
+    explicit NameScope(const std::string& name);
+    ~NameScope();
+    NameScope(const NameScope&) = delete;
+    NameScope& operator=(const NameScope&) = delete;
+
+private:
+    size_t previous_length_;
+};
+const std::string& current_scope();
+
+// Records an op on the active tape if grad is enabled and any input requires grad; marks
+// `output` as requiring grad and remembers where it was recorded. Called by every op.
+void record(const char* op, std::vector<Tensor> inputs, Tensor& output, BackwardFn backward);
+
+struct BackwardOptions {
+    Tensor seed;             // dL/d(output); required when the output is not a scalar
+    bool keep_tape = false;  // keep the records (to run backward again or inspect them)
+};
+
+// Computes d(output)/d(leaf) for every leaf that requires grad, accumulating into leaf.grad().
+void backward(const Tensor& output, const BackwardOptions& options = {});
+
+// The record that produced `t` (throws if t is a leaf or its tape was cleared).
+const Record& producer(const Tensor& t);
+
+}  // namespace tapegrad

@@ -1,0 +1,124 @@
+// The kernel interface: everything an op needs from a device, implemented once for the CPU
+// (ops/cpu_backend.cpp) and once for CUDA (cuda/cuda_backend.cu). Ops never ask which device
+// they run on: they call backend_for(tensor.device()) and the kernels below. Tensors passed in
+// are contiguous, already allocated on that device, with dtypes checked by the op.
+//
+// Convention (from llm.c): a kernel whose output is a gradient ACCUMULATES into it (`+=`), so the
+// gradient of a tensor used twice is the sum of both uses; forward kernels overwrite.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "core/device.h"
+#include "core/indexing.h"
+#include "core/tensor.h"
+
+namespace tapegrad {
+
+// Elementwise ops with one input (the scalar parameterises pow/add_scalar/mul_scalar).
+enum class UnaryOp { Neg, Exp, Log, Tanh, Sigmoid, Relu, Sqrt, Pow, AddScalar, MulScalar };
+// Elementwise ops with two (broadcast) inputs.
+enum class BinaryOp { Add, Sub, Mul, Div, BceWithLogits };
+
+const char* to_string(UnaryOp op);
+const char* to_string(BinaryOp op);
+
+// Broadcast plan of a binary op: output shape, and the strides of a and b over it (0 where the
+// operand is broadcast). Built by ops/elementwise.cpp, consumed by both backends.
+struct BroadcastPlan {
+    StridedLayout a, b;  // shapes equal the output shape
+    int64_t numel = 0;
+    bool same_shape = false;  // no broadcasting: a, b and the output are flat arrays of numel
+};
+
+// C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b] for b < batch, all row-major; op(X) = X or X^T.
+// A is [M, K] after op, B is [K, N] after op, C is [M, N]; lda/ldb/ldc are row strides.
+struct GemmArgs {
+    bool transpose_a = false, transpose_b = false;
+    int64_t m = 0, n = 0, k = 0;
+    double alpha = 1.0, beta = 0.0;
+    const void* a = nullptr;
+    const void* b = nullptr;
+    void* c = nullptr;
+    int64_t lda = 0, ldb = 0, ldc = 0;
+    int64_t batch = 1, stride_a = 0, stride_b = 0, stride_c = 0;  // element strides between batches
+    DType dtype = DType::Float32;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::string name() const = 0;
+
+    // ---- memory ----
+    virtual void* allocate(size_t bytes) = 0;
+    virtual void deallocate(void* ptr, size_t bytes) = 0;
+    virtual void copy_from_host(void* dst, const void* host_src, size_t bytes) = 0;
+    virtual void copy_to_host(void* host_dst, const void* src, size_t bytes) = 0;
+    virtual void copy_within(void* dst, const void* src, size_t bytes) = 0;
+    virtual void fill(Tensor& y, double value) = 0;
+    // y = x converted to y's dtype (float32 <-> float64); accumulate: y += x.
+    virtual void cast(const Tensor& x, Tensor& y, bool accumulate) = 0;
+
+    // ---- elementwise ----
+    // y = f(x)
+    virtual void unary(UnaryOp op, double scalar, const Tensor& x, Tensor& y) = 0;
+    // gx += f'(x) * gy   (kernels may use the saved output y, e.g. sigmoid' = y (1 - y))
+    virtual void unary_backward(UnaryOp op, double scalar, const Tensor& x, const Tensor& y, const Tensor& gy,
+                                Tensor& gx) = 0;
+    // y = a (op) b, broadcast per plan
+    virtual void binary(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, Tensor& y) = 0;
+    // g += d(a op b)/d(operand) * gy, over the OUTPUT shape (operand 0 = a, 1 = b); the op reduces
+    // g to the operand's shape with sum_to when the operand was broadcast.
+    virtual void binary_backward(BinaryOp op, int operand, const BroadcastPlan& plan, const Tensor& a,
+                                 const Tensor& b, const Tensor& gy, Tensor& g) = 0;
+
+    // ---- reductions and their adjoints ----
+    // y += scale * (x summed over the dims where y has extent 1); y.dim() == x.dim().
+    virtual void sum_to(const Tensor& x, Tensor& y, double scale) = 0;
+    // x += scale * broadcast(y) (the adjoint of sum_to); y.dim() == x.dim().
+    virtual void broadcast_add(const Tensor& y, Tensor& x, double scale) = 0;
+    // x viewed as [outer, n, inner]: values[o, i] = max_j x[o, j, i], argmax (Int64) = first j attaining it.
+    virtual void max_axis(const Tensor& x, int64_t outer, int64_t n, int64_t inner, Tensor& values,
+                          Tensor& argmax) = 0;
+
+    // ---- linear algebra ----
+    virtual void gemm(const GemmArgs& args) = 0;
+
+    // ---- data movement ----
+    // dst[dst_layout(i)] (+)= src[src_layout(i)] for every i < numel(src_layout.shape): transpose,
+    // slice, concat and their backward passes are all this one kernel.
+    virtual void strided_copy(const Tensor& src, const StridedLayout& src_layout, Tensor& dst,
+                              const StridedLayout& dst_layout, bool accumulate) = 0;
+    // x viewed as [outer, n, inner], y as [outer, m, inner]:
+    //   y[o, j, i] = x[o, index[o*is_o + j*is_j + i*is_i], i]
+    // index_select uses strides (0, 1, 0); gather (take along axis) uses (inner, 0, 1) with m = 1.
+    struct GatherSpec {
+        int64_t outer, n, inner, m;
+        int64_t index_stride_outer, index_stride_m, index_stride_inner;
+    };
+    virtual void gather(const Tensor& x, const Tensor& index, const GatherSpec& spec, Tensor& y) = 0;
+    // The adjoint: gx[o, index[...], i] += gy[o, j, i] (indices may repeat: scatter-ADD).
+    virtual void scatter_add(const Tensor& gy, const Tensor& index, const GatherSpec& spec, Tensor& gx) = 0;
+
+    // ---- softmax over the middle axis of [outer, n, inner] ----
+    // y = softmax(x) or log_softmax(x)
+    virtual void softmax(const Tensor& x, int64_t outer, int64_t n, int64_t inner, bool log, Tensor& y) = 0;
+    // softmax:     gx += y * (gy - sum_j gy_j y_j)
+    // log_softmax: gx += gy - exp(y) * sum_j gy_j
+    virtual void softmax_backward(const Tensor& y, const Tensor& gy, int64_t outer, int64_t n, int64_t inner,
+                                  bool log, Tensor& gx) = 0;
+
+    // ---- randomness ----
+    // mask[i] = (philox_uniform(seed, offset + i) >= p) ? 1 / (1 - p) : 0
+    virtual void dropout_mask(Tensor& mask, double p, uint64_t seed, uint64_t offset) = 0;
+};
+
+// The backend that owns `device`'s memory and kernels. Throws if tapegrad was built without
+// that device type or the device does not exist.
+Backend& backend_for(Device device);
+// Called once by each backend implementation (CPU in ops/, CUDA in cuda/).
+void register_backend(DeviceType type, Backend* backend);
+
+}  // namespace tapegrad

@@ -1,0 +1,45 @@
+// Index arithmetic shared by the CPU and CUDA kernels (TG_HD: host and device).
+//
+// A StridedLayout describes how to walk a tensor of `shape` whose element at multi-index
+// (i_0, ..., i_{d-1}) sits at  offset + sum_k i_k * stride[k]. Contiguous row-major tensors have
+// stride[k] = prod(shape[k+1:]); a broadcast operand has stride 0 along the dims it is repeated
+// in; a transposed or sliced view just has other strides and offset. Every data-movement op
+// (transpose, slice, concat, broadcast) is a strided copy described by two such layouts.
+#pragma once
+#include <cstdint>
+
+#include "core/hostdevice.h"
+
+namespace tapegrad {
+
+constexpr int kMaxDims = 8;
+
+struct StridedLayout {
+    int ndim = 0;
+    int64_t offset = 0;
+    int64_t shape[kMaxDims] = {};
+    int64_t stride[kMaxDims] = {};
+};
+
+// Memory offset of the element with row-major linear index `linear` in `layout.shape`.
+TG_HD int64_t strided_offset(const StridedLayout& layout, int64_t linear) {
+    int64_t offset = layout.offset;
+    for (int k = layout.ndim - 1; k >= 0; --k) {
+        int64_t i = linear % layout.shape[k];
+        linear /= layout.shape[k];
+        offset += i * layout.stride[k];
+    }
+    return offset;
+}
+
+// Grid-stride loop bounds for CUDA thread `thread` of `threads_total`: the elements a thread
+// handles are first, first + step, ... < n. Written here so CPU tests can emulate any
+// (blockIdx, blockDim, threadIdx) and check that every element is visited exactly once.
+struct GridStride {
+    int64_t first, step;
+};
+TG_HD GridStride grid_stride(int64_t block_idx, int64_t block_dim, int64_t thread_idx, int64_t grid_dim) {
+    return {block_idx * block_dim + thread_idx, block_dim * grid_dim};
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,58 @@
+#include "core/shape.h"
+
+#include "core/error.h"
+
+namespace tapegrad {
+
+int64_t numel(const Shape& shape) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+}
+
+Shape contiguous_strides(const Shape& shape) {
+    Shape strides(shape.size());
+    int64_t s = 1;
+    for (int i = int(shape.size()) - 1; i >= 0; --i) {
+        strides[i] = s;
+        s *= shape[i];
+    }
+    return strides;
+}
+
+std::string to_string(const Shape& shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+int normalize_axis(const std::string& op, int axis, int ndim) {
+    int resolved = axis < 0 ? axis + ndim : axis;
+    if (resolved < 0 || resolved >= ndim)
+        fail(op, "axis {} is out of range for a tensor with {} dims (expected -{} <= axis < {})", axis, ndim,
+             ndim, ndim);
+    return resolved;
+}
+
+Shape broadcast_shapes(const std::string& op, const Shape& a, const Shape& b) {
+    size_t n = std::max(a.size(), b.size());
+    Shape out(n);
+    for (size_t i = 0; i < n; ++i) {
+        int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+        int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+        if (da != db && da != 1 && db != 1)
+            fail(op, "shapes {} and {} cannot be broadcast (dim {} is {} vs {}; each pair must be equal or 1)",
+                 to_string(a), to_string(b), i, da, db);
+        out[i] = std::max(da, db);
+    }
+    return out;
+}
+
+AxisSplit split_at_axis(const Shape& shape, int axis) {
+    AxisSplit s{1, shape[axis], 1};
+    for (int i = 0; i < axis; ++i) s.outer *= shape[i];
+    for (size_t i = axis + 1; i < shape.size(); ++i) s.inner *= shape[i];
+    return s;
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,28 @@
+// Shapes are lists of extents, outermost first: [B, T, H]. Tensors are always contiguous and
+// row-major, so a shape alone determines the strides.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tapegrad {
+
+using Shape = std::vector<int64_t>;
+
+int64_t numel(const Shape& shape);
+Shape contiguous_strides(const Shape& shape);
+std::string to_string(const Shape& shape);
+
+// Resolves a possibly negative axis (-1 = last) against `ndim`; throws naming `op` if out of range.
+int normalize_axis(const std::string& op, int axis, int ndim);
+
+// NumPy broadcasting: align trailing dims, each pair equal or one of them 1.
+Shape broadcast_shapes(const std::string& op, const Shape& a, const Shape& b);
+
+// Views the tensor as [outer, shape[axis], inner] around `axis`.
+struct AxisSplit {
+    int64_t outer, n, inner;
+};
+AxisSplit split_at_axis(const Shape& shape, int axis);
+
+}  // namespace tapegrad

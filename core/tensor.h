@@ -1,0 +1,131 @@
+// Tensor: a cheap, shared handle to an n-dimensional array.
+//
+// Copying a Tensor copies the handle, not the data (like a shared_ptr). Every tensor is
+// contiguous and row-major: reshape returns a view that shares storage; transpose, slice and
+// concat return copies (see ops/shape_ops.h). A tensor that requires grad and was produced by an
+// op remembers the tape record that made it, so backward() can find its way back.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/random.h"
+#include "core/shape.h"
+
+namespace tapegrad {
+
+class Tensor;
+struct TapeState;
+
+// A block of device memory, returned to its backend's allocator when the last tensor using it dies.
+struct Storage {
+    void* data = nullptr;
+    size_t bytes = 0;
+    Device device;
+    Storage(size_t bytes, Device device);
+    ~Storage();
+    Storage(const Storage&) = delete;
+    Storage& operator=(const Storage&) = delete;
+};
+
+// A gradient hook sees the gradient flowing into a tensor and returns the gradient to use
+// instead (return it unchanged to only observe it).
+using GradHook = std::function<Tensor(const Tensor& grad)>;
+
+struct TensorImpl {
+    Shape shape;
+    DType dtype = DType::Float32;
+    std::shared_ptr<Storage> storage;
+    int64_t offset = 0;  // in elements, into storage (non-zero only for reshape views of views)
+
+    bool requires_grad = false;
+    bool retains_grad = false;
+    std::shared_ptr<TensorImpl> grad;
+    std::vector<GradHook> hooks;
+
+    // The tape record that produced this tensor (none for leaves).
+    std::weak_ptr<TapeState> tape;
+    int64_t record = -1;
+    uint64_t tape_epoch = 0;
+};
+
+class Tensor {
+public:
+    Tensor() = default;
+    explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+    // ---- factories -------------------------------------------------------------------------
+    static Tensor empty(const Shape& shape, DType dtype = DType::Float32, Device device = Device::cpu());
+    static Tensor zeros(const Shape& shape, DType dtype = DType::Float32, Device device = Device::cpu());
+    static Tensor ones(const Shape& shape, DType dtype = DType::Float32, Device device = Device::cpu());
+    static Tensor full(const Shape& shape, double value, DType dtype = DType::Float32,
+                       Device device = Device::cpu());
+    // 0, 1, ..., n-1 (Int64 gives index tensors).
+    static Tensor arange(int64_t n, DType dtype = DType::Float32, Device device = Device::cpu());
+    // Standard normal / uniform in [low, high), drawn from `gen` (counter-based: same on every device).
+    static Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::Float32,
+                        Device device = Device::cpu());
+    static Tensor uniform(const Shape& shape, double low, double high, Generator& gen,
+                          DType dtype = DType::Float32, Device device = Device::cpu());
+    static Tensor from_vector(const std::vector<float>& values, const Shape& shape, Device device = Device::cpu());
+    static Tensor from_vector(const std::vector<double>& values, const Shape& shape,
+                              Device device = Device::cpu());
+    static Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape,
+                              Device device = Device::cpu());
+    static Tensor scalar(double value, DType dtype = DType::Float32, Device device = Device::cpu());
+
+    // ---- metadata ----------------------------------------------------------------------------
+    bool defined() const { return bool(impl_); }
+    const Shape& shape() const { return impl().shape; }
+    int dim() const { return int(impl().shape.size()); }
+    int64_t size(int axis) const;
+    int64_t numel() const { return tapegrad::numel(impl().shape); }
+    DType dtype() const { return impl().dtype; }
+    Device device() const { return impl().storage->device; }
+    // "[2, 3] float32 cpu"
+    std::string describe() const;
+
+    // ---- data --------------------------------------------------------------------------------
+    // Raw pointer to the first element (the device's address space). T must match dtype().
+    template <typename T> T* data() const;
+    void* raw_data() const;
+    // The single value of a one-element tensor, as double.
+    double item() const;
+    template <typename T> std::vector<T> to_vector() const;
+    // All values converted to double (any dtype, any device).
+    std::vector<double> to_double_vector() const;
+
+    // ---- autograd ----------------------------------------------------------------------------
+    bool requires_grad() const { return impl().requires_grad; }
+    // Marks a leaf as a parameter/input whose gradient backward() should compute.
+    Tensor& set_requires_grad(bool requires = true);
+    bool is_leaf() const { return impl().record < 0; }
+    // The accumulated gradient (undefined until a backward pass reaches this tensor).
+    Tensor grad() const { return Tensor(impl().grad); }
+    void set_grad(const Tensor& grad);
+    void zero_grad() { impl().grad.reset(); }
+    // Keep this intermediate's gradient after backward (leaves always keep theirs).
+    Tensor& retain_grad();
+    // Runs `hook` on the gradient reaching this tensor; the hook's result replaces it.
+    Tensor& register_hook(GradHook hook);
+    // Same data, cut off from the tape: a leaf that does not require grad.
+    Tensor detach() const;
+
+    TensorImpl& impl() const;
+    const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+    bool same(const Tensor& other) const { return impl_ == other.impl_; }
+
+private:
+    std::shared_ptr<TensorImpl> impl_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+}  // namespace tapegrad

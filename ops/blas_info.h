@@ -1,0 +1,31 @@
+// Which BLAS kernels tapegrad runs on, and choosing the fast ones.
+//
+// Debian's OpenBLAS 0.3.21 picks its kernels at load time from the CPU id, and misdetects
+// newer CPUs (some Xeons as "Prescott", Zen 5 as "Haswell"), falling back to SSE3 or AVX2
+// kernels on machines with AVX-512. The variable OPENBLAS_CORETYPE overrides the choice, but it is
+// read only when the library loads, so it must be set before the process starts.
+#pragma once
+#include <string>
+
+namespace tapegrad {
+
+struct BlasInfo {
+    std::string core;        // kernel set in use, e.g. "SkylakeX"
+    std::string best_core;   // the fastest kernel set this CPU supports
+    std::string threading;   // "openmp", "pthreads" or "sequential"
+    int blas_threads = 1;
+    int omp_threads = 1;
+    std::string cpu;         // CPU model name
+};
+
+BlasInfo blas_info();
+// "BLAS: OpenBLAS core SkylakeX (best for this CPU: SkylakeX), openmp, 2 threads; OpenMP 2 threads; CPU: AMD EPYC"
+std::string blas_summary();
+
+// For programs (examples, benchmarks): if OpenBLAS runs slower kernels than this CPU supports
+// and OPENBLAS_CORETYPE is unset, restart the program with it set to the best kernel set
+// (exec of /proc/self/exe with the same arguments). Results are unchanged: the kernel sets
+// compute the same products (bench/ checks sgemm against a float64 reference).
+void use_fast_blas_kernels(int argc, char** argv);
+
+}  // namespace tapegrad

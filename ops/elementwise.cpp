@@ -1,0 +1,93 @@
+#include "ops/elementwise.h"
+
+#include "autograd/tape.h"
+#include "ops/op_utils.h"
+
+namespace tapegrad {
+
+// ---- unary: y = f(x);  dL/dx += dL/dy * f'(x)   (formulas in ops/elementwise_math.h) ----------
+
+namespace {
+Tensor unary(UnaryOp op, const Tensor& x, double scalar = 0.0) {
+    check_floating(to_string(op), x);
+    Tensor y = empty_like(x);
+    kernels(x).unary(op, scalar, x, y);
+    record(to_string(op), {x}, y, [op, scalar, x, y](const Tensor& gy, InputGrads& gx) {
+        kernels(x).unary_backward(op, scalar, x, y, gy, gx.at(0));
+    });
+    return y;
+}
+}  // namespace
+
+Tensor neg(const Tensor& x) { return unary(UnaryOp::Neg, x); }
+Tensor exp(const Tensor& x) { return unary(UnaryOp::Exp, x); }
+Tensor log(const Tensor& x) { return unary(UnaryOp::Log, x); }
+Tensor tanh(const Tensor& x) { return unary(UnaryOp::Tanh, x); }
+Tensor sigmoid(const Tensor& x) { return unary(UnaryOp::Sigmoid, x); }
+Tensor relu(const Tensor& x) { return unary(UnaryOp::Relu, x); }
+Tensor sqrt(const Tensor& x) { return unary(UnaryOp::Sqrt, x); }
+Tensor pow(const Tensor& x, double exponent) { return unary(UnaryOp::Pow, x, exponent); }
+Tensor add_scalar(const Tensor& x, double value) { return unary(UnaryOp::AddScalar, x, value); }
+Tensor mul_scalar(const Tensor& x, double value) { return unary(UnaryOp::MulScalar, x, value); }
+
+// ---- binary: y = a (op) b with broadcasting --------------------------------------------------
+//   dL/da += sum over a's broadcast dims of (dL/dy * dy/da), and the same for b.
+
+namespace {
+// Reduces an output-shaped gradient to `target`'s shape and accumulates it there.
+void sum_into(const Tensor& full, Tensor& target) {
+    Shape padded(full.dim() - target.dim(), 1);
+    padded.insert(padded.end(), target.shape().begin(), target.shape().end());
+    Tensor view = alias_with_shape(target, padded);
+    kernels(full).sum_to(full, view, 1.0);
+}
+
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
+    const char* name = to_string(op);
+    check_floating(name, a);
+    check_floating(name, b);
+    check_same_dtype_device(name, {a, b});
+    Shape out_shape = broadcast_shapes(name, a.shape(), b.shape());
+    BroadcastPlan plan = broadcast_plan(a.shape(), b.shape(), out_shape);
+    Tensor y = empty_like(a, out_shape);
+    kernels(a).binary(op, plan, a, b, y);
+    record(name, {a, b}, y, [op, plan, a, b](const Tensor& gy, InputGrads& gx) {
+        for (int operand = 0; operand < 2; ++operand) {
+            if (!gx.needed(operand)) continue;
+            const Tensor& input = operand == 0 ? a : b;
+            if (input.shape() == gy.shape()) {
+                kernels(gy).binary_backward(op, operand, plan, a, b, gy, gx.at(operand));
+            } else {
+                Tensor full = Tensor::zeros(gy.shape(), gy.dtype(), gy.device());
+                kernels(gy).binary_backward(op, operand, plan, a, b, gy, full);
+                sum_into(full, gx.at(operand));
+            }
+        }
+    });
+    return y;
+}
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Add, a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Sub, a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Mul, a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Div, a, b); }
+Tensor bce_with_logits_elementwise(const Tensor& logits, const Tensor& targets) {
+    return binary(BinaryOp::BceWithLogits, logits, targets);
+}
+
+Tensor operator-(const Tensor& x) { return neg(x); }
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator+(const Tensor& x, double s) { return add_scalar(x, s); }
+Tensor operator+(double s, const Tensor& x) { return add_scalar(x, s); }
+Tensor operator-(const Tensor& x, double s) { return add_scalar(x, -s); }
+Tensor operator-(double s, const Tensor& x) { return add_scalar(neg(x), s); }
+Tensor operator*(const Tensor& x, double s) { return mul_scalar(x, s); }
+Tensor operator*(double s, const Tensor& x) { return mul_scalar(x, s); }
+Tensor operator/(const Tensor& x, double s) { return mul_scalar(x, 1.0 / s); }
+Tensor operator/(double s, const Tensor& x) { return mul_scalar(pow(x, -1.0), s); }
+
+}  // namespace tapegrad

@@ -1,0 +1,124 @@
+#include "ops/linalg.h"
+
+#include "autograd/tape.h"
+#include "ops/op_utils.h"
+
+namespace tapegrad {
+
+namespace {
+// C (+)= op(A) op(B) for `batch` row-major matrices laid out back to back.
+//   op(A) is [m, k], op(B) is [k, n], C is [m, n].
+void gemm(bool transpose_a, bool transpose_b, const Tensor& a, const Tensor& b, Tensor& c, int64_t m, int64_t n,
+          int64_t k, double beta, int64_t batch = 1) {
+    if (m == 0 || n == 0) return;
+    GemmArgs g;
+    g.transpose_a = transpose_a;
+    g.transpose_b = transpose_b;
+    g.m = m;
+    g.n = n;
+    g.k = k;
+    g.beta = beta;
+    g.a = a.raw_data();
+    g.b = b.raw_data();
+    g.c = c.raw_data();
+    g.lda = transpose_a ? m : k;
+    g.ldb = transpose_b ? k : n;
+    g.ldc = n;
+    g.batch = batch;
+    g.stride_a = m * k;
+    g.stride_b = k * n;
+    g.stride_c = m * n;
+    g.dtype = a.dtype();
+    if (k == 0) {
+        if (beta == 0.0) kernels(c).fill(c, 0.0);
+        return;
+    }
+    kernels(a).gemm(g);
+}
+
+void check_matrix_inputs(const char* op, const Tensor& a, const Tensor& b) {
+    check_floating(op, a);
+    check_floating(op, b);
+    check_same_dtype_device(op, {a, b});
+}
+}  // namespace
+
+// y = a b
+//   dL/da += dL/dy b^T      dL/db += a^T dL/dy       (per batch for batched products)
+Tensor matmul(const Tensor& a, const Tensor& b) {
+    check_matrix_inputs("matmul", a, b);
+    if (a.dim() < 2 || b.dim() < 2)
+        fail("matmul", "expected matrices (at least 2 dims), got a {} and b {}", a.describe(), b.describe());
+    int64_t m = a.shape()[a.dim() - 2], k = a.shape()[a.dim() - 1];
+    int64_t kb = b.shape()[b.dim() - 2], n = b.shape()[b.dim() - 1];
+    if (k != kb)
+        fail("matmul", "inner dimensions differ: a is {}, b is {} (a.shape[-1] must equal b.shape[-2])",
+             to_string(a.shape()), to_string(b.shape()));
+    Shape out_shape(a.shape().begin(), a.shape().end() - 1);
+    out_shape.push_back(n);
+
+    if (b.dim() == 2) {
+        // Fold every leading dim of a into M: one [rows, K] x [K, N] GEMM.
+        int64_t rows = a.numel() / std::max<int64_t>(k, 1);
+        if (k == 0) rows = numel(out_shape) / std::max<int64_t>(n, 1);
+        Tensor y = empty_like(a, out_shape);
+        gemm(false, false, a, b, y, rows, n, k, 0.0);
+        record("matmul", {a, b}, y, [a, b, rows, n, k](const Tensor& gy, InputGrads& gx) {
+            if (gx.needed(0)) gemm(false, true, gy, b, gx.at(0), rows, k, n, 1.0);
+            if (gx.needed(1)) gemm(true, false, a, gy, gx.at(1), k, n, rows, 1.0);
+        });
+        return y;
+    }
+    Shape batch_a(a.shape().begin(), a.shape().end() - 2), batch_b(b.shape().begin(), b.shape().end() - 2);
+    if (batch_a != batch_b)
+        fail("matmul", "batch dimensions differ: a is {}, b is {} (leading dims must be equal)",
+             to_string(a.shape()), to_string(b.shape()));
+    int64_t batch = numel(batch_a);
+    Tensor y = empty_like(a, out_shape);
+    gemm(false, false, a, b, y, m, n, k, 0.0, batch);
+    record("matmul", {a, b}, y, [a, b, m, n, k, batch](const Tensor& gy, InputGrads& gx) {
+        if (gx.needed(0)) gemm(false, true, gy, b, gx.at(0), m, k, n, 1.0, batch);
+        if (gx.needed(1)) gemm(true, false, a, gy, gx.at(1), k, n, m, 1.0, batch);
+    });
+    return y;
+}
+
+// y = x W^T + b      x: [N, in] (leading dims folded into N), W: [out, in], b: [out]
+//   dL/dx += dL/dy W      dL/dW += dL/dy^T x      dL/db += sum_N dL/dy
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    check_matrix_inputs("linear", x, weight);
+    if (weight.dim() != 2 || x.dim() < 1)
+        fail("linear", "expected x [..., in] and weight [out, in], got x {} and weight {}", x.describe(),
+             weight.describe());
+    int64_t in = weight.shape()[1], out = weight.shape()[0];
+    if (x.shape().back() != in)
+        fail("linear", "x is {} but weight is {} (x.shape[-1] must equal weight.shape[1])", to_string(x.shape()),
+             to_string(weight.shape()));
+    if (bias.defined()) {
+        check_matrix_inputs("linear", x, bias);
+        if (bias.shape() != Shape{out})
+            fail("linear", "bias is {} but weight is {} (expected bias [{}])", to_string(bias.shape()),
+                 to_string(weight.shape()), out);
+    }
+    int64_t rows = x.numel() / std::max<int64_t>(in, 1);
+    Shape out_shape = x.shape();
+    out_shape.back() = out;
+    Tensor y = empty_like(x, out_shape);
+    gemm(false, true, x, weight, y, rows, out, in, 0.0);
+    Tensor y_rows = alias_with_shape(y, {rows, out});
+    if (bias.defined()) kernels(x).broadcast_add(alias_with_shape(bias, {1, out}), y_rows, 1.0);
+
+    std::vector<Tensor> inputs = {x, weight};
+    if (bias.defined()) inputs.push_back(bias);
+    record("linear", inputs, y, [x, weight, rows, in, out](const Tensor& gy, InputGrads& gx) {
+        if (gx.needed(0)) gemm(false, false, gy, weight, gx.at(0), rows, in, out, 1.0);
+        if (gx.needed(1)) gemm(true, false, gy, x, gx.at(1), out, in, rows, 1.0);
+        if (gx.size() > 2 && gx.needed(2)) {
+            Tensor g_bias = alias_with_shape(gx.at(2), {1, out});
+            kernels(gy).sum_to(alias_with_shape(gy, {rows, out}), g_bias, 1.0);
+        }
+    });
+    return y;
+}
+
+}  // namespace tapegrad

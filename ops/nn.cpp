@@ -1,0 +1,62 @@
+#include "ops/nn.h"
+
+#include "autograd/tape.h"
+#include "ops/elementwise.h"
+#include "ops/op_utils.h"
+#include "ops/reduce.h"
+#include "ops/shape_ops.h"
+
+namespace tapegrad {
+
+namespace {
+// y = softmax or log_softmax over the middle axis of [outer, n, inner]
+//   softmax:     dL/dx += y (dL/dy - sum_j dL/dy_j y_j)
+//   log_softmax: dL/dx += dL/dy - softmax(x) sum_j dL/dy_j
+Tensor softmax_op(const char* op, const Tensor& x, int axis, bool log) {
+    check_floating(op, x);
+    axis = normalize_axis(op, axis, x.dim());
+    AxisSplit s = split_at_axis(x.shape(), axis);
+    Tensor y = empty_like(x);
+    kernels(x).softmax(x, s.outer, s.n, s.inner, log, y);
+    record(op, {x}, y, [y, s, log](const Tensor& gy, InputGrads& gx) {
+        kernels(gy).softmax_backward(y, gy, s.outer, s.n, s.inner, log, gx.at(0));
+    });
+    return y;
+}
+}  // namespace
+
+Tensor softmax(const Tensor& x, int axis) { return softmax_op("softmax", x, axis, false); }
+Tensor log_softmax(const Tensor& x, int axis) { return softmax_op("log_softmax", x, axis, true); }
+
+// L = -mean_n log_softmax(logits)[n, target_n], composed of log_softmax, gather and mean.
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets) {
+    check_floating("cross_entropy", logits);
+    Shape expected(logits.shape().begin(), logits.shape().end() - (logits.dim() > 0 ? 1 : 0));
+    if (logits.dim() < 1 || targets.shape() != expected)
+        fail("cross_entropy", "logits are {} and targets {} (expected logits [..., C] and int64 targets {})",
+             logits.describe(), targets.describe(), to_string(expected));
+    check_indices("cross_entropy", targets, logits.shape().back(), logits);
+    return -mean(gather(log_softmax(logits, -1), -1, targets));
+}
+
+Tensor bce_with_logits(const Tensor& logits, const Tensor& targets) {
+    return mean(bce_with_logits_elementwise(logits, targets));
+}
+
+// y = x * mask;   dL/dx += dL/dy * mask
+Tensor dropout(const Tensor& x, double p, Generator& gen, bool training) {
+    check_floating("dropout", x);
+    if (!(p >= 0.0 && p < 1.0)) fail("dropout", "probability p = {} is out of range (expected 0 <= p < 1)", p);
+    if (!training || p == 0.0) return x;
+    Tensor mask = empty_like(x);
+    kernels(x).dropout_mask(mask, p, gen.seed(), gen.take(x.numel()));
+    BroadcastPlan plan = broadcast_plan(x.shape(), x.shape(), x.shape());
+    Tensor y = empty_like(x);
+    kernels(x).binary(BinaryOp::Mul, plan, x, mask, y);
+    record("dropout", {x}, y, [plan, x, mask](const Tensor& gy, InputGrads& gx) {
+        kernels(gy).binary_backward(BinaryOp::Mul, 0, plan, x, mask, gy, gx.at(0));
+    });
+    return y;
+}
+
+}  // namespace tapegrad

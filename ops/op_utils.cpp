@@ -1,0 +1,57 @@
+#include "ops/op_utils.h"
+
+namespace tapegrad {
+
+void check_floating(const char* op, const Tensor& x) {
+    if (!is_floating(x.dtype())) fail(op, "expected a float32 or float64 tensor, got {}", x.describe());
+}
+
+void check_same_dtype_device(const char* op, const std::vector<Tensor>& tensors) {
+    for (size_t i = 1; i < tensors.size(); ++i) {
+        if (tensors[i].device() != tensors[0].device())
+            fail(op, "inputs are on different devices: input 0 is {}, input {} is {} (move them with to(device))",
+                 tensors[0].describe(), i, tensors[i].describe());
+        if (tensors[i].dtype() != tensors[0].dtype())
+            fail(op, "inputs have different dtypes: input 0 is {}, input {} is {} (convert with to(dtype))",
+                 tensors[0].describe(), i, tensors[i].describe());
+    }
+}
+
+Tensor empty_like(const Tensor& x, const Shape& shape) { return Tensor::empty(shape, x.dtype(), x.device()); }
+Tensor empty_like(const Tensor& x) { return empty_like(x, x.shape()); }
+Backend& kernels(const Tensor& x) { return backend_for(x.device()); }
+
+namespace {
+// Strides of `operand` (right-aligned against `out`), 0 along the dims it is broadcast in.
+StridedLayout broadcast_strides(const Shape& operand, const Shape& out) {
+    StridedLayout l;
+    l.ndim = int(out.size());
+    Shape strides = contiguous_strides(operand);
+    size_t lead = out.size() - operand.size();
+    for (size_t k = 0; k < out.size(); ++k) {
+        l.shape[k] = out[k];
+        l.stride[k] = k < lead || operand[k - lead] == 1 ? 0 : strides[k - lead];
+    }
+    return l;
+}
+}  // namespace
+
+BroadcastPlan broadcast_plan(const Shape& a, const Shape& b, const Shape& out) {
+    BroadcastPlan plan;
+    plan.a = broadcast_strides(a, out);
+    plan.b = broadcast_strides(b, out);
+    plan.numel = numel(out);
+    plan.same_shape = a == out && b == out;
+    return plan;
+}
+
+Tensor alias_with_shape(const Tensor& x, const Shape& shape) {
+    auto impl = std::make_shared<TensorImpl>();
+    impl->shape = shape;
+    impl->dtype = x.dtype();
+    impl->storage = x.impl().storage;
+    impl->offset = x.impl().offset;
+    return Tensor(std::move(impl));
+}
+
+}  // namespace tapegrad

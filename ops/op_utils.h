@@ -1,0 +1,24 @@
+// Helpers every op uses to check its inputs: errors name the op and what it got.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/tensor.h"
+
+namespace tapegrad {
+
+// Throws unless x holds float32/float64 values.
+void check_floating(const char* op, const Tensor& x);
+// Throws unless all tensors share one dtype and one device.
+void check_same_dtype_device(const char* op, const std::vector<Tensor>& tensors);
+// A new uninitialised tensor with x's dtype and device.
+Tensor empty_like(const Tensor& x, const Shape& shape);
+Tensor empty_like(const Tensor& x);
+Backend& kernels(const Tensor& x);
+// How two operands of shapes a and b are read over their broadcast shape `out`.
+BroadcastPlan broadcast_plan(const Shape& a, const Shape& b, const Shape& out);
+// The same storage seen with another shape of equal numel; not recorded (for kernels' use).
+Tensor alias_with_shape(const Tensor& x, const Shape& shape);
+
+}  // namespace tapegrad

@@ -1,0 +1,292 @@
+#include "ops/shape_ops.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "autograd/tape.h"
+#include "ops/op_utils.h"
+
+namespace tapegrad {
+
+namespace {
+StridedLayout contiguous_layout(const Shape& shape) {
+    StridedLayout l;
+    l.ndim = int(shape.size());
+    Shape strides = contiguous_strides(shape);
+    for (int k = 0; k < l.ndim; ++k) {
+        l.shape[k] = shape[k];
+        l.stride[k] = strides[k];
+    }
+    return l;
+}
+
+// The sub-block `block` of a contiguous tensor of shape `whole`, starting at `start` along `axis`.
+StridedLayout block_layout(const Shape& whole, const Shape& block, int axis, int64_t start) {
+    StridedLayout l = contiguous_layout(block);
+    Shape strides = contiguous_strides(whole);
+    for (int k = 0; k < l.ndim; ++k) l.stride[k] = strides[k];
+    l.offset = start * strides[axis];
+    return l;
+}
+
+// A contiguous tensor of shape `source` read in the order of its permutation `perm`.
+StridedLayout permuted_layout(const Shape& source, const std::vector<int>& perm) {
+    StridedLayout l;
+    l.ndim = int(source.size());
+    Shape strides = contiguous_strides(source);
+    for (int k = 0; k < l.ndim; ++k) {
+        l.shape[k] = source[perm[k]];
+        l.stride[k] = strides[perm[k]];
+    }
+    return l;
+}
+}  // namespace
+
+// y = x viewed with a new shape;   dL/dx += dL/dy viewed with x's shape
+Tensor reshape(const Tensor& x, const Shape& shape) {
+    Shape resolved = shape;
+    int64_t known = 1;
+    int inferred = -1;
+    for (size_t k = 0; k < shape.size(); ++k) {
+        if (shape[k] == -1) {
+            if (inferred >= 0) fail("reshape", "shape {} has more than one -1", to_string(shape));
+            inferred = int(k);
+        } else {
+            known *= shape[k];
+        }
+    }
+    if (inferred >= 0 && known > 0 && x.numel() % known == 0) resolved[inferred] = x.numel() / known;
+    if (numel(resolved) != x.numel() || (inferred >= 0 && known == 0))
+        fail("reshape", "cannot view {} ({} elements) as {}", x.describe(), x.numel(), to_string(shape));
+    Tensor y = alias_with_shape(x, resolved);
+    Shape x_shape = x.shape();
+    record("reshape", {x}, y, [x_shape](const Tensor& gy, InputGrads& gx) {
+        kernels(gy).cast(alias_with_shape(gy, x_shape), gx.at(0), true);
+    });
+    return y;
+}
+
+Tensor unsqueeze(const Tensor& x, int axis) {
+    axis = normalize_axis("unsqueeze", axis, x.dim() + 1);
+    Shape s = x.shape();
+    s.insert(s.begin() + axis, 1);
+    return reshape(x, s);
+}
+
+Tensor squeeze(const Tensor& x, int axis) {
+    axis = normalize_axis("squeeze", axis, x.dim());
+    if (x.shape()[axis] != 1) fail("squeeze", "dim {} of {} has extent {} (expected 1)", axis, x.describe(), x.shape()[axis]);
+    Shape s = x.shape();
+    s.erase(s.begin() + axis);
+    return reshape(x, s);
+}
+
+// y = x with dims reordered;   dL/dx += dL/dy with the inverse order
+Tensor permute(const Tensor& x, const std::vector<int>& perm) {
+    std::vector<int> resolved(perm.size());
+    for (size_t k = 0; k < perm.size(); ++k) resolved[k] = normalize_axis("permute", perm[k], x.dim());
+    std::vector<int> sorted = resolved;
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<int> identity(x.dim());
+    std::iota(identity.begin(), identity.end(), 0);
+    if (int(perm.size()) != x.dim() || sorted != identity)
+        fail("permute", "order has {} entries for a tensor {} (expected a permutation of 0..{})", perm.size(),
+             x.describe(), x.dim() - 1);
+    StridedLayout src = permuted_layout(x.shape(), resolved);
+    Shape y_shape(src.shape, src.shape + src.ndim);
+    Tensor y = empty_like(x, y_shape);
+    kernels(x).strided_copy(x, src, y, contiguous_layout(y_shape), false);
+    std::vector<int> inverse(perm.size());
+    for (size_t k = 0; k < resolved.size(); ++k) inverse[resolved[k]] = int(k);
+    record("permute", {x}, y, [y_shape, inverse](const Tensor& gy, InputGrads& gx) {
+        Tensor& g = gx.at(0);
+        kernels(gy).strided_copy(gy, permuted_layout(y_shape, inverse), g, contiguous_layout(g.shape()), true);
+    });
+    return y;
+}
+
+Tensor transpose(const Tensor& x, int axis0, int axis1) {
+    axis0 = normalize_axis("transpose", axis0, x.dim());
+    axis1 = normalize_axis("transpose", axis1, x.dim());
+    std::vector<int> perm(x.dim());
+    std::iota(perm.begin(), perm.end(), 0);
+    std::swap(perm[axis0], perm[axis1]);
+    return permute(x, perm);
+}
+
+// y = x[.., start:end, ..];   dL/dx[.., start:end, ..] += dL/dy
+Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
+    axis = normalize_axis("slice", axis, x.dim());
+    int64_t extent = x.shape()[axis];
+    if (start < 0 || end > extent || start > end)
+        fail("slice", "range [{}, {}) is out of bounds for dim {} of {} (expected 0 <= start <= end <= {})", start,
+             end, axis, x.describe(), extent);
+    Shape y_shape = x.shape();
+    y_shape[axis] = end - start;
+    Tensor y = empty_like(x, y_shape);
+    StridedLayout window = block_layout(x.shape(), y_shape, axis, start);
+    kernels(x).strided_copy(x, window, y, contiguous_layout(y_shape), false);
+    record("slice", {x}, y, [window, y_shape](const Tensor& gy, InputGrads& gx) {
+        kernels(gy).strided_copy(gy, contiguous_layout(y_shape), gx.at(0), window, true);
+    });
+    return y;
+}
+
+// y = [x_0, x_1, ..] along axis;   dL/dx_i += the block of dL/dy that x_i filled
+Tensor concat(const std::vector<Tensor>& xs, int axis) {
+    if (xs.empty()) fail("concat", "needs at least one tensor");
+    check_same_dtype_device("concat", xs);
+    axis = normalize_axis("concat", axis, xs[0].dim());
+    Shape y_shape = xs[0].shape();
+    y_shape[axis] = 0;
+    for (size_t i = 0; i < xs.size(); ++i) {
+        Shape a = xs[i].shape(), b = xs[0].shape();
+        a[axis] = b[axis] = 0;
+        if (a != b)
+            fail("concat", "input {} is {} but input 0 is {} (all dims except {} must agree)", i,
+                 to_string(xs[i].shape()), to_string(xs[0].shape()), axis);
+        y_shape[axis] += xs[i].shape()[axis];
+    }
+    Tensor y = empty_like(xs[0], y_shape);
+    std::vector<StridedLayout> blocks;
+    int64_t start = 0;
+    for (const Tensor& x : xs) {
+        blocks.push_back(block_layout(y_shape, x.shape(), axis, start));
+        kernels(x).strided_copy(x, contiguous_layout(x.shape()), y, blocks.back(), false);
+        start += x.shape()[axis];
+    }
+    record("concat", xs, y, [blocks](const Tensor& gy, InputGrads& gx) {
+        for (size_t i = 0; i < blocks.size(); ++i) {
+            if (!gx.needed(i)) continue;
+            Tensor& g = gx.at(i);
+            kernels(gy).strided_copy(gy, blocks[i], g, contiguous_layout(g.shape()), true);
+        }
+    });
+    return y;
+}
+
+Tensor stack(const std::vector<Tensor>& xs, int axis) {
+    if (xs.empty()) fail("stack", "needs at least one tensor");
+    for (size_t i = 1; i < xs.size(); ++i)
+        if (xs[i].shape() != xs[0].shape())
+            fail("stack", "input {} is {} but input 0 is {} (all must have the same shape)", i,
+                 to_string(xs[i].shape()), to_string(xs[0].shape()));
+    axis = normalize_axis("stack", axis, xs[0].dim() + 1);
+    std::vector<Tensor> expanded;
+    for (const Tensor& x : xs) expanded.push_back(unsqueeze(x, axis));
+    return concat(expanded, axis);
+}
+
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int axis) {
+    axis = normalize_axis("split", axis, x.dim());
+    int64_t total = std::accumulate(sizes.begin(), sizes.end(), int64_t(0));
+    if (total != x.shape()[axis])
+        fail("split", "sizes sum to {} but dim {} of {} has extent {}", total, axis, x.describe(), x.shape()[axis]);
+    std::vector<Tensor> pieces;
+    int64_t start = 0;
+    for (int64_t s : sizes) {
+        pieces.push_back(slice(x, axis, start, start + s));
+        start += s;
+    }
+    return pieces;
+}
+
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int axis) {
+    axis = normalize_axis("chunk", axis, x.dim());
+    if (chunks <= 0 || x.shape()[axis] % chunks != 0)
+        fail("chunk", "dim {} of {} (extent {}) cannot be cut into {} equal pieces", axis, x.describe(),
+             x.shape()[axis], chunks);
+    return split(x, std::vector<int64_t>(chunks, x.shape()[axis] / chunks), axis);
+}
+
+void check_indices(const char* op, const Tensor& index, int64_t n, const Tensor& x) {
+    if (index.dtype() != DType::Int64) fail(op, "index must be int64, got {}", index.describe());
+    if (index.device() != x.device())
+        fail(op, "index is on {} but the tensor is on {} (expected the same device)", to_string(index.device()),
+             to_string(x.device()));
+    std::vector<int64_t> values = index.to_vector<int64_t>();
+    for (size_t i = 0; i < values.size(); ++i)
+        if (values[i] < 0 || values[i] >= n)
+            fail(op, "index {} at position {} is out of range for {} (expected 0 <= index < {})", values[i], i,
+                 x.describe(), n);
+}
+
+namespace {
+// y = x gathered per `spec`;   dL/dx += scatter-add of dL/dy through the same indices
+Tensor gather_op(const char* op, const Tensor& x, const Tensor& index, const Backend::GatherSpec& spec,
+                 const Shape& y_shape) {
+    Tensor y = empty_like(x, y_shape);
+    kernels(x).gather(x, index, spec, y);
+    record(op, {x}, y, [index, spec](const Tensor& gy, InputGrads& gx) {
+        kernels(gy).scatter_add(gy, index, spec, gx.at(0));
+    });
+    return y;
+}
+}  // namespace
+
+Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
+    check_floating("index_select", x);
+    axis = normalize_axis("index_select", axis, x.dim());
+    if (index.dim() != 1) fail("index_select", "index must be 1-D, got {}", index.describe());
+    check_indices("index_select", index, x.shape()[axis], x);
+    AxisSplit s = split_at_axis(x.shape(), axis);
+    Shape y_shape = x.shape();
+    y_shape[axis] = index.numel();
+    return gather_op("index_select", x, index, {s.outer, s.n, s.inner, index.numel(), 0, 1, 0}, y_shape);
+}
+
+Tensor gather(const Tensor& x, int axis, const Tensor& index) {
+    check_floating("gather", x);
+    axis = normalize_axis("gather", axis, x.dim());
+    Shape expected = x.shape();
+    expected.erase(expected.begin() + axis);
+    if (index.shape() != expected)
+        fail("gather", "index is {} but x is {} (index must have x's shape without dim {}: {})",
+             to_string(index.shape()), to_string(x.shape()), axis, to_string(expected));
+    check_indices("gather", index, x.shape()[axis], x);
+    AxisSplit s = split_at_axis(x.shape(), axis);
+    return gather_op("gather", x, index, {s.outer, s.n, s.inner, 1, s.inner, 0, 1}, expected);
+}
+
+namespace {
+// Copies all of `src` into `dst` (same shape and dtype), whatever devices they are on.
+void copy_across_devices(const Tensor& src, Tensor& dst) {
+    size_t bytes = src.numel() * dtype_size(src.dtype());
+    if (src.device().is_cpu()) {
+        backend_for(dst.device()).copy_from_host(dst.raw_data(), src.raw_data(), bytes);
+    } else if (dst.device().is_cpu()) {
+        backend_for(src.device()).copy_to_host(dst.raw_data(), src.raw_data(), bytes);
+    } else {
+        std::vector<char> staging(bytes);
+        backend_for(src.device()).copy_to_host(staging.data(), src.raw_data(), bytes);
+        backend_for(dst.device()).copy_from_host(dst.raw_data(), staging.data(), bytes);
+    }
+}
+}  // namespace
+
+// y = x on another device;   dL/dx += dL/dy copied back
+Tensor to(const Tensor& x, Device device) {
+    if (x.device() == device) return x;
+    Tensor y = Tensor::empty(x.shape(), x.dtype(), device);
+    copy_across_devices(x, y);
+    record("to_device", {x}, y, [](const Tensor& gy, InputGrads& gx) {
+        Tensor& g = gx.at(0);
+        Tensor back = Tensor::empty(g.shape(), g.dtype(), g.device());
+        copy_across_devices(gy, back);
+        kernels(g).cast(back, g, true);
+    });
+    return y;
+}
+
+// y = x converted to dtype;   dL/dx += dL/dy converted back
+Tensor to(const Tensor& x, DType dtype) {
+    if (x.dtype() == dtype) return x;
+    check_floating("to", x);
+    if (!is_floating(dtype)) fail("to", "cannot convert {} to {} (only float32 <-> float64)", x.describe(), to_string(dtype));
+    Tensor y = Tensor::empty(x.shape(), dtype, x.device());
+    kernels(x).cast(x, y, false);
+    record("to_dtype", {x}, y, [](const Tensor& gy, InputGrads& gx) { kernels(gy).cast(gy, gx.at(0), true); });
+    return y;
+}
+
+}  // namespace tapegrad

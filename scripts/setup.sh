@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tapegrad needs, if any are missing. Idempotent: when everything
+# is installed it only checks, and says so. Called by `make run`, `make test` and `make bench`.
+set -euo pipefail
+
+packages=(
+    g++ make pkg-config
+    libopenblas-dev libopenblas0-openmp   # BLAS; the OpenMP flavour shares one thread pool with our loops
+    libboost-test-dev                     # Boost.Test for tests/
+    libfmt-dev                            # error messages and printouts
+    nlohmann-json3-dev                    # safetensors headers (checkpoints)
+    libcli11-dev                          # command-line options of the programs
+    zlib1g-dev                            # reading gzipped data sets
+    gnuplot-nox graphviz                  # plots and tape pictures made by the examples
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: all required packages are installed"
+    exit 0
+fi
+
+echo "setup: installing missing packages: ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "setup: done"
