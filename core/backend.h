@@ -46,6 +46,19 @@ struct GemmArgs {
     DType dtype = DType::Float32;
 };
 
+// Optimizer hyperparameters for the fused update kernels (math in ops/optimizer_math.h).
+struct AdamHyper {
+    double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+    bool decoupled = false;   // AdamW: decay the weights directly instead of adding wd * p to g
+    double bias_correction1 = 1.0, bias_correction2 = 1.0;  // 1 - beta^t for the current step t
+};
+
+struct SgdHyper {
+    double lr = 1e-2, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
+    bool nesterov = false;
+    bool first_step = true;  // the momentum buffer starts as the first gradient itself
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -109,6 +122,11 @@ public:
     // log_softmax: gx += gy - exp(y) * sum_j gy_j
     virtual void softmax_backward(const Tensor& y, const Tensor& gy, int64_t outer, int64_t n, int64_t inner,
                                   bool log, Tensor& gx) = 0;
+
+    // ---- optimizer updates, in place ----
+    virtual void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamHyper& hyper) = 0;
+    // momentum_buffer is unused (may be undefined) when hyper.momentum == 0
+    virtual void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, const SgdHyper& hyper) = 0;
 
     // ---- randomness ----
     // mask[i] = (philox_uniform(seed, offset + i) >= p) ? 1 / (1 - p) : 0

@@ -9,6 +9,7 @@
 
 #include "core/backend.h"
 #include "ops/elementwise_math.h"
+#include "ops/optimizer_math.h"
 
 namespace tapegrad {
 namespace {
@@ -289,6 +290,32 @@ public:
                 int64_t base = (r / inner) * n * inner + r % inner;
                 softmax_row_backward(out + base, g_out + base, g_in + base, n, inner, log);
             }
+        });
+    }
+
+    void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamHyper& h) override {
+        int64_t n = param.numel();
+        dispatch_float(param.dtype(), [&](auto t) {
+            using T = decltype(t);
+            T* p = param.data<T>();
+            const T* g = grad.data<T>();
+            T* pm = m.data<T>();
+            T* pv = v.data<T>();
+#pragma omp parallel for if (n > kParallelThreshold)
+            for (int64_t i = 0; i < n; ++i) adam_element(p[i], g[i], pm[i], pv[i], h);
+        });
+    }
+
+    void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, const SgdHyper& h) override {
+        int64_t n = param.numel();
+        dispatch_float(param.dtype(), [&](auto t) {
+            using T = decltype(t);
+            T* p = param.data<T>();
+            const T* g = grad.data<T>();
+            T unused = 0;
+            T* buf = h.momentum != 0.0 ? momentum_buffer.data<T>() : nullptr;
+#pragma omp parallel for if (n > kParallelThreshold)
+            for (int64_t i = 0; i < n; ++i) sgd_element(p[i], g[i], buf ? buf[i] : unused, h);
         });
     }
 

@@ -1,0 +1,93 @@
+#include "models/module.h"
+
+#include <fmt/format.h>
+
+#include "autograd/tape.h"
+#include "ops/shape_ops.h"
+
+namespace tapegrad {
+
+void Module::register_parameter(const std::string& name, Tensor* slot) {
+    if (!slot->defined()) fail("register_parameter", "parameter '{}' is undefined", name);
+    for (auto& [existing, _] : params_)
+        if (existing == name) fail("register_parameter", "a parameter named '{}' is already registered", name);
+    slot->set_requires_grad(true);
+    params_.emplace_back(name, slot);
+}
+
+void Module::register_module(const std::string& name, Module* child) {
+    for (auto& [existing, _] : children_)
+        if (existing == name) fail("register_module", "a sub-module named '{}' is already registered", name);
+    children_.emplace_back(name, child);
+}
+
+void Module::collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor*>>& out) const {
+    for (auto& [name, slot] : params_) out.emplace_back(prefix + name, slot);
+    for (auto& [name, child] : children_) child->collect(prefix + name + ".", out);
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
+    std::vector<std::pair<std::string, Tensor*>> slots;
+    collect("", slots);
+    std::vector<std::pair<std::string, Tensor>> out;
+    for (auto& [name, slot] : slots) out.emplace_back(name, *slot);
+    return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+    std::vector<Tensor> out;
+    for (auto& [name, t] : named_parameters()) out.push_back(t);
+    return out;
+}
+
+int64_t Module::num_parameters() const {
+    int64_t total = 0;
+    for (auto& [name, t] : named_parameters()) total += t.numel();
+    return total;
+}
+
+void Module::zero_grad() {
+    for (Tensor t : parameters()) t.zero_grad();
+}
+
+// Replaces every parameter slot by convert(old), keeping it a leaf that requires grad.
+template <typename Convert>
+void Module::convert_parameters(Convert convert) {
+    NoGrad no_grad;
+    std::vector<std::pair<std::string, Tensor*>> slots;
+    collect("", slots);
+    for (auto& [name, slot] : slots) {
+        *slot = convert(*slot).detach();
+        slot->set_requires_grad(true);
+    }
+}
+
+void Module::to(Device device) {
+    convert_parameters([&](const Tensor& t) { return tapegrad::to(t, device); });
+}
+
+void Module::to(DType dtype) {
+    convert_parameters([&](const Tensor& t) { return tapegrad::to(t, dtype); });
+}
+
+void Module::train(bool on) {
+    training_ = on;
+    for (auto& [name, child] : children_) child->train(on);
+}
+
+std::string Module::summary(const std::string& name) const {
+    std::string out = fmt::format("{:<40} {:>20} {:>12}\n", "parameter", "shape", "count");
+    std::vector<std::pair<std::string, Tensor*>> slots;
+    collect("", slots);
+    int64_t total = 0;
+    for (auto& [pname, slot] : slots) {
+        out += fmt::format("{:<40} {:>20} {:>12}\n", name + "." + pname, to_string(slot->shape()), slot->numel());
+        total += slot->numel();
+    }
+    for (auto& [cname, child] : children_)
+        out += fmt::format("{:<40} {:>20} {:>12}\n", "  subtotal " + name + "." + cname, "", child->num_parameters());
+    out += fmt::format("{:<40} {:>20} {:>12}\n", "total", "", total);
+    return out;
+}
+
+}  // namespace tapegrad

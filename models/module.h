@@ -1,0 +1,57 @@
+// Module: a named tree of parameters, PyTorch-style.
+//
+// A layer holds its parameters as Tensor members and registers pointers to them (and to its
+// sub-modules) in its constructor; the names compose into paths like "encoder.lstm.weight_ih".
+// Modules are neither copyable nor movable (the registry points at their members): hold them by
+// value inside other modules, or by std::unique_ptr / std::shared_ptr.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace tapegrad {
+
+class Module {
+public:
+    Module() = default;
+    virtual ~Module() = default;
+    Module(const Module&) = delete;
+    Module& operator=(const Module&) = delete;
+
+    // Parameters of this module and all sub-modules, depth first, in registration order.
+    std::vector<Tensor> parameters() const;
+    std::vector<std::pair<std::string, Tensor>> named_parameters() const;
+    int64_t num_parameters() const;
+
+    void zero_grad();
+    // Moves every parameter to `device` (parameters stay leaves that require grad).
+    void to(Device device);
+    // Converts every parameter to `dtype` (e.g. Float64 for gradient checks).
+    void to(DType dtype);
+    void train(bool on = true);
+    void eval() { train(false); }
+    bool training() const { return training_; }
+
+    // A table of parameter counts per sub-module and parameter, with the total.
+    std::string summary(const std::string& name = "model") const;
+
+    // Named sub-modules, for walking the tree.
+    const std::vector<std::pair<std::string, Module*>>& children() const { return children_; }
+
+protected:
+    // `slot` must be a member of the derived class, already holding the initial value.
+    void register_parameter(const std::string& name, Tensor* slot);
+    void register_module(const std::string& name, Module* child);
+
+private:
+    template <typename Convert> void convert_parameters(Convert convert);
+    void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor*>>& out) const;
+    std::vector<std::pair<std::string, Tensor*>> params_;
+    std::vector<std::pair<std::string, Module*>> children_;
+    bool training_ = true;
+};
+
+}  // namespace tapegrad
