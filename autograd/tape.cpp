@@ -149,6 +149,8 @@ void backward(const Tensor& output, const BackwardOptions& options) {
         fail("backward", "the tape that recorded {} has been cleared, by an earlier backward(); pass "
              "BackwardOptions{{.keep_tape = true}} to the first call to run backward twice", output.describe());
 
+    // Nothing below records: hooks may compute with tensors without growing the tape mid-walk.
+    NoGrad no_grad;
     std::vector<Record>& records = state->records;
     const int64_t last = output.impl().record;
     // Gradients in flight: of record r's output in pending[r], of leaves in leaf_grads.

@@ -108,9 +108,12 @@ public:
 #pragma omp parallel for simd if (n > kParallelThreshold)
                     for (int64_t i = 0; i < n; ++i) out[i] = binary_value<OP, T>(pa[i], pb[i]);
                 } else {
-#pragma omp parallel for if (n > kParallelThreshold)
-                    for (int64_t i = 0; i < n; ++i)
-                        out[i] = binary_value<OP, T>(pa[strided_offset(plan.a, i)], pb[strided_offset(plan.b, i)]);
+                    for_each_row(plan.a, n, [&](int64_t start, int64_t length) {
+                        const T* ra = pa + strided_offset(plan.a, start);
+                        const T* rb = pb + strided_offset(plan.b, start);
+                        int64_t sa = last_stride(plan.a), sb = last_stride(plan.b);
+                        for (int64_t j = 0; j < length; ++j) out[start + j] = binary_value<OP, T>(ra[j * sa], rb[j * sb]);
+                    });
                 }
             });
         });
@@ -131,10 +134,13 @@ public:
 #pragma omp parallel for simd if (n > kParallelThreshold)
                     for (int64_t i = 0; i < n; ++i) g_in[i] += g_out[i] * binary_derivative<OP, T>(operand, pa[i], pb[i]);
                 } else {
-#pragma omp parallel for if (n > kParallelThreshold)
-                    for (int64_t i = 0; i < n; ++i)
-                        g_in[i] += g_out[i] * binary_derivative<OP, T>(operand, pa[strided_offset(plan.a, i)],
-                                                                      pb[strided_offset(plan.b, i)]);
+                    for_each_row(plan.a, n, [&](int64_t start, int64_t length) {
+                        const T* ra = pa + strided_offset(plan.a, start);
+                        const T* rb = pb + strided_offset(plan.b, start);
+                        int64_t sa = last_stride(plan.a), sb = last_stride(plan.b);
+                        for (int64_t j = 0; j < length; ++j)
+                            g_in[start + j] += g_out[start + j] * binary_derivative<OP, T>(operand, ra[j * sa], rb[j * sb]);
+                    });
                 }
             });
         });
@@ -168,8 +174,11 @@ public:
             const T* in = y.data<T>();
             T* out = x.data<T>();
             T s = T(scale);
-#pragma omp parallel for if (n > kParallelThreshold)
-            for (int64_t i = 0; i < n; ++i) out[i] += s * in[strided_offset(y_over_x, i)];
+            int64_t stride = last_stride(y_over_x);
+            for_each_row(y_over_x, n, [&](int64_t start, int64_t length) {
+                const T* row = in + strided_offset(y_over_x, start);
+                for (int64_t j = 0; j < length; ++j) out[start + j] += s * row[j * stride];
+            });
         });
     }
 
@@ -218,12 +227,15 @@ public:
             using T = decltype(t);
             const T* in = src.data<T>();
             T* out = dst.data<T>();
-#pragma omp parallel for if (n > kParallelThreshold)
-            for (int64_t i = 0; i < n; ++i) {
-                T v = in[strided_offset(src_layout, i)];
-                T& d = out[strided_offset(dst_layout, i)];
-                d = accumulate ? d + v : v;
-            }
+            int64_t src_stride = last_stride(src_layout), dst_stride = last_stride(dst_layout);
+            for_each_row(src_layout, n, [&](int64_t start, int64_t length) {
+                const T* from = in + strided_offset(src_layout, start);
+                T* to = out + strided_offset(dst_layout, start);
+                for (int64_t j = 0; j < length; ++j) {
+                    T v = from[j * src_stride];
+                    to[j * dst_stride] = accumulate ? to[j * dst_stride] + v : v;
+                }
+            });
         };
         if (src.dtype() == DType::Int64) run(int64_t{});
         else dispatch_float(src.dtype(), run);
@@ -330,6 +342,20 @@ public:
     }
 
 private:
+    // Strided loops run row by row along the last dim: the offset arithmetic (divisions) is done
+    // once per row, and the row itself is a simple strided loop. Rows are split across threads.
+    template <typename Fn>
+    static void for_each_row(const StridedLayout& layout, int64_t n, Fn fn) {
+        if (n == 0) return;
+        int64_t length = layout.ndim > 0 ? layout.shape[layout.ndim - 1] : 1;
+        int64_t rows = n / length;
+#pragma omp parallel for if (n > kParallelThreshold)
+        for (int64_t r = 0; r < rows; ++r) fn(r * length, length);
+    }
+    static int64_t last_stride(const StridedLayout& layout) {
+        return layout.ndim > 0 ? layout.stride[layout.ndim - 1] : 1;
+    }
+
     // y (same ndim as x, extents equal or 1) seen over x's shape: stride 0 along broadcast dims.
     static StridedLayout broadcast_layout(const Tensor& y, const Tensor& x) {
         StridedLayout l;
