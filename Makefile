@@ -71,6 +71,8 @@ LINK_LIB  := -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
 
 .PHONY: all test test-gpu run bench clean info deps build-tests build-examples build-benches
 .DEFAULT_GOAL := all
+# Keep object files of tests/examples/benches (make would delete them as intermediates).
+.SECONDARY:
 
 all: info $(LIB) $(TESTS) $(EXAMPLES) $(BENCHES)
 
