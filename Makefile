@@ -53,7 +53,8 @@ ifneq ($(USE_CUDA),)
   NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a))
 endif
 
-CXXFLAGS := -std=c++17 $(OPT) -Wall -Wextra -fopenmp -I. $(BLAS_CFLAGS) $(CUDA_DEFS) -DBOOST_TEST_DYN_LINK
+# -fno-math-errno: math functions need not set errno, so loops calling them can vectorise.
+CXXFLAGS := -std=c++17 $(OPT) -fno-math-errno -Wall -Wextra -fopenmp -I. $(BLAS_CFLAGS) $(CUDA_DEFS) -DBOOST_TEST_DYN_LINK
 NVCCFLAGS := -std=c++17 -O3 -I. $(BLAS_CFLAGS) $(CUDA_DEFS) $(NVCC_GENCODE) --expt-relaxed-constexpr \
              -Xcompiler -fopenmp,-Wall
 LDLIBS := $(BLAS_LIBS) $(FMT_LIBS) $(CUDA_LIBS) -lz -fopenmp $(LDSAN)
