@@ -123,13 +123,13 @@ TEST_ENV := $(if $(filter 1,$(SAN)),ASAN_OPTIONS=protect_shadow_gap=0:detect_lea
 
 test: deps
 	@$(MAKE) --no-print-directory build-tests
-	@status=0; for t in $(TESTS); do echo "== $$t"; $(TEST_ENV) $$t --log_level=test_suite --report_level=short || status=1; done; exit $$status
+	@$(TEST_ENV) scripts/run-tests.sh $(TESTS)
 
 build-tests: info $(TESTS)
 
 test-gpu: deps
 	@$(MAKE) --no-print-directory $(BUILD)/tests/test_cuda
-	$(TEST_ENV) $(BUILD)/tests/test_cuda --log_level=test_suite --report_level=short
+	@$(TEST_ENV) scripts/run-tests.sh $(BUILD)/tests/test_cuda
 
 run: deps
 	@$(MAKE) --no-print-directory build-examples
