@@ -9,6 +9,21 @@ CXX      ?= g++
 NVCC     ?= nvcc
 CUDA_ARCHS ?= 80 90
 
+# ---- CUDA: compiled whenever nvcc is found, unless CUDA=0 ------------------------------------
+NVCC_PATH := $(shell command -v $(NVCC) 2>/dev/null)
+ifeq ($(CUDA),0)
+  USE_CUDA :=
+else
+  USE_CUDA := $(if $(NVCC_PATH),yes,)
+endif
+CUDA_SRCS := $(if $(USE_CUDA),$(wildcard cuda/*.cu),)
+ifneq ($(USE_CUDA),)
+  CUDA_HOME   ?= $(patsubst %/bin/nvcc,%,$(NVCC_PATH))
+  CUDA_DEFS   := -DTAPEGRAD_CUDA=1
+  CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas
+  NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a))
+endif
+
 ifeq ($(SAN),1)
   BUILD := build-san
   OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -19,6 +34,10 @@ else ifeq ($(DEBUG),1)
 else
   BUILD := build
   OPT   := -O3 -march=native
+endif
+# A CPU-only build (CUDA=0 or no nvcc) compiles with other flags: keep its objects apart.
+ifeq ($(USE_CUDA),)
+  BUILD := $(BUILD)-nocuda
 endif
 
 # ---- dependencies: pkg-config first, then the standard Debian paths -------------------------
@@ -42,21 +61,6 @@ FMT_LIBS   := $(shell pkg-config --libs fmt 2>/dev/null || echo -lfmt)
 # where the sanitizer supplies its own malloc.
 HAVE_JEMALLOC := $(if $(wildcard /usr/lib/x86_64-linux-gnu/libjemalloc.so),yes,)
 MALLOC_LIBS := $(if $(filter 1,$(SAN)),,$(if $(HAVE_JEMALLOC),-ljemalloc,))
-
-# ---- CUDA: compiled whenever nvcc is found, unless CUDA=0 ------------------------------------
-NVCC_PATH := $(shell command -v $(NVCC) 2>/dev/null)
-ifeq ($(CUDA),0)
-  USE_CUDA :=
-else
-  USE_CUDA := $(if $(NVCC_PATH),yes,)
-endif
-CUDA_SRCS := $(if $(USE_CUDA),$(wildcard cuda/*.cu),)
-ifneq ($(USE_CUDA),)
-  CUDA_HOME   ?= $(patsubst %/bin/nvcc,%,$(NVCC_PATH))
-  CUDA_DEFS   := -DTAPEGRAD_CUDA=1
-  CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas
-  NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a))
-endif
 
 # -fno-math-errno: math functions need not set errno, so loops calling them can vectorise.
 CXXFLAGS := -std=c++17 $(OPT) -fno-math-errno -Wall -Wextra -fopenmp -I. $(BLAS_CFLAGS) $(CUDA_DEFS) -DBOOST_TEST_DYN_LINK

@@ -61,8 +61,8 @@ class CpuBackend final : public Backend {
 public:
     std::string name() const override { return "cpu"; }
 
-    void* allocate(size_t bytes) override { return cpu_allocate(bytes); }
-    void deallocate(void* ptr, size_t bytes) override { cpu_deallocate(ptr, bytes); }
+    void* allocate(Device, size_t bytes) override { return cpu_allocate(bytes); }
+    void deallocate(Device, void* ptr, size_t bytes) override { cpu_deallocate(ptr, bytes); }
     void copy_from_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
     void copy_to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
     void copy_within(void* dst, const void* src, size_t bytes) override { std::memmove(dst, src, bytes); }
