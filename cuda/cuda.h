@@ -16,6 +16,9 @@ bool is_available();
 int device_count();
 std::string device_name(int index = 0);
 
+// Waits for all queued GPU work on the current device (for timing).
+void synchronize();
+
 // The caching allocator's counters (bytes), as PyTorch's torch.cuda.memory_* report them.
 struct MemoryStats {
     size_t in_use = 0;          // held by live tensors

@@ -16,6 +16,7 @@ int device_count() { return 0; }
 std::string device_name(int) { not_built("cuda::device_name"); }
 MemoryStats memory_stats() { return {}; }
 void empty_cache() {}
+void synchronize() {}
 
 }  // namespace tapegrad::cuda
 #endif

@@ -51,6 +51,8 @@ void require_device(int index, const std::string& op) {
     TG_CUDA_CHECK(cudaSetDevice(index), op);
 }
 
+void synchronize() { TG_CUDA_CHECK(cudaDeviceSynchronize(), "cuda::synchronize"); }
+
 std::string device_name(int index) {
     require_device(index, "cuda::device_name");
     cudaDeviceProp prop;
