@@ -22,10 +22,14 @@ std::vector<int64_t> resolve_lengths(const char* op, const Tensor& x, const std:
     return lengths;
 }
 
+Tensor column_mask(const std::vector<double>& values, const Tensor& like) {
+    return to(to(Tensor::from_vector(values, {int64_t(values.size()), 1}), like.dtype()), like.device());
+}
+
 Tensor step_mask(const std::vector<int64_t>& lengths, int64_t t, const Tensor& like) {
     std::vector<double> m(lengths.size());
     for (size_t b = 0; b < m.size(); ++b) m[b] = t < lengths[b] ? 1.0 : 0.0;
-    return to(to(Tensor::from_vector(m, {int64_t(m.size()), 1}), like.dtype()), like.device());
+    return column_mask(m, like);
 }
 
 RecurrentState detach(const RecurrentState& s) { return {s.h.detach(), s.c.defined() ? s.c.detach() : Tensor()}; }

@@ -44,6 +44,8 @@ public:
 RecurrentOutput run_recurrent(const RecurrentCell& cell, const Tensor& x, const std::vector<int64_t>& lengths,
                               const RecurrentState& initial);
 
+// values as a column [B, 1] in like's dtype and on its device (masks for padded batches).
+Tensor column_mask(const std::vector<double>& values, const Tensor& like);
 // The mask m [B, 1] of step t (1 where t < lengths[b]), in x's dtype and device.
 Tensor step_mask(const std::vector<int64_t>& lengths, int64_t t, const Tensor& like);
 // Checks lengths against x [B, T, D] (empty = every sequence has T steps) and returns them.
