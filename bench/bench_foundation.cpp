@@ -10,29 +10,16 @@
 #include <functional>
 #include <vector>
 
+#include "bench/bench_timing.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
+using tapegrad::bench::median_seconds;
+using tapegrad::bench::verdict;
 
 namespace {
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
-// Median wall time of `repeats` runs of fn (after one warm-up run).
-double median_seconds(int repeats, const std::function<void()>& fn) {
-    fn();
-    std::vector<double> times;
-    for (int i = 0; i < repeats; ++i) {
-        auto start = std::chrono::steady_clock::now();
-        fn();
-        times.push_back(seconds_since(start));
-    }
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
-}
 
-const char* verdict(bool ok) { return ok ? "PASS" : "MISS"; }
 
 // ---- tape overhead: 100,000 ops on 1-element tensors -------------------------------------------
 double tape_ns_per_op() {

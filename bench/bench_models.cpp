@@ -19,22 +19,14 @@
 #include "models/pr_lstm.h"
 #include "models/ql_lstm.h"
 #include "models/recurrent.h"
+#include "bench/bench_timing.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
+using tapegrad::bench::median_seconds;
+using tapegrad::bench::verdict;
 
 namespace {
-double median_seconds(int repeats, const std::function<void()>& fn) {
-    fn();
-    std::vector<double> times;
-    for (int i = 0; i < repeats; ++i) {
-        auto start = std::chrono::steady_clock::now();
-        fn();
-        times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
-}
 
 // Raw sgemm time of C [m, n] = A [m, k] B [k, n] (row-major), median of a few runs.
 double sgemm_seconds(int64_t m, int64_t n, int64_t k) {
