@@ -13,10 +13,12 @@
 
 namespace tapegrad::data {
 
-// 64 uniform random bits.
+// 64 uniform random bits from Philox words 0 and 2 (the xor-ed high product halves). Words 1
+// and 3 are plain low product halves, whose lowest bits were seen to repeat with the counter
+// (period 6 for seed 0), so they are not used.
 inline uint64_t random_bits64(Generator& gen) {
     Philox4 r = philox4x32(gen.seed(), gen.take(1));
-    return (uint64_t(r.v[0]) << 32) | uint64_t(r.v[1]);
+    return (uint64_t(r.v[0]) << 32) | uint64_t(r.v[2]);
 }
 
 // Uniform integer in [low, high] (inclusive), unbiased by rejection.
@@ -24,11 +26,13 @@ inline int64_t random_int(Generator& gen, int64_t low, int64_t high) {
     if (high < low) fail("random_int", "empty range [{}, {}]", low, high);
     uint64_t span = uint64_t(high) - uint64_t(low) + 1;  // 0 means the full 2^64 range
     if (span == 0) return int64_t(random_bits64(gen));
-    uint64_t limit = UINT64_MAX - UINT64_MAX % span;    // largest multiple of span, exclusive
-    uint64_t draw;
-    do draw = random_bits64(gen);
-    while (draw >= limit);
-    return low + int64_t(draw % span);
+    // Lemire's multiply-shift: the high 64 bits of draw * span, rejecting the few draws whose
+    // low half falls below 2^64 mod span (those would make some results more likely).
+    uint64_t threshold = (0 - span) % span;
+    for (;;) {
+        unsigned __int128 product = (unsigned __int128)random_bits64(gen) * span;
+        if (uint64_t(product) >= threshold) return low + int64_t(uint64_t(product >> 64));
+    }
 }
 
 // Fisher-Yates shuffle.

@@ -540,3 +540,19 @@ BOOST_AUTO_TEST_CASE(length_protocol) {
     BOOST_CHECK(is_solved(0.9, protocol) && !is_solved(0.8999, protocol));
     TAPEGRAD_CHECK_ERROR(length_score({}), "no test lengths");
 }
+
+BOOST_AUTO_TEST_CASE(random_bits_do_not_repeat) {
+    // Regression: taking draws from Philox's low product words repeated bits every 6 counters,
+    // so every batch of length 6 held identical rows. Draw i and draw i+6 must agree about half the time.
+    Generator gen(0);
+    std::vector<int64_t> bits;
+    for (int i = 0; i < 6000; ++i) bits.push_back(random_int(gen, 0, 1));
+    for (size_t lag : {1u, 2u, 6u, 12u}) {
+        int agree = 0;
+        for (size_t i = 0; i + lag < bits.size(); ++i) agree += bits[i] == bits[i + lag];
+        BOOST_CHECK_MESSAGE(agree > 2700 && agree < 3300, "lag " << lag << ": " << agree << " of ~6000 agree");
+    }
+    Generator batch_gen(0);
+    std::vector<int64_t> rows = generate_batch(FormalTask::ParityCheck, 2, 6, batch_gen).inputs.to_vector<int64_t>();
+    BOOST_CHECK(!std::equal(rows.begin(), rows.begin() + 6, rows.begin() + 6));
+}
