@@ -1,0 +1,285 @@
+#include "data/imdb.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "data/random_draws.h"
+
+namespace tapegrad::data {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* const kWhereToGetIt =
+    "download the Large Movie Review Dataset v1.0 (aclImdb_v1.tar.gz) from Stanford's AI lab page "
+    "https://ai.stanford.edu/~amaas/data/sentiment/, unpack it (tar xzf aclImdb_v1.tar.gz), and point tapegrad "
+    "at the folder that holds aclImdb/ (or at a folder with train.tsv.gz and test.tsv.gz) with --data-dir DIR "
+    "(ImdbConfig::data_dir) or the TAPEGRAD_IMDB_DIR environment variable";
+
+std::string read_gzip(const std::string& path) {
+    gzFile file = gzopen(path.c_str(), "rb");
+    if (!file) fail("imdb", "cannot open '{}'", path);
+    std::string content;
+    char buffer[1 << 16];
+    int got;
+    while ((got = gzread(file, buffer, sizeof buffer)) > 0) content.append(buffer, size_t(got));
+    int error_code = 0;
+    std::string error = got < 0 ? gzerror(file, &error_code) : "";
+    gzclose(file);
+    if (got < 0) fail("imdb", "cannot read '{}': {}", path, error);
+    return content;
+}
+
+std::string read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail("imdb", "cannot open '{}'", path.string());
+    std::ostringstream content;
+    content << in.rdbuf();
+    return content.str();
+}
+
+bool is_word_byte(unsigned char c) { return std::isalnum(c) || c >= 0x80; }
+
+// Replaces "<br />", "<br/>" and "<br>" (any case) with a space.
+std::string without_line_breaks(const std::string& text) {
+    std::string out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '<' && i + 3 < text.size() && std::tolower((unsigned char)text[i + 1]) == 'b' &&
+            std::tolower((unsigned char)text[i + 2]) == 'r') {
+            size_t j = i + 3;
+            while (j < text.size() && text[j] == ' ') ++j;
+            if (j < text.size() && text[j] == '/') ++j;
+            if (j < text.size() && text[j] == '>') {
+                out += ' ';
+                i = j;
+                continue;
+            }
+        }
+        out += text[i];
+    }
+    return out;
+}
+
+bool has_split_folders(const fs::path& dir) {
+    return fs::is_directory(dir / "train" / "neg") && fs::is_directory(dir / "train" / "pos") &&
+           fs::is_directory(dir / "test" / "neg") && fs::is_directory(dir / "test" / "pos");
+}
+
+std::vector<EncodedReview> encode_all(const std::vector<Review>& reviews, const std::vector<std::vector<std::string>>& tokens,
+                                      const std::vector<int64_t>& indices, const Vocabulary& vocab,
+                                      const ImdbConfig& config) {
+    std::vector<EncodedReview> out;
+    out.reserve(indices.size());
+    for (int64_t i : indices) {
+        std::vector<int64_t> ids = encode(tokens[size_t(i)], vocab, config.max_length, config.truncation);
+        if (ids.empty()) ids.push_back(Vocabulary::kUnknown);
+        out.push_back({std::move(ids), reviews[size_t(i)].label});
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<Review> read_reviews_tsv(const std::string& path) {
+    std::string content = read_gzip(path);
+    std::vector<Review> reviews;
+    size_t start = 0, line_number = 0;
+    while (start < content.size()) {
+        size_t end = content.find('\n', start);
+        if (end == std::string::npos) end = content.size();
+        std::string line = content.substr(start, end - start);
+        start = end + 1;
+        if (line_number++ == 0) {
+            if (line != "label\ttext") fail("imdb", "'{}' line 1 is '{:.40}' (expected the header 'label\\ttext')", path, line);
+            continue;
+        }
+        size_t tab = line.find('\t');
+        std::string label = line.substr(0, tab);
+        if (tab == std::string::npos || (label != "0" && label != "1"))
+            fail("imdb", "'{}' line {}: '{:.40}' (expected 'label<TAB>text' with label 0 or 1)", path, line_number, line);
+        reviews.push_back({label == "1" ? 1 : 0, line.substr(tab + 1)});
+    }
+    return reviews;
+}
+
+std::vector<Review> read_acl_imdb_split(const std::string& split_dir) {
+    std::vector<Review> reviews;
+    for (int64_t label : {0, 1}) {
+        fs::path folder = fs::path(split_dir) / (label == 1 ? "pos" : "neg");
+        if (!fs::is_directory(folder)) fail("imdb", "'{}' is not a folder (expected aclImdb's {}/neg and {}/pos)",
+                                            folder.string(), split_dir, split_dir);
+        std::vector<std::pair<int64_t, fs::path>> files;  // (review id from "{id}_{rating}.txt", path)
+        for (const fs::directory_entry& entry : fs::directory_iterator(folder)) {
+            std::string name = entry.path().filename().string();
+            if (entry.path().extension() != ".txt" || name.find('_') == std::string::npos) continue;
+            files.emplace_back(std::atoll(name.c_str()), entry.path());
+        }
+        std::sort(files.begin(), files.end());
+        for (const auto& file : files) reviews.push_back({label, read_file(file.second)});
+    }
+    return reviews;
+}
+
+std::vector<std::string> tokenize(const std::string& raw_text) {
+    std::string text = without_line_breaks(raw_text);
+    std::vector<std::string> tokens;
+    std::string word;
+    auto flush = [&] {
+        if (!word.empty()) tokens.push_back(std::move(word));
+        word.clear();
+    };
+    for (size_t i = 0; i < text.size(); ++i) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == 0xC2 && i + 1 < text.size() && (unsigned char)text[i + 1] == 0x85) {  // U+0085 NEL
+            flush();
+            ++i;
+        } else if (is_word_byte(c)) {
+            word += char(std::tolower(c));
+        } else if (c == '\'' && !word.empty() && i + 1 < text.size() && is_word_byte((unsigned char)text[i + 1])) {
+            word += '\'';
+        } else {
+            flush();
+            if (c > ' ' && c < 0x7F) tokens.emplace_back(1, char(c));
+        }
+    }
+    flush();
+    return tokens;
+}
+
+Vocabulary Vocabulary::build(const std::vector<std::vector<std::string>>& documents, int64_t max_words) {
+    if (max_words < 0) fail("Vocabulary::build", "max_words is {} (expected >= 0)", max_words);
+    std::unordered_map<std::string, int64_t> counts;
+    for (const auto& document : documents)
+        for (const std::string& token : document) ++counts[token];
+    std::vector<std::pair<std::string, int64_t>> ranked(counts.begin(), counts.end());
+    std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    if (int64_t(ranked.size()) > max_words) ranked.resize(size_t(max_words));
+    Vocabulary vocab;
+    vocab.words_ = {"<pad>", "<unk>"};
+    for (const auto& entry : ranked) vocab.words_.push_back(entry.first);
+    for (size_t i = 0; i < vocab.words_.size(); ++i) vocab.ids_[vocab.words_[i]] = int64_t(i);
+    return vocab;
+}
+
+int64_t Vocabulary::id(const std::string& word) const {
+    auto it = ids_.find(word);
+    return it == ids_.end() ? kUnknown : it->second;
+}
+
+const std::string& Vocabulary::word(int64_t id) const {
+    if (id < 0 || id >= size()) fail("Vocabulary::word", "id {} is outside [0, {})", id, size());
+    return words_[size_t(id)];
+}
+
+std::vector<int64_t> encode(const std::vector<std::string>& tokens, const Vocabulary& vocab, int64_t max_length,
+                            Truncation truncation) {
+    if (max_length < 1) fail("imdb::encode", "max_length is {} (expected >= 1)", max_length);
+    size_t count = std::min(tokens.size(), size_t(max_length));
+    size_t first = truncation == Truncation::KeepFirst ? 0 : tokens.size() - count;
+    std::vector<int64_t> ids;
+    ids.reserve(count);
+    for (size_t i = first; i < first + count; ++i) ids.push_back(vocab.id(tokens[i]));
+    return ids;
+}
+
+ImdbDataset load_imdb(const ImdbConfig& config) {
+    std::string dir = config.data_dir;
+    if (dir.empty() && std::getenv("TAPEGRAD_IMDB_DIR")) dir = std::getenv("TAPEGRAD_IMDB_DIR");
+    if (dir.empty()) fail("imdb", "no data folder given: {}", kWhereToGetIt);
+    if (config.validation_fraction < 0.0 || config.validation_fraction >= 1.0)
+        fail("imdb", "validation_fraction is {} (expected 0 <= fraction < 1)", config.validation_fraction);
+    fs::path root(dir);
+    std::vector<Review> train, test;
+    if (fs::is_regular_file(root / "train.tsv.gz") && fs::is_regular_file(root / "test.tsv.gz")) {
+        train = read_reviews_tsv((root / "train.tsv.gz").string());
+        test = read_reviews_tsv((root / "test.tsv.gz").string());
+    } else if (has_split_folders(root / "aclImdb") || has_split_folders(root)) {
+        fs::path acl = has_split_folders(root / "aclImdb") ? root / "aclImdb" : root;
+        train = read_acl_imdb_split((acl / "train").string());
+        test = read_acl_imdb_split((acl / "test").string());
+    } else {
+        fail("imdb", "no IMDB data in '{}' (looked for train.tsv.gz and test.tsv.gz, and for aclImdb/train/{{neg,pos}} "
+             "and aclImdb/test/{{neg,pos}}): {}", dir, kWhereToGetIt);
+    }
+    if (train.empty() || test.empty()) fail("imdb", "'{}' holds {} training and {} test reviews (expected some of each)",
+                                            dir, train.size(), test.size());
+
+    // Hold out a random validation_fraction of the training reviews.
+    std::vector<int64_t> order(train.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = int64_t(i);
+    Generator gen(config.seed);
+    shuffle(order, gen);
+    size_t held_out = size_t(std::llround(config.validation_fraction * double(train.size())));
+    std::vector<int64_t> validation_ids(order.begin(), order.begin() + held_out), train_ids(order.begin() + held_out, order.end());
+    std::sort(validation_ids.begin(), validation_ids.end());
+    std::sort(train_ids.begin(), train_ids.end());
+
+    std::vector<std::vector<std::string>> train_tokens, test_tokens;
+    for (const Review& r : train) train_tokens.push_back(tokenize(r.text));
+    for (const Review& r : test) test_tokens.push_back(tokenize(r.text));
+    std::vector<std::vector<std::string>> vocabulary_documents;
+    for (int64_t i : train_ids) vocabulary_documents.push_back(train_tokens[size_t(i)]);
+
+    ImdbDataset data;
+    data.vocab = Vocabulary::build(vocabulary_documents, config.vocab_size);
+    data.train = encode_all(train, train_tokens, train_ids, data.vocab, config);
+    data.validation = encode_all(train, train_tokens, validation_ids, data.vocab, config);
+    std::vector<int64_t> test_ids(test.size());
+    for (size_t i = 0; i < test_ids.size(); ++i) test_ids[i] = int64_t(i);
+    data.test = encode_all(test, test_tokens, test_ids, data.vocab, config);
+    return data;
+}
+
+TextBatch make_text_batch(const std::vector<EncodedReview>& reviews, const std::vector<int64_t>& indices) {
+    if (indices.empty()) fail("make_text_batch", "no reviews selected");
+    size_t longest = 0;
+    for (int64_t i : indices) {
+        if (i < 0 || i >= int64_t(reviews.size())) fail("make_text_batch", "index {} is outside [0, {})", i, reviews.size());
+        longest = std::max(longest, reviews[size_t(i)].tokens.size());
+    }
+    int64_t batch = int64_t(indices.size()), steps = int64_t(longest);
+    std::vector<int64_t> tokens(size_t(batch * steps), Vocabulary::kPad), lengths, labels;
+    for (int64_t b = 0; b < batch; ++b) {
+        const EncodedReview& r = reviews[size_t(indices[size_t(b)])];
+        std::copy(r.tokens.begin(), r.tokens.end(), tokens.begin() + b * steps);
+        lengths.push_back(int64_t(r.tokens.size()));
+        labels.push_back(r.label);
+    }
+    return {Tensor::from_vector(tokens, {batch, steps}), Tensor::from_vector(lengths, {batch}),
+            Tensor::from_vector(labels, {batch})};
+}
+
+std::vector<std::vector<int64_t>> bucketed_batches(const std::vector<EncodedReview>& reviews, int64_t batch_size,
+                                                   Generator& gen, int64_t pool_batches) {
+    if (batch_size < 1 || pool_batches < 1)
+        fail("bucketed_batches", "batch_size {} and pool_batches {} (expected both >= 1)", batch_size, pool_batches);
+    std::vector<int64_t> order(reviews.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = int64_t(i);
+    shuffle(order, gen);
+    std::vector<std::vector<int64_t>> batches;
+    size_t pool_size = size_t(batch_size * pool_batches);
+    for (size_t pool = 0; pool < order.size(); pool += pool_size) {
+        auto begin = order.begin() + pool, end = order.begin() + std::min(order.size(), pool + pool_size);
+        std::stable_sort(begin, end, [&](int64_t a, int64_t b) {
+            return reviews[size_t(a)].tokens.size() < reviews[size_t(b)].tokens.size();
+        });
+        for (auto it = begin; it < end; it += std::min<ptrdiff_t>(batch_size, end - it))
+            batches.emplace_back(it, it + std::min<ptrdiff_t>(batch_size, end - it));
+    }
+    shuffle(batches, gen);
+    return batches;
+}
+
+}  // namespace tapegrad::data

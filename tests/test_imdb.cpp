@@ -1,0 +1,272 @@
+#define BOOST_TEST_MODULE imdb
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "data/imdb.h"
+#include "tests/test_helpers.h"
+
+#include <unistd.h>
+
+using namespace tapegrad;
+using namespace tapegrad::data;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh folder under the system temp dir, removed at the end of the test.
+struct TempDir {
+    fs::path path;
+    explicit TempDir(const std::string& name)
+        : path(fs::temp_directory_path() / ("tapegrad_imdb_" + name + "_" + std::to_string(getpid()))) {
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~TempDir() { fs::remove_all(path); }
+};
+
+void write_gzip(const fs::path& path, const std::string& content) {
+    gzFile file = gzopen(path.string().c_str(), "wb");
+    BOOST_REQUIRE(file);
+    BOOST_REQUIRE_EQUAL(gzwrite(file, content.data(), unsigned(content.size())), int(content.size()));
+    gzclose(file);
+}
+
+// Ten training and four test reviews. Training review i holds the word "trainword<i>" once;
+// test reviews hold "testonly", which must never enter the vocabulary.
+std::vector<Review> fixture_train() {
+    std::vector<Review> r;
+    for (int i = 0; i < 10; ++i) {
+        std::string text = "\"Movie\" number trainword" + std::to_string(i) + " was";
+        for (int j = 0; j <= i; ++j) text += " very";
+        text += i % 2 ? " good!<br /><br />Loved it." : " bad... Hated it.";
+        r.push_back({i % 2, text});
+    }
+    return r;
+}
+std::vector<Review> fixture_test() {
+    return {{0, "Bad testonly film."}, {0, "Terrible, testonly."}, {1, "Good testonly fun!"}, {1, "Great."}};
+}
+
+std::string as_tsv(const std::vector<Review>& reviews) {
+    std::string tsv = "label\ttext\n";
+    for (const Review& r : reviews) tsv += std::to_string(r.label) + "\t" + r.text + "\n";
+    return tsv;
+}
+
+void write_tsv_dataset(const fs::path& dir) {
+    write_gzip(dir / "train.tsv.gz", as_tsv(fixture_train()));
+    write_gzip(dir / "test.tsv.gz", as_tsv(fixture_test()));
+}
+
+// The official layout, ids out of lexical order (10 sorts before 2 as text).
+void write_folder_dataset(const fs::path& root) {
+    auto write_split = [&](const std::string& split, const std::vector<Review>& reviews) {
+        int64_t next_id[2] = {0, 0};
+        for (const Review& r : reviews) {
+            fs::path folder = root / "aclImdb" / split / (r.label ? "pos" : "neg");
+            fs::create_directories(folder);
+            int64_t id = next_id[r.label]++;
+            std::ofstream(folder / (std::to_string(id == 2 ? 10 : id) + "_" + (r.label ? "8" : "2") + ".txt")) << r.text;
+        }
+    };
+    write_split("train", fixture_train());
+    write_split("test", fixture_test());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(tokenize_hand_worked) {
+    using T = std::vector<std::string>;
+    BOOST_CHECK(tokenize("Great film!<br /><br />Don't miss it.") == (T{"great", "film", "!", "don't", "miss", "it", "."}));
+    BOOST_CHECK(tokenize("\"IT'S\" 10/10 -- a must-see.<BR>ok<br/>") ==
+                (T{"\"", "it's", "\"", "10", "/", "10", "-", "-", "a", "must", "-", "see", ".", "ok"}));
+    BOOST_CHECK(tokenize("rock 'n' roll, 'quoted'") == (T{"rock", "'", "n", "'", "roll", ",", "'", "quoted", "'"}));
+    BOOST_CHECK(tokenize("Café\xC2\x85next\tword\x08 end") == (T{"café", "next", "word", "end"}));
+    BOOST_CHECK(tokenize("  ").empty());
+}
+
+BOOST_AUTO_TEST_CASE(vocabulary_order_and_cut) {
+    std::vector<std::vector<std::string>> docs = {{"b", "a", "c", "a"}, {"c", "d", "a"}, {"e"}};
+    Vocabulary vocab = Vocabulary::build(docs, 3);  // a:3, c:2, then b, d, e tie at 1 -> b
+    BOOST_REQUIRE_EQUAL(vocab.size(), 5);
+    BOOST_CHECK_EQUAL(vocab.word(Vocabulary::kPad), "<pad>");
+    BOOST_CHECK_EQUAL(vocab.word(Vocabulary::kUnknown), "<unk>");
+    BOOST_CHECK_EQUAL(vocab.id("a"), 2);
+    BOOST_CHECK_EQUAL(vocab.id("c"), 3);
+    BOOST_CHECK_EQUAL(vocab.id("b"), 4);
+    BOOST_CHECK_EQUAL(vocab.id("d"), Vocabulary::kUnknown);
+    BOOST_CHECK_EQUAL(vocab.id("zzz"), Vocabulary::kUnknown);
+    TAPEGRAD_CHECK_ERROR(vocab.word(5), "id 5 is outside [0, 5)");
+
+    std::vector<std::string> tokens = {"a", "b", "c", "d", "e"};
+    BOOST_CHECK(encode(tokens, vocab, 3) == (std::vector<int64_t>{2, 4, 3}));
+    BOOST_CHECK(encode(tokens, vocab, 3, Truncation::KeepLast) == (std::vector<int64_t>{3, 1, 1}));
+    BOOST_CHECK(encode(tokens, vocab, 10) == (std::vector<int64_t>{2, 4, 3, 1, 1}));
+    TAPEGRAD_CHECK_ERROR(encode(tokens, vocab, 0), "max_length is 0");
+}
+
+BOOST_AUTO_TEST_CASE(read_tsv_and_its_errors) {
+    TempDir dir("read");
+    write_tsv_dataset(dir.path);
+    std::vector<Review> train = read_reviews_tsv((dir.path / "train.tsv.gz").string());
+    BOOST_REQUIRE_EQUAL(train.size(), 10u);
+    for (size_t i = 0; i < train.size(); ++i) {
+        BOOST_CHECK_EQUAL(train[i].text, fixture_train()[i].text);  // the leading quote is not CSV quoting
+        BOOST_CHECK_EQUAL(train[i].label, fixture_train()[i].label);
+    }
+    write_gzip(dir.path / "bad_header.tsv.gz", "text\tlabel\n0\tx\n");
+    TAPEGRAD_CHECK_ERROR(read_reviews_tsv((dir.path / "bad_header.tsv.gz").string()), "line 1", "label\\ttext");
+    write_gzip(dir.path / "bad_label.tsv.gz", "label\ttext\n0\tfine\n-1\tunlabelled\n");
+    TAPEGRAD_CHECK_ERROR(read_reviews_tsv((dir.path / "bad_label.tsv.gz").string()), "line 3", "label 0 or 1");
+    TAPEGRAD_CHECK_ERROR(read_reviews_tsv((dir.path / "absent.tsv.gz").string()), "cannot open", "absent.tsv.gz");
+}
+
+BOOST_AUTO_TEST_CASE(load_tsv_split_vocabulary_truncation) {
+    TempDir dir("load");
+    write_tsv_dataset(dir.path);
+    ImdbConfig config;
+    config.data_dir = dir.path.string();
+    config.validation_fraction = 0.3;
+    config.max_length = 6;
+    config.seed = 4;
+    ImdbDataset data = load_imdb(config);
+    BOOST_CHECK_EQUAL(data.train.size(), 7u);
+    BOOST_CHECK_EQUAL(data.validation.size(), 3u);
+    BOOST_CHECK_EQUAL(data.test.size(), 4u);
+
+    // Each training review's own word is in the vocabulary; no held-out or test word is.
+    std::set<std::string> own_words_in_vocab;
+    for (int i = 0; i < 10; ++i)
+        if (data.vocab.id("trainword" + std::to_string(i)) != Vocabulary::kUnknown)
+            own_words_in_vocab.insert("trainword" + std::to_string(i));
+    BOOST_CHECK_EQUAL(own_words_in_vocab.size(), 7u);
+    BOOST_CHECK_EQUAL(data.vocab.id("testonly"), Vocabulary::kUnknown);
+    BOOST_CHECK_EQUAL(data.vocab.word(2), "very");  // the most frequent token: 1..10 per review, >= 28 in all
+
+    // KeepFirst: the first 6 tokens: " movie " number trainword<i> was.
+    std::set<std::string> seen;
+    for (const auto* split : {&data.train, &data.validation}) {
+        for (const EncodedReview& r : *split) {
+            BOOST_REQUIRE_EQUAL(r.tokens.size(), 6u);
+            BOOST_CHECK_EQUAL(data.vocab.word(r.tokens[1]), "movie");
+            BOOST_CHECK_EQUAL(data.vocab.word(r.tokens[5]), "was");
+            std::string own = data.vocab.word(r.tokens[4]);
+            seen.insert(split == &data.train ? own : "held-out");
+            BOOST_CHECK_EQUAL(own == "<unk>", split == &data.validation);
+        }
+    }
+    BOOST_CHECK_EQUAL(seen.size(), 8u);  // 7 distinct own words and the held-out marker
+
+    // Another seed holds out other reviews; the same seed the same ones.
+    config.seed = 5;
+    ImdbDataset other = load_imdb(config);
+    config.seed = 4;
+    ImdbDataset again = load_imdb(config);
+    auto labels_and_tokens = [](const std::vector<EncodedReview>& v) {
+        std::vector<std::vector<int64_t>> out;
+        for (const EncodedReview& r : v) out.push_back(r.tokens), out.back().push_back(r.label);
+        return out;
+    };
+    BOOST_CHECK(labels_and_tokens(again.validation) == labels_and_tokens(data.validation));
+    BOOST_CHECK(data.vocab.id("trainword0") != other.vocab.id("trainword0") ||
+                data.vocab.id("trainword5") != other.vocab.id("trainword5") ||
+                data.vocab.id("trainword9") != other.vocab.id("trainword9"));
+
+    // KeepLast keeps the end: "... it ." for every training review.
+    config.truncation = Truncation::KeepLast;
+    config.max_length = 2;
+    for (const EncodedReview& r : load_imdb(config).train) {
+        BOOST_CHECK_EQUAL(data.vocab.word(r.tokens[0]), "it");
+        BOOST_CHECK_EQUAL(data.vocab.word(r.tokens[1]), ".");
+    }
+    config.validation_fraction = 1.0;
+    TAPEGRAD_CHECK_ERROR(load_imdb(config), "validation_fraction is 1");
+}
+
+BOOST_AUTO_TEST_CASE(folder_layout_matches_tsv) {
+    TempDir tsv_dir("tsv"), folder_dir("folder");
+    write_tsv_dataset(tsv_dir.path);
+    write_folder_dataset(folder_dir.path);
+    std::vector<Review> from_folder = read_acl_imdb_split((folder_dir.path / "aclImdb" / "train").string());
+    BOOST_REQUIRE_EQUAL(from_folder.size(), 10u);
+    BOOST_CHECK_EQUAL(from_folder[0].label, 0);  // negatives first, then positives, by numeric id
+    BOOST_CHECK_EQUAL(from_folder[9].label, 1);
+    BOOST_CHECK_EQUAL(from_folder[1].text, fixture_train()[2].text);  // id 1 = the second negative
+    BOOST_CHECK_EQUAL(from_folder[4].text, fixture_train()[4].text);  // id 10 (written for the third) sorts last
+
+    ImdbConfig config;
+    config.validation_fraction = 0.0;  // the layouts list reviews in different orders
+    config.data_dir = tsv_dir.path.string();
+    ImdbDataset a = load_imdb(config);
+    for (const fs::path& root : {folder_dir.path, folder_dir.path / "aclImdb"}) {
+        config.data_dir = root.string();
+        ImdbDataset b = load_imdb(config);
+        BOOST_CHECK_EQUAL(b.vocab.size(), a.vocab.size());
+        BOOST_CHECK_EQUAL(b.train.size(), a.train.size());
+        BOOST_CHECK_EQUAL(b.test.size(), 4u);
+        std::multiset<std::vector<int64_t>> docs_a, docs_b;  // the same documents (order differs)
+        for (const EncodedReview& r : a.test) docs_a.insert(r.tokens);
+        for (const EncodedReview& r : b.test) docs_b.insert(r.tokens);
+        BOOST_CHECK(docs_a == docs_b);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(missing_data_says_where_to_get_it) {
+    ImdbConfig config;
+    config.data_dir = "/nonexistent/imdb_folder";
+    TAPEGRAD_CHECK_ERROR(load_imdb(config), "/nonexistent/imdb_folder", "aclImdb_v1.tar.gz",
+                         "https://ai.stanford.edu/~amaas/data/sentiment/", "--data-dir", "TAPEGRAD_IMDB_DIR");
+    TempDir empty("empty");
+    config.data_dir = empty.path.string();
+    TAPEGRAD_CHECK_ERROR(load_imdb(config), "no IMDB data in", "train.tsv.gz");
+}
+
+BOOST_AUTO_TEST_CASE(text_batch_padding) {
+    std::vector<EncodedReview> reviews = {{{5, 6, 7}, 1}, {{8}, 0}, {{9, 10}, 1}};
+    TextBatch batch = make_text_batch(reviews, {1, 0});
+    BOOST_CHECK(batch.tokens.shape() == (Shape{2, 3}));
+    BOOST_CHECK(batch.tokens.to_vector<int64_t>() == (std::vector<int64_t>{8, 0, 0, 5, 6, 7}));
+    BOOST_CHECK(batch.lengths.to_vector<int64_t>() == (std::vector<int64_t>{1, 3}));
+    BOOST_CHECK(batch.labels.to_vector<int64_t>() == (std::vector<int64_t>{0, 1}));
+    TAPEGRAD_CHECK_ERROR(make_text_batch(reviews, {3}), "index 3 is outside [0, 3)");
+}
+
+BOOST_AUTO_TEST_CASE(bucketed_batches_cover_and_reduce_padding) {
+    std::vector<EncodedReview> reviews;
+    Generator lengths_gen(1);
+    for (int i = 0; i < 1000; ++i) {
+        Tensor u = Tensor::uniform({1}, 1.0, 400.0, lengths_gen, DType::Float64);
+        reviews.push_back({std::vector<int64_t>(size_t(u.item()), 2), i % 2});
+    }
+    auto padding = [&](const std::vector<std::vector<int64_t>>& batches) {
+        int64_t pad = 0;
+        for (const auto& batch : batches) {
+            size_t longest = 0;
+            for (int64_t i : batch) longest = std::max(longest, reviews[size_t(i)].tokens.size());
+            for (int64_t i : batch) pad += int64_t(longest - reviews[size_t(i)].tokens.size());
+        }
+        return pad;
+    };
+    Generator gen(7), same(7), other(8);
+    std::vector<std::vector<int64_t>> batches = bucketed_batches(reviews, 32, gen, 10);
+    std::vector<int64_t> all;
+    for (const auto& batch : batches) {
+        BOOST_CHECK(batch.size() >= 1 && batch.size() <= 32);
+        all.insert(all.end(), batch.begin(), batch.end());
+    }
+    std::sort(all.begin(), all.end());
+    std::vector<int64_t> expected(1000);
+    for (int i = 0; i < 1000; ++i) expected[size_t(i)] = i;
+    BOOST_CHECK(all == expected);  // every review exactly once per epoch
+    BOOST_CHECK(bucketed_batches(reviews, 32, same, 10) == batches);
+    BOOST_CHECK(bucketed_batches(reviews, 32, other, 10) != batches);
+    // pool_batches = 1 is plain random batching (each batch sorted, no bucketing across batches).
+    Generator plain_gen(7);
+    int64_t random_padding = padding(bucketed_batches(reviews, 32, plain_gen, 1));
+    BOOST_CHECK_LT(padding(batches) * 5, random_padding);
+    BOOST_CHECK_GT(batches.front().size() + batches.back().size(), 0u);
+    TAPEGRAD_CHECK_ERROR(bucketed_batches(reviews, 0, gen), "batch_size 0");
+}
