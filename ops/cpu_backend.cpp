@@ -16,14 +16,45 @@ namespace {
 
 // Below this many elements a loop runs on one thread: waking the pool costs more than it saves.
 constexpr int64_t kParallelThreshold = 1 << 15;
+// Buffers of at least this many bytes are cache-line aligned (see CpuBackend::allocate).
+constexpr size_t kAlignedBytes = 1024;
+
+// body(i) for i in [0, count), spread over the OpenMP threads when the loop touches more than
+// kParallelThreshold elements (`work`). Small loops never enter OpenMP: a parallel region with a
+// false if-clause still allocates a team and makes a futex call, which would dominate the cost
+// of an op on a few elements (the tape-overhead benchmark in bench/).
+template <typename Body>
+void parallel_for(int64_t count, int64_t work, Body&& body) {
+    if (work > kParallelThreshold) {
+#pragma omp parallel for
+        for (int64_t i = 0; i < count; ++i) body(i);
+    } else {
+        for (int64_t i = 0; i < count; ++i) body(i);
+    }
+}
+
+// The same for independent elementwise iterations the compiler may vectorize.
+template <typename Body>
+void parallel_for_simd(int64_t count, int64_t work, Body&& body) {
+    if (work > kParallelThreshold) {
+#pragma omp parallel for simd
+        for (int64_t i = 0; i < count; ++i) body(i);
+    } else {
+#pragma omp simd
+        for (int64_t i = 0; i < count; ++i) body(i);
+    }
+}
 
 class CpuBackend final : public Backend {
 public:
     std::string name() const override { return "cpu"; }
 
     void* allocate(size_t bytes) override {
-        // 64-byte alignment for AVX-512 loads; aligned_alloc needs a multiple of the alignment.
-        void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+        // 64-byte alignment (a cache line, one AVX-512 load) for arrays long enough to stream;
+        // aligned_alloc needs a multiple of the alignment. Small buffers take malloc's 16 bytes:
+        // aligned_alloc carves each block out of a larger one and frees the remainders, a heap
+        // churn that costs more than a one-element op itself.
+        void* p = bytes < kAlignedBytes ? std::malloc(bytes) : std::aligned_alloc(64, (bytes + 63) / 64 * 64);
         if (!p) fail("cpu allocate", "out of memory allocating {} bytes", bytes);
         return p;
     }
@@ -56,8 +87,7 @@ public:
                 using Y = decltype(ty);
                 const X* src = x.data<X>();
                 Y* dst = y.data<Y>();
-#pragma omp parallel for if (n > kParallelThreshold)
-                for (int64_t i = 0; i < n; ++i) dst[i] = accumulate ? dst[i] + Y(src[i]) : Y(src[i]);
+                parallel_for(n, n, [&](int64_t i) { dst[i] = accumulate ? dst[i] + Y(src[i]) : Y(src[i]); });
             });
         });
     }
@@ -71,8 +101,7 @@ public:
             T s = T(scalar);
             dispatch_unary(op, [&](auto op_constant) {
                 constexpr UnaryOp OP = decltype(op_constant)::value;
-#pragma omp parallel for simd if (n > kParallelThreshold)
-                for (int64_t i = 0; i < n; ++i) out[i] = unary_value<OP, T>(in[i], s);
+                parallel_for_simd(n, n, [&](int64_t i) { out[i] = unary_value<OP, T>(in[i], s); });
             });
         });
     }
@@ -89,8 +118,9 @@ public:
             T s = T(scalar);
             dispatch_unary(op, [&](auto op_constant) {
                 constexpr UnaryOp OP = decltype(op_constant)::value;
-#pragma omp parallel for simd if (n > kParallelThreshold)
-                for (int64_t i = 0; i < n; ++i) g_in[i] += g_out[i] * unary_derivative<OP, T>(in[i], out[i], s);
+                parallel_for_simd(n, n, [&](int64_t i) {
+                    g_in[i] += g_out[i] * unary_derivative<OP, T>(in[i], out[i], s);
+                });
             });
         });
     }
@@ -105,12 +135,11 @@ public:
             dispatch_binary(op, [&](auto op_constant) {
                 constexpr BinaryOp OP = decltype(op_constant)::value;
                 if (plan.same_shape) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
-                    for (int64_t i = 0; i < n; ++i) out[i] = binary_value<OP, T>(pa[i], pb[i]);
+                    parallel_for_simd(n, n, [&](int64_t i) { out[i] = binary_value<OP, T>(pa[i], pb[i]); });
                 } else {
-#pragma omp parallel for if (n > kParallelThreshold)
-                    for (int64_t i = 0; i < n; ++i)
+                    parallel_for(n, n, [&](int64_t i) {
                         out[i] = binary_value<OP, T>(pa[strided_offset(plan.a, i)], pb[strided_offset(plan.b, i)]);
+                    });
                 }
             });
         });
@@ -128,13 +157,14 @@ public:
             dispatch_binary(op, [&](auto op_constant) {
                 constexpr BinaryOp OP = decltype(op_constant)::value;
                 if (plan.same_shape) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
-                    for (int64_t i = 0; i < n; ++i) g_in[i] += g_out[i] * binary_derivative<OP, T>(operand, pa[i], pb[i]);
+                    parallel_for_simd(n, n, [&](int64_t i) {
+                        g_in[i] += g_out[i] * binary_derivative<OP, T>(operand, pa[i], pb[i]);
+                    });
                 } else {
-#pragma omp parallel for if (n > kParallelThreshold)
-                    for (int64_t i = 0; i < n; ++i)
+                    parallel_for(n, n, [&](int64_t i) {
                         g_in[i] += g_out[i] * binary_derivative<OP, T>(operand, pa[strided_offset(plan.a, i)],
                                                                       pb[strided_offset(plan.b, i)]);
+                    });
                 }
             });
         });
@@ -168,8 +198,7 @@ public:
             const T* in = y.data<T>();
             T* out = x.data<T>();
             T s = T(scale);
-#pragma omp parallel for if (n > kParallelThreshold)
-            for (int64_t i = 0; i < n; ++i) out[i] += s * in[strided_offset(y_over_x, i)];
+            parallel_for(n, n, [&](int64_t i) { out[i] += s * in[strided_offset(y_over_x, i)]; });
         });
     }
 
@@ -179,8 +208,7 @@ public:
             const T* in = x.data<T>();
             T* out = values.data<T>();
             int64_t* arg = argmax.data<int64_t>();
-#pragma omp parallel for if (outer * inner * n > kParallelThreshold)
-            for (int64_t o = 0; o < outer; ++o)
+            parallel_for(outer, outer * inner * n, [&](int64_t o) {
                 for (int64_t i = 0; i < inner; ++i) {
                     const T* row = in + o * n * inner + i;
                     int64_t best = 0;
@@ -189,6 +217,7 @@ public:
                     out[o * inner + i] = row[best * inner];
                     arg[o * inner + i] = best;
                 }
+            });
         });
     }
 
@@ -218,12 +247,11 @@ public:
             using T = decltype(t);
             const T* in = src.data<T>();
             T* out = dst.data<T>();
-#pragma omp parallel for if (n > kParallelThreshold)
-            for (int64_t i = 0; i < n; ++i) {
+            parallel_for(n, n, [&](int64_t i) {
                 T v = in[strided_offset(src_layout, i)];
                 T& d = out[strided_offset(dst_layout, i)];
                 d = accumulate ? d + v : v;
-            }
+            });
         };
         if (src.dtype() == DType::Int64) run(int64_t{});
         else dispatch_float(src.dtype(), run);
@@ -235,8 +263,7 @@ public:
             using T = decltype(t);
             const T* in = x.data<T>();
             T* out = y.data<T>();
-#pragma omp parallel for if (s.outer * s.m * s.inner > kParallelThreshold)
-            for (int64_t o = 0; o < s.outer; ++o)
+            parallel_for(s.outer, s.outer * s.m * s.inner, [&](int64_t o) {
                 for (int64_t j = 0; j < s.m; ++j) {
                     T* dst = out + (o * s.m + j) * s.inner;
                     for (int64_t i = 0; i < s.inner; ++i) {
@@ -244,6 +271,7 @@ public:
                         dst[i] = in[(o * s.n + k) * s.inner + i];
                     }
                 }
+            });
         });
     }
 
@@ -270,11 +298,10 @@ public:
             using T = decltype(t);
             const T* in = x.data<T>();
             T* out = y.data<T>();
-#pragma omp parallel for if (outer * inner * n > kParallelThreshold)
-            for (int64_t r = 0; r < outer * inner; ++r) {
+            parallel_for(outer * inner, outer * inner * n, [&](int64_t r) {
                 int64_t base = (r / inner) * n * inner + r % inner;
                 softmax_row(in + base, out + base, n, inner, log);
-            }
+            });
         });
     }
 
@@ -285,11 +312,10 @@ public:
             const T* out = y.data<T>();
             const T* g_out = gy.data<T>();
             T* g_in = gx.data<T>();
-#pragma omp parallel for if (outer * inner * n > kParallelThreshold)
-            for (int64_t r = 0; r < outer * inner; ++r) {
+            parallel_for(outer * inner, outer * inner * n, [&](int64_t r) {
                 int64_t base = (r / inner) * n * inner + r % inner;
                 softmax_row_backward(out + base, g_out + base, g_in + base, n, inner, log);
-            }
+            });
         });
     }
 
@@ -301,8 +327,7 @@ public:
             const T* g = grad.data<T>();
             T* pm = m.data<T>();
             T* pv = v.data<T>();
-#pragma omp parallel for if (n > kParallelThreshold)
-            for (int64_t i = 0; i < n; ++i) adam_element(p[i], g[i], pm[i], pv[i], h);
+            parallel_for(n, n, [&](int64_t i) { adam_element(p[i], g[i], pm[i], pv[i], h); });
         });
     }
 
@@ -314,8 +339,7 @@ public:
             const T* g = grad.data<T>();
             T unused = 0;
             T* buf = h.momentum != 0.0 ? momentum_buffer.data<T>() : nullptr;
-#pragma omp parallel for if (n > kParallelThreshold)
-            for (int64_t i = 0; i < n; ++i) sgd_element(p[i], g[i], buf ? buf[i] : unused, h);
+            parallel_for(n, n, [&](int64_t i) { sgd_element(p[i], g[i], buf ? buf[i] : unused, h); });
         });
     }
 
@@ -324,8 +348,7 @@ public:
         dispatch_float(mask.dtype(), [&](auto t) {
             using T = decltype(t);
             T* out = mask.data<T>();
-#pragma omp parallel for if (n > kParallelThreshold)
-            for (int64_t i = 0; i < n; ++i) out[i] = dropout_value<T>(p, seed, offset + i);
+            parallel_for(n, n, [&](int64_t i) { out[i] = dropout_value<T>(p, seed, offset + i); });
         });
     }
 
