@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
         fmt::print("{:<34} {:<10} {:>18.1f} {:>12.2e} {:>20.1f} {:>12.2e}\n", choice.label, core, small_gflops,
                    small_error, large_gflops, large_error);
     }
-    fmt::print("\nops/blas_info.cpp picks {} for this CPU (used by `make run` and `make bench` unless "
-               "OPENBLAS_CORETYPE is set).\n", info.best_core);
+    fmt::print("\nops/blas_info.cpp picks {} for this CPU: use_fast_blas_kernels() runs `make run` and `make bench` "
+               "on it (TAPEGRAD_BLAS_CORE pins another).\n", info.best_core);
     return 0;
 }
