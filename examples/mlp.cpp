@@ -1,6 +1,7 @@
 // The first tapegrad program (`make run`): fit a small MLP to a noisy sine wave it generates,
 // watch the loss fall, then look inside one training step: the tape it recorded and the
 // gradient each parameter received.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -88,9 +89,10 @@ int main(int argc, char** argv) {
         std::vector<double> v = g.to_double_vector();
         double norm = 0;
         for (double e : v) norm += e * e;
-        std::printf("  layer%zu.%-6s %-9s norm %.5f  first values %+.5f %+.5f %+.5f\n", i / 2, names[i % 2],
-                    to_string(g.shape()).c_str(), std::sqrt(norm), v[0], v.size() > 1 ? v[1] : 0.0,
-                    v.size() > 2 ? v[2] : 0.0);
+        std::printf("  layer%zu.%-6s %-9s norm %.5f  first values", i / 2, names[i % 2], to_string(g.shape()).c_str(),
+                    std::sqrt(norm));
+        for (size_t k = 0; k < std::min<size_t>(3, v.size()); ++k) std::printf(" %+.5f", v[k]);
+        std::printf("\n");
     }
     return 0;
 }
