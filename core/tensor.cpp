@@ -8,11 +8,14 @@
 namespace tapegrad {
 
 Storage::Storage(size_t bytes_, Device device_) : bytes(bytes_), device(device_) {
-    data = backend_for(device).allocate(bytes);
+    data = backend_for(device).allocate(device, bytes);
 }
 
+Storage::Storage(void* external, size_t bytes_, Device device_)
+    : data(external), bytes(bytes_), device(device_), owned(false) {}
+
 Storage::~Storage() {
-    if (data) backend_for(device).deallocate(data, bytes);
+    if (data && owned) backend_for(device).deallocate(device, data, bytes);
 }
 
 TensorImpl& Tensor::impl() const {
@@ -30,6 +33,14 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
     impl->shape = shape;
     impl->dtype = dtype;
     impl->storage = std::make_shared<Storage>(std::max<size_t>(1, tapegrad::numel(shape)) * dtype_size(dtype), device);
+    return Tensor(std::move(impl));
+}
+
+Tensor Tensor::from_blob(void* data, const Shape& shape, DType dtype, Device device) {
+    auto impl = std::make_shared<TensorImpl>();
+    impl->shape = shape;
+    impl->dtype = dtype;
+    impl->storage = std::make_shared<Storage>(data, tapegrad::numel(shape) * dtype_size(dtype), device);
     return Tensor(std::move(impl));
 }
 

@@ -1,0 +1,159 @@
+#include "models/ql_lstm.h"
+
+#include <cmath>
+
+#include "autograd/tape.h"
+#include "models/init.h"
+#include "ops/elementwise.h"
+#include "ops/linalg.h"
+#include "ops/reduce.h"
+#include "ops/shape_ops.h"
+
+namespace tapegrad {
+
+namespace {
+const char* kGateNames[4] = {"i", "f", "o", "g"};
+}
+
+QlLstm::QlLstm(int64_t input_size_, int64_t hidden_size_, Generator& gen, QlLstmOptions opts)
+    : input_size(input_size_), hidden_size(hidden_size_), options(opts) {
+    if (options.block_size < 1) fail("QlLstm", "block_size K must be at least 1, got {}", options.block_size);
+    const int64_t H = hidden_size;
+    double bound = 1.0 / std::sqrt(double(H));
+    if (options.psug) {
+        weight = uniform_init({H, input_size}, bound, gen);
+        recurrent_weight = uniform_init({H, H}, bound, gen);
+        register_parameter("weight", &weight);
+        register_parameter("recurrent_weight", &recurrent_weight);
+        for (int k = 0; k < 4; ++k) {
+            gate_bias[k] = k == 1 ? Tensor::full({H}, options.forget_bias) : Tensor::zeros({H});
+            register_parameter(std::string("bias_") + kGateNames[k], &gate_bias[k]);
+        }
+        if (options.gate_scales)
+            for (int k = 0; k < 4; ++k) {
+                // Around 1, drawn per gate: with equal scales, i and o would start identical.
+                gate_scale[k] = Tensor::uniform({H}, 0.5, 1.5, gen);
+                register_parameter(std::string("scale_") + kGateNames[k], &gate_scale[k]);
+            }
+    } else {
+        lstm = std::make_unique<LstmCell>(input_size, H, gen, options.forget_bias);
+        register_module("lstm", lstm.get());
+    }
+    if (options.hgr) {
+        summary_weight = uniform_init({H, H}, bound, gen);
+        summary_bias = Tensor::zeros({H});
+        register_parameter("summary_weight", &summary_weight);
+        register_parameter("summary_bias", &summary_bias);
+        if (options.block_recurrence) {
+            summary_recurrent = uniform_init({H, H}, bound, gen);
+            register_parameter("summary_recurrent", &summary_recurrent);
+        }
+        if (options.gated_skip) {
+            skip_gate_weight = uniform_init({H, H}, bound, gen);
+            skip_gate_bias = Tensor::zeros({H});
+            register_parameter("skip_gate_weight", &skip_gate_weight);
+            register_parameter("skip_gate_bias", &skip_gate_bias);
+        }
+    }
+}
+
+int64_t QlLstm::parameter_count(int64_t D, int64_t H, const QlLstmOptions& o) {
+    int64_t gates = o.psug ? H * D + H * H + 4 * H + (o.gate_scales ? 4 * H : 0) : 4 * H * (D + H) + 8 * H;
+    int64_t hgr = o.hgr ? H * H + H + (o.block_recurrence ? H * H : 0) + (o.gated_skip ? H * H + H : 0) : 0;
+    return gates + hgr;
+}
+
+RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& lengths_in,
+                                const RecurrentState& initial) const {
+    std::vector<int64_t> lengths = resolve_lengths("ql_lstm", x, lengths_in);
+    if (x.shape()[2] != input_size)
+        fail("ql_lstm", "input is {} but the layer expects {} features", x.describe(), input_size);
+    const int64_t B = x.shape()[0], T = x.shape()[1], H = hidden_size, K = options.block_size;
+    bool padded = false;
+    for (int64_t len : lengths) padded |= len < T;
+
+    Tensor h = initial.h.defined() ? initial.h : Tensor::zeros({B, H}, x.dtype(), x.device());
+    Tensor c = initial.c.defined() ? initial.c : Tensor::zeros({B, H}, x.dtype(), x.device());
+    Tensor summary = Tensor::zeros({B, H}, x.dtype(), x.device());  // s_{k-1}
+    // The hoisted input projection of all steps: W x [B, T, H] (PSUG) or W_ih x + b [B, T, 4H].
+    Tensor projected = transpose(options.psug ? linear(x, weight, Tensor()) : lstm->project_inputs(x), 0, 1);
+    std::vector<Tensor> outputs, block_h, block_mask;
+
+    for (int64_t t = 0; t < T; ++t) {
+        NameScope step_scope("t=" + std::to_string(t));
+        Tensor x_t = reshape(slice(projected, 0, t, t + 1), {B, projected.shape()[2]});
+        Tensor h_new, c_new, output_gate;
+        if (options.psug) {
+            Tensor z = x_t + linear(h, recurrent_weight, Tensor());
+            Tensor gate[4];
+            for (int k = 0; k < 4; ++k) {
+                NameScope gate_scope(std::string("gate_") + kGateNames[k]);
+                Tensor pre = (options.gate_scales ? z * gate_scale[k] : z) + gate_bias[k];
+                gate[k] = k == 3 ? tanh(pre) : sigmoid(pre);
+            }
+            c_new = gate[1] * c + gate[0] * gate[3];
+            output_gate = gate[2];
+        } else {
+            std::vector<Tensor> g = chunk(x_t + linear(h, lstm->weight_hh, lstm->bias_hh), 4, 1);
+            c_new = sigmoid(g[1]) * c + sigmoid(g[0]) * tanh(g[2]);
+            output_gate = sigmoid(g[3]);
+        }
+        h_new = output_gate * tanh(c_new);
+        Tensor m = padded ? step_mask(lengths, t, x) : Tensor();
+
+        if (options.hgr) {
+            block_h.push_back(h_new);
+            block_mask.push_back(m);
+            // Which sequences end a block here: at multiples of K, or at their own last real step.
+            std::vector<double> ends(B);
+            bool any_end = false;
+            for (int64_t b = 0; b < B; ++b) {
+                ends[b] = t < lengths[b] && ((t + 1) % K == 0 || t == lengths[b] - 1) ? 1.0 : 0.0;
+                any_end |= ends[b] != 0.0;
+            }
+            if (any_end) {
+                NameScope block_scope("block=" + std::to_string(t / K));
+                // m_k: pool over the block's real steps, [B, k, H] -> [B, H].
+                Tensor stacked = stack(block_h, 1);
+                Tensor pooled;
+                if (padded) {
+                    Tensor mask = stack(block_mask, 1);  // [B, k, 1]
+                    pooled = options.max_pool ? max(stacked + (mask - 1.0) * 1e30, 1)
+                                              : sum(stacked * mask, 1) / (sum(mask, 1) + 1e-30);
+                } else {
+                    pooled = options.max_pool ? max(stacked, 1) : mean(stacked, 1);
+                }
+                Tensor pre = linear(pooled, summary_weight, summary_bias);
+                if (options.block_recurrence) pre = pre + linear(summary, summary_recurrent, Tensor());
+                Tensor s = tanh(pre);
+                Tensor skipped;
+                if (options.gated_skip) {
+                    Tensor keep = sigmoid(linear(pooled, skip_gate_weight, skip_gate_bias));
+                    skipped = keep * c_new + (1.0 - keep) * s;
+                } else {
+                    skipped = c_new + s;
+                }
+                Tensor e = column_mask(ends, x);
+                c_new = c_new + e * (skipped - c_new);
+                h_new = h_new + e * (output_gate * tanh(c_new) - h_new);
+                summary = summary + e * (s - summary);
+            }
+            if ((t + 1) % K == 0) {
+                block_h.clear();
+                block_mask.clear();
+            }
+        }
+        if (padded) {
+            h_new = h + m * (h_new - h);
+            c_new = c + m * (c_new - c);
+            outputs.push_back(h_new * m);
+        } else {
+            outputs.push_back(h_new);
+        }
+        h = h_new;
+        c = c_new;
+    }
+    return {stack(outputs, 1), {{h, c}}};
+}
+
+}  // namespace tapegrad

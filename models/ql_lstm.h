@@ -1,0 +1,56 @@
+// QL-LSTM: our reading of "QL-LSTM: A Parameter-Efficient LSTM for Stable Long-Sequence
+// Modeling" (arXiv 2512.06582). The paper's body is not available; these are the equations we
+// implement (docs/QL-LSTM.md explains each choice).
+//
+// PSUG (parameter-shared unified gating): one shared affine map with H outputs feeds all gates,
+//   z_t = W x_t + U h_{t-1}                                W [H, D], U [H, H]
+//   i = σ(a_i ⊙ z + b_i)   f = σ(a_f ⊙ z + b_f)   o = σ(a_o ⊙ z + b_o)   g = tanh(a_g ⊙ z + b_g)
+//   c_t = f ⊙ c_{t-1} + i ⊙ g;   h_t = o ⊙ tanh(c_t)
+// (a_* optional gate-specific scales; without PSUG the gates come from a standard LSTM's 4H map.)
+//
+// HGR-ASC (hierarchical gated recurrence with additive skip): the sequence is cut into blocks of K
+// steps. At the last step t of block k (or a sequence's last real step, for a final partial block):
+//   m_k = pool(h over the block's real steps)   (mean or max; the block's last h before the skip)
+//   s_k = tanh(W_s m_k + V_s s_{k-1} + b_s)     (V_s optional)
+//   c_t <- c_t + s_k                            additive skip: bypasses the forget gate
+//      or c_t <- f_skip ⊙ c_t + (1 - f_skip) ⊙ s_k,  f_skip = σ(W_f m_k + b_f)   (gated ablation)
+//   h_t <- o_t ⊙ tanh(c_t)                      recomputed, so the summary reaches h at once
+#pragma once
+#include "core/random.h"
+#include "models/module.h"
+#include "models/recurrent.h"
+
+namespace tapegrad {
+
+struct QlLstmOptions {
+    bool psug = true;              // shared gating; false = the standard LSTM gate map
+    bool gate_scales = true;       // a_* (PSUG only)
+    bool hgr = true;               // block summaries with the skip into c
+    int64_t block_size = 16;       // K
+    bool max_pool = false;         // pool = max instead of mean
+    bool block_recurrence = true;  // V_s s_{k-1}
+    bool gated_skip = false;       // f_skip ⊙ c + (1 - f_skip) ⊙ s_k instead of c + s_k
+    double forget_bias = 1.0;      // initial b_f
+};
+
+class QlLstm : public Module {
+public:
+    QlLstm(int64_t input_size, int64_t hidden_size, Generator& gen, QlLstmOptions options = {});
+    // x [B, T, D], optional lengths -> output [B, T, H] (zero at padding) and the final state.
+    RecurrentOutput forward(const Tensor& x, const std::vector<int64_t>& lengths = {},
+                            const RecurrentState& initial = {}) const;
+    // Parameters of this layer for given sizes and options: the formula in docs/QL-LSTM.md.
+    static int64_t parameter_count(int64_t input_size, int64_t hidden_size, const QlLstmOptions& options);
+
+    const int64_t input_size, hidden_size;
+    const QlLstmOptions options;
+    // PSUG: W [H, D], U [H, H], gate biases and scales [H] each, in the order i, f, o, g.
+    Tensor weight, recurrent_weight;
+    Tensor gate_bias[4], gate_scale[4];
+    // Without PSUG: a standard LSTM cell (PyTorch layout).
+    std::unique_ptr<LstmCell> lstm;
+    // HGR-ASC: W_s, V_s [H, H], b_s [H]; gated skip: W_f [H, H], b_f [H].
+    Tensor summary_weight, summary_recurrent, summary_bias, skip_gate_weight, skip_gate_bias;
+};
+
+}  // namespace tapegrad

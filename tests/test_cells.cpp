@@ -1,0 +1,170 @@
+// Recurrent cells: gradient checks on padded batches, hand-written references, padding invariance.
+#define BOOST_TEST_MODULE cells
+#include <cmath>
+
+#include "models/recurrent.h"
+#include "tests/test_helpers.h"
+
+using namespace tapegrad;
+using namespace tapegrad::testing;
+using Inputs = std::vector<Tensor>;
+
+namespace {
+const std::vector<int64_t> mixed_lengths = {5, 3};  // B = 2, T = 5: the second sequence is padded
+
+// Gradient check of `module`'s output on x and every parameter, through a random projection.
+template <typename Fn>
+void check_module_gradient(Module& module, const Tensor& x, Fn forward) {
+    module.to(DType::Float64);
+    Inputs all = {x};
+    for (const Tensor& p : module.parameters()) all.push_back(p);
+    TAPEGRAD_CHECK_GRADIENT([&](const Inputs&) { return forward(); }, all);
+}
+
+double sigm(double v) { return 1.0 / (1.0 + std::exp(-v)); }
+// W [rows, cols] · v
+std::vector<double> affine(const std::vector<double>& w, const std::vector<double>& b, const std::vector<double>& v,
+                           int64_t rows) {
+    std::vector<double> out(rows);
+    int64_t cols = int64_t(v.size());
+    for (int64_t r = 0; r < rows; ++r) {
+        out[r] = b[r];
+        for (int64_t c = 0; c < cols; ++c) out[r] += w[r * cols + c] * v[c];
+    }
+    return out;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(rnn_lstm_gru_gradient_padded) {
+    for (CellType type : {CellType::RNN, CellType::LSTM, CellType::GRU}) {
+        BOOST_TEST_CONTEXT("cell " << int(type)) {
+            Generator gen(1);
+            Recurrent net(type, 3, 4, 1, gen);
+            Tensor x = input({2, 5, 3}, 2);
+            check_module_gradient(net, x, [&] { return net.forward(x, mixed_lengths).output; });
+            // The final state as well (it is read at each sequence's last real token).
+            check_module_gradient(net, x, [&] { return net.forward(x, mixed_lengths).last[0].h; });
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(stacked_lstm_with_initial_state_gradient) {
+    Generator gen(3);
+    Recurrent net(CellType::LSTM, 3, 4, 2, gen, /*forget_bias=*/1.0);
+    net.to(DType::Float64);
+    Tensor x = input({2, 4, 3}, 4);
+    Tensor h0 = input({2, 4}, 5), c0 = input({2, 4}, 6);
+    Inputs all = {x, h0, c0};
+    for (const Tensor& p : net.parameters()) all.push_back(p);
+    TAPEGRAD_CHECK_GRADIENT(
+        [&](const Inputs&) {
+            RecurrentOutput out = net.forward(x, {4, 2}, {{h0, c0}, {h0 * 0.5, c0 * 0.5}});
+            return concat({out.output, unsqueeze(out.last[1].c, 1)}, 1);
+        },
+        all);
+}
+
+BOOST_AUTO_TEST_CASE(bilstm_gradient_padded) {
+    Generator gen(7);
+    BiLstm net(3, 4, 1, gen);
+    Tensor x = input({2, 5, 3}, 8);
+    check_module_gradient(net, x, [&] { return net.forward(x, mixed_lengths).output; });
+    BOOST_CHECK(net.forward(x, mixed_lengths).output.shape() == (Shape{2, 5, 8}));
+}
+
+BOOST_AUTO_TEST_CASE(lstm_matches_hand_written_equations) {
+    Generator gen(9);
+    Recurrent net(CellType::LSTM, 3, 4, 1, gen);
+    net.to(DType::Float64);
+    Tensor x = input({1, 3, 3}, 10);
+    auto& cell = static_cast<LstmCell&>(*net.layers[0]);
+    std::vector<double> wi = cell.weight_ih.to_double_vector(), wh = cell.weight_hh.to_double_vector();
+    std::vector<double> bi = cell.bias_ih.to_double_vector(), bh = cell.bias_hh.to_double_vector();
+    std::vector<double> xv = x.to_double_vector(), h(4, 0.0), c(4, 0.0);
+    std::vector<double> outputs = net.forward(x).output.to_double_vector();
+    for (int t = 0; t < 3; ++t) {
+        std::vector<double> xt(xv.begin() + t * 3, xv.begin() + t * 3 + 3);
+        std::vector<double> a = affine(wi, bi, xt, 16), r = affine(wh, bh, h, 16);
+        for (int j = 0; j < 4; ++j) {
+            double i = sigm(a[j] + r[j]), f = sigm(a[4 + j] + r[4 + j]);
+            double g = std::tanh(a[8 + j] + r[8 + j]), o = sigm(a[12 + j] + r[12 + j]);
+            c[j] = f * c[j] + i * g;
+            h[j] = o * std::tanh(c[j]);
+            BOOST_CHECK_CLOSE(outputs[t * 4 + j], h[j], 1e-10);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(gru_matches_pytorch_equations) {
+    Generator gen(11);
+    Recurrent net(CellType::GRU, 2, 3, 1, gen);
+    net.to(DType::Float64);
+    Tensor x = input({1, 3, 2}, 12);
+    auto& cell = static_cast<GruCell&>(*net.layers[0]);
+    std::vector<double> wi = cell.weight_ih.to_double_vector(), wh = cell.weight_hh.to_double_vector();
+    std::vector<double> bi = cell.bias_ih.to_double_vector(), bh = cell.bias_hh.to_double_vector();
+    std::vector<double> xv = x.to_double_vector(), h(3, 0.0);
+    std::vector<double> outputs = net.forward(x).output.to_double_vector();
+    for (int t = 0; t < 3; ++t) {
+        std::vector<double> xt(xv.begin() + t * 2, xv.begin() + t * 2 + 2);
+        std::vector<double> a = affine(wi, bi, xt, 9), r = affine(wh, bh, h, 9);
+        std::vector<double> next(3);
+        for (int j = 0; j < 3; ++j) {
+            double reset = sigm(a[j] + r[j]), update = sigm(a[3 + j] + r[3 + j]);
+            double n = std::tanh(a[6 + j] + reset * r[6 + j]);
+            next[j] = (1 - update) * n + update * h[j];
+            BOOST_CHECK_CLOSE(outputs[t * 3 + j], next[j], 1e-10);
+        }
+        h = next;
+    }
+}
+
+BOOST_AUTO_TEST_CASE(padding_never_changes_real_positions) {
+    // Same real data, different padding content: outputs and gradients at real steps agree, and
+    // the final state equals the state at the last real token.
+    Generator gen(13);
+    BiLstm net(3, 4, 2, gen);
+    net.to(DType::Float64);
+    Tensor real = input({1, 3, 3}, 14);
+    Tensor pad_a = concat({real, input({1, 2, 3}, 15)}, 1), pad_b = concat({real, input({1, 2, 3}, 16)}, 1);
+    pad_a = pad_a.detach().set_requires_grad();
+    pad_b = pad_b.detach().set_requires_grad();
+    RecurrentOutput a = net.forward(pad_a, {3}), b = net.forward(pad_b, {3}), alone = net.forward(real.detach());
+    std::vector<double> va = a.output.to_double_vector(), vb = b.output.to_double_vector(),
+                        v = alone.output.to_double_vector();
+    for (int t = 0; t < 5; ++t)
+        for (int j = 0; j < 8; ++j) {
+            double expected = t < 3 ? v[t * 8 + j] : 0.0;
+            BOOST_CHECK_SMALL(va[t * 8 + j] - expected, 1e-12);
+            BOOST_CHECK_SMALL(vb[t * 8 + j] - expected, 1e-12);
+        }
+    std::vector<double> ha = a.last[1].h.to_double_vector(), h = alone.last[1].h.to_double_vector();
+    for (size_t j = 0; j < h.size(); ++j) BOOST_CHECK_SMALL(ha[j] - h[j], 1e-12);
+    backward(sum(a.output * a.output), {Tensor(), /*keep_tape=*/true});  // b is on the same tape
+    backward(sum(b.output * b.output));
+    std::vector<double> ga = pad_a.grad().to_double_vector(), gb = pad_b.grad().to_double_vector();
+    for (int k = 0; k < 3 * 3; ++k) BOOST_CHECK_SMALL(ga[k] - gb[k], 1e-12);
+    for (int k = 9; k < 15; ++k) BOOST_CHECK_EQUAL(ga[k], 0.0);  // padding receives no gradient
+}
+
+BOOST_AUTO_TEST_CASE(reverse_within_lengths_is_an_involution) {
+    Tensor x = Tensor::arange(10, DType::Float64);
+    x = reshape(x, {2, 5, 1});
+    std::vector<double> r = reverse_within_lengths(x, {5, 3}).to_double_vector();
+    BOOST_CHECK((r == std::vector<double>{4, 3, 2, 1, 0, 7, 6, 5, 8, 9}));
+    BOOST_CHECK(reverse_within_lengths(reverse_within_lengths(x, {5, 3}), {5, 3}).to_double_vector() == x.to_double_vector());
+}
+
+BOOST_AUTO_TEST_CASE(truncated_bptt_detach_and_errors) {
+    Generator gen(17);
+    Recurrent net(CellType::LSTM, 2, 3, 1, gen);
+    Tensor x = Tensor::randn({2, 4, 2}, gen);
+    RecurrentOutput first = net.forward(x);
+    backward(sum(first.output));
+    RecurrentOutput second = net.forward(x, {}, {detach(first.last[0])});  // carries state, not the graph
+    backward(sum(second.output));
+    TAPEGRAD_CHECK_ERROR(net.forward(x, {5, 2}), "recurrent", "length 5");
+    TAPEGRAD_CHECK_ERROR(net.forward(x, {2}), "recurrent", "1 lengths", "batch of 2");
+    TAPEGRAD_CHECK_ERROR(net.forward(Tensor::zeros({2, 4})), "recurrent", "[B, T, D]");
+    TAPEGRAD_CHECK_ERROR(net.forward(Tensor::zeros({2, 4, 5})), "recurrent", "5");
+}
