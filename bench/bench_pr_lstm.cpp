@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <tuple>
@@ -122,7 +123,10 @@ int main(int argc, char** argv) {
     use_fast_blas_kernels(argc, argv);
     std::printf("%s\n", blas_summary().c_str());
     std::printf("PR-LSTM (1R) train step: forward, cross-entropy at the last position, backward, Adam\n");
-    bench_step(40, 5);
-    bench_step(500, 2);
+    // Optional arguments: the lengths to run (default 40 500).
+    std::vector<int64_t> lengths = {40, 500};
+    if (argc > 1) lengths.clear();
+    for (int i = 1; i < argc; ++i) lengths.push_back(std::atoll(argv[i]));
+    for (int64_t n : lengths) bench_step(n, n > 100 ? 2 : 5);
     return 0;
 }
