@@ -6,6 +6,7 @@
 # Targets: all (default), test, test-gpu, run, bench, clean, info.
 
 CXX      ?= g++
+NPROC    := $(shell nproc 2>/dev/null || echo 2)
 NVCC     ?= nvcc
 CUDA_ARCHS ?= 80 90
 
@@ -126,23 +127,23 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 TEST_ENV := $(if $(filter 1,$(SAN)),ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1,)
 
 test: deps
-	@$(MAKE) --no-print-directory build-tests
+	@$(MAKE) --no-print-directory -j$(NPROC) build-tests
 	@$(TEST_ENV) scripts/run-tests.sh $(TESTS)
 
 build-tests: info $(TESTS)
 
 test-gpu: deps
-	@$(MAKE) --no-print-directory $(BUILD)/tests/test_cuda
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/tests/test_cuda
 	@$(TEST_ENV) scripts/run-tests.sh $(BUILD)/tests/test_cuda
 
 run: deps
-	@$(MAKE) --no-print-directory build-examples
+	@$(MAKE) --no-print-directory -j$(NPROC) build-examples
 	$(BUILD)/examples/mlp
 
 build-examples: info $(EXAMPLES)
 
 bench: deps
-	@$(MAKE) --no-print-directory build-benches
+	@$(MAKE) --no-print-directory -j$(NPROC) build-benches
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
 build-benches: info $(BENCHES)

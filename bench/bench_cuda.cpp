@@ -10,12 +10,19 @@
 #include <vector>
 
 #include "cuda/cuda.h"
+#include "bench/bench_timing.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
+using tapegrad::bench::verdict;
 
 namespace {
 const Device gpu = Device::cuda(0);
+
+// GPU work is asynchronous: every measurement waits for the device before reading the clock.
+double median_seconds(int repeats, const std::function<void()>& fn) {
+    return bench::median_seconds(repeats, fn, cuda::synchronize);
+}
 
 double seconds(const std::function<void()>& fn) {
     cuda::synchronize();
@@ -25,15 +32,6 @@ double seconds(const std::function<void()>& fn) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-double median_seconds(int repeats, const std::function<void()>& fn) {
-    fn();
-    std::vector<double> times;
-    for (int i = 0; i < repeats; ++i) times.push_back(seconds(fn));
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
-}
-
-const char* verdict(bool ok) { return ok ? "PASS" : "MISS"; }
 
 void elementwise_vs_copy() {
     const int64_t n = int64_t(16) << 20;

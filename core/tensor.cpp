@@ -99,6 +99,13 @@ Tensor Tensor::uniform(const Shape& shape, double low, double high, Generator& g
                             [&](int64_t i) { return low + (high - low) * philox_uniform(seed, first + i); });
 }
 
+Tensor Tensor::from_values(const std::vector<double>& values, const Shape& shape, DType dtype, Device device) {
+    if (int64_t(values.size()) != tapegrad::numel(shape))
+        fail("from_values", "{} values cannot fill shape {} (expected {})", values.size(), to_string(shape),
+             tapegrad::numel(shape));
+    return from_host_values(shape, dtype, device, [&](int64_t i) { return values[i]; });
+}
+
 Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& s, Device d) { return from_typed_vector(v, s, d); }
 Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& s, Device d) { return from_typed_vector(v, s, d); }
 Tensor Tensor::from_vector(const std::vector<int64_t>& v, const Shape& s, Device d) { return from_typed_vector(v, s, d); }

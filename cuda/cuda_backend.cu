@@ -13,6 +13,7 @@
 #include "cuda/device_memory.h"
 #include "cuda/gemm.h"
 #include "ops/elementwise_math.h"
+#include "ops/op_utils.h"
 #include "ops/optimizer_math.h"
 
 namespace tapegrad {
@@ -157,16 +158,6 @@ void use_device(const Tensor& t, const char* op) {
 
 void launched(const char* op) { TG_CUDA_CHECK(cudaGetLastError(), op); }
 
-StridedLayout broadcast_layout(const Tensor& y, const Tensor& x) {
-    StridedLayout l;
-    l.ndim = x.dim();
-    Shape y_strides = contiguous_strides(y.shape());
-    for (int k = 0; k < l.ndim; ++k) {
-        l.shape[k] = x.shape()[k];
-        l.stride[k] = y.shape()[k] == 1 && x.shape()[k] != 1 ? 0 : y_strides[k];
-    }
-    return l;
-}
 
 class CudaBackend final : public Backend {
 public:

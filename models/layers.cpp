@@ -42,10 +42,9 @@ Tensor Embedding::forward(const Tensor& ids) const {
         // rows * keep, keep = 0 where id == padding_idx: padding positions read zeros and send no
         // gradient to the padding row (PyTorch's padding_idx semantics).
         std::vector<int64_t> id_values = flat_ids.to_vector<int64_t>();
-        std::vector<float> keep(id_values.size());
-        for (size_t i = 0; i < keep.size(); ++i) keep[i] = id_values[i] == padding_idx ? 0.0f : 1.0f;
-        Tensor keep_mask = tapegrad::to(tapegrad::to(Tensor::from_vector(keep, {int64_t(keep.size()), 1}), weight.dtype()),
-                                       weight.device());
+        std::vector<double> keep(id_values.size());
+        for (size_t i = 0; i < keep.size(); ++i) keep[i] = id_values[i] == padding_idx ? 0.0 : 1.0;
+        Tensor keep_mask = Tensor::from_values(keep, {int64_t(keep.size()), 1}, weight.dtype(), weight.device());
         rows = rows * keep_mask;
     }
     return reshape(rows, out_shape);

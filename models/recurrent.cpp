@@ -23,7 +23,7 @@ std::vector<int64_t> resolve_lengths(const char* op, const Tensor& x, const std:
 }
 
 Tensor column_mask(const std::vector<double>& values, const Tensor& like) {
-    return to(to(Tensor::from_vector(values, {int64_t(values.size()), 1}), like.dtype()), like.device());
+    return Tensor::from_values(values, {int64_t(values.size()), 1}, like.dtype(), like.device());
 }
 
 Tensor step_mask(const std::vector<int64_t>& lengths, int64_t t, const Tensor& like) {

@@ -11,6 +11,7 @@
 #include "core/backend.h"
 #include "ops/cpu_allocator.h"
 #include "ops/elementwise_math.h"
+#include "ops/op_utils.h"
 #include "ops/optimizer_math.h"
 #include "ops/vector_math.h"
 
@@ -45,17 +46,6 @@ void parallel_for(int64_t count, int64_t work, Body body) {
 int64_t row_length(const StridedLayout& layout) { return layout.ndim > 0 ? layout.shape[layout.ndim - 1] : 1; }
 int64_t last_stride(const StridedLayout& layout) { return layout.ndim > 0 ? layout.stride[layout.ndim - 1] : 1; }
 
-// y (same ndim as x, extents equal or 1) seen over x's shape: stride 0 along broadcast dims.
-StridedLayout broadcast_layout(const Tensor& y, const Tensor& x) {
-    StridedLayout l;
-    l.ndim = x.dim();
-    Shape y_strides = contiguous_strides(y.shape());
-    for (int k = 0; k < l.ndim; ++k) {
-        l.shape[k] = x.shape()[k];
-        l.stride[k] = y.shape()[k] == 1 && x.shape()[k] != 1 ? 0 : y_strides[k];
-    }
-    return l;
-}
 
 class CpuBackend final : public Backend {
 public:

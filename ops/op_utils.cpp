@@ -45,6 +45,17 @@ BroadcastPlan broadcast_plan(const Shape& a, const Shape& b, const Shape& out) {
     return plan;
 }
 
+StridedLayout broadcast_layout(const Tensor& y, const Tensor& x) {
+    StridedLayout l;
+    l.ndim = x.dim();
+    Shape y_strides = contiguous_strides(y.shape());
+    for (int k = 0; k < l.ndim; ++k) {
+        l.shape[k] = x.shape()[k];
+        l.stride[k] = y.shape()[k] == 1 && x.shape()[k] != 1 ? 0 : y_strides[k];
+    }
+    return l;
+}
+
 Tensor alias_with_shape(const Tensor& x, const Shape& shape) {
     auto impl = std::make_shared<TensorImpl>();
     impl->shape = shape;

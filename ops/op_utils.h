@@ -18,6 +18,9 @@ Tensor empty_like(const Tensor& x);
 Backend& kernels(const Tensor& x);
 // How two operands of shapes a and b are read over their broadcast shape `out`.
 BroadcastPlan broadcast_plan(const Shape& a, const Shape& b, const Shape& out);
+// y (same ndim as x, extents equal or 1) walked over x's shape: stride 0 along the dims y is
+// broadcast in. The layout sum_to and broadcast_add kernels index y with.
+StridedLayout broadcast_layout(const Tensor& y, const Tensor& x);
 // The same storage seen with another shape of equal numel; not recorded (for kernels' use).
 Tensor alias_with_shape(const Tensor& x, const Shape& shape);
 

@@ -141,7 +141,7 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
     y_shape[axis] = 0;
     for (size_t i = 0; i < xs.size(); ++i) {
         Shape a = xs[i].shape(), b = xs[0].shape();
-        a[axis] = b[axis] = 0;
+        if (a.size() == b.size()) a[axis] = b[axis] = 0;
         if (a != b)
             fail("concat", "input {} is {} but input 0 is {} (all dims except {} must agree)", i,
                  to_string(xs[i].shape()), to_string(xs[0].shape()), axis);

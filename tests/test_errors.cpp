@@ -16,6 +16,7 @@ BOOST_AUTO_TEST_CASE(shape_mismatch_names_op_and_shapes) {
     TAPEGRAD_CHECK_ERROR(linear(Tensor::zeros({2, 5}), Tensor::zeros({4, 5}), Tensor::zeros({5})), "linear", "bias");
     TAPEGRAD_CHECK_ERROR(concat({Tensor::zeros({2, 3}), Tensor::zeros({3, 3})}, 1), "concat", "[3, 3]", "[2, 3]");
     TAPEGRAD_CHECK_ERROR(stack({Tensor::zeros({2}), Tensor::zeros({3})}, 0), "stack", "[3]");
+    TAPEGRAD_CHECK_ERROR(concat({Tensor::zeros({2, 3}), Tensor::zeros({2})}, 1), "concat", "[2]", "[2, 3]");
     TAPEGRAD_CHECK_ERROR(reshape(Tensor::zeros({2, 3}), {4, 2}), "reshape", "[4, 2]", "6 elements");
     TAPEGRAD_CHECK_ERROR(split(Tensor::zeros({5}), {2, 2}, 0), "split", "sum to 4");
     TAPEGRAD_CHECK_ERROR(chunk(Tensor::zeros({5}), 2, 0), "chunk", "2 equal pieces");
