@@ -72,14 +72,18 @@ PrStates PrLstm::leaves(const Tensor& x) const {
 }
 
 PrStates PrLstm::merge(const PrStates& left, const PrStates& right) const {
+    return merge_pairs(concat({left.h, right.h}, -1), left.c, right.c);
+}
+
+PrStates PrLstm::merge_pairs(const Tensor& h_pairs, const Tensor& c_left, const Tensor& c_right) const {
     ++merge_calls_;
     PrStates s;
-    Tensor z = merge_block.forward(concat({left.h, right.h}, -1));
+    Tensor z = merge_block.forward(h_pairs);
     if (cell == PrCell::RNN) {
         s.h = relu(z);
     } else {
         std::vector<Tensor> g = chunk(z, 5, -1);  // i, g, o, f_L, f_R
-        s.c = sigmoid(g[0]) * tanh(g[1]) + sigmoid(g[3]) * left.c + sigmoid(g[4]) * right.c;
+        s.c = sigmoid(g[0]) * tanh(g[1]) + sigmoid(g[3]) * c_left + sigmoid(g[4]) * c_right;
         s.h = sigmoid(g[2]) * tanh(s.c);
     }
     for (size_t r = 0; r < refine.size(); ++r) {
@@ -109,11 +113,17 @@ PrStates PrLstm::prefix_states(const Tensor& x) const {
     std::vector<PrStates> level = {leaves(x)};  // level[k]: D_k, [B, floor(n / 2^k), H]
     for (int64_t k = 1; (int64_t(1) << k) <= n; ++k) {
         NameScope scope("level=" + std::to_string(k));
-        const PrStates& below = level.back();
-        int64_t pairs = below.h.shape()[1] / 2;
-        std::vector<int64_t> even(pairs), odd(pairs);
-        for (int64_t j = 0; j < pairs; ++j) even[j] = 2 * j, odd[j] = 2 * j + 1;
-        level.push_back(merge(select(below, index_tensor(even, x)), select(below, index_tensor(odd, x))));
+        const PrStates& below = level.back();  // [B, m_below, H]
+        int64_t m_below = below.h.shape()[1], pairs = m_below / 2, batch = below.h.shape()[0];
+        // Blocks 2j and 2j+1 are neighbours, so [B, 2 pairs, H] viewed as [B, pairs, 2H] holds
+        // the merge input [h_2j; h_2j+1] in row j without a gather (an odd last block is dropped).
+        PrStates paired = m_below % 2 ? PrStates{slice(below.h, 1, 0, 2 * pairs),
+                                                 below.c.defined() ? slice(below.c, 1, 0, 2 * pairs) : Tensor()}
+                                      : below;
+        Tensor h_pairs = reshape(paired.h, {batch, pairs, 2 * hidden_size});
+        std::vector<Tensor> c_halves = {Tensor(), Tensor()};
+        if (paired.c.defined()) c_halves = chunk(reshape(paired.c, {batch, pairs, 2 * hidden_size}), 2, -1);
+        level.push_back(merge_pairs(h_pairs, c_halves[0], c_halves[1]));
     }
 
     // Where each prefix lives: (piece, position); pieces are D_a (for t+1 = 2^a) and group outputs.

@@ -56,6 +56,8 @@ public:
     std::vector<std::unique_ptr<Linear>> refine;
 
 private:
+    // M on h_pairs = [h_L; h_R] [B, m, 2H] and c_left, c_right [B, m, H] (undefined for PR-RNN).
+    PrStates merge_pairs(const Tensor& h_pairs, const Tensor& c_left, const Tensor& c_right) const;
     mutable int64_t merge_calls_ = 0;
 };
 

@@ -48,28 +48,84 @@ struct Reference {
 };
 }  // namespace
 
+// Batched merge calls of JAX's recursion (notes §2.4): an up-sweep call at every level with
+// n_k >= 2 and a down-sweep call at every level with ceil(n_k / 2) - 1 >= 1 (n_{k+1} = n_k / 2).
+int64_t jax_merge_calls(int64_t n) {
+    int64_t calls = 0;
+    for (int64_t m = n; m >= 2; m /= 2) calls += 1 + ((m + 1) / 2 - 1 >= 1 ? 1 : 0);
+    return calls;
+}
+
+double max_difference(const std::vector<double>& got, const std::vector<std::vector<double>>& expected, int64_t n,
+                      int64_t batch, int64_t hidden) {
+    double worst = 0;
+    for (int64_t b = 0; b < batch; ++b)
+        for (int64_t t = 0; t < n; ++t)
+            for (int64_t j = 0; j < hidden; ++j)
+                worst = std::max(worst, std::fabs(got[(b * n + t) * hidden + j] - expected[t][b * hidden + j]));
+    return worst;
+}
+
+// h and c of every prefix, for PR-LSTM with R = 0, 1, 2 and PR-RNN, against the closed form; and
+// the number of batched merge calls against JAX's recursion.
 BOOST_AUTO_TEST_CASE(batched_schedule_matches_closed_form_for_n_1_to_70) {
-    Generator gen(1);
+    struct Variant {
+        int64_t refinements;
+        PrCell cell;
+    };
+    for (Variant v : {Variant{1, PrCell::LSTM}, Variant{0, PrCell::LSTM}, Variant{2, PrCell::LSTM}, Variant{1, PrCell::RNN}}) {
+        BOOST_TEST_CONTEXT("R " << v.refinements << " cell " << int(v.cell)) {
+            Generator gen(1);
+            PrLstm model(3, 3, 2, gen, v.refinements, v.cell);
+            model.to(DType::Float64);
+            NoGrad no_grad;
+            Tensor x = one_hot_batch(2, 70, 3, 2);
+            Reference ref{model, model.leaves(x)};
+            std::vector<std::vector<double>> expected_h, expected_c;  // [t] -> [B, 1, H]
+            for (int64_t t = 0; t < 70; ++t) {
+                PrStates p = ref.prefix(t);
+                expected_h.push_back(p.h.to_double_vector());
+                if (v.cell == PrCell::LSTM) expected_c.push_back(p.c.to_double_vector());
+            }
+            for (int64_t n = 1; n <= 70; ++n) {
+                PrStates got = model.prefix_states(slice(x, 1, 0, n));  // [B, n, H]
+                double dh = max_difference(got.h.to_double_vector(), expected_h, n, 2, 3);
+                BOOST_CHECK_MESSAGE(dh < 1e-13, "n = " << n << ": h differs by " << dh);
+                if (v.cell == PrCell::LSTM) {
+                    double dc = max_difference(got.c.to_double_vector(), expected_c, n, 2, 3);
+                    BOOST_CHECK_MESSAGE(dc < 1e-13, "n = " << n << ": c differs by " << dc);
+                }
+                BOOST_CHECK_MESSAGE(model.merge_calls() == jax_merge_calls(n),
+                                    "n = " << n << ": " << model.merge_calls() << " batched merge calls, JAX makes "
+                                           << jax_merge_calls(n));
+            }
+        }
+    }
+}
+
+// The closed-form test can only catch a wrong bracketing if M is far from associative.
+BOOST_AUTO_TEST_CASE(merge_is_not_associative) {
+    Generator gen(3);
     PrLstm model(3, 3, 2, gen);
     model.to(DType::Float64);
     NoGrad no_grad;
-    Tensor x = one_hot_batch(2, 70, 3, 2);
-    Reference ref{model, model.leaves(x)};
-    std::vector<std::vector<double>> expected;
-    for (int64_t t = 0; t < 70; ++t) expected.push_back(ref.prefix(t).h.to_double_vector());  // [B, 1, H]
-    for (int64_t n = 1; n <= 70; ++n) {
-        std::vector<double> got = model.prefix_states(slice(x, 1, 0, n)).h.to_double_vector();  // [B, n, H]
-        double worst = 0;
-        for (int64_t b = 0; b < 2; ++b)
-            for (int64_t t = 0; t < n; ++t)
-                for (int64_t j = 0; j < 3; ++j)
-                    worst = std::max(worst, std::fabs(got[(b * n + t) * 3 + j] - expected[t][b * 3 + j]));
-        BOOST_CHECK_MESSAGE(worst < 1e-13, "n = " << n << ": max difference " << worst);
-        // About 2 log2 n batched merges: floor(log2 n) block levels plus one call per prefix group.
-        int64_t levels = 0;
-        while ((int64_t(2) << levels) <= n) ++levels;
-        BOOST_CHECK_LE(model.merge_calls(), 2 * levels);
-    }
+    Reference ref{model, model.leaves(one_hot_batch(1, 3, 3, 4))};
+    std::vector<double> left_first = model.merge(model.merge(ref.position(0), ref.position(1)), ref.position(2)).h.to_double_vector();
+    std::vector<double> right_first = model.merge(ref.position(0), model.merge(ref.position(1), ref.position(2))).h.to_double_vector();
+    double worst = 0;
+    for (size_t i = 0; i < left_first.size(); ++i) worst = std::max(worst, std::fabs(left_first[i] - right_first[i]));
+    BOOST_CHECK_GT(worst, 1e-3);
+}
+
+// Merge calls at the benchmark's lengths: about 2 log2 n, whatever the batch size.
+BOOST_AUTO_TEST_CASE(merge_calls_at_benchmark_lengths) {
+    Generator gen(5);
+    PrLstm model(3, 2, 2, gen);
+    NoGrad no_grad;
+    model.forward(Tensor::zeros({3, 40, 3}));
+    BOOST_CHECK_EQUAL(model.merge_calls(), 9);
+    model.forward(Tensor::zeros({1, 500, 3}));
+    BOOST_CHECK_EQUAL(model.merge_calls(), 16);
 }
 
 BOOST_AUTO_TEST_CASE(gradient_through_every_bracket_pattern) {
@@ -78,10 +134,9 @@ BOOST_AUTO_TEST_CASE(gradient_through_every_bracket_pattern) {
         PrCell cell;
         std::vector<int64_t> lengths;
     };
-    std::vector<Variant> variants = {{1, PrCell::LSTM, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}},
-                                     {0, PrCell::LSTM, {5, 11}},
-                                     {2, PrCell::LSTM, {6, 11}},
-                                     {1, PrCell::RNN, {7, 11}}};
+    const std::vector<int64_t> all = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+    std::vector<Variant> variants = {{1, PrCell::LSTM, all}, {0, PrCell::LSTM, all}, {2, PrCell::LSTM, all},
+                                     {0, PrCell::RNN, all},  {1, PrCell::RNN, all},  {2, PrCell::RNN, all}};
     for (const Variant& v : variants)
         for (int64_t n : v.lengths) {
             BOOST_TEST_CONTEXT("R " << v.refinements << " cell " << int(v.cell) << " n " << n) {

@@ -1,0 +1,132 @@
+// PR-LSTM train step (forward, loss, backward, Adam) at B = 128, H = 256, one-hot inputs of size 3
+// (V = 2 plus the empty token), n = 40 and n = 500, against its GEMM floor measured in the same run.
+//
+// The floor: every matrix product the step does, at raw cblas_sgemm speed for the same shapes and
+// transposes. The shapes are read off the tape after the forward pass: each `linear` record with
+// x [rows, in] and W [out, in] costs the forward GEMM x W^T, and in backward dW = gy^T x and (if x
+// needs a gradient) dx = gy W. Budget: the step within 1.3x of that floor.
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <tuple>
+#include <vector>
+
+#include "models/optim.h"
+#include "models/pr_lstm.h"
+#include "tapegrad.h"
+
+using namespace tapegrad;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Median wall time of `repeats` runs of fn, after one warm-up run.
+double median_seconds(int repeats, const std::function<void()>& fn) {
+    fn();
+    std::vector<double> times;
+    for (int i = 0; i < repeats; ++i) {
+        auto start = std::chrono::steady_clock::now();
+        fn();
+        times.push_back(seconds_since(start));
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+}
+
+// One linear record: x [rows, in], W [out, in], and whether backward computes dx.
+using LinearShape = std::tuple<int64_t, int64_t, int64_t, bool>;
+
+// The three GEMMs of a linear at raw sgemm speed (the ones linear() itself calls).
+double raw_linear_seconds(const LinearShape& shape, int repeats) {
+    auto [rows, in, out, needs_dx] = shape;
+    std::vector<float> x(rows * in, 0.01f), w(out * in, 0.01f), y(rows * out), gx(rows * in), gw(out * in);
+    return median_seconds(repeats, [&] {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1, x.data(), in, w.data(), in, 0, y.data(), out);
+        if (needs_dx)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1, y.data(), out, w.data(), in, 1,
+                        gx.data(), in);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1, y.data(), out, x.data(), in, 1, gw.data(), in);
+    });
+}
+
+Tensor one_hot_batch(int64_t batch, int64_t n, int64_t width, uint64_t seed) {
+    std::vector<float> v(batch * n * width, 0.0f);
+    for (int64_t i = 0; i < batch * n; ++i) v[i * width + int64_t(philox_uniform(seed, i) * width)] = 1.0f;
+    return Tensor::from_vector(v, {batch, n, width});
+}
+
+void bench_step(int64_t n, int repeats) {
+    const int64_t B = 128, H = 256, width = 3, classes = 2;
+    Generator gen(0);
+    PrLstm model(width, H, classes, gen);
+    Adam adam(model.parameters());
+    Tensor x = one_hot_batch(B, n, width, 1);
+    std::vector<int64_t> labels(B);
+    for (int64_t b = 0; b < B; ++b) labels[b] = int64_t(philox_uniform(2, b) * classes);
+    Tensor targets = Tensor::from_vector(labels, {B});
+
+    // The classification output sits at the last position (notes §2.5).
+    auto loss_of = [&] { return cross_entropy(squeeze(slice(model.forward(x), 1, n - 1, n), 1), targets); };
+
+    std::map<LinearShape, int> linears;
+    int64_t merge_calls = 0;
+    {
+        Tape tape;
+        TapeGuard guard(tape);
+        loss_of();
+        merge_calls = model.merge_calls();
+        for (const Record& r : tape.records()) {
+            if (r.op == "matmul") std::printf("  (unexpected matmul record: not in the floor)\n");
+            if (r.op != "linear") continue;
+            const Shape& xs = r.inputs[0].shape();
+            const Shape& ws = r.inputs[1].shape();
+            int64_t rows = numel(xs) / ws[1];
+            ++linears[{rows, ws[1], ws[0], r.inputs[0].requires_grad()}];
+        }
+    }
+
+    double forward_s = median_seconds(repeats, [&] {
+        NoGrad no_grad;
+        loss_of();
+    });
+    double step_s = median_seconds(repeats, [&] {
+        adam.zero_grad();
+        backward(loss_of());
+        adam.step();
+    });
+
+    double floor_s = 0, flops = 0;
+    for (auto& [shape, count] : linears) {
+        auto [rows, in, out, needs_dx] = shape;
+        floor_s += count * raw_linear_seconds(shape, repeats);
+        flops += count * 2.0 * rows * in * out * (needs_dx ? 3 : 2);
+    }
+    double ratio = step_s / floor_s;
+    std::printf("n=%-4lld B=%lld H=%lld  step %8.1f ms (forward %7.1f ms)  GEMM floor %8.1f ms (%5.1f GFLOP, %3zu shapes)"
+                "  ratio %.2fx  budget 1.3x %s  batched merge calls/forward %lld (x2 with backward)\n",
+                (long long)n, (long long)B, (long long)H, step_s * 1e3, forward_s * 1e3, floor_s * 1e3, flops / 1e9,
+                linears.size(), ratio, ratio <= 1.3 ? "PASS" : "MISS", (long long)merge_calls);
+    std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    use_fast_blas_kernels(argc, argv);
+    std::printf("%s\n", blas_summary().c_str());
+    std::printf("PR-LSTM (1R) train step: forward, cross-entropy at the last position, backward, Adam\n");
+    // Optional arguments: the lengths to run (default 40 500).
+    std::vector<int64_t> lengths = {40, 500};
+    if (argc > 1) lengths.clear();
+    for (int i = 1; i < argc; ++i) lengths.push_back(std::atoll(argv[i]));
+    for (int64_t n : lengths) bench_step(n, n > 100 ? 2 : 5);
+    return 0;
+}
