@@ -85,13 +85,18 @@ const Record& producer(const Tensor& t) {
 
 // ---- backward --------------------------------------------------------------------------------
 
-InputGrads::InputGrads(const std::vector<Tensor>& inputs) : inputs_(inputs), grads_(inputs.size()) {}
+InputGrads::InputGrads(const std::vector<Tensor>& inputs) : inputs_(&inputs), grads_(inputs.size()) {}
 
-bool InputGrads::needed(size_t i) const { return inputs_[i].requires_grad(); }
+void InputGrads::reset(const std::vector<Tensor>& inputs) {
+    inputs_ = &inputs;
+    grads_.assign(inputs.size(), Tensor());
+}
+
+bool InputGrads::needed(size_t i) const { return (*inputs_)[i].requires_grad(); }
 
 Tensor& InputGrads::at(size_t i) {
-    if (!grads_[i].defined() && needed(i))
-        grads_[i] = Tensor::zeros(inputs_[i].shape(), inputs_[i].dtype(), inputs_[i].device());
+    const Tensor& x = (*inputs_)[i];
+    if (!grads_[i].defined() && x.requires_grad()) grads_[i] = Tensor::zeros(x.shape(), x.dtype(), x.device());
     return grads_[i];
 }
 
@@ -149,7 +154,9 @@ void backward(const Tensor& output, const BackwardOptions& options) {
         fail("backward", "the tape that recorded {} has been cleared, by an earlier backward(); pass "
              "BackwardOptions{{.keep_tape = true}} to the first call to run backward twice", output.describe());
 
-    std::vector<Record>& records = state->records;
+    // Nothing below records: hooks may compute with tensors without growing the tape mid-walk.
+    NoGrad no_grad;
+    std::deque<Record>& records = state->records;
     const int64_t last = output.impl().record;
     // Gradients in flight: of record r's output in pending[r], of leaves in leaf_grads.
     std::vector<Tensor> pending(last + 1);
@@ -162,6 +169,7 @@ void backward(const Tensor& output, const BackwardOptions& options) {
         return entry.second;
     };
 
+    InputGrads grads(records[last].inputs);
     for (int64_t r = last; r >= 0; --r) {
         if (!pending[r].defined()) continue;  // no path from this record to the output
         Record& rec = records[r];
@@ -171,7 +179,7 @@ void backward(const Tensor& output, const BackwardOptions& options) {
 
         // Hand the backward function the in-flight buffer of each input, so that several uses
         // of one tensor sum into one gradient.
-        InputGrads grads(rec.inputs);
+        grads.reset(rec.inputs);
         for (size_t i = 0; i < rec.inputs.size(); ++i)
             if (rec.inputs[i].requires_grad()) grads.all()[i] = slot_of(rec.inputs[i]);
         rec.backward(grad_output, grads);

@@ -11,6 +11,7 @@
 // recorded it and backward() runs on that one.
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -26,13 +27,15 @@ namespace tapegrad {
 class InputGrads {
 public:
     explicit InputGrads(const std::vector<Tensor>& inputs);
+    // Re-targets this object at another record's inputs (backward reuses one InputGrads).
+    void reset(const std::vector<Tensor>& inputs);
     bool needed(size_t i) const;
     Tensor& at(size_t i);
     size_t size() const { return grads_.size(); }
     std::vector<Tensor>& all() { return grads_; }
 
 private:
-    const std::vector<Tensor>& inputs_;
+    const std::vector<Tensor>* inputs_;
     std::vector<Tensor> grads_;
 };
 
@@ -48,14 +51,15 @@ struct Record {
 };
 
 struct TapeState {
-    std::vector<Record> records;
+    // A deque: appending never moves earlier records (a vector's regrowth would copy them all).
+    std::deque<Record> records;
     uint64_t epoch = 1;  // bumped on clear(): tensors of an earlier epoch are no longer on the tape
 };
 
 class Tape {
 public:
     Tape();
-    const std::vector<Record>& records() const { return state_->records; }
+    const std::deque<Record>& records() const { return state_->records; }
     size_t size() const { return state_->records.size(); }
     void clear();
     const std::shared_ptr<TapeState>& state() const { return state_; }

@@ -65,8 +65,8 @@ public:
     virtual std::string name() const = 0;
 
     // ---- memory ----
-    virtual void* allocate(size_t bytes) = 0;
-    virtual void deallocate(void* ptr, size_t bytes) = 0;
+    virtual void* allocate(Device device, size_t bytes) = 0;
+    virtual void deallocate(Device device, void* ptr, size_t bytes) = 0;
     virtual void copy_from_host(void* dst, const void* host_src, size_t bytes) = 0;
     virtual void copy_to_host(void* host_dst, const void* src, size_t bytes) = 0;
     virtual void copy_within(void* dst, const void* src, size_t bytes) = 0;

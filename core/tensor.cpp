@@ -8,11 +8,14 @@
 namespace tapegrad {
 
 Storage::Storage(size_t bytes_, Device device_) : bytes(bytes_), device(device_) {
-    data = backend_for(device).allocate(bytes);
+    data = backend_for(device).allocate(device, bytes);
 }
 
+Storage::Storage(void* external, size_t bytes_, Device device_)
+    : data(external), bytes(bytes_), device(device_), owned(false) {}
+
 Storage::~Storage() {
-    if (data) backend_for(device).deallocate(data, bytes);
+    if (data && owned) backend_for(device).deallocate(device, data, bytes);
 }
 
 TensorImpl& Tensor::impl() const {
@@ -30,6 +33,14 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
     impl->shape = shape;
     impl->dtype = dtype;
     impl->storage = std::make_shared<Storage>(std::max<size_t>(1, tapegrad::numel(shape)) * dtype_size(dtype), device);
+    return Tensor(std::move(impl));
+}
+
+Tensor Tensor::from_blob(void* data, const Shape& shape, DType dtype, Device device) {
+    auto impl = std::make_shared<TensorImpl>();
+    impl->shape = shape;
+    impl->dtype = dtype;
+    impl->storage = std::make_shared<Storage>(data, tapegrad::numel(shape) * dtype_size(dtype), device);
     return Tensor(std::move(impl));
 }
 
@@ -86,6 +97,13 @@ Tensor Tensor::uniform(const Shape& shape, double low, double high, Generator& g
     uint64_t seed = gen.seed();
     return from_host_values(shape, dtype, device,
                             [&](int64_t i) { return low + (high - low) * philox_uniform(seed, first + i); });
+}
+
+Tensor Tensor::from_values(const std::vector<double>& values, const Shape& shape, DType dtype, Device device) {
+    if (int64_t(values.size()) != tapegrad::numel(shape))
+        fail("from_values", "{} values cannot fill shape {} (expected {})", values.size(), to_string(shape),
+             tapegrad::numel(shape));
+    return from_host_values(shape, dtype, device, [&](int64_t i) { return values[i]; });
 }
 
 Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& s, Device d) { return from_typed_vector(v, s, d); }

@@ -29,7 +29,9 @@ struct Storage {
     void* data = nullptr;
     size_t bytes = 0;
     Device device;
+    bool owned = true;  // false for memory the user lent with Tensor::from_blob
     Storage(size_t bytes, Device device);
+    Storage(void* external, size_t bytes, Device device);
     ~Storage();
     Storage(const Storage&) = delete;
     Storage& operator=(const Storage&) = delete;
@@ -79,6 +81,11 @@ public:
                               Device device = Device::cpu());
     static Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape,
                               Device device = Device::cpu());
+    // values converted to `dtype` (masks, positions and other constants built on the host).
+    static Tensor from_values(const std::vector<double>& values, const Shape& shape, DType dtype,
+                              Device device = Device::cpu());
+    // A tensor viewing memory the caller owns and keeps alive (on `device`); never freed by tapegrad.
+    static Tensor from_blob(void* data, const Shape& shape, DType dtype, Device device = Device::cpu());
     static Tensor scalar(double value, DType dtype = DType::Float32, Device device = Device::cpu());
 
     // ---- metadata ----------------------------------------------------------------------------

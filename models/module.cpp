@@ -34,6 +34,12 @@ std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
     return out;
 }
 
+std::vector<std::pair<std::string, Tensor*>> Module::parameter_slots() {
+    std::vector<std::pair<std::string, Tensor*>> slots;
+    collect("", slots);
+    return slots;
+}
+
 std::vector<Tensor> Module::parameters() const {
     std::vector<Tensor> out;
     for (auto& [name, t] : named_parameters()) out.push_back(t);

@@ -38,6 +38,9 @@ public:
     // A table of parameter counts per sub-module and parameter, with the total.
     std::string summary(const std::string& name = "model") const;
 
+    // The slots holding each parameter (for loading values in place, e.g. from a checkpoint).
+    std::vector<std::pair<std::string, Tensor*>> parameter_slots();
+
     // Named sub-modules, for walking the tree.
     const std::vector<std::pair<std::string, Module*>>& children() const { return children_; }
 

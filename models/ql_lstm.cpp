@@ -1,7 +1,9 @@
 #include "models/ql_lstm.h"
 
-#include <fmt/format.h>
+#include <cmath>
 
+#include "autograd/tape.h"
+#include "models/init.h"
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
 #include "ops/reduce.h"
@@ -9,116 +11,149 @@
 
 namespace tapegrad {
 
-QLLSTMLayer::QLLSTMLayer(int64_t input_size, int64_t hidden_size, Generator& gen, const QLLSTMOptions& options)
-    : options_(options) {
-    const int64_t h = hidden_size, rows = options.psug ? h : 4 * h;
-    weight_ih_ = recurrent_init({rows, input_size}, h, gen);
-    weight_hh_ = recurrent_init({rows, h}, h, gen);
-    gate_bias_ = recurrent_init({4 * h}, h, gen);
-    if (options.forget_bias) {
-        std::vector<float> b = gate_bias_.to_vector<float>();
-        for (int64_t j = h; j < 2 * h; ++j) b[size_t(j)] = float(*options.forget_bias);
-        gate_bias_ = Tensor::from_vector(b, {4 * h});
-    }
-    register_parameter("weight_ih", &weight_ih_);
-    register_parameter("weight_hh", &weight_hh_);
-    register_parameter("gate_bias", &gate_bias_);
-    if (options.psug && options.gate_scales) {
-        gate_scale_ = Tensor::ones({4 * h});
-        register_parameter("gate_scale", &gate_scale_);
-    }
-    if (!options.hgr_asc) return;
-    summary_weight_ = recurrent_init({h, h}, h, gen);
-    summary_bias_ = recurrent_init({h}, h, gen);
-    register_parameter("summary_weight", &summary_weight_);
-    register_parameter("summary_bias", &summary_bias_);
-    if (options.block_recurrence) {
-        summary_recurrent_ = recurrent_init({h, h}, h, gen);
-        register_parameter("summary_recurrent", &summary_recurrent_);
-    }
-    if (options.gated_skip) {
-        skip_gate_weight_ = recurrent_init({h, h}, h, gen);
-        skip_gate_bias_ = recurrent_init({h}, h, gen);
-        register_parameter("skip_gate_weight", &skip_gate_weight_);
-        register_parameter("skip_gate_bias", &skip_gate_bias_);
-    }
+namespace {
+const char* kGateNames[4] = {"i", "f", "o", "g"};
 }
 
-Tensor QLLSTMLayer::gate_inputs(const Tensor& z) const {
-    if (!options_.psug) return z + gate_bias_;
-    const Tensor shared = concat({z, z, z, z}, 1);  // [B, 4H]: the one z feeds every gate
-    return gate_scale_.defined() ? shared * gate_scale_ + gate_bias_ : shared + gate_bias_;
-}
-
-LayerRun QLLSTMLayer::forward(const Tensor& x, const StepMasks& masks, Tensor h, Tensor c) const {
-    const int64_t batch = x.size(0), steps = x.size(1), rows = weight_ih_.size(0), k = options_.block_size;
-    const Tensor projected = linear(x, weight_ih_, Tensor());  // [B, T, H or 4H], all steps in one GEMM
-    Tensor s = options_.hgr_asc ? Tensor::zeros(h.shape(), h.dtype(), h.device()) : Tensor();
-    std::vector<Tensor> outputs, block;
-    outputs.reserve(size_t(steps));
-    for (int64_t t = 0; t < steps; ++t) {
-        Tensor z = reshape(slice(projected, 1, t, t + 1), {batch, rows}) + linear(h, weight_hh_, Tensor());
-        std::vector<Tensor> zs = chunk(gate_inputs(z), 4, 1);
-        Tensor i = sigmoid(zs[0]), f = sigmoid(zs[1]), g = tanh(zs[2]), o = sigmoid(zs[3]);
-        Tensor c_new = f * c + i * g;
-        Tensor h_new = o * tanh(c_new);
-        c = masked_update(masks, t, c_new, c);
-        h = masked_update(masks, t, h_new, h);
-        outputs.push_back(masked_output(masks, t, h_new));
-        if (!options_.hgr_asc) continue;
-        block.push_back(h);
-        if (int64_t(block.size()) < k) continue;
-        const Tensor states = stack(block, 1);  // [B, K, H]
-        block.clear();
-        const Tensor m = options_.pooling == BlockPooling::Mean ? mean(states, 1) : max(states, 1);
-        Tensor a = linear(m, summary_weight_, summary_bias_);
-        if (summary_recurrent_.defined()) a = a + linear(s, summary_recurrent_, Tensor());
-        const Tensor s_new = tanh(a);
-        Tensor c_skip;
-        if (options_.gated_skip) {
-            const Tensor f_skip = sigmoid(linear(s_new, skip_gate_weight_, skip_gate_bias_));
-            c_skip = s_new + f_skip * (c - s_new);
-        } else {
-            c_skip = c + s_new;
+QlLstm::QlLstm(int64_t input_size_, int64_t hidden_size_, Generator& gen, QlLstmOptions opts)
+    : input_size(input_size_), hidden_size(hidden_size_), options(opts) {
+    if (options.block_size < 1) fail("QlLstm", "block_size K must be at least 1, got {}", options.block_size);
+    const int64_t H = hidden_size;
+    double bound = 1.0 / std::sqrt(double(H));
+    if (options.psug) {
+        weight = uniform_init({H, input_size}, bound, gen);
+        recurrent_weight = uniform_init({H, H}, bound, gen);
+        register_parameter("weight", &weight);
+        register_parameter("recurrent_weight", &recurrent_weight);
+        for (int k = 0; k < 4; ++k) {
+            gate_bias[k] = k == 1 ? Tensor::full({H}, options.forget_bias) : Tensor::zeros({H});
+            register_parameter(std::string("bias_") + kGateNames[k], &gate_bias[k]);
         }
-        c = masked_update(masks, t, c_skip, c);
-        s = masked_update(masks, t, s_new, s);
+        if (options.gate_scales)
+            for (int k = 0; k < 4; ++k) {
+                // Around 1, drawn per gate: with equal scales, i and o would start identical.
+                gate_scale[k] = Tensor::uniform({H}, 0.5, 1.5, gen);
+                register_parameter(std::string("scale_") + kGateNames[k], &gate_scale[k]);
+            }
+    } else {
+        lstm = std::make_unique<LstmCell>(input_size, H, gen, options.forget_bias);
+        register_module("lstm", lstm.get());
     }
-    return {stack(outputs, 1), h, c};
+    if (options.hgr) {
+        summary_weight = uniform_init({H, H}, bound, gen);
+        summary_bias = Tensor::zeros({H});
+        register_parameter("summary_weight", &summary_weight);
+        register_parameter("summary_bias", &summary_bias);
+        if (options.block_recurrence) {
+            summary_recurrent = uniform_init({H, H}, bound, gen);
+            register_parameter("summary_recurrent", &summary_recurrent);
+        }
+        if (options.gated_skip) {
+            skip_gate_weight = uniform_init({H, H}, bound, gen);
+            skip_gate_bias = Tensor::zeros({H});
+            register_parameter("skip_gate_weight", &skip_gate_weight);
+            register_parameter("skip_gate_bias", &skip_gate_bias);
+        }
+    }
 }
 
-QLLSTM::QLLSTM(int64_t input_size, int64_t hidden_size, Generator& gen, const QLLSTMOptions& options)
-    : input_size_(input_size), hidden_size_(hidden_size) {
-    if (input_size < 1 || hidden_size < 1 || options.num_layers < 1 || options.block_size < 1)
-        fail("QLLSTM", "expected positive sizes, got input {}, hidden {}, {} layers, block size {}", input_size,
-             hidden_size, options.num_layers, options.block_size);
-    for (int64_t k = 0; k < options.num_layers; ++k) {
-        layers_.push_back(
-            std::make_unique<QLLSTMLayer>(k == 0 ? input_size : hidden_size, hidden_size, gen, options));
-        register_module(fmt::format("l{}", k), layers_.back().get());
-    }
+int64_t QlLstm::parameter_count(int64_t D, int64_t H, const QlLstmOptions& o) {
+    int64_t gates = o.psug ? H * D + H * H + 4 * H + (o.gate_scales ? 4 * H : 0) : 4 * H * (D + H) + 8 * H;
+    int64_t hgr = o.hgr ? H * H + H + (o.block_recurrence ? H * H : 0) + (o.gated_skip ? H * H + H : 0) : 0;
+    return gates + hgr;
 }
 
-RecurrentOutput QLLSTM::forward(const Tensor& x, const std::vector<int64_t>& lengths,
+RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& lengths_in,
                                 const RecurrentState& initial) const {
-    check_sequence("QLLSTM", x, input_size_, lengths);
-    const StepMasks masks(lengths, x);
-    return run_layers("QLLSTM", x, int64_t(layers_.size()), hidden_size_, true, initial,
-                      [&](const Tensor& in, const Tensor& h0, const Tensor& c0, int64_t k) {
-                          return layers_[size_t(k)]->forward(in, masks, h0, c0);
-                      });
-}
+    std::vector<int64_t> lengths = resolve_lengths("ql_lstm", x, lengths_in);
+    if (x.shape()[2] != input_size)
+        fail("ql_lstm", "input is {} but the layer expects {} features", x.describe(), input_size);
+    const int64_t B = x.shape()[0], T = x.shape()[1], H = hidden_size, K = options.block_size;
+    bool padded = false;
+    for (int64_t len : lengths) padded |= len < T;
 
-int64_t QLLSTM::count_parameters(int64_t input_size, int64_t hidden_size, const QLLSTMOptions& options) {
-    const int64_t h = hidden_size;
-    int64_t total = 0;
-    for (int64_t k = 0; k < options.num_layers; ++k) {
-        const int64_t d = k == 0 ? input_size : h;
-        total += options.psug ? h * (d + h) + 4 * h + (options.gate_scales ? 4 * h : 0) : 4 * h * (d + h) + 4 * h;
-        if (options.hgr_asc)
-            total += h * h + h + (options.block_recurrence ? h * h : 0) + (options.gated_skip ? h * h + h : 0);
+    Tensor h = initial.h.defined() ? initial.h : Tensor::zeros({B, H}, x.dtype(), x.device());
+    Tensor c = initial.c.defined() ? initial.c : Tensor::zeros({B, H}, x.dtype(), x.device());
+    Tensor summary = Tensor::zeros({B, H}, x.dtype(), x.device());  // s_{k-1}
+    // The hoisted input projection of all steps: W x [B, T, H] (PSUG) or W_ih x + b [B, T, 4H].
+    Tensor projected = transpose(options.psug ? linear(x, weight, Tensor()) : lstm->project_inputs(x), 0, 1);
+    std::vector<Tensor> outputs, block_h, block_mask;
+
+    for (int64_t t = 0; t < T; ++t) {
+        NameScope step_scope("t=" + std::to_string(t));
+        Tensor x_t = reshape(slice(projected, 0, t, t + 1), {B, projected.shape()[2]});
+        Tensor h_new, c_new, output_gate;
+        if (options.psug) {
+            Tensor z = x_t + linear(h, recurrent_weight, Tensor());
+            Tensor gate[4];
+            for (int k = 0; k < 4; ++k) {
+                NameScope gate_scope(std::string("gate_") + kGateNames[k]);
+                Tensor pre = (options.gate_scales ? z * gate_scale[k] : z) + gate_bias[k];
+                gate[k] = k == 3 ? tanh(pre) : sigmoid(pre);
+            }
+            c_new = gate[1] * c + gate[0] * gate[3];
+            output_gate = gate[2];
+        } else {
+            std::vector<Tensor> g = chunk(x_t + linear(h, lstm->weight_hh, lstm->bias_hh), 4, 1);
+            c_new = sigmoid(g[1]) * c + sigmoid(g[0]) * tanh(g[2]);
+            output_gate = sigmoid(g[3]);
+        }
+        h_new = output_gate * tanh(c_new);
+        Tensor m = padded ? step_mask(lengths, t, x) : Tensor();
+
+        if (options.hgr) {
+            block_h.push_back(h_new);
+            block_mask.push_back(m);
+            // Which sequences end a block here: at multiples of K, or at their own last real step.
+            std::vector<double> ends(B);
+            bool any_end = false;
+            for (int64_t b = 0; b < B; ++b) {
+                ends[b] = t < lengths[b] && ((t + 1) % K == 0 || t == lengths[b] - 1) ? 1.0 : 0.0;
+                any_end |= ends[b] != 0.0;
+            }
+            if (any_end) {
+                NameScope block_scope("block=" + std::to_string(t / K));
+                // m_k: pool over the block's real steps, [B, k, H] -> [B, H].
+                Tensor stacked = stack(block_h, 1);
+                Tensor pooled;
+                if (padded) {
+                    Tensor mask = stack(block_mask, 1);  // [B, k, 1]
+                    pooled = options.max_pool ? max(stacked + (mask - 1.0) * 1e30, 1)
+                                              : sum(stacked * mask, 1) / (sum(mask, 1) + 1e-30);
+                } else {
+                    pooled = options.max_pool ? max(stacked, 1) : mean(stacked, 1);
+                }
+                Tensor pre = linear(pooled, summary_weight, summary_bias);
+                if (options.block_recurrence) pre = pre + linear(summary, summary_recurrent, Tensor());
+                Tensor s = tanh(pre);
+                Tensor skipped;
+                if (options.gated_skip) {
+                    Tensor keep = sigmoid(linear(pooled, skip_gate_weight, skip_gate_bias));
+                    skipped = keep * c_new + (1.0 - keep) * s;
+                } else {
+                    skipped = c_new + s;
+                }
+                Tensor e = column_mask(ends, x);
+                c_new = c_new + e * (skipped - c_new);
+                h_new = h_new + e * (output_gate * tanh(c_new) - h_new);
+                summary = summary + e * (s - summary);
+            }
+            if ((t + 1) % K == 0) {
+                block_h.clear();
+                block_mask.clear();
+            }
+        }
+        if (padded) {
+            h_new = h + m * (h_new - h);
+            c_new = c + m * (c_new - c);
+            outputs.push_back(h_new * m);
+        } else {
+            outputs.push_back(h_new);
+        }
+        h = h_new;
+        c = c_new;
     }
-    return total;
+    return {stack(outputs, 1), {{h, c}}};
 }
 
 }  // namespace tapegrad

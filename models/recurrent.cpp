@@ -1,79 +1,215 @@
 #include "models/recurrent.h"
 
-#include <algorithm>
 #include <cmath>
 
+#include "autograd/tape.h"
+#include "models/init.h"
 #include "ops/elementwise.h"
+#include "ops/linalg.h"
 #include "ops/shape_ops.h"
 
 namespace tapegrad {
 
-RecurrentState RecurrentState::detach() const {
-    return {h.defined() ? h.detach() : Tensor(), c.defined() ? c.detach() : Tensor()};
-}
-
-StepMasks::StepMasks(const std::vector<int64_t>& lengths, const Tensor& x) {
-    const int64_t batch = x.size(0), steps = x.size(1);
-    lengths_ = lengths.empty() ? std::vector<int64_t>(size_t(batch), steps) : lengths;
-    min_length_ = *std::min_element(lengths_.begin(), lengths_.end());
-    masks_.resize(size_t(steps));
-    for (int64_t t = min_length_; t < steps; ++t) {
-        std::vector<double> m(static_cast<size_t>(batch));
-        for (int64_t b = 0; b < batch; ++b) m[size_t(b)] = t < lengths_[size_t(b)] ? 1.0 : 0.0;
-        masks_[size_t(t)] = to(Tensor::from_vector(m, {batch, 1}, x.device()), x.dtype());
-    }
-}
-
-Tensor masked_update(const StepMasks& masks, int64_t t, const Tensor& updated, const Tensor& old) {
-    if (masks.all_real(t)) return updated;
-    return old + masks.at(t) * (updated - old);
-}
-
-Tensor masked_output(const StepMasks& masks, int64_t t, const Tensor& h) {
-    return masks.all_real(t) ? h : masks.at(t) * h;
-}
-
-void check_sequence(const char* op, const Tensor& x, int64_t input_size, const std::vector<int64_t>& lengths) {
-    if (x.dim() != 3 || x.size(2) != input_size || x.size(1) < 1 || x.size(0) < 1)
-        fail(op, "expected input [B, T, {}] with B, T >= 1, got {}", input_size, x.describe());
-    if (x.dtype() != DType::Float32 && x.dtype() != DType::Float64)
-        fail(op, "expected a float32 or float64 input, got {}", x.describe());
-    if (lengths.empty()) return;
-    if (int64_t(lengths.size()) != x.size(0))
-        fail(op, "got {} lengths for a batch of {} ({})", lengths.size(), x.size(0), x.describe());
+std::vector<int64_t> resolve_lengths(const char* op, const Tensor& x, const std::vector<int64_t>& lengths) {
+    if (x.dim() != 3) fail(op, "expected a batch-first input [B, T, D], got {}", x.describe());
+    int64_t batch = x.shape()[0], steps = x.shape()[1];
+    if (lengths.empty()) return std::vector<int64_t>(batch, steps);
+    if (int64_t(lengths.size()) != batch)
+        fail(op, "got {} lengths for a batch of {} sequences (x is {})", lengths.size(), batch, x.describe());
     for (size_t b = 0; b < lengths.size(); ++b)
-        if (lengths[b] < 0 || lengths[b] > x.size(1))
-            fail(op, "lengths[{}] = {} is outside [0, T = {}] for input {}", b, lengths[b], x.size(1), x.describe());
+        if (lengths[b] < 1 || lengths[b] > steps)
+            fail(op, "length {} of sequence {} is out of range (expected 1 <= length <= T = {})", lengths[b], b, steps);
+    return lengths;
 }
 
-Tensor state_entry(const char* op, const Tensor& state, int64_t index, int64_t count, const Tensor& x,
-                   int64_t hidden) {
-    const int64_t batch = x.size(0);
-    if (!state.defined()) return Tensor::zeros({batch, hidden}, x.dtype(), x.device());
-    if (state.shape() != Shape{count, batch, hidden} || state.dtype() != x.dtype())
-        fail(op, "expected an initial state [{}, {}, {}] {}, got {}", count, batch, hidden, to_string(x.dtype()),
-             state.describe());
-    return reshape(slice(state, 0, index, index + 1), {batch, hidden});
+Tensor column_mask(const std::vector<double>& values, const Tensor& like) {
+    return Tensor::from_values(values, {int64_t(values.size()), 1}, like.dtype(), like.device());
 }
 
-Tensor recurrent_init(const Shape& shape, int64_t hidden, Generator& gen) {
-    const double bound = 1.0 / std::sqrt(double(hidden));
-    return Tensor::uniform(shape, -bound, bound, gen);
+Tensor step_mask(const std::vector<int64_t>& lengths, int64_t t, const Tensor& like) {
+    std::vector<double> m(lengths.size());
+    for (size_t b = 0; b < m.size(); ++b) m[b] = t < lengths[b] ? 1.0 : 0.0;
+    return column_mask(m, like);
 }
 
-RecurrentOutput run_layers(const char* op, const Tensor& x, int64_t num_layers, int64_t hidden, bool has_cell,
-                           const RecurrentState& initial, const LayerFn& layer) {
-    std::vector<Tensor> hs, cs;
-    Tensor input = x;
-    for (int64_t k = 0; k < num_layers; ++k) {
-        Tensor h0 = state_entry(op, initial.h, k, num_layers, x, hidden);
-        Tensor c0 = has_cell ? state_entry(op, initial.c, k, num_layers, x, hidden) : Tensor();
-        LayerRun run = layer(input, h0, c0, k);
-        hs.push_back(run.h);
-        if (has_cell) cs.push_back(run.c);
-        input = run.output;
+RecurrentState detach(const RecurrentState& s) { return {s.h.detach(), s.c.defined() ? s.c.detach() : Tensor()}; }
+
+RecurrentOutput run_recurrent(const RecurrentCell& cell, const Tensor& x, const std::vector<int64_t>& lengths,
+                              const RecurrentState& initial) {
+    int64_t batch = x.shape()[0], steps = x.shape()[1], hidden = cell.hidden_size;
+    if (x.shape()[2] != cell.input_size)
+        fail("recurrent", "input is {} but the cell expects {} features", x.describe(), cell.input_size);
+    bool padded = false;
+    for (int64_t len : lengths) padded |= len < steps;
+
+    RecurrentState state = initial;
+    if (!state.h.defined()) state.h = Tensor::zeros({batch, hidden}, x.dtype(), x.device());
+    if (cell.has_cell_state() && !state.c.defined()) state.c = Tensor::zeros({batch, hidden}, x.dtype(), x.device());
+
+    // [B, T, G] -> [T, B, G]: each step's slice is then one contiguous block.
+    Tensor projected = transpose(cell.project_inputs(x), 0, 1);
+    std::vector<Tensor> outputs;
+    for (int64_t t = 0; t < steps; ++t) {
+        NameScope scope("t=" + std::to_string(t));
+        Tensor x_t = reshape(slice(projected, 0, t, t + 1), {batch, projected.shape()[2]});
+        RecurrentState next = cell.step(x_t, state);
+        if (padded) {
+            // Past its end a sequence keeps its state (h += m (h_new - h)) and outputs zero.
+            Tensor m = step_mask(lengths, t, x);
+            next.h = state.h + m * (next.h - state.h);
+            if (next.c.defined()) next.c = state.c + m * (next.c - state.c);
+            outputs.push_back(next.h * m);
+        } else {
+            outputs.push_back(next.h);
+        }
+        state = next;
     }
-    return {input, {stack(hs, 0), has_cell ? stack(cs, 0) : Tensor()}};
+    return {stack(outputs, 1), {state}};
+}
+
+namespace {
+// PyTorch's recurrent init: every weight and bias uniform in ±1/sqrt(H).
+Tensor init(const Shape& shape, int64_t hidden, Generator& gen) {
+    return uniform_init(shape, 1.0 / std::sqrt(double(hidden)), gen);
+}
+}  // namespace
+
+RnnCell::RnnCell(int64_t input_size, int64_t hidden_size, Generator& gen) : RecurrentCell(input_size, hidden_size) {
+    weight_ih = init({hidden_size, input_size}, hidden_size, gen);
+    weight_hh = init({hidden_size, hidden_size}, hidden_size, gen);
+    bias_ih = init({hidden_size}, hidden_size, gen);
+    bias_hh = init({hidden_size}, hidden_size, gen);
+    register_parameter("weight_ih", &weight_ih);
+    register_parameter("weight_hh", &weight_hh);
+    register_parameter("bias_ih", &bias_ih);
+    register_parameter("bias_hh", &bias_hh);
+}
+
+Tensor RnnCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih); }
+
+RecurrentState RnnCell::step(const Tensor& x_proj, const RecurrentState& previous) const {
+    return {tanh(x_proj + linear(previous.h, weight_hh, bias_hh)), Tensor()};
+}
+
+LstmCell::LstmCell(int64_t input_size, int64_t hidden_size, Generator& gen, double forget_bias)
+    : RecurrentCell(input_size, hidden_size) {
+    weight_ih = init({4 * hidden_size, input_size}, hidden_size, gen);
+    weight_hh = init({4 * hidden_size, hidden_size}, hidden_size, gen);
+    bias_ih = init({4 * hidden_size}, hidden_size, gen);
+    bias_hh = init({4 * hidden_size}, hidden_size, gen);
+    if (forget_bias != 0.0) {
+        std::vector<float> b = bias_ih.to_vector<float>();
+        for (int64_t j = hidden_size; j < 2 * hidden_size; ++j) b[j] += float(forget_bias);  // gate order i, f, g, o
+        bias_ih = Tensor::from_vector(b, {4 * hidden_size});
+    }
+    register_parameter("weight_ih", &weight_ih);
+    register_parameter("weight_hh", &weight_hh);
+    register_parameter("bias_ih", &bias_ih);
+    register_parameter("bias_hh", &bias_hh);
+}
+
+Tensor LstmCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih); }
+
+RecurrentState LstmCell::step(const Tensor& x_proj, const RecurrentState& previous) const {
+    std::vector<Tensor> gates = chunk(x_proj + linear(previous.h, weight_hh, bias_hh), 4, 1);
+    Tensor input_gate, forget_gate, candidate, output_gate;
+    {
+        NameScope s("gates");
+        input_gate = sigmoid(gates[0]);
+        forget_gate = sigmoid(gates[1]);
+        candidate = tanh(gates[2]);
+        output_gate = sigmoid(gates[3]);
+    }
+    Tensor c = forget_gate * previous.c + input_gate * candidate;
+    return {output_gate * tanh(c), c};
+}
+
+GruCell::GruCell(int64_t input_size, int64_t hidden_size, Generator& gen) : RecurrentCell(input_size, hidden_size) {
+    weight_ih = init({3 * hidden_size, input_size}, hidden_size, gen);
+    weight_hh = init({3 * hidden_size, hidden_size}, hidden_size, gen);
+    bias_ih = init({3 * hidden_size}, hidden_size, gen);
+    bias_hh = init({3 * hidden_size}, hidden_size, gen);
+    register_parameter("weight_ih", &weight_ih);
+    register_parameter("weight_hh", &weight_hh);
+    register_parameter("bias_ih", &bias_ih);
+    register_parameter("bias_hh", &bias_hh);
+}
+
+Tensor GruCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih); }
+
+RecurrentState GruCell::step(const Tensor& x_proj, const RecurrentState& previous) const {
+    std::vector<Tensor> xs = chunk(x_proj, 3, 1);
+    std::vector<Tensor> hs = chunk(linear(previous.h, weight_hh, bias_hh), 3, 1);
+    Tensor reset = sigmoid(xs[0] + hs[0]);
+    Tensor update = sigmoid(xs[1] + hs[1]);
+    Tensor candidate = tanh(xs[2] + reset * hs[2]);
+    // h' = (1 - z) n + z h = n + z (h - n)
+    return {candidate + update * (previous.h - candidate), Tensor()};
+}
+
+Recurrent::Recurrent(CellType type, int64_t input_size, int64_t hidden_size, int64_t num_layers, Generator& gen,
+                     double forget_bias) {
+    if (num_layers < 1) fail("Recurrent", "num_layers must be at least 1, got {}", num_layers);
+    for (int64_t l = 0; l < num_layers; ++l) {
+        int64_t in = l == 0 ? input_size : hidden_size;
+        if (type == CellType::RNN) layers.push_back(std::make_unique<RnnCell>(in, hidden_size, gen));
+        else if (type == CellType::LSTM) layers.push_back(std::make_unique<LstmCell>(in, hidden_size, gen, forget_bias));
+        else layers.push_back(std::make_unique<GruCell>(in, hidden_size, gen));
+        register_module("layers." + std::to_string(l), layers.back().get());
+    }
+}
+
+RecurrentOutput Recurrent::forward(const Tensor& x, const std::vector<int64_t>& lengths,
+                                   const std::vector<RecurrentState>& initial) const {
+    std::vector<int64_t> resolved = resolve_lengths("recurrent", x, lengths);
+    if (!initial.empty() && initial.size() != layers.size())
+        fail("recurrent", "got {} initial states for {} layers", initial.size(), layers.size());
+    RecurrentOutput result;
+    Tensor input = x;
+    for (size_t l = 0; l < layers.size(); ++l) {
+        NameScope scope("layer" + std::to_string(l));
+        RecurrentOutput out = run_recurrent(*layers[l], input, resolved, initial.empty() ? RecurrentState{} : initial[l]);
+        input = out.output;
+        result.last.push_back(out.last[0]);
+    }
+    result.output = input;
+    return result;
+}
+
+Tensor reverse_within_lengths(const Tensor& x, const std::vector<int64_t>& lengths) {
+    int64_t batch = x.shape()[0], steps = x.shape()[1];
+    Shape rows_shape = {batch * steps};
+    for (int k = 2; k < x.dim(); ++k) rows_shape.push_back(x.shape()[k]);
+    std::vector<int64_t> index(batch * steps);
+    for (int64_t b = 0; b < batch; ++b)
+        for (int64_t t = 0; t < steps; ++t) index[b * steps + t] = b * steps + (t < lengths[b] ? lengths[b] - 1 - t : t);
+    Tensor rows = index_select(reshape(x, rows_shape), 0, to(Tensor::from_vector(index, {batch * steps}), x.device()));
+    return reshape(rows, x.shape());
+}
+
+BiLstm::BiLstm(int64_t input_size, int64_t hidden_size, int64_t num_layers, Generator& gen, double forget_bias)
+    : forward_lstm(CellType::LSTM, input_size, hidden_size, num_layers, gen, forget_bias),
+      backward_lstm(CellType::LSTM, input_size, hidden_size, num_layers, gen, forget_bias) {
+    register_module("forward", &forward_lstm);
+    register_module("backward", &backward_lstm);
+}
+
+RecurrentOutput BiLstm::forward(const Tensor& x, const std::vector<int64_t>& lengths) const {
+    std::vector<int64_t> resolved = resolve_lengths("bilstm", x, lengths);
+    RecurrentOutput fwd, bwd;
+    {
+        NameScope scope("forward");
+        fwd = forward_lstm.forward(x, resolved);
+    }
+    {
+        NameScope scope("backward");
+        bwd = backward_lstm.forward(reverse_within_lengths(x, resolved), resolved);
+    }
+    RecurrentOutput result;
+    result.output = concat({fwd.output, reverse_within_lengths(bwd.output, resolved)}, 2);
+    result.last = fwd.last;
+    result.last.insert(result.last.end(), bwd.last.begin(), bwd.last.end());
+    return result;
 }
 
 }  // namespace tapegrad

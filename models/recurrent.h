@@ -1,78 +1,114 @@
-// Shared pieces of the recurrent layers (RNN, LSTM, GRU, BiLSTM, QL-LSTM).
+// Recurrent layers composed of primitive ops on the tape: RNN (tanh), LSTM, GRU, BiLSTM.
 //
-// Conventions for every recurrent layer in models/:
-// - input x is batch-first [B, T, D];
-// - `lengths` (std::vector<int64_t> of B values in [0, T], or empty for "all T") makes x a
-//   padded batch: row b is real for t < lengths[b]. At a padding step the state is carried over
-//   unchanged, h_t = h_{t-1} + m_t (h_new - h_{t-1}) with m_t = [t < length] (the same for c),
-//   so padding content never reaches a real position's output or gradient, and the final state
-//   is the state after each row's last real token. Outputs at padding steps are zero;
-// - states are [num_layers (x directions), B, H], PyTorch's layout; an undefined initial state
-//   means zeros. RecurrentState::detach() cuts the graph for truncated BPTT.
+// Inputs are batch-first, x [B, T, D], with optional per-sequence lengths (a padded batch):
+// sequence b has real steps 0 .. lengths[b]-1. At a padded step the state is carried unchanged
+//   h_t = h_{t-1} + m_t (h_new - h_{t-1}),   m_t[b] = 1 if t < lengths[b] else 0
+// and the output there is zero, so padding never changes real positions' outputs or gradients, and
+// the final state is each sequence's state at its last real token.
+//
+// Schedule (the one the GEMM floor in bench/ assumes): the input projection of ALL time steps is
+// one big GEMM before the loop, x [B*T, D] x W_ih^T [D, G]; the loop then does only the
+// recurrent product h_{t-1} W_hh^T [B, H] x [H, G] and elementwise gate math per step.
 #pragma once
-#include <cstdint>
-#include <functional>
+#include <memory>
 #include <vector>
 
 #include "core/random.h"
-#include "core/tensor.h"
+#include "models/module.h"
 
 namespace tapegrad {
 
 struct RecurrentState {
-    Tensor h;  // [L, B, H]
-    Tensor c;  // [L, B, H]; undefined for cells without a cell state (RNN, GRU)
-    RecurrentState detach() const;
+    Tensor h;  // [B, H]
+    Tensor c;  // [B, H] for LSTM-type cells, undefined otherwise
 };
 
 struct RecurrentOutput {
-    Tensor output;  // [B, T, H] (BiLSTM: [B, T, 2H])
-    RecurrentState state;
+    Tensor output;                     // [B, T, H] (or [B, T, 2H] for BiLSTM); zero at padded steps
+    std::vector<RecurrentState> last;  // final state of each layer, at each sequence's last real token
 };
 
-// The per-step masks m_t [B, 1] of a padded batch, in x's dtype and device.
-class StepMasks {
+// One layer: what differs between RNN, LSTM and GRU.
+class RecurrentCell : public Module {
 public:
-    StepMasks(const std::vector<int64_t>& lengths, const Tensor& x);
-    // True when every row is real at step t: no masking needed.
-    bool all_real(int64_t t) const { return t < min_length_; }
-    const Tensor& at(int64_t t) const { return masks_[size_t(t)]; }
-    const std::vector<int64_t>& lengths() const { return lengths_; }
-
-private:
-    std::vector<int64_t> lengths_;
-    int64_t min_length_ = 0;
-    std::vector<Tensor> masks_;  // defined only for steps where some row is padding
+    RecurrentCell(int64_t input_size, int64_t hidden_size) : input_size(input_size), hidden_size(hidden_size) {}
+    // The hoisted input projection of all steps: x [B, T, D] -> [B, T, G].
+    virtual Tensor project_inputs(const Tensor& x) const = 0;
+    // One step from the projected input x_proj [B, G] and the previous state.
+    virtual RecurrentState step(const Tensor& x_proj, const RecurrentState& previous) const = 0;
+    virtual bool has_cell_state() const { return false; }
+    const int64_t input_size, hidden_size;
 };
 
-// old + m_t (new - old) where step t has padding rows; `updated` itself otherwise.
-Tensor masked_update(const StepMasks& masks, int64_t t, const Tensor& updated, const Tensor& old);
-// m_t h: the output at step t, zero at padding rows.
-Tensor masked_output(const StepMasks& masks, int64_t t, const Tensor& h);
+// Runs one cell over a sequence (the loop, masking and state handling shared by every cell).
+RecurrentOutput run_recurrent(const RecurrentCell& cell, const Tensor& x, const std::vector<int64_t>& lengths,
+                              const RecurrentState& initial);
 
-// Throws naming `op` unless x is [B, T, input_size] (float) and lengths has B values in [0, T].
-void check_sequence(const char* op, const Tensor& x, int64_t input_size, const std::vector<int64_t>& lengths);
+// values as a column [B, 1] in like's dtype and on its device (masks for padded batches).
+Tensor column_mask(const std::vector<double>& values, const Tensor& like);
+// The mask m [B, 1] of step t (1 where t < lengths[b]), in x's dtype and device.
+Tensor step_mask(const std::vector<int64_t>& lengths, int64_t t, const Tensor& like);
+// Checks lengths against x [B, T, D] (empty = every sequence has T steps) and returns them.
+std::vector<int64_t> resolve_lengths(const char* op, const Tensor& x, const std::vector<int64_t>& lengths);
 
-// Entry `index` of a stacked state [N, B, H] as [B, H], or zeros [B, H] if `state` is undefined.
-Tensor state_entry(const char* op, const Tensor& state, int64_t index, int64_t count, const Tensor& x,
-                   int64_t hidden);
-
-// U(-1/sqrt(H), 1/sqrt(H)), PyTorch's initialisation of recurrent weights and biases.
-Tensor recurrent_init(const Shape& shape, int64_t hidden, Generator& gen);
-
-// One layer's result: output [B, T, H], final h and c [B, H] (c undefined without a cell state).
-struct LayerRun {
-    Tensor output;
-    Tensor h;
-    Tensor c;
+// h' = tanh(W_ih x + b_ih + W_hh h + b_hh)
+class RnnCell : public RecurrentCell {
+public:
+    RnnCell(int64_t input_size, int64_t hidden_size, Generator& gen);
+    Tensor project_inputs(const Tensor& x) const override;
+    RecurrentState step(const Tensor& x_proj, const RecurrentState& previous) const override;
+    Tensor weight_ih, weight_hh, bias_ih, bias_hh;  // [H, D], [H, H], [H], [H]
 };
 
-// layer(x, h0, c0, k) runs layer k; returns its output and final state.
-using LayerFn = std::function<LayerRun(const Tensor& x, const Tensor& h0, const Tensor& c0, int64_t k)>;
+// [i, f, g, o] = W_ih x + b_ih + W_hh h + b_hh     (one GEMM for all four gates; PyTorch's order)
+// c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g);   h' = σ(o) ⊙ tanh(c')
+class LstmCell : public RecurrentCell {
+public:
+    // forget_bias: added to the forget gate's bias at initialisation (1.0 is common; 0 = PyTorch).
+    LstmCell(int64_t input_size, int64_t hidden_size, Generator& gen, double forget_bias = 0.0);
+    Tensor project_inputs(const Tensor& x) const override;
+    RecurrentState step(const Tensor& x_proj, const RecurrentState& previous) const override;
+    bool has_cell_state() const override { return true; }
+    Tensor weight_ih, weight_hh, bias_ih, bias_hh;  // [4H, D], [4H, H], [4H], [4H]
+};
 
-// Stacks num_layers layers: layer k reads layer k-1's output; gathers the final states into
-// [num_layers, B, H].
-RecurrentOutput run_layers(const char* op, const Tensor& x, int64_t num_layers, int64_t hidden, bool has_cell,
-                           const RecurrentState& initial, const LayerFn& layer);
+// PyTorch's GRU:  [r, z, n]_x = W_ih x + b_ih,  [r, z, n]_h = W_hh h + b_hh
+//   r = σ(r_x + r_h);  z = σ(z_x + z_h);  n = tanh(n_x + r ⊙ n_h);  h' = (1 - z) ⊙ n + z ⊙ h
+class GruCell : public RecurrentCell {
+public:
+    GruCell(int64_t input_size, int64_t hidden_size, Generator& gen);
+    Tensor project_inputs(const Tensor& x) const override;
+    RecurrentState step(const Tensor& x_proj, const RecurrentState& previous) const override;
+    Tensor weight_ih, weight_hh, bias_ih, bias_hh;  // [3H, D], [3H, H], [3H], [3H]
+};
+
+enum class CellType { RNN, LSTM, GRU };
+
+// A stack of num_layers cells of one type; layer l > 0 reads layer l-1's outputs.
+// Parameter names: "layers.<l>.weight_ih" etc.
+class Recurrent : public Module {
+public:
+    Recurrent(CellType type, int64_t input_size, int64_t hidden_size, int64_t num_layers, Generator& gen,
+              double forget_bias = 0.0);
+    // initial: one state per layer, or empty for zeros.
+    RecurrentOutput forward(const Tensor& x, const std::vector<int64_t>& lengths = {},
+                            const std::vector<RecurrentState>& initial = {}) const;
+    std::vector<std::unique_ptr<RecurrentCell>> layers;
+};
+
+// A forward and a backward LSTM stack; the backward one reads each sequence reversed within its own
+// length (padding stays at the end). Outputs concatenated: [B, T, 2H]; last = {forward layers...,
+// backward layers...}.
+class BiLstm : public Module {
+public:
+    BiLstm(int64_t input_size, int64_t hidden_size, int64_t num_layers, Generator& gen, double forget_bias = 0.0);
+    RecurrentOutput forward(const Tensor& x, const std::vector<int64_t>& lengths = {}) const;
+    Recurrent forward_lstm, backward_lstm;
+};
+
+// x [B, T, ...] with each sequence's first lengths[b] steps reversed (an involution).
+Tensor reverse_within_lengths(const Tensor& x, const std::vector<int64_t>& lengths);
+// Returns `state` with h and c detached (truncated backpropagation through time).
+RecurrentState detach(const RecurrentState& state);
 
 }  // namespace tapegrad

@@ -62,12 +62,17 @@ std::string blas_summary() {
 
 void use_fast_blas_kernels(int argc, char** argv) {
     (void)argc;
-    if (std::getenv("OPENBLAS_CORETYPE")) return;  // the user chose; respect it
+    if (std::getenv("TAPEGRAD_BLAS_REEXEC")) return;  // already restarted once: never loop
+    const char* pinned = std::getenv("TAPEGRAD_BLAS_CORE");
     BlasInfo info = blas_info();
-    if (info.core == info.best_core) return;
-    setenv("OPENBLAS_CORETYPE", info.best_core.c_str(), 1);
+    std::string wanted = pinned ? pinned : info.best_core;
+    if (info.core == wanted) return;
+    // OPENBLAS_CORETYPE may already be set (some machines preset a conservative kernel set);
+    // tapegrad replaces it with the best one unless the user pinned TAPEGRAD_BLAS_CORE.
+    setenv("OPENBLAS_CORETYPE", wanted.c_str(), 1);
+    setenv("TAPEGRAD_BLAS_REEXEC", "1", 1);
     execv("/proc/self/exe", argv);
-    // exec failed: carry on with the detected kernels.
+    // exec failed: carry on with the kernels already loaded.
 }
 
 }  // namespace tapegrad

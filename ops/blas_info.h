@@ -22,10 +22,11 @@ BlasInfo blas_info();
 // "BLAS: OpenBLAS core SkylakeX (best for this CPU: SkylakeX), openmp, 2 threads; OpenMP 2 threads; CPU: AMD EPYC"
 std::string blas_summary();
 
-// For programs (examples, benchmarks): if OpenBLAS runs slower kernels than this CPU supports
-// and OPENBLAS_CORETYPE is unset, restart the program with it set to the best kernel set
-// (exec of /proc/self/exe with the same arguments). Results are unchanged: the kernel sets
-// compute the same products (bench/ checks sgemm against a float64 reference).
+// For programs (examples, benchmarks): if OpenBLAS runs slower kernels than this CPU supports,
+// restart the program once (exec of /proc/self/exe, same arguments) with OPENBLAS_CORETYPE set to
+// the best kernel set, replacing any preset value. To pin a kernel set, set TAPEGRAD_BLAS_CORE
+// (e.g. TAPEGRAD_BLAS_CORE=Haswell). Results are unchanged to float32 rounding: bench/ checks
+// sgemm on the chosen kernels against a float64 reference.
 void use_fast_blas_kernels(int argc, char** argv);
 
 }  // namespace tapegrad

@@ -4,30 +4,65 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
 #include "core/backend.h"
+#include "ops/cpu_allocator.h"
 #include "ops/elementwise_math.h"
 #include "ops/optimizer_math.h"
+#include "ops/vector_math.h"
 
 namespace tapegrad {
 namespace {
 
-// Below this many elements a loop runs on one thread: waking the pool costs more than it saves.
+// Below this many elements of work a loop runs on the calling thread: entering a parallel region
+// costs a few microseconds, more than small loops take.
 constexpr int64_t kParallelThreshold = 1 << 15;
+
+// Runs body(begin, end) over [0, count), one contiguous chunk per OpenMP thread when `work`
+// (elements touched) is large, inline otherwise. body is copied into each thread (firstprivate),
+// so lambdas passed here capture by value ([=]): their pointers then sit in registers, and the
+// compiler can vectorise the loops inside (shared, by-reference pointers would block it).
+template <typename Body>
+void parallel_for(int64_t count, int64_t work, Body body) {
+    if (work <= kParallelThreshold) {
+        body(int64_t(0), count);
+        return;
+    }
+#pragma omp parallel firstprivate(body)
+    {
+        int64_t threads = omp_get_num_threads(), id = omp_get_thread_num();
+        int64_t chunk = (count + threads - 1) / threads;
+        int64_t begin = std::min(count, id * chunk), end = std::min(count, begin + chunk);
+        body(begin, end);
+    }
+}
+
+// Strided loops walk rows of the last dim: the offset arithmetic (divisions) of strided_offset
+// runs once per row, and the row itself is a simple strided loop.
+int64_t row_length(const StridedLayout& layout) { return layout.ndim > 0 ? layout.shape[layout.ndim - 1] : 1; }
+int64_t last_stride(const StridedLayout& layout) { return layout.ndim > 0 ? layout.stride[layout.ndim - 1] : 1; }
+
+// y (same ndim as x, extents equal or 1) seen over x's shape: stride 0 along broadcast dims.
+StridedLayout broadcast_layout(const Tensor& y, const Tensor& x) {
+    StridedLayout l;
+    l.ndim = x.dim();
+    Shape y_strides = contiguous_strides(y.shape());
+    for (int k = 0; k < l.ndim; ++k) {
+        l.shape[k] = x.shape()[k];
+        l.stride[k] = y.shape()[k] == 1 && x.shape()[k] != 1 ? 0 : y_strides[k];
+    }
+    return l;
+}
 
 class CpuBackend final : public Backend {
 public:
     std::string name() const override { return "cpu"; }
 
-    void* allocate(size_t bytes) override {
-        // 64-byte alignment for AVX-512 loads; aligned_alloc needs a multiple of the alignment.
-        void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-        if (!p) fail("cpu allocate", "out of memory allocating {} bytes", bytes);
-        return p;
-    }
-    void deallocate(void* ptr, size_t) override { std::free(ptr); }
+    void* allocate(Device, size_t bytes) override { return cpu_allocate(bytes); }
+    void deallocate(Device, void* ptr, size_t bytes) override { cpu_deallocate(ptr, bytes); }
     void copy_from_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
     void copy_to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
     void copy_within(void* dst, const void* src, size_t bytes) override { std::memmove(dst, src, bytes); }
@@ -35,16 +70,14 @@ public:
     void fill(Tensor& y, double value) override {
         int64_t n = y.numel();
         if (y.dtype() == DType::Int64) {
-            int64_t* p = y.data<int64_t>();
-            for (int64_t i = 0; i < n; ++i) p[i] = int64_t(value);
+            std::fill_n(y.data<int64_t>(), n, int64_t(value));
             return;
         }
         dispatch_float(y.dtype(), [&](auto t) {
             using T = decltype(t);
             T* p = y.data<T>();
-            if (value == 0.0) std::memset(p, 0, n * sizeof(T));
-            else
-                for (int64_t i = 0; i < n; ++i) p[i] = T(value);
+            T v = T(value);
+            parallel_for(n, n, [=](int64_t begin, int64_t end) { std::fill(p + begin, p + end, v); });
         });
     }
 
@@ -56,8 +89,15 @@ public:
                 using Y = decltype(ty);
                 const X* src = x.data<X>();
                 Y* dst = y.data<Y>();
-#pragma omp parallel for if (n > kParallelThreshold)
-                for (int64_t i = 0; i < n; ++i) dst[i] = accumulate ? dst[i] + Y(src[i]) : Y(src[i]);
+                parallel_for(n, n, [=](int64_t begin, int64_t end) {
+                    if (accumulate) {
+#pragma omp simd
+                        for (int64_t i = begin; i < end; ++i) dst[i] += Y(src[i]);
+                    } else {
+#pragma omp simd
+                        for (int64_t i = begin; i < end; ++i) dst[i] = Y(src[i]);
+                    }
+                });
             });
         });
     }
@@ -71,8 +111,10 @@ public:
             T s = T(scalar);
             dispatch_unary(op, [&](auto op_constant) {
                 constexpr UnaryOp OP = decltype(op_constant)::value;
-#pragma omp parallel for simd if (n > kParallelThreshold)
-                for (int64_t i = 0; i < n; ++i) out[i] = unary_value<OP, T>(in[i], s);
+                parallel_for(n, n, [=](int64_t begin, int64_t end) {
+#pragma omp simd
+                    for (int64_t i = begin; i < end; ++i) out[i] = unary_value<OP, T>(in[i], s);
+                });
             });
         });
     }
@@ -89,8 +131,11 @@ public:
             T s = T(scalar);
             dispatch_unary(op, [&](auto op_constant) {
                 constexpr UnaryOp OP = decltype(op_constant)::value;
-#pragma omp parallel for simd if (n > kParallelThreshold)
-                for (int64_t i = 0; i < n; ++i) g_in[i] += g_out[i] * unary_derivative<OP, T>(in[i], out[i], s);
+                parallel_for(n, n, [=](int64_t begin, int64_t end) {
+#pragma omp simd
+                    for (int64_t i = begin; i < end; ++i)
+                        g_in[i] += g_out[i] * unary_derivative<OP, T>(in[i], out[i], s);
+                });
             });
         });
     }
@@ -105,13 +150,21 @@ public:
             dispatch_binary(op, [&](auto op_constant) {
                 constexpr BinaryOp OP = decltype(op_constant)::value;
                 if (plan.same_shape) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
-                    for (int64_t i = 0; i < n; ++i) out[i] = binary_value<OP, T>(pa[i], pb[i]);
-                } else {
-#pragma omp parallel for if (n > kParallelThreshold)
-                    for (int64_t i = 0; i < n; ++i)
-                        out[i] = binary_value<OP, T>(pa[strided_offset(plan.a, i)], pb[strided_offset(plan.b, i)]);
+                    parallel_for(n, n, [=](int64_t begin, int64_t end) {
+#pragma omp simd
+                        for (int64_t i = begin; i < end; ++i) out[i] = binary_value<OP, T>(pa[i], pb[i]);
+                    });
+                    return;
                 }
+                int64_t length = row_length(plan.a), sa = last_stride(plan.a), sb = last_stride(plan.b);
+                parallel_for(n / std::max<int64_t>(length, 1), n, [=](int64_t begin, int64_t end) {
+                    for (int64_t r = begin; r < end; ++r) {
+                        const T* ra = pa + strided_offset(plan.a, r * length);
+                        const T* rb = pb + strided_offset(plan.b, r * length);
+                        T* ry = out + r * length;
+                        for (int64_t j = 0; j < length; ++j) ry[j] = binary_value<OP, T>(ra[j * sa], rb[j * sb]);
+                    }
+                });
             });
         });
     }
@@ -128,34 +181,45 @@ public:
             dispatch_binary(op, [&](auto op_constant) {
                 constexpr BinaryOp OP = decltype(op_constant)::value;
                 if (plan.same_shape) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
-                    for (int64_t i = 0; i < n; ++i) g_in[i] += g_out[i] * binary_derivative<OP, T>(operand, pa[i], pb[i]);
-                } else {
-#pragma omp parallel for if (n > kParallelThreshold)
-                    for (int64_t i = 0; i < n; ++i)
-                        g_in[i] += g_out[i] * binary_derivative<OP, T>(operand, pa[strided_offset(plan.a, i)],
-                                                                      pb[strided_offset(plan.b, i)]);
+                    parallel_for(n, n, [=](int64_t begin, int64_t end) {
+#pragma omp simd
+                        for (int64_t i = begin; i < end; ++i)
+                            g_in[i] += g_out[i] * binary_derivative<OP, T>(operand, pa[i], pb[i]);
+                    });
+                    return;
                 }
+                int64_t length = row_length(plan.a), sa = last_stride(plan.a), sb = last_stride(plan.b);
+                parallel_for(n / std::max<int64_t>(length, 1), n, [=](int64_t begin, int64_t end) {
+                    for (int64_t r = begin; r < end; ++r) {
+                        const T* ra = pa + strided_offset(plan.a, r * length);
+                        const T* rb = pb + strided_offset(plan.b, r * length);
+                        int64_t k = r * length;
+                        for (int64_t j = 0; j < length; ++j)
+                            g_in[k + j] += g_out[k + j] * binary_derivative<OP, T>(operand, ra[j * sa], rb[j * sb]);
+                    }
+                });
             });
         });
     }
 
-    // Both directions walk x in memory order and map each element to y's offset (stride 0 on the
-    // dims y is broadcast along): one streaming pass, serial so that sums into y do not race.
+    // Walks x in memory order and adds each element into y's offset (stride 0 on the dims y is
+    // reduced along): one streaming pass, on one thread, so the sums into y do not race. The
+    // trailing dims x and y share are added a whole run at a time.
     void sum_to(const Tensor& x, Tensor& y, double scale) override {
         StridedLayout y_over_x = broadcast_layout(y, x);
         int64_t n = x.numel();
+        int64_t run = 1;
+        for (int k = x.dim() - 1; k >= 0 && y.shape()[k] == x.shape()[k]; --k) run *= x.shape()[k];
         dispatch_float(x.dtype(), [&](auto t) {
             using T = decltype(t);
             const T* in = x.data<T>();
             T* out = y.data<T>();
             T s = T(scale);
-            int64_t inner = trailing_contiguous_run(y, x);
-            for (int64_t i = 0; i < n; i += inner) {
+            for (int64_t i = 0; i < n; i += run) {
                 T* dst = out + strided_offset(y_over_x, i);
-                if (inner == 1) *dst += s * in[i];
-                else
-                    for (int64_t j = 0; j < inner; ++j) dst[j] += s * in[i + j];
+                const T* src = in + i;
+#pragma omp simd
+                for (int64_t j = 0; j < run; ++j) dst[j] += s * src[j];
             }
         });
     }
@@ -168,8 +232,14 @@ public:
             const T* in = y.data<T>();
             T* out = x.data<T>();
             T s = T(scale);
-#pragma omp parallel for if (n > kParallelThreshold)
-            for (int64_t i = 0; i < n; ++i) out[i] += s * in[strided_offset(y_over_x, i)];
+            int64_t length = row_length(y_over_x), stride = last_stride(y_over_x);
+            parallel_for(n / std::max<int64_t>(length, 1), n, [=](int64_t begin, int64_t end) {
+                for (int64_t r = begin; r < end; ++r) {
+                    const T* row = in + strided_offset(y_over_x, r * length);
+                    T* dst = out + r * length;
+                    for (int64_t j = 0; j < length; ++j) dst[j] += s * row[j * stride];
+                }
+            });
         });
     }
 
@@ -179,16 +249,16 @@ public:
             const T* in = x.data<T>();
             T* out = values.data<T>();
             int64_t* arg = argmax.data<int64_t>();
-#pragma omp parallel for if (outer * inner * n > kParallelThreshold)
-            for (int64_t o = 0; o < outer; ++o)
-                for (int64_t i = 0; i < inner; ++i) {
-                    const T* row = in + o * n * inner + i;
+            parallel_for(outer * inner, outer * inner * n, [=](int64_t begin, int64_t end) {
+                for (int64_t r = begin; r < end; ++r) {
+                    const T* row = in + (r / inner) * n * inner + r % inner;
                     int64_t best = 0;
                     for (int64_t j = 1; j < n; ++j)
                         if (row[j * inner] > row[best * inner]) best = j;
-                    out[o * inner + i] = row[best * inner];
-                    arg[o * inner + i] = best;
+                    out[r] = row[best * inner];
+                    arg[r] = best;
                 }
+            });
         });
     }
 
@@ -218,12 +288,18 @@ public:
             using T = decltype(t);
             const T* in = src.data<T>();
             T* out = dst.data<T>();
-#pragma omp parallel for if (n > kParallelThreshold)
-            for (int64_t i = 0; i < n; ++i) {
-                T v = in[strided_offset(src_layout, i)];
-                T& d = out[strided_offset(dst_layout, i)];
-                d = accumulate ? d + v : v;
-            }
+            int64_t length = row_length(src_layout);
+            int64_t src_stride = last_stride(src_layout), dst_stride = last_stride(dst_layout);
+            parallel_for(n / std::max<int64_t>(length, 1), n, [=](int64_t begin, int64_t end) {
+                for (int64_t r = begin; r < end; ++r) {
+                    const T* from = in + strided_offset(src_layout, r * length);
+                    T* to = out + strided_offset(dst_layout, r * length);
+                    if (accumulate)
+                        for (int64_t j = 0; j < length; ++j) to[j * dst_stride] += from[j * src_stride];
+                    else
+                        for (int64_t j = 0; j < length; ++j) to[j * dst_stride] = from[j * src_stride];
+                }
+            });
         };
         if (src.dtype() == DType::Int64) run(int64_t{});
         else dispatch_float(src.dtype(), run);
@@ -235,33 +311,34 @@ public:
             using T = decltype(t);
             const T* in = x.data<T>();
             T* out = y.data<T>();
-#pragma omp parallel for if (s.outer * s.m * s.inner > kParallelThreshold)
-            for (int64_t o = 0; o < s.outer; ++o)
-                for (int64_t j = 0; j < s.m; ++j) {
-                    T* dst = out + (o * s.m + j) * s.inner;
+            parallel_for(s.outer * s.m, s.outer * s.m * s.inner, [=](int64_t begin, int64_t end) {
+                for (int64_t r = begin; r < end; ++r) {
+                    int64_t o = r / s.m, j = r % s.m;
+                    T* dst = out + r * s.inner;
                     for (int64_t i = 0; i < s.inner; ++i) {
                         int64_t k = idx[o * s.index_stride_outer + j * s.index_stride_m + i * s.index_stride_inner];
                         dst[i] = in[(o * s.n + k) * s.inner + i];
                     }
                 }
+            });
         });
     }
 
+    // Serial: repeated indices add into the same row, which threads would race on.
     void scatter_add(const Tensor& gy, const Tensor& index, const GatherSpec& s, Tensor& gx) override {
         const int64_t* idx = index.data<int64_t>();
         dispatch_float(gy.dtype(), [&](auto t) {
             using T = decltype(t);
             const T* in = gy.data<T>();
             T* out = gx.data<T>();
-            // Serial over (o, j): repeated indices add into the same row, which threads would race on.
-            for (int64_t o = 0; o < s.outer; ++o)
-                for (int64_t j = 0; j < s.m; ++j) {
-                    const T* src = in + (o * s.m + j) * s.inner;
-                    for (int64_t i = 0; i < s.inner; ++i) {
-                        int64_t k = idx[o * s.index_stride_outer + j * s.index_stride_m + i * s.index_stride_inner];
-                        out[(o * s.n + k) * s.inner + i] += src[i];
-                    }
+            for (int64_t r = 0; r < s.outer * s.m; ++r) {
+                int64_t o = r / s.m, j = r % s.m;
+                const T* src = in + r * s.inner;
+                for (int64_t i = 0; i < s.inner; ++i) {
+                    int64_t k = idx[o * s.index_stride_outer + j * s.index_stride_m + i * s.index_stride_inner];
+                    out[(o * s.n + k) * s.inner + i] += src[i];
                 }
+            }
         });
     }
 
@@ -270,11 +347,12 @@ public:
             using T = decltype(t);
             const T* in = x.data<T>();
             T* out = y.data<T>();
-#pragma omp parallel for if (outer * inner * n > kParallelThreshold)
-            for (int64_t r = 0; r < outer * inner; ++r) {
-                int64_t base = (r / inner) * n * inner + r % inner;
-                softmax_row(in + base, out + base, n, inner, log);
-            }
+            parallel_for(outer * inner, outer * inner * n, [=](int64_t begin, int64_t end) {
+                for (int64_t r = begin; r < end; ++r) {
+                    int64_t base = (r / inner) * n * inner + r % inner;
+                    softmax_row(in + base, out + base, n, inner, log);
+                }
+            });
         });
     }
 
@@ -285,11 +363,12 @@ public:
             const T* out = y.data<T>();
             const T* g_out = gy.data<T>();
             T* g_in = gx.data<T>();
-#pragma omp parallel for if (outer * inner * n > kParallelThreshold)
-            for (int64_t r = 0; r < outer * inner; ++r) {
-                int64_t base = (r / inner) * n * inner + r % inner;
-                softmax_row_backward(out + base, g_out + base, g_in + base, n, inner, log);
-            }
+            parallel_for(outer * inner, outer * inner * n, [=](int64_t begin, int64_t end) {
+                for (int64_t r = begin; r < end; ++r) {
+                    int64_t base = (r / inner) * n * inner + r % inner;
+                    softmax_row_backward(out + base, g_out + base, g_in + base, n, inner, log);
+                }
+            });
         });
     }
 
@@ -301,8 +380,10 @@ public:
             const T* g = grad.data<T>();
             T* pm = m.data<T>();
             T* pv = v.data<T>();
-#pragma omp parallel for if (n > kParallelThreshold)
-            for (int64_t i = 0; i < n; ++i) adam_element(p[i], g[i], pm[i], pv[i], h);
+            parallel_for(n, n, [=](int64_t begin, int64_t end) {
+#pragma omp simd
+                for (int64_t i = begin; i < end; ++i) adam_element(p[i], g[i], pm[i], pv[i], h);
+            });
         });
     }
 
@@ -312,10 +393,11 @@ public:
             using T = decltype(t);
             T* p = param.data<T>();
             const T* g = grad.data<T>();
-            T unused = 0;
             T* buf = h.momentum != 0.0 ? momentum_buffer.data<T>() : nullptr;
-#pragma omp parallel for if (n > kParallelThreshold)
-            for (int64_t i = 0; i < n; ++i) sgd_element(p[i], g[i], buf ? buf[i] : unused, h);
+            parallel_for(n, n, [=](int64_t begin, int64_t end) {
+                T unused = 0;
+                for (int64_t i = begin; i < end; ++i) sgd_element(p[i], g[i], buf ? buf[i] : unused, h);
+            });
         });
     }
 
@@ -324,32 +406,10 @@ public:
         dispatch_float(mask.dtype(), [&](auto t) {
             using T = decltype(t);
             T* out = mask.data<T>();
-#pragma omp parallel for if (n > kParallelThreshold)
-            for (int64_t i = 0; i < n; ++i) out[i] = dropout_value<T>(p, seed, offset + i);
+            parallel_for(n, n, [=](int64_t begin, int64_t end) {
+                for (int64_t i = begin; i < end; ++i) out[i] = dropout_value<T>(p, seed, offset + i);
+            });
         });
-    }
-
-private:
-    // y (same ndim as x, extents equal or 1) seen over x's shape: stride 0 along broadcast dims.
-    static StridedLayout broadcast_layout(const Tensor& y, const Tensor& x) {
-        StridedLayout l;
-        l.ndim = x.dim();
-        Shape y_strides = contiguous_strides(y.shape());
-        for (int k = 0; k < l.ndim; ++k) {
-            l.shape[k] = x.shape()[k];
-            l.stride[k] = y.shape()[k] == 1 && x.shape()[k] != 1 ? 0 : y_strides[k];
-        }
-        return l;
-    }
-    // The number of trailing elements of x that map to consecutive elements of y (1 if the last
-    // dim is reduced): lets sum_to add whole rows at a time.
-    static int64_t trailing_contiguous_run(const Tensor& y, const Tensor& x) {
-        int64_t run = 1;
-        for (int k = x.dim() - 1; k >= 0; --k) {
-            if (y.shape()[k] != x.shape()[k]) break;
-            run *= x.shape()[k];
-        }
-        return run;
     }
 };
 

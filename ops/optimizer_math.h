@@ -19,6 +19,7 @@ TG_HD void adam_element(T& p, T g, T& m, T& v, const AdamHyper& h) {
     v = T(h.beta2) * v + T(1.0 - h.beta2) * g * g;
     T m_hat = m / T(h.bias_correction1);
     T v_hat = v / T(h.bias_correction2);
+    using std::sqrt;
     p = p - T(h.lr) * m_hat / (sqrt(v_hat) + T(h.eps));
 }
 

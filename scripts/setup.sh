@@ -8,6 +8,7 @@ packages=(
     libopenblas-dev libopenblas0-openmp   # BLAS; the OpenMP flavour shares one thread pool with our loops
     libboost-test-dev                     # Boost.Test for tests/
     libfmt-dev                            # error messages and printouts
+    libjemalloc-dev                       # fast malloc for the tape's many small objects
     nlohmann-json3-dev                    # safetensors headers (checkpoints)
     libcli11-dev                          # command-line options of the programs
     zlib1g-dev                            # reading gzipped data sets

@@ -1,0 +1,137 @@
+// GPU benchmarks (run when a CUDA device is present; otherwise they say so and exit 0):
+//   elementwise add/mul/sigmoid on 16M floats vs device-to-device copy bandwidth,
+//   matmul forward+backward [4096,1024]x[1024,4096] vs the same three raw cuBLAS GEMMs,
+//   launch overhead of a 10,000-op chain on 1-element tensors, forward and backward,
+//   driver allocations per step of a small training loop (the caching allocator).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <vector>
+
+#include "cuda/cuda.h"
+#include "tapegrad.h"
+
+using namespace tapegrad;
+
+namespace {
+const Device gpu = Device::cuda(0);
+
+double seconds(const std::function<void()>& fn) {
+    cuda::synchronize();
+    auto start = std::chrono::steady_clock::now();
+    fn();
+    cuda::synchronize();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median_seconds(int repeats, const std::function<void()>& fn) {
+    fn();
+    std::vector<double> times;
+    for (int i = 0; i < repeats; ++i) times.push_back(seconds(fn));
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+}
+
+const char* verdict(bool ok) { return ok ? "PASS" : "MISS"; }
+
+void elementwise_vs_copy() {
+    const int64_t n = int64_t(16) << 20;
+    Generator gen(1);
+    NoGrad no_grad;
+    Tensor a = to(Tensor::randn({n}, gen), gpu), b = to(Tensor::randn({n}, gen), gpu);
+    Tensor copy = Tensor::empty({n}, DType::Float32, gpu);
+    double copy_s = median_seconds(20, [&] { backend_for(gpu).copy_within(copy.raw_data(), a.raw_data(), n * 4); });
+    double copy_gbps = 2.0 * n * 4 / copy_s / 1e9;
+    std::printf("device-to-device copy  %8.1f GB/s (16M floats, read + write)\n", copy_gbps);
+    struct {
+        const char* name;
+        int inputs;
+        std::function<Tensor()> op;
+    } ops[] = {{"add", 2, [&] { return a + b; }}, {"mul", 2, [&] { return a * b; }}, {"sigmoid", 1, [&] { return sigmoid(a); }}};
+    for (auto& op : ops) {
+        double gbps = (op.inputs + 1.0) * n * 4 / median_seconds(20, [&] { op.op(); }) / 1e9;
+        std::printf("%-22s %8.1f GB/s = %5.1f%% of copy   budget >= 70%%   %s\n", op.name, gbps, 100 * gbps / copy_gbps,
+                    verdict(gbps / copy_gbps >= 0.7));
+    }
+}
+
+void raw_gemm(bool ta, bool tb, const Tensor& a, const Tensor& b, Tensor& c, int64_t m, int64_t n, int64_t k) {
+    GemmArgs g;
+    g.transpose_a = ta, g.transpose_b = tb, g.m = m, g.n = n, g.k = k;
+    g.a = a.raw_data(), g.b = b.raw_data(), g.c = c.raw_data();
+    g.lda = ta ? m : k, g.ldb = tb ? k : n, g.ldc = n;
+    backend_for(gpu).gemm(g);
+}
+
+void matmul_vs_cublas() {
+    const int64_t m = 4096, k = 1024, n = 4096;
+    Generator gen(2);
+    Tensor x = to(Tensor::randn({m, k}, gen), gpu).detach().set_requires_grad();
+    Tensor w = to(Tensor::randn({k, n}, gen), gpu).detach().set_requires_grad();
+    Tensor gy = to(Tensor::randn({m, n}, gen), gpu);
+    double ours = median_seconds(10, [&] {
+        backward(matmul(x, w), {gy});
+        x.zero_grad();
+        w.zero_grad();
+    });
+    Tensor y = Tensor::empty({m, n}, DType::Float32, gpu), gx = Tensor::empty({m, k}, DType::Float32, gpu),
+           gw = Tensor::empty({k, n}, DType::Float32, gpu);
+    double cublas = median_seconds(10, [&] {
+        raw_gemm(false, false, x, w, y, m, n, k);   // y = x w
+        raw_gemm(false, true, gy, w, gx, m, k, n);  // dx = dy w^T
+        raw_gemm(true, false, x, gy, gw, k, n, m);  // dw = x^T dy
+    });
+    std::printf("matmul fwd+bwd %.2f ms vs raw cublasSgemm x3 %.2f ms: %5.1f%% ([4096,1024]x[1024,4096])   "
+                "budget >= 90%%   %s\n",
+                ours * 1e3, cublas * 1e3, 100 * cublas / ours, verdict(cublas / ours >= 0.9));
+}
+
+void launch_overhead() {
+    const int ops = 10000;
+    Tensor x = to(Tensor::full({1}, 0.5f), gpu).detach().set_requires_grad();
+    Tensor h;
+    double forward = seconds([&] {
+        h = x;
+        for (int i = 0; i < ops; ++i) h = (i % 2) ? h * 0.999 : h + 0.001;
+    });
+    double back = seconds([&] { backward(h); });
+    std::printf("launch overhead: %.2f us/op forward, %.2f us/op backward (10,000 ops on [1] tensors)\n",
+                forward / ops * 1e6, back / ops * 1e6);
+}
+
+void allocator_per_step() {
+    Generator gen(3);
+    Tensor x = to(Tensor::randn({64, 32}, gen), gpu), labels = to(Tensor::arange(64, DType::Int64), gpu);
+    Tensor w1 = to(Tensor::randn({128, 32}, gen) * 0.1, gpu).detach().set_requires_grad();
+    Tensor w2 = to(Tensor::randn({64, 128}, gen) * 0.1, gpu).detach().set_requires_grad();
+    SgdHyper sgd;
+    Tensor unused;
+    std::printf("caching allocator, driver allocations per training step (small MLP):");
+    for (int step = 0; step < 5; ++step) {
+        int64_t before = cuda::memory_stats().driver_allocations;
+        backward(cross_entropy(matmul(tanh(matmul(x, transpose(w1, 0, 1))), transpose(w2, 0, 1)), labels));
+        NoGrad no_grad;
+        for (Tensor* w : {&w1, &w2}) {
+            backend_for(gpu).sgd_step(*w, w->grad(), unused, sgd);
+            w->zero_grad();
+        }
+        std::printf(" %lld", (long long)(cuda::memory_stats().driver_allocations - before));
+    }
+    std::printf("\n");
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    use_fast_blas_kernels(argc, argv);
+    if (!cuda::is_available()) {
+        std::printf("bench_cuda: no CUDA device available: skipping the GPU benchmarks\n");
+        return 0;
+    }
+    std::printf("GPU: %s\n\n", cuda::device_name(0).c_str());
+    elementwise_vs_copy();
+    matmul_vs_cublas();
+    launch_overhead();
+    allocator_per_step();
+    return 0;
+}

@@ -1,0 +1,400 @@
+// The CUDA backend: the kernel interface of core/backend.h on the GPU.
+//
+// Few kernels, many ops (minitorch's idea): a generic map, zip (with broadcasting through
+// strided offsets) and strided copy cover most of them; reductions into a smaller tensor use
+// atomicAdd; softmax and gather/scatter have their own kernels. Every per-element formula is a
+// TG_HD function from ops/elementwise_math.h or ops/optimizer_math.h, the same code the CPU
+// backend runs, and every index computation comes from core/indexing.h (grid_stride,
+// strided_offset), which the CPU tests exercise with emulated block and thread indices.
+#include <algorithm>
+
+#include "core/backend.h"
+#include "cuda/check.h"
+#include "cuda/device_memory.h"
+#include "cuda/gemm.h"
+#include "ops/elementwise_math.h"
+#include "ops/optimizer_math.h"
+
+namespace tapegrad {
+namespace {
+
+constexpr int kBlock = 256;
+
+int blocks_for(int64_t n) { return int(std::max<int64_t>(1, std::min<int64_t>((n + kBlock - 1) / kBlock, 4096))); }
+
+#define TG_GRID_LOOP(i, n)                                                                \
+    for (int64_t i = grid_stride(blockIdx.x, blockDim.x, threadIdx.x, gridDim.x).first; i < (n); \
+         i += grid_stride(blockIdx.x, blockDim.x, threadIdx.x, gridDim.x).step)
+
+// ---- kernels -------------------------------------------------------------------------------
+
+template <typename T>
+__global__ void fill_kernel(T* y, T value, int64_t n) {
+    TG_GRID_LOOP(i, n) y[i] = value;
+}
+
+template <typename X, typename Y>
+__global__ void cast_kernel(const X* x, Y* y, int64_t n, bool accumulate) {
+    TG_GRID_LOOP(i, n) y[i] = accumulate ? y[i] + Y(x[i]) : Y(x[i]);
+}
+
+template <UnaryOp OP, typename T>
+__global__ void unary_kernel(const T* x, T* y, T s, int64_t n) {
+    TG_GRID_LOOP(i, n) y[i] = unary_value<OP, T>(x[i], s);
+}
+
+template <UnaryOp OP, typename T>
+__global__ void unary_backward_kernel(const T* x, const T* y, const T* gy, T* gx, T s, int64_t n) {
+    TG_GRID_LOOP(i, n) gx[i] += gy[i] * unary_derivative<OP, T>(x[i], y[i], s);
+}
+
+template <BinaryOp OP, typename T>
+__global__ void binary_kernel(const T* a, const T* b, T* y, BroadcastPlan plan) {
+    TG_GRID_LOOP(i, plan.numel) y[i] = binary_value<OP, T>(a[strided_offset(plan.a, i)], b[strided_offset(plan.b, i)]);
+}
+
+template <BinaryOp OP, typename T>
+__global__ void binary_backward_kernel(const T* a, const T* b, const T* gy, T* g, BroadcastPlan plan, int operand) {
+    TG_GRID_LOOP(i, plan.numel)
+    g[i] += gy[i] * binary_derivative<OP, T>(operand, a[strided_offset(plan.a, i)], b[strided_offset(plan.b, i)]);
+}
+
+// y[offset(i)] += scale * x[i]: many x elements may land on one y element, hence atomicAdd.
+template <typename T>
+__global__ void sum_to_kernel(const T* x, T* y, StridedLayout y_over_x, T scale, int64_t n) {
+    TG_GRID_LOOP(i, n) atomicAdd(&y[strided_offset(y_over_x, i)], scale * x[i]);
+}
+
+template <typename T>
+__global__ void broadcast_add_kernel(const T* y, T* x, StridedLayout y_over_x, T scale, int64_t n) {
+    TG_GRID_LOOP(i, n) x[i] += scale * y[strided_offset(y_over_x, i)];
+}
+
+template <typename T>
+__global__ void max_axis_kernel(const T* x, T* values, int64_t* argmax, int64_t outer, int64_t n, int64_t inner) {
+    TG_GRID_LOOP(r, outer * inner) {
+        const T* row = x + (r / inner) * n * inner + r % inner;
+        int64_t best = 0;
+        for (int64_t j = 1; j < n; ++j)
+            if (row[j * inner] > row[best * inner]) best = j;
+        values[r] = row[best * inner];
+        argmax[r] = best;
+    }
+}
+
+template <typename T>
+__global__ void strided_copy_kernel(const T* src, StridedLayout src_layout, T* dst, StridedLayout dst_layout,
+                                    int64_t n, bool accumulate) {
+    TG_GRID_LOOP(i, n) {
+        T v = src[strided_offset(src_layout, i)];
+        T& d = dst[strided_offset(dst_layout, i)];
+        d = accumulate ? d + v : v;
+    }
+}
+
+// One thread per output element of y [outer, m, inner].
+template <typename T>
+__global__ void gather_kernel(const T* x, const int64_t* index, Backend::GatherSpec s, T* y) {
+    TG_GRID_LOOP(e, s.outer * s.m * s.inner) {
+        int64_t i = e % s.inner, j = (e / s.inner) % s.m, o = e / (s.inner * s.m);
+        int64_t k = index[o * s.index_stride_outer + j * s.index_stride_m + i * s.index_stride_inner];
+        y[e] = x[(o * s.n + k) * s.inner + i];
+    }
+}
+
+// The adjoint: repeated indices hit the same element of gx, hence atomicAdd.
+template <typename T>
+__global__ void scatter_add_kernel(const T* gy, const int64_t* index, Backend::GatherSpec s, T* gx) {
+    TG_GRID_LOOP(e, s.outer * s.m * s.inner) {
+        int64_t i = e % s.inner, j = (e / s.inner) % s.m, o = e / (s.inner * s.m);
+        int64_t k = index[o * s.index_stride_outer + j * s.index_stride_m + i * s.index_stride_inner];
+        atomicAdd(&gx[(o * s.n + k) * s.inner + i], gy[e]);
+    }
+}
+
+// One thread per softmax row; the row math is the CPU's (softmax_row in elementwise_math.h).
+template <typename T>
+__global__ void softmax_kernel(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, bool log) {
+    TG_GRID_LOOP(r, outer * inner) {
+        int64_t base = (r / inner) * n * inner + r % inner;
+        softmax_row(x + base, y + base, n, inner, log);
+    }
+}
+
+template <typename T>
+__global__ void softmax_backward_kernel(const T* y, const T* gy, T* gx, int64_t outer, int64_t n, int64_t inner,
+                                        bool log) {
+    TG_GRID_LOOP(r, outer * inner) {
+        int64_t base = (r / inner) * n * inner + r % inner;
+        softmax_row_backward(y + base, gy + base, gx + base, n, inner, log);
+    }
+}
+
+template <typename T>
+__global__ void adam_kernel(T* p, const T* g, T* m, T* v, AdamHyper h, int64_t n) {
+    TG_GRID_LOOP(i, n) adam_element(p[i], g[i], m[i], v[i], h);
+}
+
+template <typename T>
+__global__ void sgd_kernel(T* p, const T* g, T* buf, SgdHyper h, int64_t n) {
+    TG_GRID_LOOP(i, n) {
+        T unused = 0;
+        sgd_element(p[i], g[i], buf ? buf[i] : unused, h);
+    }
+}
+
+template <typename T>
+__global__ void dropout_kernel(T* mask, double p, uint64_t seed, uint64_t offset, int64_t n) {
+    TG_GRID_LOOP(i, n) mask[i] = dropout_value<T>(p, seed, offset + i);
+}
+
+// ---- the backend ----------------------------------------------------------------------------
+
+// Makes the tensor's device current and names the op for error messages.
+void use_device(const Tensor& t, const char* op) {
+    TG_CUDA_CHECK(cudaSetDevice(t.device().index), op);
+}
+
+void launched(const char* op) { TG_CUDA_CHECK(cudaGetLastError(), op); }
+
+StridedLayout broadcast_layout(const Tensor& y, const Tensor& x) {
+    StridedLayout l;
+    l.ndim = x.dim();
+    Shape y_strides = contiguous_strides(y.shape());
+    for (int k = 0; k < l.ndim; ++k) {
+        l.shape[k] = x.shape()[k];
+        l.stride[k] = y.shape()[k] == 1 && x.shape()[k] != 1 ? 0 : y_strides[k];
+    }
+    return l;
+}
+
+class CudaBackend final : public Backend {
+public:
+    std::string name() const override { return "cuda"; }
+
+    void* allocate(Device device, size_t bytes) override { return cuda::device_allocate(device.index, bytes); }
+    void deallocate(Device device, void* ptr, size_t bytes) override {
+        cuda::device_deallocate(device.index, ptr, bytes);
+    }
+    void copy_from_host(void* dst, const void* src, size_t bytes) override {
+        TG_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copy to cuda");
+    }
+    void copy_to_host(void* dst, const void* src, size_t bytes) override {
+        TG_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy from cuda");
+    }
+    void copy_within(void* dst, const void* src, size_t bytes) override {
+        TG_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "copy on cuda");
+    }
+
+    void fill(Tensor& y, double value) override {
+        use_device(y, "fill");
+        int64_t n = y.numel();
+        if (y.dtype() == DType::Int64) fill_kernel<<<blocks_for(n), kBlock>>>(y.data<int64_t>(), int64_t(value), n);
+        else
+            dispatch_float(y.dtype(), [&](auto t) {
+                using T = decltype(t);
+                fill_kernel<<<blocks_for(n), kBlock>>>(y.data<T>(), T(value), n);
+            });
+        launched("fill");
+    }
+
+    void cast(const Tensor& x, Tensor& y, bool accumulate) override {
+        use_device(x, "cast");
+        int64_t n = x.numel();
+        dispatch_float(x.dtype(), [&](auto tx) {
+            dispatch_float(y.dtype(), [&](auto ty) {
+                using X = decltype(tx);
+                using Y = decltype(ty);
+                cast_kernel<<<blocks_for(n), kBlock>>>(x.data<X>(), y.data<Y>(), n, accumulate);
+            });
+        });
+        launched("cast");
+    }
+
+    void unary(UnaryOp op, double scalar, const Tensor& x, Tensor& y) override {
+        use_device(x, to_string(op));
+        int64_t n = x.numel();
+        dispatch_float(x.dtype(), [&](auto t) {
+            using T = decltype(t);
+            dispatch_unary(op, [&](auto op_constant) {
+                constexpr UnaryOp OP = decltype(op_constant)::value;
+                unary_kernel<OP, T><<<blocks_for(n), kBlock>>>(x.data<T>(), y.data<T>(), T(scalar), n);
+            });
+        });
+        launched(to_string(op));
+    }
+
+    void unary_backward(UnaryOp op, double scalar, const Tensor& x, const Tensor& y, const Tensor& gy,
+                        Tensor& gx) override {
+        use_device(x, to_string(op));
+        int64_t n = x.numel();
+        dispatch_float(x.dtype(), [&](auto t) {
+            using T = decltype(t);
+            dispatch_unary(op, [&](auto op_constant) {
+                constexpr UnaryOp OP = decltype(op_constant)::value;
+                unary_backward_kernel<OP, T><<<blocks_for(n), kBlock>>>(x.data<T>(), y.data<T>(), gy.data<T>(),
+                                                                         gx.data<T>(), T(scalar), n);
+            });
+        });
+        launched(to_string(op));
+    }
+
+    void binary(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, Tensor& y) override {
+        use_device(a, to_string(op));
+        dispatch_float(a.dtype(), [&](auto t) {
+            using T = decltype(t);
+            dispatch_binary(op, [&](auto op_constant) {
+                constexpr BinaryOp OP = decltype(op_constant)::value;
+                binary_kernel<OP, T><<<blocks_for(plan.numel), kBlock>>>(a.data<T>(), b.data<T>(), y.data<T>(), plan);
+            });
+        });
+        launched(to_string(op));
+    }
+
+    void binary_backward(BinaryOp op, int operand, const BroadcastPlan& plan, const Tensor& a, const Tensor& b,
+                         const Tensor& gy, Tensor& g) override {
+        use_device(a, to_string(op));
+        dispatch_float(a.dtype(), [&](auto t) {
+            using T = decltype(t);
+            dispatch_binary(op, [&](auto op_constant) {
+                constexpr BinaryOp OP = decltype(op_constant)::value;
+                binary_backward_kernel<OP, T><<<blocks_for(plan.numel), kBlock>>>(
+                    a.data<T>(), b.data<T>(), gy.data<T>(), g.data<T>(), plan, operand);
+            });
+        });
+        launched(to_string(op));
+    }
+
+    void sum_to(const Tensor& x, Tensor& y, double scale) override {
+        use_device(x, "sum");
+        int64_t n = x.numel();
+        StridedLayout layout = broadcast_layout(y, x);
+        dispatch_float(x.dtype(), [&](auto t) {
+            using T = decltype(t);
+            sum_to_kernel<<<blocks_for(n), kBlock>>>(x.data<T>(), y.data<T>(), layout, T(scale), n);
+        });
+        launched("sum");
+    }
+
+    void broadcast_add(const Tensor& y, Tensor& x, double scale) override {
+        use_device(x, "broadcast_add");
+        int64_t n = x.numel();
+        StridedLayout layout = broadcast_layout(y, x);
+        dispatch_float(x.dtype(), [&](auto t) {
+            using T = decltype(t);
+            broadcast_add_kernel<<<blocks_for(n), kBlock>>>(y.data<T>(), x.data<T>(), layout, T(scale), n);
+        });
+        launched("broadcast_add");
+    }
+
+    void max_axis(const Tensor& x, int64_t outer, int64_t n, int64_t inner, Tensor& values, Tensor& argmax) override {
+        use_device(x, "max");
+        dispatch_float(x.dtype(), [&](auto t) {
+            using T = decltype(t);
+            max_axis_kernel<<<blocks_for(outer * inner), kBlock>>>(x.data<T>(), values.data<T>(),
+                                                                   argmax.data<int64_t>(), outer, n, inner);
+        });
+        launched("max");
+    }
+
+    void gemm(const GemmArgs& args) override { cuda::gemm(current_device(), args); }
+
+    void strided_copy(const Tensor& src, const StridedLayout& src_layout, Tensor& dst,
+                      const StridedLayout& dst_layout, bool accumulate) override {
+        use_device(src, "strided_copy");
+        int64_t n = 1;
+        for (int k = 0; k < src_layout.ndim; ++k) n *= src_layout.shape[k];
+        auto run = [&](auto t) {
+            using T = decltype(t);
+            strided_copy_kernel<<<blocks_for(n), kBlock>>>(src.data<T>(), src_layout, dst.data<T>(), dst_layout, n,
+                                                           accumulate);
+        };
+        if (src.dtype() == DType::Int64) run(int64_t{});
+        else dispatch_float(src.dtype(), run);
+        launched("strided_copy");
+    }
+
+    void gather(const Tensor& x, const Tensor& index, const GatherSpec& s, Tensor& y) override {
+        use_device(x, "gather");
+        dispatch_float(x.dtype(), [&](auto t) {
+            using T = decltype(t);
+            gather_kernel<<<blocks_for(s.outer * s.m * s.inner), kBlock>>>(x.data<T>(), index.data<int64_t>(), s,
+                                                                          y.data<T>());
+        });
+        launched("gather");
+    }
+
+    void scatter_add(const Tensor& gy, const Tensor& index, const GatherSpec& s, Tensor& gx) override {
+        use_device(gy, "scatter_add");
+        dispatch_float(gy.dtype(), [&](auto t) {
+            using T = decltype(t);
+            scatter_add_kernel<<<blocks_for(s.outer * s.m * s.inner), kBlock>>>(gy.data<T>(), index.data<int64_t>(),
+                                                                               s, gx.data<T>());
+        });
+        launched("scatter_add");
+    }
+
+    void softmax(const Tensor& x, int64_t outer, int64_t n, int64_t inner, bool log, Tensor& y) override {
+        use_device(x, "softmax");
+        dispatch_float(x.dtype(), [&](auto t) {
+            using T = decltype(t);
+            softmax_kernel<<<blocks_for(outer * inner), kBlock>>>(x.data<T>(), y.data<T>(), outer, n, inner, log);
+        });
+        launched("softmax");
+    }
+
+    void softmax_backward(const Tensor& y, const Tensor& gy, int64_t outer, int64_t n, int64_t inner, bool log,
+                          Tensor& gx) override {
+        use_device(y, "softmax");
+        dispatch_float(y.dtype(), [&](auto t) {
+            using T = decltype(t);
+            softmax_backward_kernel<<<blocks_for(outer * inner), kBlock>>>(y.data<T>(), gy.data<T>(), gx.data<T>(),
+                                                                           outer, n, inner, log);
+        });
+        launched("softmax");
+    }
+
+    void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamHyper& h) override {
+        use_device(param, "adam");
+        int64_t n = param.numel();
+        dispatch_float(param.dtype(), [&](auto t) {
+            using T = decltype(t);
+            adam_kernel<<<blocks_for(n), kBlock>>>(param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(), h, n);
+        });
+        launched("adam");
+    }
+
+    void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, const SgdHyper& h) override {
+        use_device(param, "sgd");
+        int64_t n = param.numel();
+        dispatch_float(param.dtype(), [&](auto t) {
+            using T = decltype(t);
+            T* buf = h.momentum != 0.0 ? momentum_buffer.data<T>() : nullptr;
+            sgd_kernel<<<blocks_for(n), kBlock>>>(param.data<T>(), grad.data<T>(), buf, h, n);
+        });
+        launched("sgd");
+    }
+
+    void dropout_mask(Tensor& mask, double p, uint64_t seed, uint64_t offset) override {
+        use_device(mask, "dropout");
+        int64_t n = mask.numel();
+        dispatch_float(mask.dtype(), [&](auto t) {
+            using T = decltype(t);
+            dropout_kernel<<<blocks_for(n), kBlock>>>(mask.data<T>(), p, seed, offset, n);
+        });
+        launched("dropout");
+    }
+
+private:
+    static int current_device() {
+        int device = 0;
+        TG_CUDA_CHECK(cudaGetDevice(&device), "matmul");
+        return device;
+    }
+};
+
+CudaBackend cuda_backend_instance;
+const bool cuda_registered = (register_backend(DeviceType::CUDA, &cuda_backend_instance), true);
+
+}  // namespace
+}  // namespace tapegrad

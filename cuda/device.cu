@@ -1,0 +1,146 @@
+// Devices, error checks and the caching allocator of the CUDA backend.
+#include <fmt/format.h>
+
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "core/error.h"
+#include "cuda/check.h"
+#include "cuda/cuda.h"
+#include "cuda/device_memory.h"
+
+namespace tapegrad::cuda {
+
+void check(cudaError_t status, const char* call, const char* file, int line, const std::string& op) {
+    if (status == cudaSuccess) return;
+    cudaGetLastError();  // clear the sticky error so later calls are not blamed for this one
+    fail(op, "CUDA call {} failed at {}:{}: {} ({})", call, file, line, cudaGetErrorString(status),
+         cudaGetErrorName(status));
+}
+
+void check(cublasStatus_t status, const char* call, const char* file, int line, const std::string& op) {
+    if (status == CUBLAS_STATUS_SUCCESS) return;
+    fail(op, "cuBLAS call {} failed at {}:{}: {} ({})", call, file, line, cublasGetStatusString(status),
+         cublasGetStatusName(status));
+}
+
+int device_count() {
+    int count = 0;
+    // No driver or no device is not an error here: it just means zero devices.
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return count;
+}
+
+bool is_available() { return device_count() > 0; }
+
+void require_device(int index, const std::string& op) {
+    int count = device_count();
+    if (count == 0) {
+        int ignored = 0;
+        cudaError_t status = cudaGetDeviceCount(&ignored);
+        cudaGetLastError();
+        fail(op, "cuda:{} was requested but no CUDA device is available ({}); run on the CPU or on a machine "
+             "with a GPU and driver", index, cudaGetErrorString(status));
+    }
+    if (index < 0 || index >= count)
+        fail(op, "device cuda:{} does not exist ({} CUDA device(s) found)", index, count);
+    TG_CUDA_CHECK(cudaSetDevice(index), op);
+}
+
+void synchronize() { TG_CUDA_CHECK(cudaDeviceSynchronize(), "cuda::synchronize"); }
+
+std::string device_name(int index) {
+    require_device(index, "cuda::device_name");
+    cudaDeviceProp prop;
+    TG_CUDA_CHECK(cudaGetDeviceProperties(&prop, index), "cuda::device_name");
+    return prop.name;
+}
+
+// ---- the caching allocator ------------------------------------------------------------------
+// Freed blocks are kept per (device, size class) and handed to the next request of that class,
+// so a training loop asks the driver for memory only in its first step. Sizes round up to 512
+// bytes below 1 MiB and to 2 MiB multiples above (PyTorch's small/large pools, simplified).
+
+namespace {
+size_t size_class(size_t bytes) {
+    const size_t small = 512, large = size_t(2) << 20;
+    return bytes < (size_t(1) << 20) ? (bytes + small - 1) / small * small : (bytes + large - 1) / large * large;
+}
+
+struct Allocator {
+    std::mutex mutex;
+    std::map<std::pair<int, size_t>, std::vector<void*>> free_blocks;
+    MemoryStats stats;
+
+    void release_cache() {
+        for (auto& [key, blocks] : free_blocks) {
+            for (void* p : blocks) {
+                cudaSetDevice(key.first);
+                cudaFree(p);
+            }
+            stats.cached -= key.second * blocks.size();
+        }
+        free_blocks.clear();
+    }
+};
+
+Allocator& allocator() {
+    static Allocator* instance = new Allocator;  // never destroyed: tensors may outlive statics
+    return *instance;
+}
+}  // namespace
+
+void* device_allocate(int device, size_t bytes) {
+    require_device(device, "cuda allocate");
+    size_t rounded = size_class(bytes == 0 ? 1 : bytes);
+    Allocator& a = allocator();
+    std::lock_guard<std::mutex> lock(a.mutex);
+    auto it = a.free_blocks.find({device, rounded});
+    void* ptr = nullptr;
+    if (it != a.free_blocks.end() && !it->second.empty()) {
+        ptr = it->second.back();
+        it->second.pop_back();
+        a.stats.cached -= rounded;
+    } else {
+        cudaError_t status = cudaMalloc(&ptr, rounded);
+        if (status == cudaErrorMemoryAllocation) {
+            cudaGetLastError();
+            a.release_cache();  // one retry with every cached block handed back
+            status = cudaMalloc(&ptr, rounded);
+        }
+        if (status == cudaErrorMemoryAllocation) {
+            cudaGetLastError();
+            throw Error(out_of_memory_message(bytes, a.stats.in_use, a.stats.cached, cudaGetErrorString(status)));
+        }
+        TG_CUDA_CHECK(status, "cuda allocate");
+        ++a.stats.driver_allocations;
+    }
+    a.stats.in_use += rounded;
+    a.stats.peak_in_use = std::max(a.stats.peak_in_use, a.stats.in_use);
+    return ptr;
+}
+
+void device_deallocate(int device, void* ptr, size_t bytes) {
+    size_t rounded = size_class(bytes == 0 ? 1 : bytes);
+    Allocator& a = allocator();
+    std::lock_guard<std::mutex> lock(a.mutex);
+    a.free_blocks[{device, rounded}].push_back(ptr);
+    a.stats.in_use -= rounded;
+    a.stats.cached += rounded;
+}
+
+MemoryStats memory_stats() {
+    std::lock_guard<std::mutex> lock(allocator().mutex);
+    return allocator().stats;
+}
+
+void empty_cache() {
+    std::lock_guard<std::mutex> lock(allocator().mutex);
+    allocator().release_cache();
+}
+
+}  // namespace tapegrad::cuda

@@ -1,0 +1,13 @@
+// Internal to the CUDA backend: device memory through the caching allocator (cuda/device.cu).
+#pragma once
+#include <cstddef>
+#include <string>
+
+namespace tapegrad::cuda {
+
+// Throws unless device `index` exists; makes it current.
+void require_device(int index, const std::string& op);
+void* device_allocate(int device, size_t bytes);
+void device_deallocate(int device, void* ptr, size_t bytes);
+
+}  // namespace tapegrad::cuda

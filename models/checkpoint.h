@@ -1,0 +1,33 @@
+// Checkpoints in the safetensors format (https://huggingface.co/docs/safetensors), readable by
+// Python's `safetensors` package (scripts/check_safetensors.py):
+//
+//   [8 bytes: header length N, little-endian u64][N bytes: JSON header][raw little-endian data]
+//   header: {"<name>": {"dtype": "F32", "shape": [3, 4], "data_offsets": [begin, end]}, ...,
+//            "__metadata__": {"format": "tapegrad"}}
+//
+// Model parameters are stored under their named_parameters() names ("encoder.lstm.weight"),
+// optimizer state under "optimizer.<name>" plus "optimizer.step". Files are written atomically:
+// a temporary file in the same directory, fsync, then rename over the target.
+#pragma once
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/module.h"
+#include "models/optim.h"
+
+namespace tapegrad {
+
+void save_tensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                  const std::map<std::string, std::string>& metadata = {});
+// All tensors of a file, on the CPU. Throws naming the file on a truncated or corrupt file.
+std::map<std::string, Tensor> load_tensors(const std::string& path);
+
+void save_checkpoint(const std::string& path, const Module& model, Optimizer* optimizer = nullptr);
+// Copies the file's values into the model's parameters (and the optimizer's state) in place.
+// Throws naming the file and the parameter on a missing or unexpected tensor or a shape/dtype
+// mismatch; nothing is modified unless the whole file checks out.
+void load_checkpoint(const std::string& path, Module& model, Optimizer* optimizer = nullptr);
+
+}  // namespace tapegrad

@@ -1,0 +1,144 @@
+#include "models/optim.h"
+
+#include <cmath>
+
+#include "autograd/tape.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+
+namespace tapegrad {
+
+Optimizer::Optimizer(std::vector<Tensor> params, double lr) : params_(std::move(params)), lr_(lr) {
+    for (size_t i = 0; i < params_.size(); ++i)
+        if (!params_[i].requires_grad())
+            fail("optimizer", "parameter {} ({}) does not require grad", i, params_[i].describe());
+}
+
+void Optimizer::zero_grad() {
+    for (Tensor& p : params_) p.zero_grad();
+}
+
+std::vector<Tensor> Optimizer::zeros_like_params() const {
+    std::vector<Tensor> out;
+    for (const Tensor& p : params_) out.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
+    return out;
+}
+
+Adam::Adam(std::vector<Tensor> params, AdamOptions opts) : Adam(std::move(params), opts, false) {}
+
+Adam::Adam(std::vector<Tensor> params, AdamOptions opts, bool decoupled)
+    : Optimizer(std::move(params), opts.lr), options(opts), decoupled_(decoupled) {
+    exp_avg_ = zeros_like_params();
+    exp_avg_sq_ = zeros_like_params();
+}
+
+void Adam::step() {
+    NoGrad no_grad;
+    ++steps_;
+    AdamHyper h;
+    h.lr = lr_;
+    h.beta1 = options.beta1;
+    h.beta2 = options.beta2;
+    h.eps = options.eps;
+    h.weight_decay = options.weight_decay;
+    h.decoupled = decoupled_;
+    h.bias_correction1 = 1.0 - std::pow(options.beta1, double(steps_));
+    h.bias_correction2 = 1.0 - std::pow(options.beta2, double(steps_));
+    for (size_t i = 0; i < params_.size(); ++i) {
+        Tensor g = params_[i].grad();
+        if (!g.defined()) continue;
+        backend_for(params_[i].device()).adam_step(params_[i], g, exp_avg_[i], exp_avg_sq_[i], h);
+    }
+}
+
+std::vector<std::pair<std::string, Tensor*>> Adam::state() {
+    std::vector<std::pair<std::string, Tensor*>> out;
+    for (size_t i = 0; i < params_.size(); ++i) {
+        out.emplace_back("exp_avg." + std::to_string(i), &exp_avg_[i]);
+        out.emplace_back("exp_avg_sq." + std::to_string(i), &exp_avg_sq_[i]);
+    }
+    return out;
+}
+
+AdamW::AdamW(std::vector<Tensor> params, AdamOptions opts) : Adam(std::move(params), opts, true) {}
+
+SGD::SGD(std::vector<Tensor> params, SgdOptions opts) : Optimizer(std::move(params), opts.lr), options(opts) {
+    if (options.nesterov && (options.momentum <= 0 || options.dampening != 0))
+        fail("SGD", "Nesterov momentum requires momentum > 0 and dampening = 0 (got momentum {}, dampening {})",
+             options.momentum, options.dampening);
+    momentum_ = zeros_like_params();
+}
+
+void SGD::step() {
+    NoGrad no_grad;
+    SgdHyper h;
+    h.lr = lr_;
+    h.momentum = options.momentum;
+    h.dampening = options.dampening;
+    h.weight_decay = options.weight_decay;
+    h.nesterov = options.nesterov;
+    h.first_step = steps_ == 0;
+    ++steps_;
+    for (size_t i = 0; i < params_.size(); ++i) {
+        Tensor g = params_[i].grad();
+        if (!g.defined()) continue;
+        backend_for(params_[i].device()).sgd_step(params_[i], g, momentum_[i], h);
+    }
+}
+
+std::vector<std::pair<std::string, Tensor*>> SGD::state() {
+    std::vector<std::pair<std::string, Tensor*>> out;
+    for (size_t i = 0; i < params_.size(); ++i) out.emplace_back("momentum." + std::to_string(i), &momentum_[i]);
+    return out;
+}
+
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+    NoGrad no_grad;
+    double total = 0;
+    for (const Tensor& p : params) {
+        Tensor g = p.grad();
+        if (g.defined()) total += sum(g * g).item();
+    }
+    double norm = std::sqrt(total);
+    if (norm > max_norm) {
+        double scale = max_norm / (norm + 1e-6);
+        for (const Tensor& p : params) {
+            Tensor g = p.grad();
+            if (g.defined()) backend_for(g.device()).unary(UnaryOp::MulScalar, scale, g, g);  // in place
+        }
+    }
+    return norm;
+}
+
+LrSchedule LrSchedule::constant(double lr) {
+    LrSchedule s;
+    s.lr_ = lr;
+    return s;
+}
+
+LrSchedule LrSchedule::linear_warmup(double lr, int64_t warmup_steps) {
+    LrSchedule s;
+    s.kind_ = Kind::Warmup;
+    s.lr_ = lr;
+    s.warmup_ = warmup_steps;
+    return s;
+}
+
+LrSchedule LrSchedule::cosine(double lr, int64_t total_steps, int64_t warmup_steps, double min_lr) {
+    LrSchedule s;
+    s.kind_ = Kind::Cosine;
+    s.lr_ = lr;
+    s.total_ = total_steps;
+    s.warmup_ = warmup_steps;
+    s.min_lr_ = min_lr;
+    return s;
+}
+
+double LrSchedule::operator()(int64_t step) const {
+    if (kind_ != Kind::Constant && step < warmup_) return lr_ * double(step + 1) / double(warmup_);
+    if (kind_ != Kind::Cosine) return lr_;
+    double progress = std::min(1.0, double(step - warmup_) / double(std::max<int64_t>(1, total_ - warmup_)));
+    return min_lr_ + 0.5 * (lr_ - min_lr_) * (1.0 + std::cos(M_PI * progress));
+}
+
+}  // namespace tapegrad

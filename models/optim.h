@@ -1,0 +1,107 @@
+// Optimizers with PyTorch's update equations and defaults, gradient clipping, and learning-rate
+// schedules. The per-element updates are the backend's fused kernels (ops/optimizer_math.h), so
+// a step is one pass over each parameter on the CPU or the GPU.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/tensor.h"
+
+namespace tapegrad {
+
+class Optimizer {
+public:
+    Optimizer(std::vector<Tensor> params, double lr);
+    virtual ~Optimizer() = default;
+    // Updates every parameter that has a gradient (parameters without one are skipped).
+    virtual void step() = 0;
+    void zero_grad();
+    double lr() const { return lr_; }
+    void set_lr(double lr) { lr_ = lr; }
+    int64_t steps() const { return steps_; }
+    void set_steps(int64_t steps) { steps_ = steps; }
+    const std::vector<Tensor>& params() const { return params_; }
+    // Named state tensors ("exp_avg.3" ...) for checkpoints: saved and restored in place.
+    virtual std::vector<std::pair<std::string, Tensor*>> state() = 0;
+
+protected:
+    std::vector<Tensor> zeros_like_params() const;
+    std::vector<Tensor> params_;
+    double lr_;
+    int64_t steps_ = 0;
+};
+
+struct AdamOptions {
+    double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+};
+
+// Adam (Kingma & Ba) as torch.optim.Adam: weight decay is added to the gradient (L2).
+//   m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - lr (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
+class Adam : public Optimizer {
+public:
+    Adam(std::vector<Tensor> params, AdamOptions options = {});
+    void step() override;
+    std::vector<std::pair<std::string, Tensor*>> state() override;
+    AdamOptions options;
+
+protected:
+    Adam(std::vector<Tensor> params, AdamOptions options, bool decoupled);
+
+private:
+    bool decoupled_;
+    std::vector<Tensor> exp_avg_, exp_avg_sq_;
+};
+
+// AdamW (Loshchilov & Hutter) as torch.optim.AdamW: p <- p (1 - lr wd) before the Adam step;
+// PyTorch's default weight decay 0.01.
+class AdamW : public Adam {
+public:
+    static AdamOptions defaults() {
+        AdamOptions o;
+        o.weight_decay = 0.01;
+        return o;
+    }
+    explicit AdamW(std::vector<Tensor> params, AdamOptions options = defaults());
+};
+
+struct SgdOptions {
+    double lr = 0.01, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
+    bool nesterov = false;
+};
+
+// SGD as torch.optim.SGD: g <- g + wd p; buf <- g (first step) or momentum buf + (1 - dampening) g;
+// step = g + momentum buf (Nesterov) or buf; p <- p - lr step.
+class SGD : public Optimizer {
+public:
+    SGD(std::vector<Tensor> params, SgdOptions options = {});
+    void step() override;
+    std::vector<std::pair<std::string, Tensor*>> state() override;
+    SgdOptions options;
+
+private:
+    std::vector<Tensor> momentum_;
+};
+
+// Scales all gradients by max_norm / (norm + 1e-6) when their global L2 norm exceeds max_norm
+// (torch.nn.utils.clip_grad_norm_). Returns the norm before clipping.
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
+
+// Learning rate as a function of the step (0-based), applied with optimizer.set_lr(schedule(step)).
+class LrSchedule {
+public:
+    static LrSchedule constant(double lr);
+    // Rises linearly from lr/warmup_steps to lr over warmup_steps, then stays at lr.
+    static LrSchedule linear_warmup(double lr, int64_t warmup_steps);
+    // Linear warm-up (optional), then cosine decay from lr to min_lr at total_steps.
+    static LrSchedule cosine(double lr, int64_t total_steps, int64_t warmup_steps = 0, double min_lr = 0.0);
+    double operator()(int64_t step) const;
+
+private:
+    enum class Kind { Constant, Warmup, Cosine } kind_ = Kind::Constant;
+    double lr_ = 0, min_lr_ = 0;
+    int64_t warmup_ = 0, total_ = 0;
+};
+
+}  // namespace tapegrad

@@ -1,0 +1,208 @@
+// Every op on CUDA against the CPU reference, forward and backward; gradcheck on the GPU; a few
+// Adam steps of small models on both devices. Without a GPU every case here is reported as
+// skipped, with the reason (`make test-gpu` runs this suite alone).
+#define BOOST_TEST_MODULE cuda
+#include <cmath>
+
+#include "cuda/cuda.h"
+#include "tests/test_helpers.h"
+
+using namespace tapegrad;
+using Inputs = std::vector<Tensor>;
+using OpFn = std::function<Tensor(const Inputs&)>;
+
+namespace {
+struct GpuAvailable {
+    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+        boost::test_tools::assertion_result result(cuda::is_available());
+        result.message() << "no CUDA device available (cuda::device_count() = " << cuda::device_count() << ")";
+        return result;
+    }
+};
+
+const Device gpu = Device::cuda(0);
+
+// A copy of t on `device` that is a leaf requiring grad.
+Tensor leaf_on(const Tensor& t, Device device) {
+    NoGrad no_grad;
+    return to(t, device).detach().set_requires_grad();
+}
+
+void check_close(const Tensor& cpu, const Tensor& cuda, double tol, const std::string& what) {
+    std::vector<double> a = cpu.to_double_vector(), b = to(cuda, Device::cpu()).detach().to_double_vector();
+    BOOST_REQUIRE_EQUAL(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i)
+        if (!(std::fabs(a[i] - b[i]) <= tol * (1 + std::fabs(a[i])))) {
+            BOOST_ERROR(what << " element " << i << ": cpu " << a[i] << ", cuda " << b[i] << " (tolerance " << tol << ")");
+            return;
+        }
+}
+
+// Runs fn on the CPU and on the GPU with the same inputs and the same random upstream
+// gradient; compares outputs and every input's gradient.
+void compare_devices(const std::string& name, const std::vector<Shape>& shapes, const OpFn& fn, DType dtype,
+                     double tol, double low = -1, double high = 1) {
+    BOOST_TEST_CONTEXT(name << " " << to_string(dtype)) {
+        Generator gen(123);
+        Inputs cpu_in, gpu_in;
+        for (const Shape& s : shapes) {
+            Tensor x = Tensor::uniform(s, low, high, gen, dtype);
+            cpu_in.push_back(leaf_on(x, Device::cpu()));
+            gpu_in.push_back(leaf_on(x, gpu));
+        }
+        Tensor y_cpu = fn(cpu_in), y_gpu = fn(gpu_in);
+        Tensor seed = Tensor::randn(y_cpu.shape(), gen, dtype);
+        backward(y_cpu, {seed});
+        backward(y_gpu, {to(seed, gpu)});
+        check_close(y_cpu, y_gpu, tol, "output");
+        for (size_t i = 0; i < cpu_in.size(); ++i) check_close(cpu_in[i].grad(), gpu_in[i].grad(), tol, "gradient " + std::to_string(i));
+    }
+}
+
+Tensor ids_on(const Tensor& like, std::vector<int64_t> values, const Shape& shape) {
+    return to(Tensor::from_vector(values, shape), like.device());
+}
+
+struct Case {
+    std::string name;
+    std::vector<Shape> shapes;
+    OpFn fn;
+    double low = -1, high = 1;
+};
+
+std::vector<Case> every_op() {
+    return {
+        {"neg", {{3, 5}}, [](const Inputs& v) { return neg(v[0]); }},
+        {"exp", {{3, 5}}, [](const Inputs& v) { return exp(v[0]); }},
+        {"log", {{3, 5}}, [](const Inputs& v) { return log(v[0]); }, 0.5, 2},
+        {"tanh", {{3, 5}}, [](const Inputs& v) { return tanh(v[0]); }},
+        {"sigmoid", {{3, 5}}, [](const Inputs& v) { return sigmoid(v[0]); }},
+        {"relu", {{3, 5}}, [](const Inputs& v) { return relu(v[0]); }},
+        {"sqrt", {{3, 5}}, [](const Inputs& v) { return sqrt(v[0]); }, 0.5, 2},
+        {"pow", {{3, 5}}, [](const Inputs& v) { return pow(v[0], 3.0); }},
+        {"scalars", {{3, 5}}, [](const Inputs& v) { return (2.0 - v[0]) * 3.0 + 1.0; }},
+        {"add broadcast", {{2, 3, 4}, {3, 1}}, [](const Inputs& v) { return v[0] + v[1]; }},
+        {"sub broadcast", {{4}, {2, 3, 4}}, [](const Inputs& v) { return v[0] - v[1]; }},
+        {"mul broadcast", {{2, 1, 4}, {3, 1}}, [](const Inputs& v) { return v[0] * v[1]; }},
+        {"div", {{3, 4}, {3, 4}}, [](const Inputs& v) { return v[0] / v[1]; }, 0.5, 2},
+        {"sum all", {{3, 4}}, [](const Inputs& v) { return sum(v[0]); }},
+        {"sum axis", {{2, 3, 4}}, [](const Inputs& v) { return sum(v[0], 1); }},
+        {"mean axis", {{2, 3, 4}}, [](const Inputs& v) { return mean(v[0], -1, true); }},
+        {"max axis", {{2, 3, 4}}, [](const Inputs& v) { return max(v[0], 1); }},
+        {"max all", {{3, 4}}, [](const Inputs& v) { return max(v[0]); }},
+        {"matmul", {{3, 5}, {5, 2}}, [](const Inputs& v) { return matmul(v[0], v[1]); }},
+        {"matmul folded", {{2, 3, 5}, {5, 4}}, [](const Inputs& v) { return matmul(v[0], v[1]); }},
+        {"matmul batched", {{4, 3, 2}, {4, 2, 5}}, [](const Inputs& v) { return matmul(v[0], v[1]); }},
+        {"linear", {{2, 3, 4}, {5, 4}, {5}}, [](const Inputs& v) { return linear(v[0], v[1], v[2]); }},
+        {"transpose", {{2, 3, 4}}, [](const Inputs& v) { return transpose(v[0], 0, 2); }},
+        {"reshape", {{2, 6}}, [](const Inputs& v) { return reshape(v[0], {3, 4}) * 2.0; }},
+        {"slice", {{2, 5, 3}}, [](const Inputs& v) { return slice(v[0], 1, 1, 4); }},
+        {"concat", {{2, 2}, {2, 3}}, [](const Inputs& v) { return concat({v[0], v[1]}, 1); }},
+        {"stack", {{3, 2}, {3, 2}}, [](const Inputs& v) { return stack({v[0], v[1]}, 0); }},
+        {"split", {{2, 5}}, [](const Inputs& v) { auto p = split(v[0], {2, 3}, 1); return sum(p[0], 1) - sum(p[1], 1); }},
+        {"index_select", {{5, 3}}, [](const Inputs& v) { return index_select(v[0], 0, ids_on(v[0], {4, 1, 1, 0}, {4})); }},
+        {"gather", {{3, 4}}, [](const Inputs& v) { return gather(v[0], 1, ids_on(v[0], {3, 0, 3}, {3})); }},
+        {"softmax", {{3, 4}}, [](const Inputs& v) { return softmax(v[0], -1); }},
+        {"log_softmax axis 0", {{3, 4}}, [](const Inputs& v) { return log_softmax(v[0], 0); }},
+        {"cross_entropy", {{4, 3}}, [](const Inputs& v) { return cross_entropy(v[0], ids_on(v[0], {2, 0, 1, 2}, {4})); }},
+        {"bce_with_logits", {{3, 2}, {3, 2}}, [](const Inputs& v) { return bce_with_logits(v[0], v[1]); }, 0, 1},
+        {"dropout", {{4, 5}}, [](const Inputs& v) { Generator g(9); return dropout(v[0], 0.3, g); }},
+    };
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_op_float64_matches_cpu, *boost::unit_test::precondition(GpuAvailable())) {
+    for (const Case& c : every_op()) compare_devices(c.name, c.shapes, c.fn, DType::Float64, 1e-10, c.low, c.high);
+}
+
+// float32: reductions and GEMMs sum in a different order on the GPU, so allow float32 rounding.
+BOOST_AUTO_TEST_CASE(every_op_float32_matches_cpu, *boost::unit_test::precondition(GpuAvailable())) {
+    for (const Case& c : every_op()) compare_devices(c.name, c.shapes, c.fn, DType::Float32, 2e-5, c.low, c.high);
+}
+
+BOOST_AUTO_TEST_CASE(gradcheck_on_gpu, *boost::unit_test::precondition(GpuAvailable())) {
+    for (const Case& c : every_op()) {
+        BOOST_TEST_CONTEXT(c.name) {
+            Generator gen(5);
+            Inputs in;
+            for (const Shape& s : c.shapes) in.push_back(leaf_on(Tensor::uniform(s, c.low, c.high, gen, DType::Float64), gpu));
+            TAPEGRAD_CHECK_GRADIENT(c.fn, in);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(dropout_mask_is_the_same_on_both_devices, *boost::unit_test::precondition(GpuAvailable())) {
+    Generator a(77), b(77);
+    Tensor cpu_mask = dropout(Tensor::ones({10000}), 0.5, a);
+    Tensor gpu_mask = dropout(Tensor::ones({10000}, DType::Float32, gpu), 0.5, b);
+    BOOST_CHECK(cpu_mask.to_vector<float>() == to(gpu_mask, Device::cpu()).to_vector<float>());
+}
+
+namespace {
+// A few Adam steps of `loss(params)` with the backend's fused update, on `device`.
+std::vector<Tensor> train(const std::vector<Tensor>& init, Device device, const std::function<Tensor(const Inputs&)>& loss) {
+    std::vector<Tensor> params, m, v;
+    for (const Tensor& p : init) {
+        params.push_back(leaf_on(p, device));
+        m.push_back(Tensor::zeros(p.shape(), p.dtype(), device));
+        v.push_back(Tensor::zeros(p.shape(), p.dtype(), device));
+    }
+    AdamHyper h;
+    h.lr = 0.01;
+    for (int step = 1; step <= 5; ++step) {
+        backward(loss(params));
+        h.bias_correction1 = 1 - std::pow(h.beta1, step);
+        h.bias_correction2 = 1 - std::pow(h.beta2, step);
+        NoGrad no_grad;
+        for (size_t i = 0; i < params.size(); ++i) {
+            backend_for(device).adam_step(params[i], params[i].grad(), m[i], v[i], h);
+            params[i].zero_grad();
+        }
+    }
+    return params;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(mlp_and_lstm_like_train_steps_match, *boost::unit_test::precondition(GpuAvailable())) {
+    Generator gen(3);
+    Tensor x = Tensor::randn({8, 6}, gen, DType::Float64);
+    Tensor labels = Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 1, 0, 2, 2, 1}, {8});
+    std::vector<Tensor> mlp_init = {Tensor::randn({16, 6}, gen, DType::Float64) * 0.3, Tensor::zeros({16}, DType::Float64),
+                                    Tensor::randn({3, 16}, gen, DType::Float64) * 0.3, Tensor::zeros({3}, DType::Float64)};
+    auto mlp_loss = [&](const Inputs& p) {
+        Tensor xs = to(x, p[0].device()), ys = to(labels, p[0].device());
+        return cross_entropy(linear(tanh(linear(xs, p[0], p[1])), p[2], p[3]), ys);
+    };
+    auto cpu_params = train(mlp_init, Device::cpu(), mlp_loss), gpu_params = train(mlp_init, gpu, mlp_loss);
+    for (size_t i = 0; i < cpu_params.size(); ++i) check_close(cpu_params[i], gpu_params[i], 1e-10, "mlp parameter");
+
+    // An LSTM-like recurrence over 4 steps: gates from one GEMM of [x_t; h], sliced four ways.
+    std::vector<Tensor> lstm_init = {Tensor::randn({16, 6 + 4}, gen, DType::Float64) * 0.3, Tensor::zeros({16}, DType::Float64)};
+    auto lstm_loss = [&](const Inputs& p) {
+        Tensor xs = to(reshape(x, {2, 4, 6}), p[0].device());
+        Tensor h = Tensor::zeros({2, 4}, DType::Float64, p[0].device()), c = h;
+        for (int t = 0; t < 4; ++t) {
+            Tensor z = linear(concat({squeeze(slice(xs, 1, t, t + 1), 1), h}, 1), p[0], p[1]);
+            std::vector<Tensor> g = chunk(z, 4, 1);
+            c = sigmoid(g[1]) * c + sigmoid(g[0]) * tanh(g[2]);
+            h = sigmoid(g[3]) * tanh(c);
+        }
+        return mean(h * h);
+    };
+    cpu_params = train(lstm_init, Device::cpu(), lstm_loss);
+    gpu_params = train(lstm_init, gpu, lstm_loss);
+    for (size_t i = 0; i < cpu_params.size(); ++i) check_close(cpu_params[i], gpu_params[i], 1e-10, "lstm parameter");
+}
+
+BOOST_AUTO_TEST_CASE(caching_allocator_reuses_blocks, *boost::unit_test::precondition(GpuAvailable())) {
+    cuda::empty_cache();
+    { Tensor a = Tensor::zeros({1000}, DType::Float32, gpu); }
+    int64_t before = cuda::memory_stats().driver_allocations;
+    cuda::MemoryStats s = cuda::memory_stats();
+    BOOST_CHECK_GT(s.cached, 0u);
+    { Tensor b = Tensor::zeros({1000}, DType::Float32, gpu); }
+    BOOST_CHECK_EQUAL(cuda::memory_stats().driver_allocations, before);  // served from the cache
+    cuda::empty_cache();
+    BOOST_CHECK_EQUAL(cuda::memory_stats().cached, 0u);
+    BOOST_CHECK(!cuda::device_name(0).empty());
+}

@@ -1,0 +1,82 @@
+// Misuse throws tapegrad::Error naming the op, what it got and what it expected.
+#define BOOST_TEST_MODULE errors
+#include "tests/test_helpers.h"
+
+using namespace tapegrad;
+using namespace tapegrad::testing;
+
+BOOST_AUTO_TEST_CASE(shape_mismatch_names_op_and_shapes) {
+    Tensor a = Tensor::zeros({2, 3}), b = Tensor::zeros({4});
+    TAPEGRAD_CHECK_ERROR(a + b, "add", "[2, 3]", "[4]");
+    TAPEGRAD_CHECK_ERROR(matmul(Tensor::zeros({32, 128}), Tensor::zeros({256, 512})), "matmul",
+                         "inner dimensions", "[32, 128]", "[256, 512]");
+    TAPEGRAD_CHECK_ERROR(matmul(Tensor::zeros({2, 3, 4}), Tensor::zeros({3, 4, 5})), "matmul", "batch");
+    TAPEGRAD_CHECK_ERROR(matmul(Tensor::zeros({3}), Tensor::zeros({3, 4})), "matmul", "at least 2 dims");
+    TAPEGRAD_CHECK_ERROR(linear(Tensor::zeros({2, 3}), Tensor::zeros({4, 5}), Tensor()), "linear", "[2, 3]", "[4, 5]");
+    TAPEGRAD_CHECK_ERROR(linear(Tensor::zeros({2, 5}), Tensor::zeros({4, 5}), Tensor::zeros({5})), "linear", "bias");
+    TAPEGRAD_CHECK_ERROR(concat({Tensor::zeros({2, 3}), Tensor::zeros({3, 3})}, 1), "concat", "[3, 3]", "[2, 3]");
+    TAPEGRAD_CHECK_ERROR(stack({Tensor::zeros({2}), Tensor::zeros({3})}, 0), "stack", "[3]");
+    TAPEGRAD_CHECK_ERROR(reshape(Tensor::zeros({2, 3}), {4, 2}), "reshape", "[4, 2]", "6 elements");
+    TAPEGRAD_CHECK_ERROR(split(Tensor::zeros({5}), {2, 2}, 0), "split", "sum to 4");
+    TAPEGRAD_CHECK_ERROR(chunk(Tensor::zeros({5}), 2, 0), "chunk", "2 equal pieces");
+    TAPEGRAD_CHECK_ERROR(squeeze(Tensor::zeros({2, 3}), 0), "squeeze", "extent 2");
+    TAPEGRAD_CHECK_ERROR(permute(Tensor::zeros({2, 3}), {0, 0}), "permute", "permutation");
+    TAPEGRAD_CHECK_ERROR(Tensor::from_vector(std::vector<float>{1, 2, 3}, {2, 2}), "from_vector", "3 values", "[2, 2]");
+}
+
+BOOST_AUTO_TEST_CASE(bad_axis) {
+    Tensor x = Tensor::zeros({2, 3});
+    TAPEGRAD_CHECK_ERROR(sum(x, 2), "sum", "axis 2", "2 dims");
+    TAPEGRAD_CHECK_ERROR(softmax(x, -3), "softmax", "axis -3");
+    TAPEGRAD_CHECK_ERROR(slice(x, 5, 0, 1), "slice", "axis 5");
+    TAPEGRAD_CHECK_ERROR(max(x, 3), "max", "axis 3");
+    TAPEGRAD_CHECK_ERROR(transpose(x, 0, 2), "transpose", "axis 2");
+}
+
+BOOST_AUTO_TEST_CASE(mixing_dtypes) {
+    Tensor f = Tensor::zeros({2}, DType::Float32), d = Tensor::zeros({2}, DType::Float64);
+    TAPEGRAD_CHECK_ERROR(f * d, "mul", "float32", "float64", "different dtypes");
+    TAPEGRAD_CHECK_ERROR(matmul(Tensor::zeros({2, 2}), Tensor::zeros({2, 2}, DType::Float64)), "matmul", "dtypes");
+    TAPEGRAD_CHECK_ERROR(concat({f, d}, 0), "concat", "dtypes");
+    TAPEGRAD_CHECK_ERROR(exp(Tensor::zeros({2}, DType::Int64)), "exp", "int64");
+    TAPEGRAD_CHECK_ERROR(f.data<double>(), "data", "float32");
+    TAPEGRAD_CHECK_ERROR(f.to_vector<int64_t>(), "to_vector", "int64");
+    Tensor ints = Tensor::zeros({2}, DType::Int64);
+    TAPEGRAD_CHECK_ERROR(ints.set_requires_grad(), "set_requires_grad", "int64");
+}
+
+BOOST_AUTO_TEST_CASE(index_out_of_range) {
+    Tensor table = Tensor::zeros({5, 3});
+    TAPEGRAD_CHECK_ERROR(index_select(table, 0, Tensor::from_vector(std::vector<int64_t>{1, 5}, {2})),
+                         "index_select", "index 5", "position 1", "< 5");
+    TAPEGRAD_CHECK_ERROR(index_select(table, 0, Tensor::from_vector(std::vector<int64_t>{-1}, {1})),
+                         "index_select", "index -1");
+    TAPEGRAD_CHECK_ERROR(index_select(table, 0, Tensor::zeros({2})), "index_select", "int64", "float32");
+    TAPEGRAD_CHECK_ERROR(gather(table, 1, Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 3, 0}, {5})), "gather",
+                         "index 3");
+    TAPEGRAD_CHECK_ERROR(gather(table, 1, Tensor::from_vector(std::vector<int64_t>{0, 1}, {2})), "gather", "[2]",
+                         "[5]");
+    TAPEGRAD_CHECK_ERROR(cross_entropy(Tensor::zeros({2, 3}), Tensor::from_vector(std::vector<int64_t>{0, 3}, {2})),
+                         "cross_entropy", "index 3", "< 3");
+    TAPEGRAD_CHECK_ERROR(cross_entropy(Tensor::zeros({2, 3}), Tensor::from_vector(std::vector<int64_t>{0}, {1})),
+                         "cross_entropy", "targets");
+    TAPEGRAD_CHECK_ERROR(slice(Tensor::zeros({4}), 0, 2, 6), "slice", "[2, 6)", "<= 4");
+}
+
+BOOST_AUTO_TEST_CASE(scalar_and_value_misuse) {
+    TAPEGRAD_CHECK_ERROR(Tensor::zeros({2, 2}).item(), "item", "4 elements");
+    Generator gen(1);
+    TAPEGRAD_CHECK_ERROR(dropout(Tensor::zeros({2}), 1.0, gen), "dropout", "p = 1");
+    TAPEGRAD_CHECK_ERROR(dropout(Tensor::zeros({2}), -0.1, gen), "dropout", "p = -0.1");
+    TAPEGRAD_CHECK_ERROR(Tensor::empty({2, -1}), "empty", "negative");
+    TAPEGRAD_CHECK_ERROR(Tensor().shape(), "undefined");
+}
+
+BOOST_AUTO_TEST_CASE(errors_derive_from_runtime_error) {
+    try {
+        Tensor::zeros({2}) + Tensor::zeros({3});
+        BOOST_FAIL("expected an exception");
+    } catch (const std::runtime_error& e) {
+        BOOST_CHECK(std::string(e.what()).rfind("add: ", 0) == 0);
+    }
+}

@@ -1,0 +1,146 @@
+// The host side of the GPU kernels: the TG_HD per-element math and index arithmetic that the
+// CUDA kernels run, checked on the CPU so CI covers them without a GPU.
+#define BOOST_TEST_MODULE kernel_math
+#include <cmath>
+#include <set>
+
+#include "ops/elementwise_math.h"
+#include "ops/op_utils.h"
+#include "ops/optimizer_math.h"
+#include "tests/test_helpers.h"
+
+using namespace tapegrad;
+
+BOOST_AUTO_TEST_CASE(grid_stride_visits_every_element_once) {
+    // Emulate launches of blocks_x threads_per_block threads over n elements.
+    for (int64_t n : {1, 7, 256, 1000, 4097})
+        for (int64_t blocks : {1, 3, 16})
+            for (int64_t threads : {32, 256}) {
+                std::vector<int> visits(n, 0);
+                for (int64_t b = 0; b < blocks; ++b)
+                    for (int64_t t = 0; t < threads; ++t) {
+                        GridStride g = grid_stride(b, threads, t, blocks);
+                        for (int64_t i = g.first; i < n; i += g.step) ++visits[i];
+                    }
+                bool once = std::all_of(visits.begin(), visits.end(), [](int v) { return v == 1; });
+                BOOST_CHECK_MESSAGE(once, "n " << n << " blocks " << blocks << " threads " << threads);
+            }
+}
+
+BOOST_AUTO_TEST_CASE(broadcast_offsets_match_naive_indexing) {
+    // a [2, 1, 4] and b [3, 1] broadcast to [2, 3, 4]: offsets of element (i, j, k).
+    BroadcastPlan plan = broadcast_plan({2, 1, 4}, {3, 1}, {2, 3, 4});
+    for (int64_t i = 0; i < 2; ++i)
+        for (int64_t j = 0; j < 3; ++j)
+            for (int64_t k = 0; k < 4; ++k) {
+                int64_t linear = (i * 3 + j) * 4 + k;
+                BOOST_CHECK_EQUAL(strided_offset(plan.a, linear), i * 4 + k);
+                BOOST_CHECK_EQUAL(strided_offset(plan.b, linear), j);
+            }
+    BOOST_CHECK(!plan.same_shape);
+    BOOST_CHECK(broadcast_plan({2, 3}, {2, 3}, {2, 3}).same_shape);
+}
+
+BOOST_AUTO_TEST_CASE(transposed_layout_offsets) {
+    // x [2, 3] read as its transpose [3, 2]: element (i, j) of the transpose is x[j, i] at j*3 + i.
+    StridedLayout t;
+    t.ndim = 2;
+    t.shape[0] = 3, t.shape[1] = 2;
+    t.stride[0] = 1, t.stride[1] = 3;
+    for (int64_t i = 0; i < 3; ++i)
+        for (int64_t j = 0; j < 2; ++j) BOOST_CHECK_EQUAL(strided_offset(t, i * 2 + j), j * 3 + i);
+}
+
+template <UnaryOp OP>
+void check_unary_derivative(double x, double s) {
+    double y = unary_value<OP, double>(x, s);
+    double h = 1e-6;
+    double numeric = (unary_value<OP, double>(x + h, s) - unary_value<OP, double>(x - h, s)) / (2 * h);
+    double analytic = unary_derivative<OP, double>(x, y, s);
+    BOOST_CHECK_MESSAGE(std::fabs(analytic - numeric) < 1e-6,
+                        to_string(OP) << " at " << x << ": " << analytic << " vs " << numeric);
+}
+
+BOOST_AUTO_TEST_CASE(unary_derivatives_match_finite_differences) {
+    for (double x : {-2.3, -0.4, 0.7, 1.9}) {
+        check_unary_derivative<UnaryOp::Neg>(x, 0);
+        check_unary_derivative<UnaryOp::Exp>(x, 0);
+        check_unary_derivative<UnaryOp::Tanh>(x, 0);
+        check_unary_derivative<UnaryOp::Sigmoid>(x, 0);
+        check_unary_derivative<UnaryOp::Relu>(x, 0);
+        check_unary_derivative<UnaryOp::AddScalar>(x, 1.5);
+        check_unary_derivative<UnaryOp::MulScalar>(x, -0.5);
+        check_unary_derivative<UnaryOp::Pow>(x, 3.0);
+        check_unary_derivative<UnaryOp::Log>(std::fabs(x), 0);
+        check_unary_derivative<UnaryOp::Sqrt>(std::fabs(x), 0);
+    }
+    // Sigmoid stays finite on both tails in float.
+    BOOST_CHECK_EQUAL((unary_value<UnaryOp::Sigmoid, float>(-200.0f, 0)), 0.0f);
+    BOOST_CHECK_EQUAL((unary_value<UnaryOp::Sigmoid, float>(200.0f, 0)), 1.0f);
+}
+
+template <BinaryOp OP>
+void check_binary_derivative(double a, double b) {
+    double h = 1e-6;
+    double da = (binary_value<OP, double>(a + h, b) - binary_value<OP, double>(a - h, b)) / (2 * h);
+    double db = (binary_value<OP, double>(a, b + h) - binary_value<OP, double>(a, b - h)) / (2 * h);
+    double analytic_a = binary_derivative<OP, double>(0, a, b), analytic_b = binary_derivative<OP, double>(1, a, b);
+    BOOST_CHECK_SMALL(analytic_a - da, 1e-6);
+    BOOST_CHECK_SMALL(analytic_b - db, 1e-6);
+}
+
+BOOST_AUTO_TEST_CASE(binary_derivatives_match_finite_differences) {
+    for (auto [a, b] : std::vector<std::pair<double, double>>{{0.3, 1.7}, {-2.0, 0.6}, {1.2, -0.9}}) {
+        check_binary_derivative<BinaryOp::Add>(a, b);
+        check_binary_derivative<BinaryOp::Sub>(a, b);
+        check_binary_derivative<BinaryOp::Mul>(a, b);
+        check_binary_derivative<BinaryOp::Div>(a, b);
+        check_binary_derivative<BinaryOp::BceWithLogits>(a, std::fabs(b) / 2);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(softmax_row_math) {
+    // A strided row (stride 2): softmax sums to 1 and its adjoint matches finite differences.
+    double x[6] = {0.5, 9, -1.0, 9, 2.0, 9}, y[6] = {0, 0, 0, 0, 0, 0};
+    softmax_row(x, y, 3, 2, false);
+    BOOST_CHECK_CLOSE(y[0] + y[2] + y[4], 1.0, 1e-12);
+    BOOST_CHECK_EQUAL(y[1], 0.0);  // untouched between the strided entries
+    double gy[6] = {0.3, 0, -1.2, 0, 0.8, 0}, gx[6] = {0, 0, 0, 0, 0, 0};
+    softmax_row_backward(y, gy, gx, 3, 2, false);
+    for (int k = 0; k < 3; ++k) {
+        double h = 1e-6, plus[6], minus[6], xp[6], xm[6];
+        std::copy(x, x + 6, xp);
+        std::copy(x, x + 6, xm);
+        xp[2 * k] += h;
+        xm[2 * k] -= h;
+        softmax_row(xp, plus, 3, 2, false);
+        softmax_row(xm, minus, 3, 2, false);
+        double numeric = 0;
+        for (int j = 0; j < 3; ++j) numeric += gy[2 * j] * (plus[2 * j] - minus[2 * j]) / (2 * h);
+        BOOST_CHECK_SMALL(gx[2 * k] - numeric, 1e-8);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(dropout_value_matches_cpu_mask) {
+    Generator gen(11);
+    Tensor mask = dropout(Tensor::ones({500}), 0.4, gen);
+    std::vector<float> m = mask.to_vector<float>();
+    for (int64_t i = 0; i < 500; ++i) BOOST_CHECK_EQUAL(m[i], dropout_value<float>(0.4, 11, uint64_t(i)));
+}
+
+BOOST_AUTO_TEST_CASE(adam_element_matches_the_formula) {
+    // Two steps of Adam on one number, by hand: g = 0.5 then -0.25, lr 0.1, default betas.
+    AdamHyper h;
+    h.lr = 0.1;
+    double p = 1.0, m = 0, v = 0;
+    h.bias_correction1 = 1 - 0.9, h.bias_correction2 = 1 - 0.999;
+    adam_element(p, 0.5, m, v, h);
+    BOOST_CHECK_CLOSE(m, 0.05, 1e-10);
+    BOOST_CHECK_CLOSE(v, 0.00025, 1e-10);
+    BOOST_CHECK_CLOSE(p, 1.0 - 0.1 * 0.5 / (0.5 + 1e-8), 1e-10);  // first step moves by ~lr
+    h.bias_correction1 = 1 - 0.81, h.bias_correction2 = 1 - 0.999 * 0.999;
+    double p1 = p;
+    adam_element(p, -0.25, m, v, h);
+    double m2 = 0.9 * 0.05 + 0.1 * -0.25, v2 = 0.999 * 0.00025 + 0.001 * 0.0625;
+    BOOST_CHECK_CLOSE(p, p1 - 0.1 * (m2 / 0.19) / (std::sqrt(v2 / (1 - 0.998001)) + 1e-8), 1e-10);
+}

@@ -1,0 +1,291 @@
+// Layers, modules, optimizers and checkpoints.
+#define BOOST_TEST_MODULE models
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "models/checkpoint.h"
+#include "models/init.h"
+#include "models/layers.h"
+#include "models/optim.h"
+#include "tests/test_helpers.h"
+
+using namespace tapegrad;
+using namespace tapegrad::testing;
+using Inputs = std::vector<Tensor>;
+
+namespace {
+// A two-level module: "encoder.proj" and "head".
+struct Net : Module {
+    struct Encoder : Module {
+        Linear proj;
+        LayerNorm norm;
+        explicit Encoder(Generator& gen) : proj(3, 4, gen), norm(4) {
+            register_module("proj", &proj);
+            register_module("norm", &norm);
+        }
+    };
+    Encoder encoder;
+    Linear head;
+    explicit Net(Generator& gen) : encoder(gen), head(4, 2, gen, false) {
+        register_module("encoder", &encoder);
+        register_module("head", &head);
+    }
+    Tensor forward(const Tensor& x) const { return head.forward(tanh(encoder.norm.forward(encoder.proj.forward(x)))); }
+};
+
+std::string temp_path(const std::string& name) { return "/tmp/tapegrad_test_" + std::to_string(::getpid()) + "_" + name; }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(module_names_counts_and_dtype) {
+    Generator gen(1);
+    Net net(gen);
+    auto named = net.named_parameters();
+    std::vector<std::string> names;
+    for (auto& [n, t] : named) names.push_back(n);
+    BOOST_CHECK((names == std::vector<std::string>{"encoder.proj.weight", "encoder.proj.bias", "encoder.norm.weight",
+                                                   "encoder.norm.bias", "head.weight"}));
+    BOOST_CHECK_EQUAL(net.num_parameters(), 3 * 4 + 4 + 4 + 4 + 4 * 2);
+    std::string table = net.summary("net");
+    BOOST_CHECK_MESSAGE(table.find("net.encoder.proj.weight") != std::string::npos, table);
+    BOOST_CHECK_MESSAGE(table.find("total") != std::string::npos && table.find("32") != std::string::npos, table);
+    net.to(DType::Float64);
+    for (const Tensor& p : net.parameters()) {
+        BOOST_CHECK(p.dtype() == DType::Float64);
+        BOOST_CHECK(p.requires_grad() && p.is_leaf());
+    }
+    net.eval();
+    BOOST_CHECK(!net.encoder.proj.training());
+}
+
+BOOST_AUTO_TEST_CASE(layers_gradient) {
+    Generator gen(2);
+    Net net(gen);
+    net.to(DType::Float64);
+    Tensor x = input({2, 3, 3}, 3);
+    Inputs all = {x};
+    for (const Tensor& p : net.parameters()) all.push_back(p);
+    TAPEGRAD_CHECK_GRADIENT([&](const Inputs&) { return net.forward(x); }, all);
+}
+
+BOOST_AUTO_TEST_CASE(layer_norm_values) {
+    LayerNorm norm(4);
+    Tensor x = Tensor::from_vector(std::vector<float>{1, 2, 3, 4}, {1, 4});
+    std::vector<float> y = norm.forward(x).to_vector<float>();
+    double sd = std::sqrt(1.25 + 1e-5);
+    for (int i = 0; i < 4; ++i) BOOST_CHECK_CLOSE(y[i], (i + 1 - 2.5) / sd, 1e-4);
+}
+
+BOOST_AUTO_TEST_CASE(embedding_gradient_and_padding) {
+    Generator gen(4);
+    Embedding emb(6, 3, gen, /*padding_idx=*/0);
+    emb.to(DType::Float64);
+    Tensor ids = Tensor::from_vector(std::vector<int64_t>{2, 0, 5, 2, 2, 1}, {2, 3});  // repeats and padding
+    TAPEGRAD_CHECK_GRADIENT([&](const Inputs&) { return emb.forward(ids); }, Inputs{emb.weight});
+    BOOST_CHECK(emb.forward(ids).shape() == (Shape{2, 3, 3}));
+    std::vector<double> row0 = slice(emb.weight, 0, 0, 1).to_double_vector();
+    for (double v : row0) BOOST_CHECK_EQUAL(v, 0.0);
+    backward(sum(emb.forward(ids) * 3.0));
+    std::vector<double> g = emb.weight.grad().to_double_vector();
+    for (int j = 0; j < 3; ++j) {
+        BOOST_CHECK_EQUAL(g[0 * 3 + j], 0.0);  // padding row: no gradient
+        BOOST_CHECK_EQUAL(g[2 * 3 + j], 9.0);  // id 2 used three times
+        BOOST_CHECK_EQUAL(g[3 * 3 + j], 0.0);  // unused
+    }
+}
+
+BOOST_AUTO_TEST_CASE(dropout_module_respects_eval) {
+    Dropout drop(0.5, 3);
+    Tensor x = Tensor::ones({1000});
+    BOOST_CHECK(!drop.forward(x).same(x));
+    drop.eval();
+    BOOST_CHECK(drop.forward(x).same(x));
+}
+
+BOOST_AUTO_TEST_CASE(truncated_normal_stays_within_two_sigma) {
+    Generator gen(5);
+    std::vector<float> v = truncated_normal_init({5000}, 0.5, gen).to_vector<float>();
+    for (float x : v) BOOST_REQUIRE(std::fabs(x) <= 1.0f + 1e-6f);
+    double var = 0;
+    for (float x : v) var += double(x) * x / v.size();
+    BOOST_CHECK_CLOSE(std::sqrt(var), 0.5 * 0.88, 5.0);  // sd of a ±2σ-truncated normal is 0.88σ
+}
+
+// ---- optimizers, against the published update formulas worked by hand -----------------------
+
+namespace {
+Tensor param(std::vector<double> v) {
+    return Tensor::from_vector(v, {int64_t(v.size())}).set_requires_grad();
+}
+void set_grad(Tensor& p, std::vector<double> g) { p.set_grad(Tensor::from_vector(g, {int64_t(g.size())})); }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(sgd_momentum_nesterov_weight_decay) {
+    Tensor p = param({1.0, -2.0});
+    SgdOptions o;
+    o.lr = 0.1, o.momentum = 0.9, o.weight_decay = 0.01;
+    SGD sgd({p}, o);
+    set_grad(p, {0.5, 1.0});
+    sgd.step();
+    // g = 0.5 + 0.01*1 = 0.51; buf = g; p = 1 - 0.1*0.51
+    BOOST_CHECK_CLOSE(p.to_double_vector()[0], 1 - 0.051, 1e-10);
+    set_grad(p, {0.2, 0.0});
+    sgd.step();
+    double g2 = 0.2 + 0.01 * 0.949, buf2 = 0.9 * 0.51 + g2;
+    BOOST_CHECK_CLOSE(p.to_double_vector()[0], 0.949 - 0.1 * buf2, 1e-10);
+
+    Tensor q = param({1.0});
+    o.weight_decay = 0, o.nesterov = true;
+    SGD nesterov({q}, o);
+    set_grad(q, {0.5});
+    nesterov.step();  // buf = 0.5; step = 0.5 + 0.9*0.5
+    BOOST_CHECK_CLOSE(q.item(), 1 - 0.1 * 0.95, 1e-10);
+    TAPEGRAD_CHECK_ERROR(SGD({q}, SgdOptions{0.1, 0.0, 0.0, 0.0, true}), "SGD", "Nesterov");
+}
+
+BOOST_AUTO_TEST_CASE(adam_and_adamw_steps) {
+    Tensor p = param({1.0}), q = param({1.0});
+    AdamOptions o;
+    o.lr = 0.1, o.weight_decay = 0.1;
+    Adam adam({p}, o);
+    AdamW adamw({q}, o);
+    for (double g : {0.5, -0.25}) {
+        set_grad(p, {g});
+        set_grad(q, {g});
+        adam.step();
+        adamw.step();
+    }
+    // By hand. Adam (L2): step 1: g = 0.5 + 0.1*1 = 0.6; m = 0.06, v = 0.00036;
+    //   p1 = 1 - 0.1 * (0.06/0.1) / (sqrt(0.00036/0.001) + 1e-8) = 1 - 0.1 * 0.6/0.6 = 0.9
+    double p1 = 1 - 0.1 * (0.06 / 0.1) / (std::sqrt(0.00036 / 0.001) + 1e-8);
+    double g2 = -0.25 + 0.1 * p1;
+    double m2 = 0.9 * 0.06 + 0.1 * g2, v2 = 0.999 * 0.00036 + 0.001 * g2 * g2;
+    double p2 = p1 - 0.1 * (m2 / 0.19) / (std::sqrt(v2 / (1 - 0.999 * 0.999)) + 1e-8);
+    BOOST_CHECK_CLOSE(p.item(), p2, 1e-9);
+    // AdamW: decay first (p *= 1 - lr*wd), then Adam on the raw gradient.
+    double q1 = 1 * (1 - 0.01) - 0.1 * (0.05 / 0.1) / (std::sqrt(0.00025 / 0.001) + 1e-8);
+    double mq = 0.9 * 0.05 + 0.1 * -0.25, vq = 0.999 * 0.00025 + 0.001 * 0.0625;
+    double q2 = q1 * (1 - 0.01) - 0.1 * (mq / 0.19) / (std::sqrt(vq / (1 - 0.999 * 0.999)) + 1e-8);
+    BOOST_CHECK_CLOSE(q.item(), q2, 1e-9);
+    BOOST_CHECK_EQUAL(adam.steps(), 2);
+    BOOST_CHECK_CLOSE(AdamW::defaults().weight_decay, 0.01, 1e-12);
+}
+
+BOOST_AUTO_TEST_CASE(gradient_clipping) {
+    Tensor a = param({3.0, 0.0}), b = param({4.0});
+    set_grad(a, {3.0, 0.0});
+    set_grad(b, {4.0});
+    double norm = clip_grad_norm({a, b}, 1.0);
+    BOOST_CHECK_CLOSE(norm, 5.0, 1e-10);
+    BOOST_CHECK_CLOSE(a.grad().to_double_vector()[0], 3.0 / (5.0 + 1e-6), 1e-8);
+    BOOST_CHECK_CLOSE(b.grad().item(), 4.0 / (5.0 + 1e-6), 1e-8);
+    BOOST_CHECK_CLOSE(clip_grad_norm({a, b}, 10.0), 1.0, 1e-4);  // below max: unchanged
+    BOOST_CHECK_CLOSE(b.grad().item(), 4.0 / (5.0 + 1e-6), 1e-8);
+}
+
+BOOST_AUTO_TEST_CASE(learning_rate_schedules) {
+    BOOST_CHECK_EQUAL(LrSchedule::constant(0.1)(1000), 0.1);
+    LrSchedule warm = LrSchedule::linear_warmup(1.0, 4);
+    BOOST_CHECK_CLOSE(warm(0), 0.25, 1e-12);
+    BOOST_CHECK_CLOSE(warm(3), 1.0, 1e-12);
+    BOOST_CHECK_CLOSE(warm(50), 1.0, 1e-12);
+    LrSchedule cosine = LrSchedule::cosine(1.0, 110, 10, 0.1);
+    BOOST_CHECK_CLOSE(cosine(4), 0.5, 1e-12);
+    BOOST_CHECK_CLOSE(cosine(10), 1.0, 1e-12);
+    BOOST_CHECK_CLOSE(cosine(60), 0.55, 1e-9);  // halfway: min + (max - min) / 2
+    BOOST_CHECK_CLOSE(cosine(110), 0.1, 1e-9);
+}
+
+// ---- checkpoints -------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(checkpoint_round_trip_with_optimizer) {
+    Generator gen(6);
+    Net net(gen);
+    Adam adam(net.parameters());
+    Tensor x = Tensor::randn({5, 3}, gen);
+    for (int i = 0; i < 3; ++i) {
+        adam.zero_grad();
+        backward(mean(net.forward(x)));
+        adam.step();
+    }
+    std::string path = temp_path("round_trip.safetensors");
+    save_checkpoint(path, net, &adam);
+
+    Generator other(99);
+    Net restored(other);
+    Adam restored_adam(restored.parameters());
+    load_checkpoint(path, restored, &restored_adam);
+    auto a = net.named_parameters(), b = restored.named_parameters();
+    for (size_t i = 0; i < a.size(); ++i) BOOST_CHECK(a[i].second.to_vector<float>() == b[i].second.to_vector<float>());
+    BOOST_CHECK_EQUAL(restored_adam.steps(), 3);
+    auto sa = adam.state(), sb = restored_adam.state();
+    for (size_t i = 0; i < sa.size(); ++i) BOOST_CHECK(sa[i].second->to_vector<float>() == sb[i].second->to_vector<float>());
+    // One more identical step on both gives identical parameters.
+    for (auto [n, o] : {std::pair<Net*, Adam*>{&net, &adam}, {&restored, &restored_adam}}) {
+        o->zero_grad();
+        backward(mean(n->forward(x)));
+        o->step();
+    }
+    BOOST_CHECK(net.head.weight.to_vector<float>() == restored.head.weight.to_vector<float>());
+    std::remove(path.c_str());
+}
+
+BOOST_AUTO_TEST_CASE(checkpoint_file_layout) {
+    std::string path = temp_path("layout.safetensors");
+    save_tensors(path, {{"w", Tensor::from_vector(std::vector<float>{1, 2, 3}, {3})}});
+    std::ifstream in(path, std::ios::binary);
+    std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    uint64_t n = 0;
+    for (int i = 0; i < 8; ++i) n |= uint64_t(bytes[i]) << (8 * i);
+    BOOST_CHECK_EQUAL(n % 8, 0u);
+    std::string header(bytes.begin() + 8, bytes.begin() + 8 + n);
+    BOOST_CHECK_MESSAGE(header.find("\"w\":{\"data_offsets\":[0,12],\"dtype\":\"F32\",\"shape\":[3]}") != std::string::npos, header);
+    BOOST_CHECK_EQUAL(bytes.size(), 8 + n + 12);
+    float first;
+    std::memcpy(&first, bytes.data() + 8 + n, 4);
+    BOOST_CHECK_EQUAL(first, 1.0f);
+    std::remove(path.c_str());
+}
+
+BOOST_AUTO_TEST_CASE(checkpoint_errors_name_file_and_parameter) {
+    Generator gen(7);
+    Net net(gen);
+    std::string path = temp_path("errors.safetensors");
+    save_checkpoint(path, net);
+
+    // Truncated: cut the file in the middle of its data.
+    std::ifstream in(path, std::ios::binary);
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string cut = temp_path("cut.safetensors");
+    std::ofstream(cut, std::ios::binary) << all.substr(0, all.size() - 10);
+    TAPEGRAD_CHECK_ERROR(load_checkpoint(cut, net), "load_tensors", cut.c_str(), "truncated");
+    std::ofstream(cut, std::ios::binary) << all.substr(0, 5);
+    TAPEGRAD_CHECK_ERROR(load_checkpoint(cut, net), "truncated");
+    // Corrupt JSON.
+    std::string bad = all;
+    bad[12] = '#';
+    std::ofstream(cut, std::ios::binary) << bad;
+    TAPEGRAD_CHECK_ERROR(load_checkpoint(cut, net), "corrupt", cut.c_str());
+
+    // Missing parameter, unexpected parameter, shape mismatch.
+    save_tensors(cut, {{"encoder.proj.weight", net.encoder.proj.weight}});
+    TAPEGRAD_CHECK_ERROR(load_checkpoint(cut, net), "load_checkpoint", cut.c_str(), "encoder.proj.bias");
+    auto extra = net.named_parameters();
+    extra.emplace_back("decoder.weight", Tensor::zeros({2}));
+    save_tensors(cut, extra);
+    TAPEGRAD_CHECK_ERROR(load_checkpoint(cut, net), "unexpected", "decoder.weight");
+    auto wrong = net.named_parameters();
+    wrong[4].second = Tensor::zeros({3, 4});
+    save_tensors(cut, wrong);
+    TAPEGRAD_CHECK_ERROR(load_checkpoint(cut, net), "head.weight", "[3, 4]", "[2, 4]");
+    auto wrong_dtype = net.named_parameters();
+    wrong_dtype[4].second = Tensor::zeros({2, 4}, DType::Float64);
+    save_tensors(cut, wrong_dtype);
+    TAPEGRAD_CHECK_ERROR(load_checkpoint(cut, net), "head.weight", "float64", "float32");
+    TAPEGRAD_CHECK_ERROR(load_checkpoint(temp_path("missing.safetensors"), net), "cannot open");
+
+    // Atomic save: a failed write leaves neither a partial target nor a temporary file behind.
+    TAPEGRAD_CHECK_ERROR(save_tensors("/nonexistent-dir/x.safetensors", {{"a", Tensor::zeros({1})}}), "cannot create");
+    std::remove(path.c_str());
+    std::remove(cut.c_str());
+}
