@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
         auto it = peer.find(fused);
         if (it != peer.end()) std::printf("torch %s: %.1f ms/step\n", fused, it->second);
     }
-    if (peer.empty()) std::printf("(PyTorch peer not run: scripts/torch_venv.sh makes .venv with CPU torch)\n");
+    if (peer.empty()) std::printf("(PyTorch peer not run: scripts/torch_peer.py and a .venv with torch are not provided yet)\n");
     std::printf("\n%s", recurrent_parameter_table(kE, kH).c_str());
     return 0;
 }
