@@ -1,0 +1,209 @@
+// Recurrent cells: one train step (embedding lookup, cell, linear readout of the final h,
+// cross-entropy, backward, Adam) at B = 32, T = 256, vocabulary 10,000, E = 128, H = 128, for RNN,
+// LSTM, GRU, BiLSTM and QL-LSTM, against the GEMM floor measured in the same run.
+//
+// The GEMM floor of a cell is the time raw cblas_sgemm takes for the matrix products of the best
+// schedule, run here with the same shapes: the input projection of all T steps in one GEMM
+// ([B·T, E] x [E, G], G = gate width), h_{t-1} W_hh^T ([B, H] x [H, G]) per step, and in the
+// backward dh_{t-1} = dz_t W_hh per step plus three big GEMMs over all steps: dW_ih = dZ^T X,
+// dX = dZ W_ih, dW_hh = dZ^T H_prev. (QL-LSTM adds its per-block summary products.) Everything
+// else (gate arithmetic, masking, the tape, the embedding, Adam) is overhead above the floor.
+// Budgets: LSTM within 1.5x of its floor; QL-LSTM at least 2x faster than the LSTM.
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "models/layers.h"
+#include "models/optim.h"
+#include "models/param_table.h"
+#include "models/ql_lstm.h"
+#include "models/recurrent.h"
+#include "tapegrad.h"
+
+using namespace tapegrad;
+
+namespace {
+
+constexpr int64_t kB = 32, kT = 256, kVocab = 10000, kE = 128, kH = 128, kClasses = 2;
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median_seconds(int repeats, const std::function<void()>& fn) {
+    fn();
+    std::vector<double> times;
+    for (int i = 0; i < repeats; ++i) {
+        auto start = std::chrono::steady_clock::now();
+        fn();
+        times.push_back(seconds_since(start));
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+}
+
+// One GEMM shape of a schedule, run `count` times: C[m, n] = op(A) op(B) with inner size k.
+struct Gemm {
+    int m, n, k, count;
+    bool trans_a, trans_b;
+};
+
+// The best schedule of one recurrent layer with gate width g (see the header comment).
+std::vector<Gemm> layer_schedule(int g) {
+    const int bt = int(kB * kT), b = int(kB), t = int(kT), h = int(kH), e = int(kE);
+    return {
+        {bt, g, e, 1, false, true},  // X W_ih^T, all steps
+        {b, g, h, t, false, true},   // h W_hh^T per step
+        {b, h, g, t, false, false},  // dh = dz W_hh per step
+        {g, e, bt, 1, true, false},  // dW_ih = dZ^T X
+        {bt, e, g, 1, false, false}, // dX = dZ W_ih
+        {g, h, bt, 1, true, false},  // dW_hh = dZ^T H_prev
+    };
+}
+
+double gemm_flops(const std::vector<Gemm>& schedule) {
+    double f = 0;
+    for (const Gemm& s : schedule) f += 2.0 * s.m * s.n * s.k * s.count;
+    return f;
+}
+
+// Seconds raw cblas_sgemm takes for the whole schedule (median of several runs).
+double gemm_floor_seconds(const std::vector<Gemm>& schedule) {
+    std::vector<std::vector<float>> a, b, c;
+    for (const Gemm& s : schedule) {
+        a.emplace_back(size_t(s.m) * s.k, 0.01f);
+        b.emplace_back(size_t(s.k) * s.n, 0.02f);
+        c.emplace_back(size_t(s.m) * s.n, 0.0f);
+    }
+    return median_seconds(7, [&] {
+        for (size_t i = 0; i < schedule.size(); ++i) {
+            const Gemm& s = schedule[i];
+            for (int r = 0; r < s.count; ++r)
+                cblas_sgemm(CblasRowMajor, s.trans_a ? CblasTrans : CblasNoTrans, s.trans_b ? CblasTrans : CblasNoTrans,
+                            s.m, s.n, s.k, 1.0f, a[i].data(), s.trans_a ? s.m : s.k, b[i].data(),
+                            s.trans_b ? s.k : s.n, 0.0f, c[i].data(), s.n);
+        }
+    });
+}
+
+// A classifier: embedding -> recurrent layer -> Linear on the final h -> logits [B, classes].
+struct Classifier {
+    std::string name;
+    std::function<Tensor(const Tensor& ids)> logits;
+    std::vector<Tensor> parameters;
+    std::vector<Gemm> floor_schedule;
+};
+
+double train_step_seconds(Classifier& model, const Tensor& ids, const Tensor& labels, int repeats) {
+    Adam adam(model.parameters, AdamOptions{});
+    return median_seconds(repeats, [&] {
+        for (Tensor& p : model.parameters) p.zero_grad();
+        backward(cross_entropy(model.logits(ids), labels));
+        adam.step();
+    });
+}
+
+// PyTorch's figures for the same steps, from scripts/torch_peer.py, when `import torch` works.
+std::map<std::string, double> torch_peer_ms() {
+    std::map<std::string, double> ms;
+    const char* python = std::getenv("TAPEGRAD_PYTHON");
+    std::string cmd = std::string(python ? python : ".venv/bin/python") + " scripts/torch_peer.py 2>/dev/null";
+    FILE* pipe = popen(cmd.c_str(), "r");
+    if (!pipe) return ms;
+    char name[64];
+    double value;
+    while (std::fscanf(pipe, "%63s %lf", name, &value) == 2) ms[name] = value;
+    pclose(pipe);
+    return ms;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    use_fast_blas_kernels(argc, argv);
+    std::printf("%s\n", blas_summary().c_str());
+    std::printf("Train step: B=%lld T=%lld vocab=%lld E=%lld H=%lld, Adam; medians of 5 steps\n\n", (long long)kB,
+                (long long)kT, (long long)kVocab, (long long)kE, (long long)kH);
+    const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+    const int repeats = quick ? 1 : 5;
+
+    Generator gen(1);
+    std::vector<int64_t> id_values(static_cast<size_t>(kB * kT)), label_values(static_cast<size_t>(kB));
+    std::mt19937_64 rng(1);
+    for (auto& v : id_values) v = int64_t(rng() % uint64_t(kVocab));
+    for (auto& v : label_values) v = int64_t(rng() % uint64_t(kClasses));
+    const Tensor ids = Tensor::from_vector(id_values, {kB, kT}), labels = Tensor::from_vector(label_values, {kB});
+
+    Embedding embedding(kVocab, kE, gen);
+    Linear head(kH, kClasses, gen), head2(2 * kH, kClasses, gen);
+    Recurrent rnn(CellType::RNN, kE, kH, 1, gen), lstm(CellType::LSTM, kE, kH, 1, gen),
+        gru(CellType::GRU, kE, kH, 1, gen);
+    BiLstm bilstm(kE, kH, 1, gen);
+    QlLstm ql(kE, kH, gen);
+
+    auto params = [&](const Module& cell, const Linear& readout) {
+        std::vector<Tensor> p = embedding.parameters();
+        for (const Tensor& t : cell.parameters()) p.push_back(t);
+        for (const Tensor& t : readout.parameters()) p.push_back(t);
+        return p;
+    };
+    auto unidirectional = [&](const std::string& name, const Recurrent& cell, int gates) {
+        return Classifier{name,
+                          [&](const Tensor& x) { return head.forward(cell.forward(embedding.forward(x)).last.back().h); },
+                          params(cell, head), layer_schedule(gates)};
+    };
+    std::vector<Gemm> bi = layer_schedule(int(4 * kH)), ql_floor = layer_schedule(int(kH));
+    bi.insert(bi.end(), bi.begin(), bi.end());
+    // QL-LSTM's block summaries: W_s m_k and V_s s_{k-1} forward, and per product dX and dW backward.
+    const int blocks = int(kT / 16);
+    for (int r = 0; r < 2; ++r)
+        ql_floor.insert(ql_floor.end(), {{int(kB), int(kH), int(kH), blocks, false, true},
+                                         {int(kB), int(kH), int(kH), blocks, false, false},
+                                         {int(kH), int(kH), int(kB), blocks, true, false}});
+    std::vector<Classifier> models{
+        unidirectional("RNN", rnn, int(kH)),
+        unidirectional("LSTM", lstm, int(4 * kH)),
+        unidirectional("GRU", gru, int(3 * kH)),
+        {"BiLSTM",
+         [&](const Tensor& x) {
+             RecurrentOutput r = bilstm.forward(embedding.forward(x));
+             return head2.forward(concat({r.last[0].h, r.last[1].h}, 1));
+         },
+         params(bilstm, head2), bi},
+        {"QL-LSTM", [&](const Tensor& x) { return head.forward(ql.forward(embedding.forward(x)).last.back().h); },
+         params(ql, head), ql_floor},
+    };
+
+    const std::map<std::string, double> peer = torch_peer_ms();
+    std::printf("%-9s %10s %11s %10s %9s %13s\n", "cell", "ms/step", "floor ms", "GFLOP", "vs floor",
+                peer.empty() ? "" : "torch loop ms");
+    std::map<std::string, double> ms;
+    for (Classifier& m : models) {
+        const double floor_s = gemm_floor_seconds(m.floor_schedule);
+        const double step_s = train_step_seconds(m, ids, labels, repeats);
+        ms[m.name] = step_s * 1e3;
+        std::printf("%-9s %10.1f %11.1f %10.2f %8.2fx", m.name.c_str(), step_s * 1e3, floor_s * 1e3,
+                    gemm_flops(m.floor_schedule) / 1e9, step_s / floor_s);
+        auto it = peer.find(m.name + "_loop");
+        if (it != peer.end()) std::printf(" %13.1f", it->second);
+        std::printf("\n");
+        if (m.name == "LSTM") std::printf("          budget: LSTM within 1.50x of its floor: %s\n", step_s / floor_s <= 1.5 ? "PASS" : "MISS");
+    }
+    std::printf("QL-LSTM vs LSTM: %.2fx faster (budget >= 2x: %s)\n", ms["LSTM"] / ms["QL-LSTM"],
+                ms["LSTM"] / ms["QL-LSTM"] >= 2.0 ? "PASS" : "MISS");
+    for (const char* fused : {"LSTM_fused", "GRU_fused"}) {
+        auto it = peer.find(fused);
+        if (it != peer.end()) std::printf("torch %s: %.1f ms/step\n", fused, it->second);
+    }
+    if (peer.empty()) std::printf("(PyTorch peer not run: scripts/torch_peer.py and a .venv with torch are not provided yet)\n");
+    std::printf("\n%s", recurrent_parameter_table(kE, kH).c_str());
+    return 0;
+}
