@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 
+#include "autograd/anomaly.h"
 #include "core/backend.h"
 
 namespace tapegrad {
@@ -51,10 +52,12 @@ std::shared_ptr<TapeState> live_tape_of(const Tensor& t) {
 }  // namespace
 
 void record(const char* op, std::vector<Tensor> inputs, Tensor& output, BackwardFn backward) {
-    if (!grad_mode) return;
     bool any_requires_grad = false;
     for (const Tensor& x : inputs) any_requires_grad |= x.requires_grad();
-    if (!any_requires_grad) return;
+    const bool recording = grad_mode && any_requires_grad;
+    if (anomaly_detection_enabled())
+        check_forward_anomaly(op, scope_path, recording ? int64_t(active_tape().size()) : -1, output);
+    if (!recording) return;
 
     const std::shared_ptr<TapeState>& state = active_tape().state();
     for (size_t i = 0; i < inputs.size(); ++i) {
@@ -131,7 +134,8 @@ Tensor run_hooks(const Tensor& t, Tensor grad) {
 }
 }  // namespace
 
-void backward(const Tensor& output, const BackwardOptions& options) {
+BackwardPass::BackwardPass(const Tensor& output, const BackwardOptions& options)
+    : keep_tape_(options.keep_tape) {
     if (!output.requires_grad())
         fail("backward", "tensor {} does not require grad (no input of the ops that produced it requires grad)",
              output.describe());
@@ -146,60 +150,79 @@ void backward(const Tensor& output, const BackwardOptions& options) {
         fail("backward", "seed gradient {} does not match output {}", seed.describe(), output.describe());
     }
     if (output.is_leaf()) {
-        accumulate(output.impl().grad, run_hooks(output, seed), false);
+        leaf_grads_[&output.impl()] = {output, clone(seed)};
         return;
     }
-    auto state = live_tape_of(output);
-    if (!state)
+    state_ = live_tape_of(output);
+    if (!state_)
         fail("backward", "the tape that recorded {} has been cleared, by an earlier backward(); pass "
              "BackwardOptions{{.keep_tape = true}} to the first call to run backward twice", output.describe());
+    next_ = output.impl().record;
+    pending_.resize(next_ + 1);
+    pending_[next_] = seed;
+}
 
+Tensor& BackwardPass::slot_of(const Tensor& x) {
+    if (!x.is_leaf()) return pending_[x.impl().record];
+    auto& entry = leaf_grads_[&x.impl()];
+    entry.first = x;
+    return entry.second;
+}
+
+Tensor BackwardPass::in_flight(const Tensor& x) const {
+    if (!x.is_leaf()) return x.impl().record < int64_t(pending_.size()) ? pending_[x.impl().record] : Tensor();
+    auto it = leaf_grads_.find(&x.impl());
+    return it == leaf_grads_.end() ? Tensor() : it->second.second;
+}
+
+Tensor BackwardPass::step() {
+    if (next_ < 0) fail("backward", "step() called after the last record; call finish()");
     // Nothing below records: hooks may compute with tensors without growing the tape mid-walk.
     NoGrad no_grad;
-    std::deque<Record>& records = state->records;
-    const int64_t last = output.impl().record;
-    // Gradients in flight: of record r's output in pending[r], of leaves in leaf_grads.
-    std::vector<Tensor> pending(last + 1);
-    std::unordered_map<TensorImpl*, std::pair<Tensor, Tensor>> leaf_grads;  // leaf -> (leaf, grad)
-    pending[last] = seed;
-    auto slot_of = [&](const Tensor& x) -> Tensor& {
-        if (!x.is_leaf()) return pending[x.impl().record];
-        auto& entry = leaf_grads[&x.impl()];
-        entry.first = x;
-        return entry.second;
-    };
+    const int64_t r = next_;
+    Record& rec = state_->records[r];
+    Tensor grad_output = run_hooks(rec.output, pending_[r]);
+    pending_[r] = Tensor();
+    if (rec.output.impl().retains_grad) accumulate(rec.output.impl().grad, grad_output, false);
 
-    InputGrads grads(records[last].inputs);
-    for (int64_t r = last; r >= 0; --r) {
-        if (!pending[r].defined()) continue;  // no path from this record to the output
-        Record& rec = records[r];
-        Tensor grad_output = run_hooks(rec.output, pending[r]);
-        pending[r] = Tensor();
-        if (rec.output.impl().retains_grad) accumulate(rec.output.impl().grad, grad_output, false);
-
-        // Hand the backward function the in-flight buffer of each input, so that several uses
-        // of one tensor sum into one gradient.
-        grads.reset(rec.inputs);
-        for (size_t i = 0; i < rec.inputs.size(); ++i)
-            if (rec.inputs[i].requires_grad()) grads.all()[i] = slot_of(rec.inputs[i]);
-        rec.backward(grad_output, grads);
-        for (size_t i = 0; i < rec.inputs.size(); ++i) {
-            const Tensor& g = grads.all()[i];
-            if (!g.defined()) continue;
-            Tensor& slot = slot_of(rec.inputs[i]);
-            if (!slot.defined()) slot = g;  // first gradient to reach this tensor
-            else if (!slot.same(g)) backend_for(g.device()).cast(g, slot, true);  // input used twice by this op
-        }
+    // Hand the backward function the in-flight buffer of each input, so that several uses of one
+    // tensor sum into one gradient.
+    grads_.reset(rec.inputs);
+    for (size_t i = 0; i < rec.inputs.size(); ++i)
+        if (rec.inputs[i].requires_grad()) grads_.all()[i] = slot_of(rec.inputs[i]);
+    rec.backward(grad_output, grads_);
+    for (size_t i = 0; i < rec.inputs.size(); ++i) {
+        const Tensor& g = grads_.all()[i];
+        if (!g.defined()) continue;
+        Tensor& slot = slot_of(rec.inputs[i]);
+        if (!slot.defined()) slot = g;  // first gradient to reach this tensor
+        else if (!slot.same(g)) backend_for(g.device()).cast(g, slot, true);  // input used twice by this op
+        if (anomaly_detection_enabled()) check_backward_anomaly(rec, r, i, slot);
     }
-    for (auto& [impl, entry] : leaf_grads)
+    do --next_;
+    while (next_ >= 0 && !pending_[next_].defined());  // skip records with no path to the output
+    return grad_output;
+}
+
+void BackwardPass::finish() {
+    if (next_ >= 0) fail("backward", "finish() called with record {} still to run", next_);
+    NoGrad no_grad;
+    for (auto& [impl, entry] : leaf_grads_)
         if (entry.second.defined()) {
             Tensor grad = run_hooks(entry.first, entry.second);
             accumulate(impl->grad, grad, grad.same(entry.second));
         }
-    if (!options.keep_tape) {
-        records.clear();
-        ++state->epoch;
+    leaf_grads_.clear();
+    if (state_ && !keep_tape_) {
+        state_->records.clear();
+        ++state_->epoch;
     }
+}
+
+void backward(const Tensor& output, const BackwardOptions& options) {
+    BackwardPass pass(output, options);
+    while (pass.next() >= 0) pass.step();
+    pass.finish();
 }
 
 }  // namespace tapegrad

@@ -14,6 +14,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,7 @@ namespace tapegrad {
 // not require grad: backward functions skip those.
 class InputGrads {
 public:
+    InputGrads() = default;
     explicit InputGrads(const std::vector<Tensor>& inputs);
     // Re-targets this object at another record's inputs (backward reuses one InputGrads).
     void reset(const std::vector<Tensor>& inputs);
@@ -35,7 +37,7 @@ public:
     std::vector<Tensor>& all() { return grads_; }
 
 private:
-    const std::vector<Tensor>* inputs_;
+    const std::vector<Tensor>* inputs_ = nullptr;
     std::vector<Tensor> grads_;
 };
 
@@ -120,6 +122,36 @@ struct BackwardOptions {
 
 // Computes d(output)/d(leaf) for every leaf that requires grad, accumulating into leaf.grad().
 void backward(const Tensor& output, const BackwardOptions& options = {});
+
+// One backward pass, a record at a time. backward() runs it to the end in one call;
+// BackwardStepper (autograd/stepper.h) runs it step by step so a learner can watch it. Both go
+// through step(): there is one implementation of a backward step.
+class BackwardPass {
+public:
+    BackwardPass(const Tensor& output, const BackwardOptions& options);
+    // The record step() runs next: the highest-numbered one a gradient has reached, -1 when none is left.
+    int64_t next() const { return next_; }
+    // Runs record next(): the hooks of its output, retain_grad, its backward function. Returns the
+    // dL/d(output) it was handed (after the hooks).
+    Tensor step();
+    // After the last step: hands every leaf its gradient (after its hooks) and clears the tape
+    // unless keep_tape.
+    void finish();
+    const Record& record(int64_t r) const { return state_->records[r]; }
+    // The gradient accumulated so far for x, an input of some record (undefined if none reached it yet).
+    Tensor in_flight(const Tensor& x) const;
+
+private:
+    Tensor& slot_of(const Tensor& x);
+
+    std::shared_ptr<TapeState> state_;
+    bool keep_tape_;
+    // Gradients in flight: of record r's output in pending_[r], of leaves in leaf_grads_.
+    std::vector<Tensor> pending_;
+    std::unordered_map<TensorImpl*, std::pair<Tensor, Tensor>> leaf_grads_;  // leaf -> (leaf, grad)
+    InputGrads grads_;  // reused by every step
+    int64_t next_ = -1;
+};
 
 // The record that produced `t` (throws if t is a leaf or its tape was cleared).
 const Record& producer(const Tensor& t);

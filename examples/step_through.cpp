@@ -1,0 +1,154 @@
+// Step through backward by hand. Builds a small model, runs it forward, then runs backward one
+// tape record at a time while you watch: each step prints the op, its scope, its backward rule
+// and the numbers going in and out.
+//
+//   build/examples/step_through [--model lstm|prlstm]
+//
+// Commands (one per line; stdin is read the same way when it is not a terminal, so a script or
+// a test can drive it):
+//   <Enter>        one backward step            n N        N steps
+//   p [prefix]     print the tape (records in scopes starting with prefix)
+//   j SCOPE | j K  run backward until the next record is in SCOPE / has index K or below
+//   g K            the gradient accumulated so far for record K's output
+//   f              finish: run the rest and print the parameters' gradients
+//   q              quit
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <sstream>
+
+#include "autograd/stepper.h"
+#include "autograd/tape_print.h"
+#include "models/pr_lstm.h"
+#include "models/recurrent.h"
+#include "tapegrad.h"
+
+using namespace tapegrad;
+
+namespace {
+std::string values(const Tensor& t) {
+    if (!t.defined()) return "(none)";
+    std::vector<double> v = t.to_double_vector();
+    if (v.size() > 8) return to_string(t.shape()) + " " + value_stats(t);
+    std::string out = "[";
+    for (size_t k = 0; k < v.size(); ++k) out += fmt::format("{}{:.4f}", k ? ", " : "", v[k]);
+    return out + "]";
+}
+
+std::string input_name(const Tensor& x) {
+    return x.is_leaf() ? "leaf" + to_string(x.shape()) : "#" + std::to_string(x.impl().record);
+}
+
+void print_step(const BackwardStep& s) {
+    std::cout << fmt::format("#{} {:<9} {}\n    {}\n    dL/dy = {}\n", s.index, s.op, s.scope, s.formula,
+                             values(s.grad_output));
+    for (size_t i = 0; i < s.added.size(); ++i)
+        if (s.added[i].defined())
+            std::cout << fmt::format("    input {} ({}) += {}\n", i, input_name(s.record->inputs[i]),
+                                     values(s.added[i]));
+}
+
+// A 4-step LSTM, H = 2, on one sequence of 3 features; the loss reads the last h.
+Tensor lstm_loss(Generator& gen, std::vector<std::pair<std::string, Tensor>>& parameters,
+                 std::unique_ptr<Module>& model) {
+    auto cell = std::make_unique<LstmCell>(3, 2, gen);
+    cell->to(DType::Float64);
+    Tensor x = Tensor::randn({1, 4, 3}, gen, DType::Float64);
+    Tensor loss;
+    {
+        NameScope scope("lstm");
+        RecurrentOutput out = run_recurrent(*cell, x, {}, {});
+        loss = sum(out.last[0].h * Tensor::from_vector(std::vector<double>{1.0, -0.5}, {1, 2}));
+    }
+    parameters = cell->named_parameters();
+    model = std::move(cell);
+    return loss;
+}
+
+// A PR-LSTM over 5 leaves (tokens of a 3-letter vocabulary), H = 2; cross-entropy at the last prefix.
+Tensor prlstm_loss(Generator& gen, std::vector<std::pair<std::string, Tensor>>& parameters,
+                   std::unique_ptr<Module>& model) {
+    auto net = std::make_unique<PrLstm>(4, 2, 3, gen);
+    net->to(DType::Float64);
+    std::vector<double> one_hot(5 * 4, 0.0);
+    const int tokens[5] = {1, 0, 2, 2, 1};
+    for (int t = 0; t < 5; ++t) one_hot[t * 4 + tokens[t]] = 1.0;
+    Tensor x = Tensor::from_vector(one_hot, {1, 5, 4});
+    Tensor loss;
+    {
+        NameScope scope("prlstm");
+        Tensor logits = net->forward(x);
+        Tensor last = reshape(slice(logits, 1, 4, 5), {1, 3});
+        loss = cross_entropy(last, Tensor::from_vector(std::vector<int64_t>{2}, {1}));
+    }
+    parameters = net->named_parameters();
+    model = std::move(net);
+    return loss;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Step through backward one tape record at a time"};
+    std::string model_name = "lstm";
+    app.add_option("--model", model_name, "lstm (4 steps) or prlstm (5 leaves)")
+        ->check(CLI::IsMember({"lstm", "prlstm"}));
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        Generator gen(7);
+        std::vector<std::pair<std::string, Tensor>> parameters;
+        std::unique_ptr<Module> model;
+        Tensor loss = model_name == "lstm" ? lstm_loss(gen, parameters, model) : prlstm_loss(gen, parameters, model);
+        const Tape& tape = active_tape();
+        std::cout << fmt::format("{}: {} records on the tape, loss = {:.6f}\n", model_name, tape.size(), loss.item());
+        std::cout << "Enter: step   n N: N steps   p [prefix]: tape   j SCOPE|K: jump   g K: gradient   f: finish   "
+                     "q: quit\n";
+
+        const bool interactive = isatty(STDIN_FILENO);
+        BackwardStepper stepper(loss);
+        std::string line;
+        while (true) {
+            if (stepper.done()) break;
+            if (interactive) std::cout << fmt::format("next #{} > ", stepper.next()) << std::flush;
+            if (!std::getline(std::cin, line)) break;
+            if (!interactive) std::cout << "> " << line << "\n";
+            std::istringstream words(line);
+            std::string command, argument;
+            words >> command >> argument;
+            if (command.empty()) {
+                print_step(stepper.step());
+            } else if (command == "n") {
+                for (int k = argument.empty() ? 1 : std::stoi(argument); k > 0 && !stepper.done(); --k)
+                    print_step(stepper.step());
+            } else if (command == "p") {
+                std::cout << format_tape(tape, argument);
+            } else if (command == "j") {
+                const bool is_index = !argument.empty() && argument.find_first_not_of("0123456789") == std::string::npos;
+                if (is_index) stepper.run_to(int64_t(std::stoll(argument)));
+                else stepper.run_to(argument);
+                std::cout << (stepper.done() ? std::string("done\n")
+                                             : fmt::format("next: #{} {} {}\n", stepper.next(),
+                                                           stepper.pass().record(stepper.next()).op,
+                                                           stepper.pass().record(stepper.next()).scope));
+            } else if (command == "g") {
+                const int64_t k = std::stoll(argument);
+                if (k < 0 || k >= int64_t(tape.size())) std::cout << "no record #" << k << "\n";
+                else std::cout << fmt::format("dL/d#{} so far = {}\n", k, values(stepper.pass().in_flight(tape.records()[k].output)));
+            } else if (command == "f") {
+                break;
+            } else if (command == "q") {
+                return 0;
+            } else {
+                std::cout << "unknown command '" << command << "'\n";
+            }
+        }
+        stepper.finish();
+        std::cout << "backward done; parameter gradients:\n";
+        for (const auto& [name, p] : parameters) std::cout << fmt::format("  {:<22} {}\n", name, values(p.grad()));
+    } catch (const std::exception& e) {
+        std::cerr << "step_through: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}
