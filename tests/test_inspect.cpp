@@ -113,7 +113,7 @@ struct FixedGraph {
             NameScope step("t=1");
             d = tanh(c);
         }
-        backward(sum(d), {.keep_tape = true});
+        backward(sum(d), {Tensor(), /*keep_tape=*/true});
     }
 };
 
