@@ -17,8 +17,10 @@
 #include "models/layers.h"
 #include "models/optim.h"
 #include "models/param_table.h"
+#include "models/pr_lstm.h"
 #include "models/ql_lstm.h"
 #include "models/recurrent.h"
+#include "models/transformer.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
@@ -48,11 +50,11 @@ struct Entry {
     std::string name;
     int64_t feature_width;
     std::function<std::unique_ptr<Module>(Generator& gen)> build;
-    std::function<Tensor(const Module& encoder, const Tensor& x)> features;
+    std::function<Tensor(Module& encoder, const Tensor& x)> features;
 };
 
 std::vector<Entry> entries() {
-    auto final_h = [](const Module& m, const Tensor& x) {
+    auto final_h = [](Module& m, const Tensor& x) {
         return static_cast<const Recurrent&>(m).forward(x).last.back().h;
     };
     auto recurrent = [&](const char* name, CellType type) {
@@ -65,12 +67,27 @@ std::vector<Entry> entries() {
         recurrent("LSTM", CellType::LSTM),
         recurrent("GRU", CellType::GRU),
         {"BiLSTM", 2 * kHidden, [](Generator& gen) { return std::make_unique<BiLstm>(kEmbed, kHidden, 1, gen); },
-         [](const Module& m, const Tensor& x) {
+         [](Module& m, const Tensor& x) {
              RecurrentOutput r = static_cast<const BiLstm&>(m).forward(x);
              return concat({r.last[0].h, r.last[1].h}, 1);
          }},
         {"QL-LSTM", kHidden, [](Generator& gen) { return std::make_unique<QlLstm>(kEmbed, kHidden, gen); },
-         [](const Module& m, const Tensor& x) { return static_cast<const QlLstm&>(m).forward(x).last.back().h; }},
+         [](Module& m, const Tensor& x) { return static_cast<const QlLstm&>(m).forward(x).last.back().h; }},
+        // PR-LSTM reads the embedded tokens as its leaf inputs; features: the prefix state of the
+        // whole sequence (its last position).
+        {"PR-LSTM", kHidden, [](Generator& gen) { return std::make_unique<PrLstm>(kEmbed, kHidden, kClasses, gen); },
+         [](Module& m, const Tensor& x) {
+             Tensor h = static_cast<const PrLstm&>(m).prefix_states(x).h;  // [B, T, H]
+             return squeeze(slice(h, 1, kSteps - 1, kSteps), 1);
+         }},
+        // Transformer (Delétang's width and heads, 2 layers here); features: the mean over positions.
+        {"Transformer", 64,
+         [](Generator& gen) {
+             TransformerOptions o;
+             o.layers = 2;
+             return std::make_unique<TransformerEncoder>(0, kEmbed, o, gen);
+         },
+         [](Module& m, const Tensor& x) { return mean(static_cast<TransformerEncoder&>(m).forward(x), 1); }},
     };
 }
 
@@ -114,9 +131,10 @@ Result train(const Entry& entry) {
         adam.step();
         seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (step % kLogEvery == 0)
-            std::printf("  %-8s step %4d  loss %.4f  batch accuracy %5.1f%%\n", entry.name.c_str(), step, loss.item(),
+            std::printf("  %-11s step %4d  loss %.4f  batch accuracy %5.1f%%\n", entry.name.c_str(), step, loss.item(),
                         100 * accuracy(out, batch.labels));
     }
+    encoder->eval();  // no dropout when measuring
     std::mt19937_64 held_out_rng(99);
     const Batch test = make_batch(held_out_rng, 512);
     NoGrad no_grad;
@@ -135,9 +153,9 @@ int main(int argc, char** argv) {
                 (long long)kHidden, kTrainSteps);
     std::vector<Result> results;
     for (const Entry& entry : entries()) results.push_back(train(entry));
-    std::printf("\n%-10s %12s %10s %22s\n", "model", "parameters", "ms/step", "held-out accuracy (512)");
+    std::printf("\n%-12s %12s %10s %22s\n", "model", "parameters", "ms/step", "held-out accuracy (512)");
     for (const Result& r : results)
-        std::printf("%-10s %12lld %10.1f %21.1f%%\n", r.name.c_str(), (long long)r.parameters, r.ms_per_step,
+        std::printf("%-12s %12lld %10.1f %21.1f%%\n", r.name.c_str(), (long long)r.parameters, r.ms_per_step,
                     100 * r.accuracy);
     std::printf("\n%s", recurrent_parameter_table(kEmbed, kHidden).c_str());
     return 0;
