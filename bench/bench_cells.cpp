@@ -26,29 +26,16 @@
 #include "models/param_table.h"
 #include "models/ql_lstm.h"
 #include "models/recurrent.h"
+#include "bench/bench_timing.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
+using tapegrad::bench::median_seconds;
+using tapegrad::bench::verdict;
 
 namespace {
 
 constexpr int64_t kB = 32, kT = 256, kVocab = 10000, kE = 128, kH = 128, kClasses = 2;
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double median_seconds(int repeats, const std::function<void()>& fn) {
-    fn();
-    std::vector<double> times;
-    for (int i = 0; i < repeats; ++i) {
-        auto start = std::chrono::steady_clock::now();
-        fn();
-        times.push_back(seconds_since(start));
-    }
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
-}
 
 // One GEMM shape of a schedule, run `count` times: C[m, n] = op(A) op(B) with inner size k.
 struct Gemm {
@@ -195,10 +182,10 @@ int main(int argc, char** argv) {
         auto it = peer.find(m.name + "_loop");
         if (it != peer.end()) std::printf(" %13.1f", it->second);
         std::printf("\n");
-        if (m.name == "LSTM") std::printf("          budget: LSTM within 1.50x of its floor: %s\n", step_s / floor_s <= 1.5 ? "PASS" : "MISS");
+        if (m.name == "LSTM") std::printf("          budget: LSTM within 1.50x of its floor: %s\n", verdict(step_s / floor_s <= 1.5));
     }
     std::printf("QL-LSTM vs LSTM: %.2fx faster (budget >= 2x: %s)\n", ms["LSTM"] / ms["QL-LSTM"],
-                ms["LSTM"] / ms["QL-LSTM"] >= 2.0 ? "PASS" : "MISS");
+                verdict(ms["LSTM"] / ms["QL-LSTM"] >= 2.0));
     for (const char* fused : {"LSTM_fused", "GRU_fused"}) {
         auto it = peer.find(fused);
         if (it != peer.end()) std::printf("torch %s: %.1f ms/step\n", fused, it->second);

@@ -9,24 +9,13 @@
 #include <vector>
 
 #include "autograd/anomaly.h"
+#include "bench/bench_timing.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
+using tapegrad::bench::median_seconds;
 
 namespace {
-// Median wall time of `repeats` runs of fn (after one warm-up run).
-double median_seconds(int repeats, const std::function<void()>& fn) {
-    fn();
-    std::vector<double> times;
-    for (int i = 0; i < repeats; ++i) {
-        auto start = std::chrono::steady_clock::now();
-        fn();
-        times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
-}
-
 // x [B, D] -> relu(x W1 + b1) W2 + b2 -> cross-entropy against fixed labels, then backward.
 void report(int64_t batch, int64_t input, int64_t hidden, int64_t classes) {
     Generator gen(1);

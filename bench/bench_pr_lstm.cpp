@@ -18,28 +18,14 @@
 
 #include "models/optim.h"
 #include "models/pr_lstm.h"
+#include "bench/bench_timing.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
+using tapegrad::bench::median_seconds;
+using tapegrad::bench::verdict;
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// Median wall time of `repeats` runs of fn, after one warm-up run.
-double median_seconds(int repeats, const std::function<void()>& fn) {
-    fn();
-    std::vector<double> times;
-    for (int i = 0; i < repeats; ++i) {
-        auto start = std::chrono::steady_clock::now();
-        fn();
-        times.push_back(seconds_since(start));
-    }
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
-}
 
 // One linear record: x [rows, in], W [out, in], and whether backward computes dx.
 using LinearShape = std::tuple<int64_t, int64_t, int64_t, bool>;
@@ -113,7 +99,7 @@ void bench_step(int64_t n, int repeats) {
     std::printf("n=%-4lld B=%lld H=%lld  step %8.1f ms (forward %7.1f ms)  GEMM floor %8.1f ms (%5.1f GFLOP, %3zu shapes)"
                 "  ratio %.2fx  budget 1.3x %s  batched merge calls/forward %lld (x2 with backward)\n",
                 (long long)n, (long long)B, (long long)H, step_s * 1e3, forward_s * 1e3, floor_s * 1e3, flops / 1e9,
-                linears.size(), ratio, ratio <= 1.3 ? "PASS" : "MISS", (long long)merge_calls);
+                linears.size(), ratio, verdict(ratio <= 1.3), (long long)merge_calls);
     std::fflush(stdout);
 }
 
