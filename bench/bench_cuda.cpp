@@ -2,7 +2,9 @@
 //   elementwise add/mul/sigmoid on 16M floats vs device-to-device copy bandwidth,
 //   matmul forward+backward [4096,1024]x[1024,4096] vs the same three raw cuBLAS GEMMs,
 //   launch overhead of a 10,000-op chain on 1-element tensors, forward and backward,
-//   driver allocations per step of a small training loop (the caching allocator).
+//   driver allocations per step of a small training loop (the caching allocator),
+//   train steps of the recurrent models (LSTM, QL-LSTM at bench_cells' sizes; PR-LSTM at
+//   bench_pr_lstm's) on the GPU against the same step on this machine's CPU.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,6 +12,11 @@
 #include <vector>
 
 #include "cuda/cuda.h"
+#include "models/layers.h"
+#include "models/optim.h"
+#include "models/pr_lstm.h"
+#include "models/ql_lstm.h"
+#include "models/recurrent.h"
 #include "bench/bench_timing.h"
 #include "tapegrad.h"
 
@@ -118,6 +125,70 @@ void allocator_per_step() {
     }
     std::printf("\n");
 }
+// One train step (forward, cross-entropy on logits [B, classes], backward, Adam) of `model`'s
+// `logits` on `device`, median over `repeats` steps.
+template <typename Logits>
+double train_step_ms(Module& model, Device device, int repeats, Logits logits, const Tensor& labels) {
+    model.to(device);
+    Tensor targets = to(labels, device);
+    Adam adam(model.parameters());
+    return 1e3 * median_seconds(repeats, [&] {
+        model.zero_grad();
+        backward(cross_entropy(logits(), targets));
+        adam.step();
+    });
+}
+
+// An embedding, a recurrent layer and a linear head on the final h: bench_cells' classifier.
+struct SequenceClassifier : Module {
+    SequenceClassifier(bool ql, Generator& gen) : embedding(10000, 128, gen), head(128, 2, gen) {
+        if (ql)
+            ql_lstm = std::make_unique<QlLstm>(128, 128, gen);
+        else
+            lstm = std::make_unique<Recurrent>(CellType::LSTM, 128, 128, 1, gen);
+        register_module("embedding", &embedding);
+        register_module("cell", ql ? static_cast<Module*>(ql_lstm.get()) : lstm.get());
+        register_module("head", &head);
+    }
+    Tensor logits(const Tensor& ids) const {
+        Tensor x = embedding.forward(ids);
+        return head.forward(ql_lstm ? ql_lstm->forward(x).last.back().h : lstm->forward(x).last.back().h);
+    }
+    Embedding embedding;
+    Linear head;
+    std::unique_ptr<Recurrent> lstm;
+    std::unique_ptr<QlLstm> ql_lstm;
+};
+
+void recurrent_train_steps() {
+    std::printf("\ntrain steps, GPU vs this machine's CPU (%s):\n", blas_summary().c_str());
+    Generator gen(4);
+    std::vector<int64_t> id_values(32 * 256);
+    for (size_t i = 0; i < id_values.size(); ++i) id_values[i] = int64_t(philox_uniform(5, i) * 10000);
+    Tensor ids = Tensor::from_vector(id_values, {32, 256}), labels = Tensor::zeros({32}, DType::Int64);
+    for (bool ql : {false, true}) {
+        SequenceClassifier model(ql, gen);
+        double cpu_ms = train_step_ms(model, Device::cpu(), 3, [&] { return model.logits(ids); }, labels);
+        Tensor gpu_ids = to(ids, gpu);
+        double gpu_ms = train_step_ms(model, gpu, 5, [&] { return model.logits(gpu_ids); }, labels);
+        std::printf("  %-8s B=32 T=256 E=H=128: GPU %8.1f ms/step, CPU %8.1f ms/step: GPU %.2fx faster\n",
+                    ql ? "QL-LSTM" : "LSTM", gpu_ms, cpu_ms, cpu_ms / gpu_ms);
+    }
+    for (int64_t n : {40, 500}) {
+        PrLstm model(3, 256, 2, gen);
+        std::vector<float> one_hot(128 * n * 3, 0.0f);
+        for (int64_t i = 0; i < 128 * n; ++i) one_hot[i * 3 + int64_t(philox_uniform(6, i) * 3)] = 1.0f;
+        Tensor x = Tensor::from_vector(one_hot, {128, n, 3}), labels128 = Tensor::zeros({128}, DType::Int64);
+        auto last_logits = [&](const Tensor& in) { return squeeze(slice(model.forward(in), 1, n - 1, n), 1); };
+        double cpu_ms = n <= 40 ? train_step_ms(model, Device::cpu(), 3, [&] { return last_logits(x); }, labels128) : 0;
+        Tensor gpu_x = to(x, gpu);
+        double gpu_ms = train_step_ms(model, gpu, 5, [&] { return last_logits(gpu_x); }, labels128);
+        std::printf("  PR-LSTM  B=128 H=256 n=%-3lld: GPU %8.1f ms/step (%lld merge calls)", (long long)n, gpu_ms,
+                    (long long)model.merge_calls());
+        if (cpu_ms > 0) std::printf(", CPU %8.1f ms/step: GPU %.2fx faster", cpu_ms, cpu_ms / gpu_ms);
+        std::printf("\n");
+    }
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -131,5 +202,6 @@ int main(int argc, char** argv) {
     matmul_vs_cublas();
     launch_overhead();
     allocator_per_step();
+    recurrent_train_steps();
     return 0;
 }

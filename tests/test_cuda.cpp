@@ -3,8 +3,13 @@
 // skipped, with the reason (`make test-gpu` runs this suite alone).
 #define BOOST_TEST_MODULE cuda
 #include <cmath>
+#include <memory>
 
 #include "cuda/cuda.h"
+#include "models/pr_lstm.h"
+#include "models/ql_lstm.h"
+#include "models/recurrent.h"
+#include "models/transformer.h"
 #include "tests/test_helpers.h"
 
 using namespace tapegrad;
@@ -50,9 +55,10 @@ void compare_devices(const std::string& name, const std::vector<Shape>& shapes, 
             cpu_in.push_back(leaf_on(x, Device::cpu()));
             gpu_in.push_back(leaf_on(x, gpu));
         }
-        Tensor y_cpu = fn(cpu_in), y_gpu = fn(gpu_in);
+        Tensor y_cpu = fn(cpu_in);  // backward clears the tape: one device at a time
         Tensor seed = Tensor::randn(y_cpu.shape(), gen, dtype);
         backward(y_cpu, {seed});
+        Tensor y_gpu = fn(gpu_in);
         backward(y_gpu, {to(seed, gpu)});
         check_close(y_cpu, y_gpu, tol, "output");
         for (size_t i = 0; i < cpu_in.size(); ++i) check_close(cpu_in[i].grad(), gpu_in[i].grad(), tol, "gradient " + std::to_string(i));
@@ -205,4 +211,70 @@ BOOST_AUTO_TEST_CASE(caching_allocator_reuses_blocks, *boost::unit_test::precond
     cuda::empty_cache();
     BOOST_CHECK_EQUAL(cuda::memory_stats().cached, 0u);
     BOOST_CHECK(!cuda::device_name(0).empty());
+}
+
+namespace {
+// Builds the same model twice from one seed, in float64, one copy on each device; runs `forward`
+// on both with the same input and upstream gradient, and compares the output and every
+// parameter's gradient (the whole composed cell, forward and backward, op for op).
+template <typename Model, typename Make, typename Forward>
+void compare_model(const std::string& name, Make make, const Tensor& input, Forward forward) {
+    BOOST_TEST_CONTEXT(name) {
+        Generator gen_cpu(11), gen_gpu(11);
+        std::unique_ptr<Model> cpu_model = make(gen_cpu), gpu_model = make(gen_gpu);
+        cpu_model->to(DType::Float64);
+        gpu_model->to(DType::Float64);
+        gpu_model->to(gpu);
+        Tensor x64 = to(input, DType::Float64);
+        Tensor y_cpu = forward(*cpu_model, x64);  // backward clears the tape: one device at a time
+        Generator seed_gen(12);
+        Tensor seed = Tensor::randn(y_cpu.shape(), seed_gen, DType::Float64);
+        backward(y_cpu, {seed});
+        Tensor y_gpu = forward(*gpu_model, to(x64, gpu));
+        backward(y_gpu, {to(seed, gpu)});
+        check_close(y_cpu, y_gpu, 1e-10, "output");
+        auto cpu_params = cpu_model->named_parameters(), gpu_params = gpu_model->named_parameters();
+        BOOST_REQUIRE_EQUAL(cpu_params.size(), gpu_params.size());
+        for (size_t i = 0; i < cpu_params.size(); ++i)
+            check_close(cpu_params[i].second.grad(), gpu_params[i].second.grad(), 1e-10, "gradient of " + cpu_params[i].first);
+    }
+}
+}  // namespace
+
+// Every recurrent model of models/ (padded batch of mixed lengths) and the Transformer, on both
+// devices in float64: the composed cells must agree to rounding, forward and backward.
+BOOST_AUTO_TEST_CASE(every_model_matches_cpu, *boost::unit_test::precondition(GpuAvailable())) {
+    Generator gen(21);
+    Tensor x = Tensor::randn({3, 7, 5}, gen);  // [B, T, D]
+    const std::vector<int64_t> lengths = {7, 4, 1};
+    for (CellType type : {CellType::RNN, CellType::LSTM, CellType::GRU})
+        compare_model<Recurrent>(
+            "recurrent " + std::to_string(int(type)),
+            [&](Generator& g) { return std::make_unique<Recurrent>(type, 5, 6, 2, g); }, x,
+            [&](Recurrent& m, const Tensor& in) { return m.forward(in, lengths).output; });
+    compare_model<BiLstm>(
+        "bilstm", [](Generator& g) { return std::make_unique<BiLstm>(5, 6, 1, g); }, x,
+        [&](BiLstm& m, const Tensor& in) { return m.forward(in, lengths).output; });
+    for (bool psug : {true, false}) {
+        QlLstmOptions options;
+        options.psug = psug;
+        options.block_size = 3;  // K does not divide T = 7
+        compare_model<QlLstm>(
+            std::string("qllstm psug=") + (psug ? "on" : "off"),
+            [&](Generator& g) { return std::make_unique<QlLstm>(5, 6, g, options); }, x,
+            [&](QlLstm& m, const Tensor& in) { return m.forward(in, lengths).output; });
+    }
+    for (int64_t refinements : {0, 1, 2})
+        compare_model<PrLstm>(
+            "prlstm R=" + std::to_string(refinements),
+            [&](Generator& g) { return std::make_unique<PrLstm>(5, 6, 3, g, refinements); }, x,
+            [](PrLstm& m, const Tensor& in) { return m.forward(in); });
+    compare_model<PrLstm>(
+        "prrnn", [](Generator& g) { return std::make_unique<PrLstm>(5, 6, 3, g, 1, PrCell::RNN); }, x,
+        [](PrLstm& m, const Tensor& in) { return m.forward(in); });
+    TransformerOptions options;
+    options.d_model = 8, options.heads = 2, options.layers = 2, options.dropout = 0.0, options.causal = true;
+    compare_model<TransformerEncoder>(
+        "transformer", [&](Generator& g) { return std::make_unique<TransformerEncoder>(0, 5, options, g); }, x,
+        [&](TransformerEncoder& m, const Tensor& in) { return m.forward(in, lengths); });
 }
