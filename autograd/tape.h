@@ -111,6 +111,14 @@ private:
 };
 const std::string& current_scope();
 
+// Runs op() inside NameScope(label) and returns what it returns:
+//   Tensor c = in_scope("c", [&] { return forget_gate * c_prev + input_gate * candidate; });
+template <typename Op>
+auto in_scope(const std::string& label, Op op) {
+    NameScope scope(label);
+    return op();
+}
+
 // Records an op on the active tape if grad is enabled and any input requires grad; marks
 // `output` as requiring grad and remembers where it was recorded. Called by every op.
 void record(const char* op, std::vector<Tensor> inputs, Tensor& output, BackwardFn backward);

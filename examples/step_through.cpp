@@ -15,9 +15,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <iostream>
 #include <sstream>
 
+#include "autograd/dot_export.h"
 #include "autograd/stepper.h"
 #include "autograd/tape_print.h"
 #include "models/pr_lstm.h"
@@ -36,21 +38,57 @@ std::string values(const Tensor& t) {
     return out + "]";
 }
 
-std::string input_name(const Tensor& x) {
-    return x.is_leaf() ? "leaf" + to_string(x.shape()) : "#" + std::to_string(x.impl().record);
+using Parameters = std::vector<std::pair<std::string, Tensor>>;
+
+// A tensor as the learner knows it: a parameter's name; a state or gate by its label and step
+// ("c_2" for the last record in scope ".../t=2/c", "forget_gate_3"); else its tape index ("#57")
+// or, for a constant, "const".
+std::string tensor_name(const Tensor& x, const Parameters& parameters) {
+    for (const auto& [name, p] : parameters)
+        if (p.same(x)) return name;
+    if (x.is_leaf()) return "const";
+    const int64_t r = x.impl().record;
+    const auto& records = active_tape().records();
+    const std::string& scope = records[r].scope;
+    const std::string cluster = step_cluster(scope);
+    const bool last_in_scope = r + 1 == int64_t(records.size()) || records[r + 1].scope != scope;
+    if (cluster.empty() || scope.size() == cluster.size() || !last_in_scope) return "#" + std::to_string(r);
+    const std::string label = scope.substr(scope.rfind('/') + 1);
+    return label + "_" + cluster.substr(cluster.rfind('=') + 1);
 }
 
-void print_step(const BackwardStep& s) {
-    std::cout << fmt::format("#{} {:<9} {}\n    {}\n    dL/dy = {}\n", s.index, s.op, s.scope, s.formula,
+// The op's backward rule with its symbols (x or a, b: inputs; y: output) replaced by the names of
+// this record's tensors: "dL/da += dL/dy ⊙ b" becomes "dL/dc_2 += dL/d#41 ⊙ forget_gate_3".
+std::string named_formula(const BackwardStep& s, const Parameters& parameters) {
+    auto name_of = [&](char symbol) -> std::string {
+        if (symbol == 'y') return tensor_name(s.record->output, parameters);
+        const size_t input = symbol == 'b' ? 1 : 0;
+        return input < s.record->inputs.size() ? tensor_name(s.record->inputs[input], parameters) : "?";
+    };
+    auto is_word_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    std::string out;
+    const std::string& f = s.formula;
+    for (size_t i = 0; i < f.size(); ++i) {
+        const bool symbol = std::string("abxy").find(f[i]) != std::string::npos;
+        const bool starts = i == 0 || !is_word_char(f[i - 1]) || (i >= 4 && f.compare(i - 4, 4, "dL/d") == 0);
+        const bool ends = i + 1 == f.size() || !is_word_char(f[i + 1]);
+        out += symbol && starts && ends ? name_of(f[i]) : std::string(1, f[i]);
+    }
+    return out;
+}
+
+void print_step(const BackwardStep& s, const Parameters& parameters) {
+    std::cout << fmt::format("#{} {:<9} {}\n    {}\n    dL/d{} = {}\n", s.index, s.op, s.scope,
+                             named_formula(s, parameters), tensor_name(s.record->output, parameters),
                              values(s.grad_output));
     for (size_t i = 0; i < s.added.size(); ++i)
         if (s.added[i].defined())
-            std::cout << fmt::format("    input {} ({}) += {}\n", i, input_name(s.record->inputs[i]),
+            std::cout << fmt::format("    dL/d{} += {}\n", tensor_name(s.record->inputs[i], parameters),
                                      values(s.added[i]));
 }
 
 // A 4-step LSTM, H = 2, on one sequence of 3 features; the loss reads the last h.
-Tensor lstm_loss(Generator& gen, std::vector<std::pair<std::string, Tensor>>& parameters,
+Tensor lstm_loss(Generator& gen, Parameters& parameters,
                  std::unique_ptr<Module>& model) {
     auto cell = std::make_unique<LstmCell>(3, 2, gen);
     cell->to(DType::Float64);
@@ -67,7 +105,7 @@ Tensor lstm_loss(Generator& gen, std::vector<std::pair<std::string, Tensor>>& pa
 }
 
 // A PR-LSTM over 5 leaves (tokens of a 3-letter vocabulary), H = 2; cross-entropy at the last prefix.
-Tensor prlstm_loss(Generator& gen, std::vector<std::pair<std::string, Tensor>>& parameters,
+Tensor prlstm_loss(Generator& gen, Parameters& parameters,
                    std::unique_ptr<Module>& model) {
     auto net = std::make_unique<PrLstm>(4, 2, 3, gen);
     net->to(DType::Float64);
@@ -97,7 +135,7 @@ int main(int argc, char** argv) {
 
     try {
         Generator gen(7);
-        std::vector<std::pair<std::string, Tensor>> parameters;
+        Parameters parameters;
         std::unique_ptr<Module> model;
         Tensor loss = model_name == "lstm" ? lstm_loss(gen, parameters, model) : prlstm_loss(gen, parameters, model);
         const Tape& tape = active_tape();
@@ -117,10 +155,10 @@ int main(int argc, char** argv) {
             std::string command, argument;
             words >> command >> argument;
             if (command.empty()) {
-                print_step(stepper.step());
+                print_step(stepper.step(), parameters);
             } else if (command == "n") {
                 for (int k = argument.empty() ? 1 : std::stoi(argument); k > 0 && !stepper.done(); --k)
-                    print_step(stepper.step());
+                    print_step(stepper.step(), parameters);
             } else if (command == "p") {
                 std::cout << format_tape(tape, argument);
             } else if (command == "j") {
