@@ -1,5 +1,6 @@
 #include "autograd/grad_flow.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -55,28 +56,34 @@ std::vector<GradFlowSeries> labelled_states(const Tape& tape, const std::string&
 }
 
 namespace {
+// sqrt(Σ v²) without underflow: deep in a long sequence a gradient's entries are ~1e-200, whose
+// squares are below the smallest double. Scale by the largest |v| first, as BLAS's nrm2 does.
+double scaled_norm(const std::vector<double>& values) {
+    double largest = 0;
+    for (double v : values) largest = std::max(largest, std::abs(v));
+    if (largest == 0 || !std::isfinite(largest)) return largest;
+    double squares = 0;
+    for (double v : values) squares += (v / largest) * (v / largest);
+    return largest * std::sqrt(squares);
+}
+
 // ‖g‖₂ over everything (axis < 0) or one norm per index along `axis`.
 std::vector<double> norms_of(const Tensor& grad, int axis) {
     const std::vector<double> values = grad.to_double_vector();
-    if (axis < 0) {
-        double squares = 0;
-        for (double v : values) squares += v * v;
-        return {std::sqrt(squares)};
-    }
+    if (axis < 0) return {scaled_norm(values)};
     // grad viewed as [outer, n, inner] around the axis.
     const Shape& shape = grad.shape();
     int64_t outer = 1, inner = 1, n = shape[axis];
     for (int k = 0; k < axis; ++k) outer *= shape[k];
     for (int k = axis + 1; k < grad.dim(); ++k) inner *= shape[k];
-    std::vector<double> squares(n, 0.0);
-    for (int64_t o = 0; o < outer; ++o)
-        for (int64_t j = 0; j < n; ++j)
-            for (int64_t i = 0; i < inner; ++i) {
-                const double v = values[(o * n + j) * inner + i];
-                squares[j] += v * v;
-            }
-    for (double& s : squares) s = std::sqrt(s);
-    return squares;
+    std::vector<double> norms(n);
+    std::vector<double> position(outer * inner);
+    for (int64_t j = 0; j < n; ++j) {
+        for (int64_t o = 0; o < outer; ++o)
+            for (int64_t i = 0; i < inner; ++i) position[o * inner + i] = values[(o * n + j) * inner + i];
+        norms[j] = scaled_norm(position);
+    }
+    return norms;
 }
 }  // namespace
 

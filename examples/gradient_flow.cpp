@@ -184,7 +184,7 @@ void write_text(const std::string& path, const std::string& text) { write_file_a
 // Runs gnuplot on a script written beside the outputs; the script draws into <png>.tmp, which is
 // then renamed over <png>, so a reader never sees half a picture.
 void plot(const std::string& script_path, const std::string& script, const std::string& png) {
-    write_text(script_path, "set terminal pngcairo size 1100,650 font 'DejaVu Sans,11'\nset output '" + png +
+    write_text(script_path, "set terminal pngcairo noenhanced size 1200,600 font 'DejaVu Sans,10'\nset output '" + png +
                                 ".tmp'\n" + script + "unset output\n");
     const std::string command = "gnuplot '" + script_path + "'";
     if (std::system(command.c_str()) != 0) fail("gradient_flow", "'{}' failed (is gnuplot installed? scripts/setup.sh)", command);
@@ -218,12 +218,16 @@ void report(const std::vector<Model>& models, const std::vector<Flow>& flows, in
                               "(log10($6)) with lines lw 2 title '{}'",
                               curves.empty() ? "plot " : ", \\\n     ", stem, models[m].name, series);
     }
+    // Two panels: the whole sequence, and the 80 tokens nearest the loss (QL-LSTM's blocks of 16).
     plot(stem + ".gp",
-         fmt::format("set datafile separator ','\nset key outside right\nset grid\n"
-                     "set title 'Gradient reaching token t from a loss at the last position (T = {}, H = {}, {})'\n"
+         fmt::format("set datafile separator ','\nset grid\nset key bottom left\n"
+                     "set multiplot layout 1,2 title 'Gradient reaching token t from a loss at the last position "
+                     "(T = {}, H = {}, {})'\n"
                      "set xlabel 'distance from the loss, T - 1 - t (tokens)'\nset ylabel 'log10 ||dL/dh_t||'\n"
-                     "set xrange [0:{}]\n{}\n",
-                     length, options.hidden, phase == "init" ? "at initialisation" : "after training", length - 1, curves),
+                     "set xrange [0:{}]\n{}\nset xrange [0:80]\nset xtics 16\nset yrange [-16:0]\nunset key\n"
+                     "set title 'the 80 tokens nearest the loss'\nreplot\nunset multiplot\n",
+                     length, options.hidden, phase == "init" ? "at initialisation" : "after training", length - 1,
+                     curves),
          stem + ".png");
 
     // The tree plot: PR-LSTM's node norms per level, against the merges between level and loss.
@@ -232,7 +236,7 @@ void report(const std::vector<Model>& models, const std::vector<Flow>& flows, in
     plot(tree + ".gp",
          fmt::format("set datafile separator ','\nset grid\nset key top left\n"
                      "set title 'PR-LSTM: gradient at each tree node (T = {}, {}); every leaf is {} merges from the loss'\n"
-                     "set xlabel 'merges between the node and the loss ({} - level)'\nset ylabel 'log10 ||dL/dh_node||'\n"
+                     "set xlabel 'merges between the node and the loss ({} - level)'\nset ylabel 'log10 ||dL/dh|| of a node'\n"
                      "plot '{}.csv' using (strcol(1) eq 'PR-LSTM' && strcol(2) eq 'h' ? {} - real(strcol(3)[7:]) : NaN):"
                      "(log10($6)) with points pt 7 ps 0.6 title 'h of a node', \\\n"
                      "     '{}.csv' using (strcol(1) eq 'PR-LSTM' && strcol(2) eq 'c' ? {} - real(strcol(3)[7:]) + 0.15 : NaN):"
@@ -242,13 +246,18 @@ void report(const std::vector<Model>& models, const std::vector<Flow>& flows, in
          tree + ".png");
 
     // A few numbers for the terminal.
-    std::printf("  T = %lld, %s: log10 ||dL/dh_t|| at distance 0, 15, 16, 63, 255, T-1 (loss)\n", (long long)length,
-                phase.c_str());
+    std::vector<int64_t> distances = {0, 15, 16, 63, 64, 255};
+    if (length - 1 > 255) distances.push_back(length - 1);
+    std::string header;
+    for (int64_t d : distances)
+        if (d < length) header += fmt::format(" {:>7}", d);
+    std::printf("  T = %lld, %s: log10 ||dL/dh_t|| at distance T-1-t =%s  (the last is the first token)\n",
+                (long long)length, phase.c_str(), header.c_str());
     for (size_t m = 0; m < models.size(); ++m) {
         std::vector<double> norms = token_norms(models[m], flows[m].report, length);
         std::string row;
-        for (int64_t d : {int64_t(0), int64_t(15), int64_t(16), int64_t(63), int64_t(255), length - 1})
-            row += d < length ? fmt::format(" {:>8.2f}", std::log10(norms[size_t(length - 1 - d)])) : "";
+        for (int64_t d : distances)
+            if (d < length) row += fmt::format(" {:>7.2f}", std::log10(norms[size_t(length - 1 - d)]));
         std::printf("    %-16s%s   (loss %.4f)\n", models[m].name.c_str(), row.c_str(), flows[m].loss);
     }
     std::printf("  wrote %s.{csv,png}, %s.png\n", stem.c_str(), tree.c_str());

@@ -403,6 +403,17 @@ BOOST_AUTO_TEST_CASE(cells_label_ops_by_layer_step_and_gate) {
     BOOST_CHECK(ops_in("pr/level=0/c") == Ops{"mul"});
 }
 
+BOOST_AUTO_TEST_CASE(grad_flow_norm_does_not_underflow) {
+    // A gradient 1000 LSTM steps from the loss is ~1e-200: its squares underflow, its norm must not.
+    Tape tape;
+    TapeGuard guard(tape);
+    Tensor x = leaf({1.0, 2.0}, {2});
+    Tensor h = x * 2.0;
+    Tensor loss = sum(h * Tensor::from_vector(std::vector<double>{3e-200, 4e-200}, {2}));
+    GradFlowReport report = gradient_flow(loss, {{"h", {"t=0"}, {h}}});
+    BOOST_CHECK_CLOSE(report.norms[0][0], 5e-200, 1e-12);
+}
+
 // ---- hooks: read and replace a gradient ------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(hook_clips_one_gradient) {
