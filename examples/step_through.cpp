@@ -7,7 +7,8 @@
 // Commands (one per line; stdin is read the same way when it is not a terminal, so a script or
 // a test can drive it):
 //   <Enter>        one backward step            n N        N steps
-//   p [prefix]     print the tape (records in scopes starting with prefix)
+//   p [prefix]     print the tape (records in scopes starting with prefix), with the gradients so far
+//   d FILE [prefix]  write the tape (or its records under prefix) as a Graphviz graph to FILE
 //   j SCOPE | j K  run backward until the next record is in SCOPE / has index K or below
 //   g K            the gradient accumulated so far for record K's output
 //   f              finish: run the rest and print the parameters' gradients
@@ -20,6 +21,7 @@
 #include <sstream>
 
 #include "autograd/dot_export.h"
+#include "core/atomic_file.h"
 #include "autograd/stepper.h"
 #include "autograd/tape_print.h"
 #include "models/pr_lstm.h"
@@ -140,8 +142,8 @@ int main(int argc, char** argv) {
         Tensor loss = model_name == "lstm" ? lstm_loss(gen, parameters, model) : prlstm_loss(gen, parameters, model);
         const Tape& tape = active_tape();
         std::cout << fmt::format("{}: {} records on the tape, loss = {:.6f}\n", model_name, tape.size(), loss.item());
-        std::cout << "Enter: step   n N: N steps   p [prefix]: tape   j SCOPE|K: jump   g K: gradient   f: finish   "
-                     "q: quit\n";
+        std::cout << "Enter: step   n N: N steps   p [prefix]: tape   d FILE [prefix]: DOT   j SCOPE|K: jump   "
+                     "g K: gradient   f: finish   q: quit\n";
 
         const bool interactive = isatty(STDIN_FILENO);
         BackwardStepper stepper(loss);
@@ -161,6 +163,18 @@ int main(int argc, char** argv) {
                     print_step(stepper.step(), parameters);
             } else if (command == "p") {
                 std::cout << format_tape(tape, argument);
+            } else if (command == "d") {
+                std::string prefix;
+                words >> prefix;
+                if (argument.empty()) {
+                    std::cout << "d needs a file name: d FILE [prefix]\n";
+                    continue;
+                }
+                DotOptions dot;
+                dot.scope_prefix = prefix;
+                for (const auto& [name, p] : parameters) dot.names.push_back({p, name});
+                write_file_atomically(argument, {to_dot(tape, dot)}, "step_through");
+                std::cout << fmt::format("wrote {} (render: dot -Tsvg {} -o tape.svg)\n", argument, argument);
             } else if (command == "j") {
                 const bool is_index = !argument.empty() && argument.find_first_not_of("0123456789") == std::string::npos;
                 if (is_index) stepper.run_to(int64_t(std::stoll(argument)));

@@ -131,6 +131,22 @@ BOOST_AUTO_TEST_CASE(tape_printout_matches_golden) {
     BOOST_CHECK_EQUAL(format_tape(graph.tape, "expr/t=1"), read_golden("tape_print_t1.txt"));
 }
 
+BOOST_AUTO_TEST_CASE(retain_grads_keeps_every_gradient_for_the_printout) {
+    // The FixedGraph's numbers, with every record's gradient kept: dL/dd = 1, dL/dc = 1 - d².
+    Tape tape;
+    TapeGuard guard(tape);
+    Tensor a = leaf({1.0, -2.0}, {2}), b = leaf({3.0, 0.5}, {2});
+    Tensor c = a * b, d = tanh(c), loss = sum(d);
+    backward(loss, {Tensor(), /*keep_tape=*/true, /*retain_grads=*/true});
+    BOOST_CHECK(d.grad().to_double_vector() == (std::vector<double>{1.0, 1.0}));
+    std::vector<double> gc = c.grad().to_double_vector();
+    BOOST_CHECK_CLOSE(gc[0], 1 - std::tanh(3.0) * std::tanh(3.0), 1e-12);
+    BOOST_CHECK_CLOSE(gc[1], 1 - std::tanh(-1.0) * std::tanh(-1.0), 1e-12);
+    const std::string printout = format_tape(tape);
+    BOOST_CHECK(printout.find("tanh") != std::string::npos &&
+                printout.find("grad min 1 mean 1 max 1") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(dot_export_matches_golden) {
     FixedGraph graph;
     BOOST_CHECK_EQUAL(to_dot(graph.tape, {.scope_prefix = "", .names = {{graph.a, "a"}, {graph.b, "b"}}}),
