@@ -7,6 +7,7 @@ namespace tapegrad {
 std::string value_stats(const Tensor& t) {
     std::vector<double> v = t.to_double_vector();
     if (v.empty()) return "empty";
+    if (v.size() == 1) return fmt::format("{:.4g}", v[0]);
     double lo = v[0], hi = v[0], total = 0;
     for (double x : v) {
         lo = std::min(lo, x);

@@ -13,7 +13,7 @@
 
 namespace tapegrad {
 
-// "min -0.99 mean 0.01 max 0.99" of a tensor's values (any dtype, any device).
+// "min -0.99 mean 0.01 max 0.99" of a tensor's values (any dtype, any device); "0.7071" for one value.
 std::string value_stats(const Tensor& t);
 
 // The tape's records whose scope starts with `scope_prefix` ("" = all).

@@ -2,7 +2,7 @@
 // tape record at a time while you watch: each step prints the op, its scope, its backward rule
 // and the numbers going in and out.
 //
-//   build/examples/step_through [--model lstm|prlstm]
+//   build/examples/step_through [--model lstm|prlstm|neuron]
 //
 // Commands (one per line; stdin is read the same way when it is not a terminal, so a script or
 // a test can drive it):
@@ -11,7 +11,7 @@
 //   d FILE [prefix]  write the tape (or its records under prefix) as a Graphviz graph to FILE
 //   j SCOPE | j K  run backward until the next record is in SCOPE / has index K or below
 //   g K            the gradient accumulated so far for record K's output
-//   f              finish: run the rest and print the parameters' gradients
+//   f              finish: run the rest and print the parameters' gradients (then p, d, g still work)
 //   q              quit
 #include <unistd.h>
 
@@ -106,6 +106,20 @@ Tensor lstm_loss(Generator& gen, Parameters& parameters,
     return loss;
 }
 
+// micrograd's neuron, in scalars: o = tanh(x1 w1 + x2 w2 + b). Every leaf is a "parameter" here,
+// so each gets its gradient: do/dx1 = -1.5, do/dw1 = 1, do/dx2 = 0.5, do/dw2 = 0 (o = 1/sqrt(2)).
+Tensor expr_loss(Generator&, Parameters& parameters, std::unique_ptr<Module>&) {
+    for (const auto& [name, value] : std::vector<std::pair<std::string, double>>{
+             {"x1", 2.0}, {"w1", -3.0}, {"x2", 0.0}, {"w2", 1.0}, {"b", 6.8813735870195432}})
+        parameters.push_back({name, Tensor::scalar(value, DType::Float64).set_requires_grad()});
+    auto p = [&](size_t k) { return parameters[k].second; };
+    NameScope scope("neuron");
+    Tensor x1w1 = p(0) * p(1);  // one statement per op: the tape order is the reading order
+    Tensor x2w2 = p(2) * p(3);
+    Tensor n = x1w1 + x2w2 + p(4);
+    return tanh(n);
+}
+
 // A PR-LSTM over 5 leaves (tokens of a 3-letter vocabulary), H = 2; cross-entropy at the last prefix.
 Tensor prlstm_loss(Generator& gen, Parameters& parameters,
                    std::unique_ptr<Module>& model) {
@@ -131,15 +145,17 @@ Tensor prlstm_loss(Generator& gen, Parameters& parameters,
 int main(int argc, char** argv) {
     CLI::App app{"Step through backward one tape record at a time"};
     std::string model_name = "lstm";
-    app.add_option("--model", model_name, "lstm (4 steps) or prlstm (5 leaves)")
-        ->check(CLI::IsMember({"lstm", "prlstm"}));
+    app.add_option("--model", model_name, "lstm (4 steps), prlstm (5 leaves) or neuron (micrograd's scalar neuron)")
+        ->check(CLI::IsMember({"lstm", "prlstm", "neuron"}));
     CLI11_PARSE(app, argc, argv);
 
     try {
         Generator gen(7);
         Parameters parameters;
         std::unique_ptr<Module> model;
-        Tensor loss = model_name == "lstm" ? lstm_loss(gen, parameters, model) : prlstm_loss(gen, parameters, model);
+        Tensor loss = model_name == "lstm"     ? lstm_loss(gen, parameters, model)
+                      : model_name == "prlstm" ? prlstm_loss(gen, parameters, model)
+                                               : expr_loss(gen, parameters, model);
         const Tape& tape = active_tape();
         std::cout << fmt::format("{}: {} records on the tape, loss = {:.6f}\n", model_name, tape.size(), loss.item());
         std::cout << "Enter: step   n N: N steps   p [prefix]: tape   d FILE [prefix]: DOT   j SCOPE|K: jump   "
@@ -147,16 +163,28 @@ int main(int argc, char** argv) {
 
         const bool interactive = isatty(STDIN_FILENO);
         BackwardStepper stepper(loss);
+        bool finished = false;
+        auto finish_and_print = [&] {
+            if (finished) return;
+            finished = true;
+            stepper.finish();
+            std::cout << "backward done; parameter gradients:\n";
+            for (const auto& [name, p] : parameters) std::cout << fmt::format("  {:<22} {}\n", name, values(p.grad()));
+        };
         std::string line;
         while (true) {
-            if (stepper.done()) break;
-            if (interactive) std::cout << fmt::format("next #{} > ", stepper.next()) << std::flush;
+            if (interactive)
+                std::cout << (stepper.done() ? std::string("done > ") : fmt::format("next #{} > ", stepper.next()))
+                          << std::flush;
             if (!std::getline(std::cin, line)) break;
             if (!interactive) std::cout << "> " << line << "\n";
             std::istringstream words(line);
             std::string command, argument;
             words >> command >> argument;
-            if (command.empty()) {
+            if ((command.empty() || command == "n" || command == "j") && stepper.done()) {
+                std::cout << (finished ? "backward is done: p, d, g or q\n"
+                                       : "every record has run: f hands the parameters their gradients\n");
+            } else if (command.empty()) {
                 print_step(stepper.step(), parameters);
             } else if (command == "n") {
                 for (int k = argument.empty() ? 1 : std::stoi(argument); k > 0 && !stepper.done(); --k)
@@ -184,20 +212,26 @@ int main(int argc, char** argv) {
                                                            stepper.pass().record(stepper.next()).op,
                                                            stepper.pass().record(stepper.next()).scope));
             } else if (command == "g") {
-                const int64_t k = std::stoll(argument);
-                if (k < 0 || k >= int64_t(tape.size())) std::cout << "no record #" << k << "\n";
-                else std::cout << fmt::format("dL/d#{} so far = {}\n", k, values(stepper.pass().in_flight(tape.records()[k].output)));
+                const bool is_index = !argument.empty() && argument.find_first_not_of("0123456789") == std::string::npos;
+                const int64_t k = is_index ? std::stoll(argument) : -1;
+                if (k < 0 || k >= int64_t(tape.size())) {
+                    std::cout << "no record #" << argument << "\n";
+                } else {
+                    // Complete once record k has run (the stepper retains it), else what has arrived so far.
+                    const Tensor& output = tape.records()[k].output;
+                    const bool complete = output.grad().defined();
+                    std::cout << fmt::format("dL/d#{} {} = {}\n", k, complete ? "(complete)" : "(so far)",
+                                             values(complete ? output.grad() : stepper.pass().in_flight(output)));
+                }
             } else if (command == "f") {
-                break;
+                finish_and_print();
             } else if (command == "q") {
                 return 0;
             } else {
                 std::cout << "unknown command '" << command << "'\n";
             }
         }
-        stepper.finish();
-        std::cout << "backward done; parameter gradients:\n";
-        for (const auto& [name, p] : parameters) std::cout << fmt::format("  {:<22} {}\n", name, values(p.grad()));
+        finish_and_print();
     } catch (const std::exception& e) {
         std::cerr << "step_through: " << e.what() << "\n";
         return 1;
