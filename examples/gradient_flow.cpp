@@ -279,6 +279,7 @@ int main(int argc, char** argv) {
     app.add_option("--out", options.out, "output folder (created if missing)");
     CLI11_PARSE(app, argc, argv);
     use_fast_blas_kernels(argc, argv);
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines show at once, also through a pipe
 
     try {
         std::filesystem::create_directories(options.out);

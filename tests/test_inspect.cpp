@@ -438,14 +438,16 @@ BOOST_AUTO_TEST_CASE(hook_clips_one_gradient) {
     Tensor h = x * 3.0;
     double seen = 0;
     h.register_hook([&](const Tensor& grad) {
-        seen = norm(grad);
+        seen = std::sqrt(sum(grad * grad).item());
         return seen > 1.0 ? grad * (1.0 / seen) : grad;
     });
+    h.retain_grad();
     backward(sum(h * Tensor::from_vector(std::vector<double>{3.0, 4.0}, {2})));
     BOOST_CHECK_CLOSE(seen, 5.0, 1e-12);  // dL/dh = [3, 4]
     std::vector<double> gx = x.grad().to_double_vector();
     BOOST_CHECK_CLOSE(gx[0], 3.0 * 0.6, 1e-12);  // dL/dx = 3 · [0.6, 0.8]
     BOOST_CHECK_CLOSE(gx[1], 3.0 * 0.8, 1e-12);
+    BOOST_CHECK_CLOSE(norm(h.grad()), 1.0, 1e-12);  // retain_grad keeps the clipped gradient
 }
 
 // ---- examples/step_through driven through stdin ------------------------------------------------
