@@ -43,8 +43,8 @@ std::string values(const Tensor& t) {
 using Parameters = std::vector<std::pair<std::string, Tensor>>;
 
 // A tensor as the learner knows it: a parameter's name; a state or gate by its label and step
-// ("c_2" for the last record in scope ".../t=2/c", "forget_gate_3"); else its tape index ("#57")
-// or, for a constant, "const".
+// ("c_2" for the last record in scope ".../t=2/c", "forget_gate_3", "refine0/h_1" at tree level
+// 1); else its tape index ("#57") or, for a constant, "const".
 std::string tensor_name(const Tensor& x, const Parameters& parameters) {
     for (const auto& [name, p] : parameters)
         if (p.same(x)) return name;
@@ -55,7 +55,7 @@ std::string tensor_name(const Tensor& x, const Parameters& parameters) {
     const std::string cluster = step_cluster(scope);
     const bool last_in_scope = r + 1 == int64_t(records.size()) || records[r + 1].scope != scope;
     if (cluster.empty() || scope.size() == cluster.size() || !last_in_scope) return "#" + std::to_string(r);
-    const std::string label = scope.substr(scope.rfind('/') + 1);
+    const std::string label = scope.substr(cluster.size() + 1);  // "c", or "refine0/h" inside a PR-LSTM merge
     return label + "_" + cluster.substr(cluster.rfind('=') + 1);
 }
 
