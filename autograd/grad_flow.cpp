@@ -10,14 +10,6 @@
 
 namespace tapegrad {
 
-std::string GradFlowReport::csv() const {
-    std::string out = "series,step,position,norm\n";
-    for (size_t s = 0; s < names.size(); ++s)
-        for (size_t e = 0; e < norms[s].size(); ++e)
-            out += fmt::format("{},{},{},{:.9g}\n", names[s], steps[s][e], positions[s][e], norms[s][e]);
-    return out;
-}
-
 std::vector<GradFlowSeries> labelled_states(const Tape& tape, const std::string& scope_prefix,
                                             const std::vector<std::string>& names, int position_axis) {
     // step cluster ("lstm/layer0/t=3") -> index of the last record per name; clusters in tape order.

@@ -41,8 +41,6 @@ struct GradFlowReport {
     std::vector<std::vector<std::string>> steps;  // steps[s][e]: the step label of entry e
     std::vector<std::vector<int64_t>> positions;  // positions[s][e]: index along position_axis (0 without)
     std::vector<std::vector<double>> norms;       // norms[s][e] = ‖∂L/∂(entry e)‖₂ (Frobenius)
-    // "series,step,position,norm" lines under that header.
-    std::string csv() const;
 };
 
 // The states labelled `names` (last scope component) in each step under `scope_prefix`, in tape

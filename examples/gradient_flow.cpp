@@ -9,7 +9,7 @@
 // PR-LSTM the state of token t is its leaf, level 0 of the tree; the report also gives every
 // node of every tree level.
 //
-// Outputs (in --out, default gradient_flow/): for each T and phase ("init", and "trained" after
+// Outputs (in --out, default out/gradient_flow/, which git ignores): for each T and phase ("init", and "trained" after
 // --train-steps N > 0 Adam steps on fresh batches):
 //   flow_T<T>_<phase>.csv    model,series,step,position,distance,norm (distance = T-1-t)
 //   flow_T<T>_<phase>.png    log10 ‖∂L/∂h_t‖ against the distance from the loss, one curve per model
@@ -52,7 +52,7 @@ struct Options {
     int train_steps = 0;
     double lr = 3e-3;
     uint64_t seed = 1;
-    std::string out = "gradient_flow";
+    std::string out = "out/gradient_flow";
 };
 
 struct Batch {
