@@ -1,6 +1,6 @@
 // The tape as text: one line per record, a Wengert list.
 //
-//   #3   mlp/layer1   tanh      in: #2               out [64, 32]   min -0.99 mean 0.01 max 0.99
+//   #3    mlp/layer1  tanh  in: #2  out [64, 32]  min -0.99 mean 0.01 max 0.99
 //
 // Inputs are shown as the record that produced them (#2) or as a leaf with its shape. Records
 // whose output holds a gradient also show its statistics: after

@@ -502,5 +502,5 @@ BOOST_AUTO_TEST_CASE(step_through_example_driven_by_stdin) {
     BOOST_CHECK_EQUAL(l[11], "    dL/dh_3 += [1.0000, -0.5000]");
     // Further down the forget chain: dL/dc_2 += dL/dc_3 ⊙ f_3 (dL/dc_3 reaches the product as is).
     BOOST_CHECK(has(out, ";  dL/dc_2 += dL/d#") && has(out, " ⊙ forget_gate_3\n"));
-    BOOST_CHECK(has(out, "> p lstm/t=3/forget_gate\n#") && has(out, " lstm/t=3/forget_gate sigmoid "));
+    BOOST_CHECK(has(out, "> p lstm/t=3/forget_gate\n#") && has(out, " lstm/t=3/forget_gate  sigmoid  in: #"));
 }
