@@ -79,6 +79,8 @@ struct Model {
     std::vector<std::string> state_names;  // labelled states to report: "h", "c"
     std::string state_prefix;              // where its steps' labels live on the tape
     std::function<Tensor(const Tensor& x)> logits;
+    // PR-LSTM: its states are tree levels [B, nodes, H]; token t's state is node t of level 0.
+    bool tree = false;
     std::vector<Tensor> parameters;
     std::vector<std::shared_ptr<Module>> modules;  // keeps them alive
 };
@@ -88,8 +90,10 @@ Tensor last_position(const Tensor& x) {  // [B, T, ...] -> [B, ...]
 }
 
 Model make_model(std::string name, std::string scope, std::vector<std::string> state_names, std::string state_prefix,
-                 std::function<Tensor(const Tensor&)> logits, std::vector<std::shared_ptr<Module>> modules) {
-    Model m{std::move(name), std::move(scope), std::move(state_names), std::move(state_prefix), std::move(logits), {}, {}};
+                 std::function<Tensor(const Tensor&)> logits, std::vector<std::shared_ptr<Module>> modules,
+                 bool tree = false) {
+    Model m{std::move(name),   std::move(scope), std::move(state_names), std::move(state_prefix),
+            std::move(logits), tree,             {},                     {}};
     for (auto& module : modules) {
         module->to(DType::Float64);
         for (const Tensor& p : module->parameters()) m.parameters.push_back(p);
@@ -129,7 +133,8 @@ std::vector<Model> make_models(int64_t hidden, Generator& gen) {
     auto pr = std::make_shared<PrLstm>(kInput, hidden, kClasses, gen);
     models.push_back(make_model(
         "PR-LSTM", "prlstm", {"h", "c"}, "prlstm/level=",
-        [pr](const Tensor& x) { return last_position(in_scope("prlstm", [&] { return pr->forward(x); })); }, {pr}));
+        [pr](const Tensor& x) { return last_position(in_scope("prlstm", [&] { return pr->forward(x); })); }, {pr},
+        /*tree=*/true));
     return models;
 }
 
@@ -143,8 +148,8 @@ Flow measure(const Model& model, const Batch& batch) {
     Tape tape;
     TapeGuard guard(tape);
     Tensor loss = cross_entropy(model.logits(batch.x), batch.labels);
-    // PR-LSTM: one norm per tree node (axis 1 of a level's [B, nodes, H]); the others: per step.
-    const int position_axis = model.scope == "prlstm" ? 1 : -1;
+    // A tree: one norm per node (axis 1 of a level's [B, nodes, H]); the others: one per step.
+    const int position_axis = model.tree ? 1 : -1;
     std::vector<GradFlowSeries> states = labelled_states(tape, model.state_prefix, model.state_names, position_axis);
     Flow flow{gradient_flow(loss, states), loss.item()};
     for (Tensor p : model.parameters) p.zero_grad();  // measuring is not training
@@ -170,7 +175,7 @@ void train(const Model& model, int steps, double lr, std::mt19937_64& rng, int64
 std::vector<double> token_norms(const Model& model, const GradFlowReport& report, int64_t length) {
     std::vector<double> norms(size_t(length), 0.0);
     for (size_t e = 0; e < report.norms[0].size(); ++e) {
-        if (model.scope == "prlstm") {
+        if (model.tree) {
             if (report.steps[0][e] == "level=0") norms[size_t(report.positions[0][e])] = report.norms[0][e];
         } else {
             norms[e] = report.norms[0][e];
@@ -213,7 +218,7 @@ void report(const std::vector<Model>& models, const std::vector<Flow>& flows, in
     // The flow plot: one curve per model, h (or the PR-LSTM leaf) against distance.
     std::string curves;
     for (size_t m = 0; m < models.size(); ++m) {
-        const std::string series = models[m].scope == "prlstm" ? "PR-LSTM (leaf h, log2 T merges)" : models[m].name + "  h_t";
+        const std::string series = models[m].tree ? models[m].name + " (leaf h, log2 T merges)" : models[m].name + "  h_t";
         curves += fmt::format("{}'{}.csv' using (strcol(1) eq '{}' && strcol(2) eq 'h' && $5 >= 0 ? $5 : NaN):"
                               "(log10($6)) with lines lw 2 title '{}'",
                               curves.empty() ? "plot " : ", \\\n     ", stem, models[m].name, series);
@@ -230,34 +235,39 @@ void report(const std::vector<Model>& models, const std::vector<Flow>& flows, in
                      curves),
          stem + ".png");
 
-    // The tree plot: PR-LSTM's node norms per level, against the merges between level and loss.
+    // The tree plot: PR-LSTM's node norms per level, against the levels between the node and the
+    // top level. For T = 2^k the loss reads the root, so that is the number of merges to the loss.
     const std::string tree = fmt::format("{}/tree_T{}_{}", options.out, length, phase);
     const int64_t depth = int64_t(std::log2(double(length)));
+    const bool perfect = (int64_t(1) << depth) == length;
+    const std::string title =
+        fmt::format("PR-LSTM: gradient at each tree node (T = {}, {}){}", length,
+                    phase == "init" ? "at initialisation" : "after training",
+                    perfect ? fmt::format("; every leaf is {} merges from the loss", depth) : std::string());
     plot(tree + ".gp",
-         fmt::format("set datafile separator ','\nset grid\nset key top left\n"
-                     "set title 'PR-LSTM: gradient at each tree node (T = {}, {}); every leaf is {} merges from the loss'\n"
-                     "set xlabel 'merges between the node and the loss ({} - level)'\nset ylabel 'log10 ||dL/dh|| of a node'\n"
+         fmt::format("set datafile separator ','\nset grid\nset key top left\nset title '{}'\n"
+                     "set xlabel '{} ({} - level)'\nset ylabel 'log10 ||dL/dh|| of a node'\n"
                      "plot '{}.csv' using (strcol(1) eq 'PR-LSTM' && strcol(2) eq 'h' ? {} - real(strcol(3)[7:]) : NaN):"
                      "(log10($6)) with points pt 7 ps 0.6 title 'h of a node', \\\n"
                      "     '{}.csv' using (strcol(1) eq 'PR-LSTM' && strcol(2) eq 'c' ? {} - real(strcol(3)[7:]) + 0.15 : NaN):"
                      "(log10($6)) with points pt 6 ps 0.6 title 'c of a node (shifted right)'\n",
-                     length, phase == "init" ? "at initialisation" : "after training", depth, depth, stem, depth, stem,
-                     depth),
+                     title, perfect ? "merges between the node and the loss" : "levels below the top level", depth,
+                     stem, depth, stem, depth),
          tree + ".png");
 
     // A few numbers for the terminal.
-    std::vector<int64_t> distances = {0, 15, 16, 63, 64, 255};
-    if (length - 1 > 255) distances.push_back(length - 1);
+    std::vector<int64_t> distances;
+    for (int64_t d : {0, 15, 16, 63, 64, 255})
+        if (d < length - 1) distances.push_back(d);
+    distances.push_back(length - 1);
     std::string header;
-    for (int64_t d : distances)
-        if (d < length) header += fmt::format(" {:>7}", d);
+    for (int64_t d : distances) header += fmt::format(" {:>7}", d);
     std::printf("  T = %lld, %s: log10 ||dL/dh_t|| at distance T-1-t =%s  (the last is the first token)\n",
                 (long long)length, phase.c_str(), header.c_str());
     for (size_t m = 0; m < models.size(); ++m) {
         std::vector<double> norms = token_norms(models[m], flows[m].report, length);
         std::string row;
-        for (int64_t d : distances)
-            if (d < length) row += fmt::format(" {:>7.2f}", std::log10(norms[size_t(length - 1 - d)]));
+        for (int64_t d : distances) row += fmt::format(" {:>7.2f}", std::log10(norms[size_t(length - 1 - d)]));
         std::printf("    %-16s%s   (loss %.4f)\n", models[m].name.c_str(), row.c_str(), flows[m].loss);
     }
     std::printf("  wrote %s.{csv,png}, %s.png\n", stem.c_str(), tree.c_str());
