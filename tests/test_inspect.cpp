@@ -429,6 +429,18 @@ BOOST_AUTO_TEST_CASE(grad_flow_norm_does_not_underflow) {
     BOOST_CHECK_CLOSE(report.norms[0][0], 5e-200, 1e-12);
 }
 
+BOOST_AUTO_TEST_CASE(grad_flow_bad_input_is_an_error) {
+    SmallLstm model;
+    Tape tape;
+    TapeGuard guard(tape);
+    Tensor loss = model.loss();
+    TAPEGRAD_CHECK_ERROR(labelled_states(tape, "gru/", {"h"}), "labelled_states", "no record under scope 'gru/'");
+    TAPEGRAD_CHECK_ERROR(labelled_states(tape, "lstm/", {"h", "forget"}), "labelled_states",
+                         "step 'lstm/layer0/t=0' has no record labelled 'forget'");
+    std::vector<GradFlowSeries> series = labelled_states(tape, "lstm/", {"h"}, /*position_axis=*/2);
+    TAPEGRAD_CHECK_ERROR(gradient_flow(loss, series), "gradient_flow", "axis 2", "[2, 4] float64");
+}
+
 // ---- hooks: read and replace a gradient ------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(hook_clips_one_gradient) {
