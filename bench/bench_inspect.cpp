@@ -1,8 +1,8 @@
 // What anomaly mode costs: one MLP training step (forward + backward) with DetectAnomaly on,
 // as a ratio to the same step with it off, measured in the same run. Anomaly mode reads every op
 // output and every gradient back as doubles and scans it: its cost grows with the elements the
-// ops write, not with their flops. Measured 1.3x to 1.5x on these three sizes (docs/BENCHMARKS.md
-// has no entry yet; the machine was shared). It is a debugging tool, off by default.
+// ops write, not with their flops (figures in docs/BENCHMARKS.md). It is a debugging tool, off by
+// default.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
