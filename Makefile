@@ -130,7 +130,8 @@ test: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) build-tests
 	@$(TEST_ENV) scripts/run-tests.sh $(TESTS)
 
-build-tests: info $(TESTS)
+# tests/test_inspect drives examples/step_through through stdin: build it with the tests.
+build-tests: info $(TESTS) $(BUILD)/examples/step_through
 
 test-gpu: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/tests/test_cuda

@@ -55,10 +55,14 @@ std::string to_dot(const Tape& tape, const DotOptions& options) {
     for (size_t r = 0; r < records.size(); ++r) {
         const Record& rec = records[r];
         if (rec.scope.compare(0, options.scope_prefix.size(), options.scope_prefix) != 0) continue;
-        std::string& body = clusters[step_cluster(rec.scope)];
+        const std::string cluster = step_cluster(rec.scope);
+        // A tensor is named by its record and, inside a step, by its label there: "#62 forget_gate".
+        std::string name = "#" + std::to_string(r);
+        if (!cluster.empty() && rec.scope.size() > cluster.size()) name += " " + rec.scope.substr(cluster.size() + 1);
+        std::string& body = clusters[cluster];
         body += fmt::format("  op{} [shape=ellipse, label=\"#{} {}\"];\n", r, r, rec.op);
         body += fmt::format("  t{} [shape=plaintext, label={}];\n", r,
-                            tensor_label(name_of(rec.output, "#" + std::to_string(r)), rec.output, "#c6dbef"));
+                            tensor_label(name_of(rec.output, name), rec.output, "#c6dbef"));
         edges += fmt::format("  op{} -> t{};\n", r, r);
         for (const Tensor& x : rec.inputs) {
             std::string id;

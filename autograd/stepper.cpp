@@ -61,7 +61,7 @@ Tensor difference(const Tensor& after, const Tensor& before) {
 }  // namespace
 
 BackwardStepper::BackwardStepper(const Tensor& output, const Tensor& seed)
-    : pass_(output, BackwardOptions{seed, /*keep_tape=*/true}) {}
+    : pass_(output, BackwardOptions{seed, /*keep_tape=*/true, /*retain_grads=*/true}) {}
 
 const BackwardStep& BackwardStepper::step() {
     if (done()) fail("BackwardStepper", "step() called after the last record");

@@ -8,7 +8,8 @@
 //   stepper.finish();                       // leaves get their .grad(), as after backward(loss)
 //
 // It drives the same BackwardPass as backward(), so the gradients are identical, bit for bit.
-// The tape is kept (keep_tape) so that it can be printed while stepping.
+// The tape is kept (keep_tape) and each record's output keeps its gradient once its step has run
+// (retain_grads), so that the tape can be printed, with gradients, while stepping.
 #pragma once
 #include <string>
 #include <vector>

@@ -135,7 +135,7 @@ Tensor run_hooks(const Tensor& t, Tensor grad) {
 }  // namespace
 
 BackwardPass::BackwardPass(const Tensor& output, const BackwardOptions& options)
-    : keep_tape_(options.keep_tape) {
+    : keep_tape_(options.keep_tape), retain_grads_(options.retain_grads) {
     if (!output.requires_grad())
         fail("backward", "tensor {} does not require grad (no input of the ops that produced it requires grad)",
              output.describe());
@@ -183,7 +183,7 @@ Tensor BackwardPass::step() {
     Record& rec = state_->records[r];
     Tensor grad_output = run_hooks(rec.output, pending_[r]);
     pending_[r] = Tensor();
-    if (rec.output.impl().retains_grad) accumulate(rec.output.impl().grad, grad_output, false);
+    if (rec.output.impl().retains_grad || retain_grads_) accumulate(rec.output.impl().grad, grad_output, false);
 
     // Hand the backward function the in-flight buffer of each input, so that several uses of one
     // tensor sum into one gradient.

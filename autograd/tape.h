@@ -111,6 +111,14 @@ private:
 };
 const std::string& current_scope();
 
+// Runs op() inside NameScope(label) and returns what it returns:
+//   Tensor c = in_scope("c", [&] { return forget_gate * c_prev + input_gate * candidate; });
+template <typename Op>
+auto in_scope(const std::string& label, Op op) {
+    NameScope scope(label);
+    return op();
+}
+
 // Records an op on the active tape if grad is enabled and any input requires grad; marks
 // `output` as requiring grad and remembers where it was recorded. Called by every op.
 void record(const char* op, std::vector<Tensor> inputs, Tensor& output, BackwardFn backward);
@@ -118,6 +126,7 @@ void record(const char* op, std::vector<Tensor> inputs, Tensor& output, Backward
 struct BackwardOptions {
     Tensor seed;             // dL/d(output); required when the output is not a scalar
     bool keep_tape = false;  // keep the records (to run backward again or inspect them)
+    bool retain_grads = false;  // every record's output keeps its gradient, as if retain_grad() (tape printouts)
 };
 
 // Computes d(output)/d(leaf) for every leaf that requires grad, accumulating into leaf.grad().
@@ -145,7 +154,7 @@ private:
     Tensor& slot_of(const Tensor& x);
 
     std::shared_ptr<TapeState> state_;
-    bool keep_tape_;
+    bool keep_tape_, retain_grads_;
     // Gradients in flight: of record r's output in pending_[r], of leaves in leaf_grads_.
     std::vector<Tensor> pending_;
     std::unordered_map<TensorImpl*, std::pair<Tensor, Tensor>> leaf_grads_;  // leaf -> (leaf, grad)

@@ -1,7 +1,8 @@
 // What anomaly mode costs: one MLP training step (forward + backward) with DetectAnomaly on,
 // as a ratio to the same step with it off, measured in the same run. Anomaly mode reads every op
-// output and every gradient back as doubles and scans it, so the ratio is large for small,
-// fast ops and falls as the GEMMs grow; it is a debugging tool, off by default.
+// output and every gradient back as doubles and scans it: its cost grows with the elements the
+// ops write, not with their flops (figures in docs/BENCHMARKS.md). It is a debugging tool, off by
+// default.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

@@ -79,9 +79,11 @@ int main(int argc, char** argv) {
     Tensor sample = slice(x, 0, 0, 4), target = slice(y, 0, 0, 4);
     Tensor err = mlp(layers, sample) - target;
     Tensor loss = mean(err * err);
-    std::printf("\nthe tape of one step on 4 points (%zu records):\n%s", active_tape().size(),
+    // keep_tape: print the tape after backward; retain_grads: with every record's gradient.
+    backward(loss, {Tensor(), /*keep_tape=*/true, /*retain_grads=*/true});
+    std::printf("\nthe tape of one step on 4 points (%zu records), values and gradients:\n%s", active_tape().size(),
                 format_tape(active_tape()).c_str());
-    backward(loss);
+    active_tape().clear();
     std::printf("\ngradient of each parameter (d loss / d p):\n");
     const char* names[] = {"weight", "bias"};
     for (size_t i = 0; i < params.size(); ++i) {

@@ -2,22 +2,26 @@
 // tape record at a time while you watch: each step prints the op, its scope, its backward rule
 // and the numbers going in and out.
 //
-//   build/examples/step_through [--model lstm|prlstm]
+//   build/examples/step_through [--model lstm|prlstm|neuron]
 //
 // Commands (one per line; stdin is read the same way when it is not a terminal, so a script or
 // a test can drive it):
 //   <Enter>        one backward step            n N        N steps
-//   p [prefix]     print the tape (records in scopes starting with prefix)
+//   p [prefix]     print the tape (records in scopes starting with prefix), with the gradients so far
+//   d FILE [prefix]  write the tape (or its records under prefix) as a Graphviz graph to FILE
 //   j SCOPE | j K  run backward until the next record is in SCOPE / has index K or below
 //   g K            the gradient accumulated so far for record K's output
-//   f              finish: run the rest and print the parameters' gradients
+//   f              finish: run the rest and print the parameters' gradients (then p, d, g still work)
 //   q              quit
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <iostream>
 #include <sstream>
 
+#include "autograd/dot_export.h"
+#include "core/atomic_file.h"
 #include "autograd/stepper.h"
 #include "autograd/tape_print.h"
 #include "models/pr_lstm.h"
@@ -36,21 +40,57 @@ std::string values(const Tensor& t) {
     return out + "]";
 }
 
-std::string input_name(const Tensor& x) {
-    return x.is_leaf() ? "leaf" + to_string(x.shape()) : "#" + std::to_string(x.impl().record);
+using Parameters = std::vector<std::pair<std::string, Tensor>>;
+
+// A tensor as the learner knows it: a parameter's name; a state or gate by its label and step
+// ("c_2" for the last record in scope ".../t=2/c", "forget_gate_3", "refine0/h_1" at tree level
+// 1); else its tape index ("#57") or, for a constant, "const".
+std::string tensor_name(const Tensor& x, const Parameters& parameters) {
+    for (const auto& [name, p] : parameters)
+        if (p.same(x)) return name;
+    if (x.is_leaf()) return "const";
+    const int64_t r = x.impl().record;
+    const auto& records = active_tape().records();
+    const std::string& scope = records[r].scope;
+    const std::string cluster = step_cluster(scope);
+    const bool last_in_scope = r + 1 == int64_t(records.size()) || records[r + 1].scope != scope;
+    if (cluster.empty() || scope.size() == cluster.size() || !last_in_scope) return "#" + std::to_string(r);
+    const std::string label = scope.substr(cluster.size() + 1);  // "c", or "refine0/h" inside a PR-LSTM merge
+    return label + "_" + cluster.substr(cluster.rfind('=') + 1);
 }
 
-void print_step(const BackwardStep& s) {
-    std::cout << fmt::format("#{} {:<9} {}\n    {}\n    dL/dy = {}\n", s.index, s.op, s.scope, s.formula,
+// The op's backward rule with its symbols (x or a, b: inputs; y: output) replaced by the names of
+// this record's tensors: "dL/da += dL/dy ⊙ b" becomes "dL/dc_2 += dL/d#41 ⊙ forget_gate_3".
+std::string named_formula(const BackwardStep& s, const Parameters& parameters) {
+    auto name_of = [&](char symbol) -> std::string {
+        if (symbol == 'y') return tensor_name(s.record->output, parameters);
+        const size_t input = symbol == 'b' ? 1 : 0;
+        return input < s.record->inputs.size() ? tensor_name(s.record->inputs[input], parameters) : "?";
+    };
+    auto is_word_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    std::string out;
+    const std::string& f = s.formula;
+    for (size_t i = 0; i < f.size(); ++i) {
+        const bool symbol = std::string("abxy").find(f[i]) != std::string::npos;
+        const bool starts = i == 0 || !is_word_char(f[i - 1]) || (i >= 4 && f.compare(i - 4, 4, "dL/d") == 0);
+        const bool ends = i + 1 == f.size() || !is_word_char(f[i + 1]);
+        out += symbol && starts && ends ? name_of(f[i]) : std::string(1, f[i]);
+    }
+    return out;
+}
+
+void print_step(const BackwardStep& s, const Parameters& parameters) {
+    std::cout << fmt::format("#{} {:<9} {}\n    {}\n    dL/d{} = {}\n", s.index, s.op, s.scope,
+                             named_formula(s, parameters), tensor_name(s.record->output, parameters),
                              values(s.grad_output));
     for (size_t i = 0; i < s.added.size(); ++i)
         if (s.added[i].defined())
-            std::cout << fmt::format("    input {} ({}) += {}\n", i, input_name(s.record->inputs[i]),
+            std::cout << fmt::format("    dL/d{} += {}\n", tensor_name(s.record->inputs[i], parameters),
                                      values(s.added[i]));
 }
 
 // A 4-step LSTM, H = 2, on one sequence of 3 features; the loss reads the last h.
-Tensor lstm_loss(Generator& gen, std::vector<std::pair<std::string, Tensor>>& parameters,
+Tensor lstm_loss(Generator& gen, Parameters& parameters,
                  std::unique_ptr<Module>& model) {
     auto cell = std::make_unique<LstmCell>(3, 2, gen);
     cell->to(DType::Float64);
@@ -66,8 +106,22 @@ Tensor lstm_loss(Generator& gen, std::vector<std::pair<std::string, Tensor>>& pa
     return loss;
 }
 
+// micrograd's neuron, in scalars: o = tanh(x1 w1 + x2 w2 + b). Every leaf is a "parameter" here,
+// so each gets its gradient: do/dx1 = -1.5, do/dw1 = 1, do/dx2 = 0.5, do/dw2 = 0 (o = 1/sqrt(2)).
+Tensor expr_loss(Generator&, Parameters& parameters, std::unique_ptr<Module>&) {
+    for (const auto& [name, value] : std::vector<std::pair<std::string, double>>{
+             {"x1", 2.0}, {"w1", -3.0}, {"x2", 0.0}, {"w2", 1.0}, {"b", 6.8813735870195432}})
+        parameters.push_back({name, Tensor::scalar(value, DType::Float64).set_requires_grad()});
+    auto p = [&](size_t k) { return parameters[k].second; };
+    NameScope scope("neuron");
+    Tensor x1w1 = p(0) * p(1);  // one statement per op: the tape order is the reading order
+    Tensor x2w2 = p(2) * p(3);
+    Tensor n = x1w1 + x2w2 + p(4);
+    return tanh(n);
+}
+
 // A PR-LSTM over 5 leaves (tokens of a 3-letter vocabulary), H = 2; cross-entropy at the last prefix.
-Tensor prlstm_loss(Generator& gen, std::vector<std::pair<std::string, Tensor>>& parameters,
+Tensor prlstm_loss(Generator& gen, Parameters& parameters,
                    std::unique_ptr<Module>& model) {
     auto net = std::make_unique<PrLstm>(4, 2, 3, gen);
     net->to(DType::Float64);
@@ -91,38 +145,64 @@ Tensor prlstm_loss(Generator& gen, std::vector<std::pair<std::string, Tensor>>& 
 int main(int argc, char** argv) {
     CLI::App app{"Step through backward one tape record at a time"};
     std::string model_name = "lstm";
-    app.add_option("--model", model_name, "lstm (4 steps) or prlstm (5 leaves)")
-        ->check(CLI::IsMember({"lstm", "prlstm"}));
+    app.add_option("--model", model_name, "lstm (4 steps), prlstm (5 leaves) or neuron (micrograd's scalar neuron)")
+        ->check(CLI::IsMember({"lstm", "prlstm", "neuron"}));
     CLI11_PARSE(app, argc, argv);
 
     try {
         Generator gen(7);
-        std::vector<std::pair<std::string, Tensor>> parameters;
+        Parameters parameters;
         std::unique_ptr<Module> model;
-        Tensor loss = model_name == "lstm" ? lstm_loss(gen, parameters, model) : prlstm_loss(gen, parameters, model);
+        Tensor loss = model_name == "lstm"     ? lstm_loss(gen, parameters, model)
+                      : model_name == "prlstm" ? prlstm_loss(gen, parameters, model)
+                                               : expr_loss(gen, parameters, model);
         const Tape& tape = active_tape();
         std::cout << fmt::format("{}: {} records on the tape, loss = {:.6f}\n", model_name, tape.size(), loss.item());
-        std::cout << "Enter: step   n N: N steps   p [prefix]: tape   j SCOPE|K: jump   g K: gradient   f: finish   "
-                     "q: quit\n";
+        std::cout << "Enter: step   n N: N steps   p [prefix]: tape   d FILE [prefix]: DOT   j SCOPE|K: jump   "
+                     "g K: gradient   f: finish   q: quit\n";
 
         const bool interactive = isatty(STDIN_FILENO);
         BackwardStepper stepper(loss);
+        bool finished = false;
+        auto finish_and_print = [&] {
+            if (finished) return;
+            finished = true;
+            stepper.finish();
+            std::cout << "backward done; parameter gradients:\n";
+            for (const auto& [name, p] : parameters) std::cout << fmt::format("  {:<22} {}\n", name, values(p.grad()));
+        };
         std::string line;
         while (true) {
-            if (stepper.done()) break;
-            if (interactive) std::cout << fmt::format("next #{} > ", stepper.next()) << std::flush;
+            if (interactive)
+                std::cout << (stepper.done() ? std::string("done > ") : fmt::format("next #{} > ", stepper.next()))
+                          << std::flush;
             if (!std::getline(std::cin, line)) break;
             if (!interactive) std::cout << "> " << line << "\n";
             std::istringstream words(line);
             std::string command, argument;
             words >> command >> argument;
-            if (command.empty()) {
-                print_step(stepper.step());
+            if ((command.empty() || command == "n" || command == "j") && stepper.done()) {
+                std::cout << (finished ? "backward is done: p, d, g or q\n"
+                                       : "every record has run: f hands the parameters their gradients\n");
+            } else if (command.empty()) {
+                print_step(stepper.step(), parameters);
             } else if (command == "n") {
                 for (int k = argument.empty() ? 1 : std::stoi(argument); k > 0 && !stepper.done(); --k)
-                    print_step(stepper.step());
+                    print_step(stepper.step(), parameters);
             } else if (command == "p") {
                 std::cout << format_tape(tape, argument);
+            } else if (command == "d") {
+                std::string prefix;
+                words >> prefix;
+                if (argument.empty()) {
+                    std::cout << "d needs a file name: d FILE [prefix]\n";
+                    continue;
+                }
+                DotOptions dot;
+                dot.scope_prefix = prefix;
+                for (const auto& [name, p] : parameters) dot.names.push_back({p, name});
+                write_file_atomically(argument, {to_dot(tape, dot)}, "step_through");
+                std::cout << fmt::format("wrote {} (render: dot -Tsvg {} -o tape.svg)\n", argument, argument);
             } else if (command == "j") {
                 const bool is_index = !argument.empty() && argument.find_first_not_of("0123456789") == std::string::npos;
                 if (is_index) stepper.run_to(int64_t(std::stoll(argument)));
@@ -132,20 +212,26 @@ int main(int argc, char** argv) {
                                                            stepper.pass().record(stepper.next()).op,
                                                            stepper.pass().record(stepper.next()).scope));
             } else if (command == "g") {
-                const int64_t k = std::stoll(argument);
-                if (k < 0 || k >= int64_t(tape.size())) std::cout << "no record #" << k << "\n";
-                else std::cout << fmt::format("dL/d#{} so far = {}\n", k, values(stepper.pass().in_flight(tape.records()[k].output)));
+                const bool is_index = !argument.empty() && argument.find_first_not_of("0123456789") == std::string::npos;
+                const int64_t k = is_index ? std::stoll(argument) : -1;
+                if (k < 0 || k >= int64_t(tape.size())) {
+                    std::cout << "no record #" << argument << "\n";
+                } else {
+                    // Complete once record k has run (the stepper retains it), else what has arrived so far.
+                    const Tensor& output = tape.records()[k].output;
+                    const bool complete = output.grad().defined();
+                    std::cout << fmt::format("dL/d#{} {} = {}\n", k, complete ? "(complete)" : "(so far)",
+                                             values(complete ? output.grad() : stepper.pass().in_flight(output)));
+                }
             } else if (command == "f") {
-                break;
+                finish_and_print();
             } else if (command == "q") {
                 return 0;
             } else {
                 std::cout << "unknown command '" << command << "'\n";
             }
         }
-        stepper.finish();
-        std::cout << "backward done; parameter gradients:\n";
-        for (const auto& [name, p] : parameters) std::cout << fmt::format("  {:<22} {}\n", name, values(p.grad()));
+        finish_and_print();
     } catch (const std::exception& e) {
         std::cerr << "step_through: " << e.what() << "\n";
         return 1;

@@ -62,13 +62,18 @@ PrLstm::PrLstm(int64_t input_size, int64_t hidden, int64_t output_size, Generato
     register_module("readout", &readout);
 }
 
+// Tape labels: the leaves are tree level 0 ("level=0/input_gate"); each merge labels its gates,
+// and "c" and "h" mark the new states (autograd/grad_flow.h finds them). A level's nodes are one
+// batched op, so labels name the level, not the node.
 PrStates PrLstm::leaves(const Tensor& x) const {
-    NameScope scope("leaf");
-    Tensor z = leaf.forward(x);
-    if (cell == PrCell::RNN) return {z, Tensor()};
-    std::vector<Tensor> gates = chunk(z, 3, -1);  // i, g, o
-    Tensor c = sigmoid(gates[0]) * tanh(gates[1]);
-    return {sigmoid(gates[2]) * tanh(c), c};
+    NameScope scope("level=0");
+    if (cell == PrCell::RNN) return {in_scope("h", [&] { return leaf.forward(x); }), Tensor()};
+    std::vector<Tensor> gates = in_scope("gates", [&] { return chunk(leaf.forward(x), 3, -1); });  // i, g, o
+    Tensor input_gate = in_scope("input_gate", [&] { return sigmoid(gates[0]); });
+    Tensor candidate = in_scope("candidate", [&] { return tanh(gates[1]); });
+    Tensor output_gate = in_scope("output_gate", [&] { return sigmoid(gates[2]); });
+    Tensor c = in_scope("c", [&] { return input_gate * candidate; });
+    return {in_scope("h", [&] { return output_gate * tanh(c); }), c};
 }
 
 PrStates PrLstm::merge(const PrStates& left, const PrStates& right) const {
@@ -78,23 +83,30 @@ PrStates PrLstm::merge(const PrStates& left, const PrStates& right) const {
 PrStates PrLstm::merge_pairs(const Tensor& h_pairs, const Tensor& c_left, const Tensor& c_right) const {
     ++merge_calls_;
     PrStates s;
-    Tensor z = merge_block.forward(h_pairs);
     if (cell == PrCell::RNN) {
-        s.h = relu(z);
+        s.h = in_scope("h", [&] { return relu(merge_block.forward(h_pairs)); });
     } else {
-        std::vector<Tensor> g = chunk(z, 5, -1);  // i, g, o, f_L, f_R
-        s.c = sigmoid(g[0]) * tanh(g[1]) + sigmoid(g[3]) * c_left + sigmoid(g[4]) * c_right;
-        s.h = sigmoid(g[2]) * tanh(s.c);
+        std::vector<Tensor> g = in_scope("gates", [&] { return chunk(merge_block.forward(h_pairs), 5, -1); });
+        Tensor input_gate = in_scope("input_gate", [&] { return sigmoid(g[0]); });
+        Tensor candidate = in_scope("candidate", [&] { return tanh(g[1]); });
+        Tensor output_gate = in_scope("output_gate", [&] { return sigmoid(g[2]); });
+        Tensor left_forget = in_scope("left_forget_gate", [&] { return sigmoid(g[3]); });
+        Tensor right_forget = in_scope("right_forget_gate", [&] { return sigmoid(g[4]); });
+        s.c = in_scope("c", [&] { return input_gate * candidate + left_forget * c_left + right_forget * c_right; });
+        s.h = in_scope("h", [&] { return output_gate * tanh(s.c); });
     }
     for (size_t r = 0; r < refine.size(); ++r) {
         NameScope scope("refine" + std::to_string(r));
-        Tensor u = refine[r]->forward(s.h);
         if (cell == PrCell::RNN) {
-            s.h = relu(u);
+            s.h = in_scope("h", [&] { return relu(refine[r]->forward(s.h)); });
         } else {
-            std::vector<Tensor> g = chunk(u, 4, -1);  // i, g, o, f
-            s.c = sigmoid(g[0]) * tanh(g[1]) + sigmoid(g[3]) * s.c;
-            s.h = sigmoid(g[2]) * tanh(s.c);
+            std::vector<Tensor> g = in_scope("gates", [&] { return chunk(refine[r]->forward(s.h), 4, -1); });
+            Tensor input_gate = in_scope("input_gate", [&] { return sigmoid(g[0]); });
+            Tensor candidate = in_scope("candidate", [&] { return tanh(g[1]); });
+            Tensor output_gate = in_scope("output_gate", [&] { return sigmoid(g[2]); });
+            Tensor forget_gate = in_scope("forget_gate", [&] { return sigmoid(g[3]); });
+            s.c = in_scope("c", [&] { return input_gate * candidate + forget_gate * s.c; });
+            s.h = in_scope("h", [&] { return output_gate * tanh(s.c); });
         }
     }
     return s;

@@ -13,6 +13,8 @@ namespace tapegrad {
 
 namespace {
 const char* kGateNames[4] = {"i", "f", "o", "g"};
+// Tape labels of the gates, in the same order: ".../t=3/forget_gate".
+const char* kGateScopes[4] = {"input_gate", "forget_gate", "output_gate", "candidate"};
 }
 
 QlLstm::QlLstm(int64_t input_size_, int64_t hidden_size_, Generator& gen, QlLstmOptions opts)
@@ -83,22 +85,27 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
         NameScope step_scope("t=" + std::to_string(t));
         Tensor x_t = reshape(slice(projected, 0, t, t + 1), {B, projected.shape()[2]});
         Tensor h_new, c_new, output_gate;
+        // Labels: the gates by name, "c" and "h" for the state (autograd/grad_flow.h finds them).
+        Tensor gate[4];  // i, f, o, g
         if (options.psug) {
-            Tensor z = x_t + linear(h, recurrent_weight, Tensor());
-            Tensor gate[4];
+            Tensor z = in_scope("gates", [&] { return x_t + linear(h, recurrent_weight, Tensor()); });
             for (int k = 0; k < 4; ++k) {
-                NameScope gate_scope(std::string("gate_") + kGateNames[k]);
+                NameScope gate_scope(kGateScopes[k]);
                 Tensor pre = (options.gate_scales ? z * gate_scale[k] : z) + gate_bias[k];
                 gate[k] = k == 3 ? tanh(pre) : sigmoid(pre);
             }
-            c_new = gate[1] * c + gate[0] * gate[3];
-            output_gate = gate[2];
         } else {
-            std::vector<Tensor> g = chunk(x_t + linear(h, lstm->weight_hh, lstm->bias_hh), 4, 1);
-            c_new = sigmoid(g[1]) * c + sigmoid(g[0]) * tanh(g[2]);
-            output_gate = sigmoid(g[3]);
+            std::vector<Tensor> g =
+                in_scope("gates", [&] { return chunk(x_t + linear(h, lstm->weight_hh, lstm->bias_hh), 4, 1); });
+            const int standard_order[4] = {0, 1, 3, 2};  // the LSTM cell's layout is i, f, g, o
+            for (int k = 0; k < 4; ++k)
+                gate[k] = in_scope(kGateScopes[k], [&] {
+                    return k == 3 ? tanh(g[standard_order[k]]) : sigmoid(g[standard_order[k]]);
+                });
         }
-        h_new = output_gate * tanh(c_new);
+        c_new = in_scope("c", [&] { return gate[1] * c + gate[0] * gate[3]; });
+        output_gate = gate[2];
+        h_new = in_scope("h", [&] { return output_gate * tanh(c_new); });
         Tensor m = padded ? step_mask(lengths, t, x) : Tensor();
 
         if (options.hgr) {
@@ -134,8 +141,8 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
                     skipped = c_new + s;
                 }
                 Tensor e = column_mask(ends, x);
-                c_new = c_new + e * (skipped - c_new);
-                h_new = h_new + e * (output_gate * tanh(c_new) - h_new);
+                c_new = in_scope("c", [&] { return c_new + e * (skipped - c_new); });
+                h_new = in_scope("h", [&] { return h_new + e * (output_gate * tanh(c_new) - h_new); });
                 summary = summary + e * (s - summary);
             }
             if ((t + 1) % K == 0) {
@@ -144,8 +151,8 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
             }
         }
         if (padded) {
-            h_new = h + m * (h_new - h);
-            c_new = c + m * (c_new - c);
+            h_new = in_scope("h", [&] { return h + m * (h_new - h); });
+            c_new = in_scope("c", [&] { return c + m * (c_new - c); });
             outputs.push_back(h_new * m);
         } else {
             outputs.push_back(h_new);

@@ -56,8 +56,8 @@ RecurrentOutput run_recurrent(const RecurrentCell& cell, const Tensor& x, const 
         if (padded) {
             // Past its end a sequence keeps its state (h += m (h_new - h)) and outputs zero.
             Tensor m = step_mask(lengths, t, x);
-            next.h = state.h + m * (next.h - state.h);
-            if (next.c.defined()) next.c = state.c + m * (next.c - state.c);
+            next.h = in_scope("h", [&] { return state.h + m * (next.h - state.h); });
+            if (next.c.defined()) next.c = in_scope("c", [&] { return state.c + m * (next.c - state.c); });
             outputs.push_back(next.h * m);
         } else {
             outputs.push_back(next.h);
@@ -88,6 +88,7 @@ RnnCell::RnnCell(int64_t input_size, int64_t hidden_size, Generator& gen) : Recu
 Tensor RnnCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih); }
 
 RecurrentState RnnCell::step(const Tensor& x_proj, const RecurrentState& previous) const {
+    NameScope label("h");
     return {tanh(x_proj + linear(previous.h, weight_hh, bias_hh)), Tensor()};
 }
 
@@ -111,17 +112,15 @@ LstmCell::LstmCell(int64_t input_size, int64_t hidden_size, Generator& gen, doub
 Tensor LstmCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih); }
 
 RecurrentState LstmCell::step(const Tensor& x_proj, const RecurrentState& previous) const {
-    std::vector<Tensor> gates = chunk(x_proj + linear(previous.h, weight_hh, bias_hh), 4, 1);
-    Tensor input_gate, forget_gate, candidate, output_gate;
-    {
-        NameScope s("gates");
-        input_gate = sigmoid(gates[0]);
-        forget_gate = sigmoid(gates[1]);
-        candidate = tanh(gates[2]);
-        output_gate = sigmoid(gates[3]);
-    }
-    Tensor c = forget_gate * previous.c + input_gate * candidate;
-    return {output_gate * tanh(c), c};
+    // Labels: ".../t=3/forget_gate" and so on; "c" and "h" mark the new state (autograd/grad_flow.h).
+    std::vector<Tensor> gates =
+        in_scope("gates", [&] { return chunk(x_proj + linear(previous.h, weight_hh, bias_hh), 4, 1); });
+    Tensor input_gate = in_scope("input_gate", [&] { return sigmoid(gates[0]); });
+    Tensor forget_gate = in_scope("forget_gate", [&] { return sigmoid(gates[1]); });
+    Tensor candidate = in_scope("candidate", [&] { return tanh(gates[2]); });
+    Tensor output_gate = in_scope("output_gate", [&] { return sigmoid(gates[3]); });
+    Tensor c = in_scope("c", [&] { return forget_gate * previous.c + input_gate * candidate; });
+    return {in_scope("h", [&] { return output_gate * tanh(c); }), c};
 }
 
 GruCell::GruCell(int64_t input_size, int64_t hidden_size, Generator& gen) : RecurrentCell(input_size, hidden_size) {
@@ -138,13 +137,14 @@ GruCell::GruCell(int64_t input_size, int64_t hidden_size, Generator& gen) : Recu
 Tensor GruCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih); }
 
 RecurrentState GruCell::step(const Tensor& x_proj, const RecurrentState& previous) const {
-    std::vector<Tensor> xs = chunk(x_proj, 3, 1);
-    std::vector<Tensor> hs = chunk(linear(previous.h, weight_hh, bias_hh), 3, 1);
-    Tensor reset = sigmoid(xs[0] + hs[0]);
-    Tensor update = sigmoid(xs[1] + hs[1]);
-    Tensor candidate = tanh(xs[2] + reset * hs[2]);
+    // Labels as in LstmCell::step: ".../t=3/update_gate"; "h" marks the new state.
+    std::vector<Tensor> xs = in_scope("gates", [&] { return chunk(x_proj, 3, 1); });
+    std::vector<Tensor> hs = in_scope("gates", [&] { return chunk(linear(previous.h, weight_hh, bias_hh), 3, 1); });
+    Tensor reset = in_scope("reset_gate", [&] { return sigmoid(xs[0] + hs[0]); });
+    Tensor update = in_scope("update_gate", [&] { return sigmoid(xs[1] + hs[1]); });
+    Tensor candidate = in_scope("candidate", [&] { return tanh(xs[2] + reset * hs[2]); });
     // h' = (1 - z) n + z h = n + z (h - n)
-    return {candidate + update * (previous.h - candidate), Tensor()};
+    return {in_scope("h", [&] { return candidate + update * (previous.h - candidate); }), Tensor()};
 }
 
 Recurrent::Recurrent(CellType type, int64_t input_size, int64_t hidden_size, int64_t num_layers, Generator& gen,

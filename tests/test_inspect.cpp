@@ -1,11 +1,19 @@
 #define BOOST_TEST_MODULE inspect
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "autograd/anomaly.h"
 #include "autograd/dot_export.h"
+#include "autograd/grad_flow.h"
 #include "autograd/stepper.h"
 #include "autograd/tape_print.h"
+#include "models/pr_lstm.h"
+#include "models/ql_lstm.h"
+#include "models/recurrent.h"
 #include "tests/test_helpers.h"
 
 using namespace tapegrad;
@@ -123,6 +131,22 @@ BOOST_AUTO_TEST_CASE(tape_printout_matches_golden) {
     BOOST_CHECK_EQUAL(format_tape(graph.tape, "expr/t=1"), read_golden("tape_print_t1.txt"));
 }
 
+BOOST_AUTO_TEST_CASE(retain_grads_keeps_every_gradient_for_the_printout) {
+    // The FixedGraph's numbers, with every record's gradient kept: dL/dd = 1, dL/dc = 1 - d².
+    Tape tape;
+    TapeGuard guard(tape);
+    Tensor a = leaf({1.0, -2.0}, {2}), b = leaf({3.0, 0.5}, {2});
+    Tensor c = a * b, d = tanh(c), loss = sum(d);
+    backward(loss, {Tensor(), /*keep_tape=*/true, /*retain_grads=*/true});
+    BOOST_CHECK(d.grad().to_double_vector() == (std::vector<double>{1.0, 1.0}));
+    std::vector<double> gc = c.grad().to_double_vector();
+    BOOST_CHECK_CLOSE(gc[0], 1 - std::tanh(3.0) * std::tanh(3.0), 1e-12);
+    BOOST_CHECK_CLOSE(gc[1], 1 - std::tanh(-1.0) * std::tanh(-1.0), 1e-12);
+    const std::string printout = format_tape(tape);
+    BOOST_CHECK(printout.find("tanh") != std::string::npos &&
+                printout.find("grad min 1 mean 1 max 1") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(dot_export_matches_golden) {
     FixedGraph graph;
     BOOST_CHECK_EQUAL(to_dot(graph.tape, {.scope_prefix = "", .names = {{graph.a, "a"}, {graph.b, "b"}}}),
@@ -199,4 +223,296 @@ BOOST_AUTO_TEST_CASE(anomaly_off_by_default) {
         BOOST_CHECK(!anomaly_detection_enabled());
     }
     BOOST_CHECK(!anomaly_detection_enabled());
+}
+
+// ---- gradient flow ---------------------------------------------------------------------------
+
+namespace {
+double norm(const Tensor& t) {
+    double squares = 0;
+    for (double v : t.to_double_vector()) squares += v * v;
+    return std::sqrt(squares);
+}
+
+// One float64 LSTM layer under NameScope("lstm"), x [2, 6, 3], H = 4;
+// L = Σ_b Σ_j h_{T-1}[b, j] w[j] with w = [1, -2, 0.5, 3].
+struct SmallLstm {
+    Generator gen{11};
+    Recurrent lstm{CellType::LSTM, 3, 4, 1, gen};
+    Tensor x, w = Tensor::from_vector(std::vector<double>{1.0, -2.0, 0.5, 3.0}, {1, 4});
+    SmallLstm() {
+        lstm.to(DType::Float64);
+        x = Tensor::randn({2, 6, 3}, gen, DType::Float64);
+    }
+    Tensor loss() const {
+        NameScope scope("lstm");
+        return sum(lstm.forward(x).last[0].h * w);
+    }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(grad_flow_lstm_equals_retained_gradients) {
+    SmallLstm model;
+    Tape tape;
+    TapeGuard guard(tape);
+    Tensor loss = model.loss();
+    std::vector<GradFlowSeries> series = labelled_states(tape, "lstm/layer0/", {"h", "c"});
+    BOOST_REQUIRE_EQUAL(series.size(), 2u);
+    BOOST_REQUIRE_EQUAL(series[0].states.size(), 6u);
+    BOOST_CHECK_EQUAL(series[0].steps[3], "t=3");
+    GradFlowReport report = gradient_flow(loss, series);
+
+    // The same model unrolled here by hand through the cell's public step, its states retained:
+    // the report must have found these very states (same values) and their gradients.
+    const LstmCell& cell = static_cast<const LstmCell&>(*model.lstm.layers[0]);
+    Tensor projected = cell.project_inputs(model.x);
+    RecurrentState state{Tensor::zeros({2, 4}, DType::Float64), Tensor::zeros({2, 4}, DType::Float64)};
+    std::vector<RecurrentState> states;
+    for (int64_t t = 0; t < 6; ++t) {
+        state = cell.step(reshape(slice(projected, 1, t, t + 1), {2, 16}), state);
+        state.h.retain_grad();
+        state.c.retain_grad();
+        states.push_back(state);
+    }
+    backward(sum(state.h * model.w));
+    for (size_t t = 0; t < 6; ++t) {
+        BOOST_TEST_CONTEXT("t = " << t) {
+            BOOST_CHECK(series[0].states[t].to_double_vector() == states[t].h.to_double_vector());
+            BOOST_CHECK(series[1].states[t].to_double_vector() == states[t].c.to_double_vector());
+            BOOST_CHECK_CLOSE(report.norms[0][t], norm(states[t].h.grad()), 1e-10);
+            BOOST_CHECK_CLOSE(report.norms[1][t], norm(states[t].c.grad()), 1e-10);
+            BOOST_CHECK_GT(report.norms[0][t], 0.0);
+        }
+    }
+    // dL/dh_5 = w on each of the 2 rows: ‖·‖ = sqrt(2 (1 + 4 + 0.25 + 9)).
+    BOOST_CHECK_CLOSE(report.norms[0][5], std::sqrt(2 * 14.25), 1e-12);
+}
+
+namespace {
+// A float64 PR-LSTM (R = 1) over 6 one-hot leaves; L = Σ logits[:, position] ⊙ a fixed projection.
+struct SmallPrLstm {
+    Generator gen{5};
+    PrLstm net{4, 3, 2, gen, 1};
+    Tensor x;
+    SmallPrLstm() {
+        net.to(DType::Float64);
+        std::vector<double> one_hot(2 * 6 * 4, 0.0);
+        for (int k = 0; k < 12; ++k) one_hot[k * 4 + (k * 7 + 1) % 4] = 1.0;
+        x = Tensor::from_vector(one_hot, {2, 6, 4});
+    }
+    Tensor loss(int64_t position) const {
+        NameScope scope("prlstm");
+        Tensor logits = net.forward(x);
+        Tensor projection = Tensor::from_vector(std::vector<double>{0.7, -1.3}, {1, 1, 2});
+        return sum(slice(logits, 1, position, position + 1) * projection);
+    }
+};
+
+// Per-node norms of a retained [B, m, H] gradient.
+std::vector<double> node_norms(const Tensor& grad) {
+    std::vector<double> norms;
+    for (int64_t j = 0; j < grad.shape()[1]; ++j) norms.push_back(norm(slice(grad, 1, j, j + 1)));
+    return norms;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(grad_flow_prlstm_per_level_and_node) {
+    SmallPrLstm model;
+    std::vector<double> report_norms;
+    std::vector<std::string> report_steps;
+    {
+        Tape tape;
+        TapeGuard guard(tape);
+        Tensor loss = model.loss(5);
+        std::vector<GradFlowSeries> levels = labelled_states(tape, "prlstm/level=", {"h", "c"}, 1);
+        // Levels 0 (the 6 leaves), 1 (3 blocks of 2), 2 (one block of 4).
+        BOOST_REQUIRE_EQUAL(levels[0].states.size(), 3u);
+        BOOST_CHECK_EQUAL(levels[0].steps[2], "level=2");
+        // The states found on the tape are the model's: the leaves and the merges of leaf pairs.
+        PrStates leaves = model.net.leaves(model.x);
+        BOOST_CHECK(levels[0].states[0].to_double_vector() == leaves.h.to_double_vector());
+        PrStates pairs = model.net.merge({slice(leaves.h, 1, 2, 3), slice(leaves.c, 1, 2, 3)},
+                                         {slice(leaves.h, 1, 3, 4), slice(leaves.c, 1, 3, 4)});
+        std::vector<double> node1 = slice(levels[0].states[1], 1, 1, 2).to_double_vector(), expect = pairs.h.to_double_vector();
+        BOOST_REQUIRE_EQUAL(node1.size(), expect.size());
+        for (size_t k = 0; k < node1.size(); ++k) BOOST_CHECK_CLOSE(node1[k], expect[k], 1e-12);
+
+        GradFlowReport report = gradient_flow(loss, levels);
+        BOOST_REQUIRE_EQUAL(report.norms[0].size(), 10u);  // 6 + 3 + 1 nodes
+        BOOST_CHECK_EQUAL(report.steps[0][7], "level=1");
+        BOOST_CHECK_EQUAL(report.positions[0][7], 1);
+        report_norms = report.norms[0];
+        report_steps = report.steps[0];
+        // P[5] = M(D_2[0], D_1[2]) reads every leaf: every node of every level gets gradient.
+        for (double n : report_norms) BOOST_CHECK_GT(n, 0.0);
+    }
+    // The same norms from retained gradients of the same states.
+    Tape tape;
+    TapeGuard guard(tape);
+    Tensor loss = model.loss(5);
+    std::vector<GradFlowSeries> levels = labelled_states(tape, "prlstm/level=", {"h"}, 1);
+    for (Tensor& h : levels[0].states) h.retain_grad();
+    backward(loss);
+    std::vector<double> retained;
+    for (const Tensor& h : levels[0].states)
+        for (double n : node_norms(h.grad())) retained.push_back(n);
+    BOOST_REQUIRE_EQUAL(retained.size(), report_norms.size());
+    for (size_t e = 0; e < retained.size(); ++e) BOOST_CHECK_CLOSE(report_norms[e], retained[e], 1e-10);
+}
+
+BOOST_AUTO_TEST_CASE(grad_flow_prlstm_zero_where_the_tree_does_not_reach) {
+    // P[2] = M(D_1[0], D_0[2]) reads leaves 0..2 only: leaves 3..5, level-1 nodes 1 and 2 and the
+    // level-2 node get exactly zero.
+    SmallPrLstm model;
+    Tape tape;
+    TapeGuard guard(tape);
+    Tensor loss = model.loss(2);
+    GradFlowReport report = gradient_flow(loss, labelled_states(tape, "prlstm/level=", {"h"}, 1));
+    const std::vector<double>& n = report.norms[0];
+    BOOST_REQUIRE_EQUAL(n.size(), 10u);
+    for (int e : {0, 1, 2, 6}) BOOST_CHECK_GT(n[e], 0.0);
+    for (int e : {3, 4, 5, 7, 8, 9}) BOOST_CHECK_EQUAL(n[e], 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(cells_label_ops_by_layer_step_and_gate) {
+    Generator gen(3);
+    Tensor x = Tensor::randn({2, 20, 3}, gen).set_requires_grad();
+    Tape tape;
+    TapeGuard guard(tape);
+    Recurrent lstm(CellType::LSTM, 3, 4, 2, gen), gru(CellType::GRU, 3, 4, 1, gen);
+    QlLstmOptions options;
+    options.block_size = 8;
+    QlLstm ql(3, 4, gen, options);
+    PrLstm pr(3, 4, 2, gen);
+    {
+        NameScope s("lstm");
+        lstm.forward(x);
+    }
+    {
+        NameScope s("gru");
+        gru.forward(x);
+    }
+    {
+        NameScope s("ql");
+        ql.forward(x);
+    }
+    {
+        NameScope s("pr");
+        pr.forward(x);
+    }
+    auto ops_in = [&](const std::string& scope) {
+        std::vector<std::string> ops;
+        for (const Record& r : tape.records())
+            if (r.scope == scope) ops.push_back(r.op);
+        return ops;
+    };
+    using Ops = std::vector<std::string>;
+    BOOST_CHECK(ops_in("lstm/layer1/t=3/forget_gate") == Ops{"sigmoid"});
+    BOOST_CHECK(ops_in("lstm/layer0/t=19/candidate") == Ops{"tanh"});
+    BOOST_CHECK(ops_in("lstm/layer0/t=3/c") == (Ops{"mul", "mul", "add"}));
+    BOOST_CHECK(ops_in("gru/layer0/t=1/update_gate") == (Ops{"add", "sigmoid"}));
+    BOOST_CHECK(ops_in("ql/t=5/forget_gate") == (Ops{"mul", "add", "sigmoid"}));
+    BOOST_CHECK(ops_in("ql/t=7/block=0/c") == (Ops{"sub", "mul", "add"}));
+    BOOST_CHECK(ops_in("pr/level=1/left_forget_gate") == Ops{"sigmoid"});
+    BOOST_CHECK(ops_in("pr/level=2/refine0/h") == (Ops{"tanh", "mul"}));
+    BOOST_CHECK(ops_in("pr/level=0/c") == Ops{"mul"});
+}
+
+BOOST_AUTO_TEST_CASE(grad_flow_norm_does_not_underflow) {
+    // A gradient 1000 LSTM steps from the loss is ~1e-200: its squares underflow, its norm must not.
+    Tape tape;
+    TapeGuard guard(tape);
+    Tensor x = leaf({1.0, 2.0}, {2});
+    Tensor h = x * 2.0;
+    Tensor loss = sum(h * Tensor::from_vector(std::vector<double>{3e-200, 4e-200}, {2}));
+    GradFlowReport report = gradient_flow(loss, {{"h", {"t=0"}, {h}}});
+    BOOST_CHECK_CLOSE(report.norms[0][0], 5e-200, 1e-12);
+}
+
+BOOST_AUTO_TEST_CASE(grad_flow_bad_input_is_an_error) {
+    SmallLstm model;
+    Tape tape;
+    TapeGuard guard(tape);
+    Tensor loss = model.loss();
+    TAPEGRAD_CHECK_ERROR(labelled_states(tape, "gru/", {"h"}), "labelled_states", "no record under scope 'gru/'");
+    TAPEGRAD_CHECK_ERROR(labelled_states(tape, "lstm/", {"h", "forget"}), "labelled_states",
+                         "step 'lstm/layer0/t=0' has no record labelled 'forget'");
+    std::vector<GradFlowSeries> series = labelled_states(tape, "lstm/", {"h"}, /*position_axis=*/2);
+    TAPEGRAD_CHECK_ERROR(gradient_flow(loss, series), "gradient_flow", "axis 2", "[2, 4] float64");
+}
+
+// ---- hooks: read and replace a gradient ------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(hook_clips_one_gradient) {
+    // The README's example: clip the gradient reaching h to norm 1; x sees the clipped gradient.
+    Tensor x = leaf({1.0, 2.0}, {2});
+    Tensor h = x * 3.0;
+    double seen = 0;
+    h.register_hook([&](const Tensor& grad) {
+        seen = std::sqrt(sum(grad * grad).item());
+        return seen > 1.0 ? grad * (1.0 / seen) : grad;
+    });
+    h.retain_grad();
+    backward(sum(h * Tensor::from_vector(std::vector<double>{3.0, 4.0}, {2})));
+    BOOST_CHECK_CLOSE(seen, 5.0, 1e-12);  // dL/dh = [3, 4]
+    std::vector<double> gx = x.grad().to_double_vector();
+    BOOST_CHECK_CLOSE(gx[0], 3.0 * 0.6, 1e-12);  // dL/dx = 3 · [0.6, 0.8]
+    BOOST_CHECK_CLOSE(gx[1], 3.0 * 0.8, 1e-12);
+    BOOST_CHECK_CLOSE(norm(h.grad()), 1.0, 1e-12);  // retain_grad keeps the clipped gradient
+}
+
+// ---- examples/step_through driven through stdin ------------------------------------------------
+
+namespace {
+// build/tests/test_inspect -> build/examples/step_through (the Makefile builds it before the tests).
+std::string step_through_binary() {
+    const std::string self = boost::unit_test::framework::master_test_suite().argv[0];
+    const size_t slash = self.rfind('/');
+    const std::string tests_dir = slash == std::string::npos ? "." : self.substr(0, slash);
+    return tests_dir + "/../examples/step_through";
+}
+
+std::string run_with_stdin(const std::string& command, const std::string& input, int& status) {
+    const std::string script = "printf '" + input + "' | " + command + " 2>&1";
+    FILE* pipe = popen(script.c_str(), "r");
+    BOOST_REQUIRE_MESSAGE(pipe, "cannot run " << script);
+    std::string out;
+    char buffer[4096];
+    while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+    status = pclose(pipe);
+    return out;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(step_through_example_driven_by_stdin) {
+    const std::string binary = step_through_binary();
+    BOOST_REQUIRE_MESSAGE(std::ifstream(binary).good(),
+                          "examples/step_through is not built at " << binary << " (make builds it with the tests)");
+    int status = -1;
+    // Six Enters (six backward steps), print the tape of one scope, quit.
+    const std::string out = run_with_stdin(binary + " --model lstm", "\\n\\n\\n\\n\\n\\np lstm/t=3/forget_gate\\nq\\n", status);
+    BOOST_TEST_MESSAGE(out);
+    BOOST_CHECK_EQUAL(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+    std::istringstream stream(out);
+    std::vector<std::string> l;
+    for (std::string line; std::getline(stream, line);) l.push_back(line);
+    BOOST_REQUIRE_GE(l.size(), 12u);
+    auto has = [](const std::string& line, const std::string& part) { return line.find(part) != std::string::npos; };
+    auto ends_with = [](const std::string& line, const std::string& end) {
+        return line.size() >= end.size() && line.compare(line.size() - end.size(), end.size(), end) == 0;
+    };
+    BOOST_CHECK(l[0].rfind("lstm: ", 0) == 0 && has(l[0], "records on the tape, loss = "));
+    BOOST_CHECK_EQUAL(l[2], "> ");  // the command echoed (stdin is not a terminal)
+    // Step 1: the last record, L = sum(h_3 ⊙ w), receives dL/dL = 1 and hands its input ones.
+    BOOST_CHECK(l[3].rfind("#", 0) == 0 && has(l[3], " sum ") && ends_with(l[3], "lstm"));
+    BOOST_CHECK(l[5].rfind("    dL/d#", 0) == 0 && ends_with(l[5], " = [1.0000]"));
+    BOOST_CHECK(ends_with(l[6], " += [1.0000, 1.0000]"));
+    // Step 2: h_3 ⊙ w: the formula names h_3, and h_3 receives w = [1, -0.5].
+    BOOST_CHECK_EQUAL(l[7], "> ");
+    BOOST_CHECK(has(l[8], " mul ") && ends_with(l[8], "lstm"));
+    BOOST_CHECK(has(l[9], "dL/dh_3 += dL/d#") && has(l[9], " ⊙ const"));
+    BOOST_CHECK_EQUAL(l[11], "    dL/dh_3 += [1.0000, -0.5000]");
+    // Further down the forget chain: dL/dc_2 += dL/dc_3 ⊙ f_3 (dL/dc_3 reaches the product as is).
+    BOOST_CHECK(has(out, ";  dL/dc_2 += dL/d#") && has(out, " ⊙ forget_gate_3\n"));
+    BOOST_CHECK(has(out, "> p lstm/t=3/forget_gate\n#") && has(out, " lstm/t=3/forget_gate  sigmoid  in: #"));
 }
