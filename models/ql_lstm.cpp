@@ -75,8 +75,21 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
     Tensor h = initial.h.defined() ? initial.h : Tensor::zeros({B, H}, x.dtype(), x.device());
     Tensor c = initial.c.defined() ? initial.c : Tensor::zeros({B, H}, x.dtype(), x.device());
     Tensor summary = Tensor::zeros({B, H}, x.dtype(), x.device());  // s_{k-1}
-    // The hoisted input projection of all steps: W x [B, T, H] (PSUG) or W_ih x + b [B, T, 4H].
-    Tensor projected = transpose(options.psug ? linear(x, weight, Tensor()) : lstm->project_inputs(x), 0, 1);
+    // The hoisted input projection of all steps, time-major so that each step's slice is a
+    // contiguous view: W x [T, B, H] (PSUG) or W_ih x + b_ih + b_hh [T, B, 4H].
+    Tensor x_time_major = transpose(x, 0, 1);
+    Tensor projected = options.psug ? linear(x_time_major, weight, Tensor()) : lstm->project_inputs(x_time_major);
+    RecurrentLinear recurrent(options.psug ? recurrent_weight : lstm->weight_hh, T);
+    // PSUG: the gates' scales and biases stacked gate-major, [4, 1, H] in the order i, f, o, g, so
+    // that one broadcast a ⊙ z + b gives all four pre-activations as [4, B, H], in which i, f, o
+    // are one contiguous block (one sigmoid) and each gate a contiguous view.
+    Tensor scales, biases;
+    if (options.psug) {
+        biases = reshape(stack({gate_bias[0], gate_bias[1], gate_bias[2], gate_bias[3]}, 0), {4, 1, H});
+        if (options.gate_scales)
+            scales = reshape(stack({gate_scale[0], gate_scale[1], gate_scale[2], gate_scale[3]}, 0), {4, 1, H});
+    }
+    auto gate = [B, H](const Tensor& gates, int64_t k) { return reshape(slice(gates, 0, k, k + 1), {B, H}); };
     std::vector<Tensor> outputs, block_h, block_mask;
 
     for (int64_t t = 0; t < T; ++t) {
@@ -84,17 +97,14 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
         Tensor x_t = reshape(slice(projected, 0, t, t + 1), {B, projected.shape()[2]});
         Tensor h_new, c_new, output_gate;
         if (options.psug) {
-            Tensor z = x_t + linear(h, recurrent_weight, Tensor());
-            Tensor gate[4];
-            for (int k = 0; k < 4; ++k) {
-                NameScope gate_scope(std::string("gate_") + kGateNames[k]);
-                Tensor pre = (options.gate_scales ? z * gate_scale[k] : z) + gate_bias[k];
-                gate[k] = k == 3 ? tanh(pre) : sigmoid(pre);
-            }
-            c_new = gate[1] * c + gate[0] * gate[3];
-            output_gate = gate[2];
+            Tensor z = reshape(recurrent.step(x_t, h), {1, B, H});
+            Tensor pre = (options.gate_scales ? z * scales : z) + biases;  // [4, B, H]
+            Tensor sigmoids = sigmoid(slice(pre, 0, 0, 3));                // i, f, o
+            Tensor candidate = tanh(gate(pre, 3));
+            c_new = gate(sigmoids, 1) * c + gate(sigmoids, 0) * candidate;
+            output_gate = gate(sigmoids, 2);
         } else {
-            std::vector<Tensor> g = chunk(x_t + linear(h, lstm->weight_hh, lstm->bias_hh), 4, 1);
+            std::vector<Tensor> g = chunk(recurrent.step(x_t, h), 4, 1);
             c_new = sigmoid(g[1]) * c + sigmoid(g[0]) * tanh(g[2]);
             output_gate = sigmoid(g[3]);
         }

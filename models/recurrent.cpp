@@ -46,13 +46,15 @@ RecurrentOutput run_recurrent(const RecurrentCell& cell, const Tensor& x, const 
     if (!state.h.defined()) state.h = Tensor::zeros({batch, hidden}, x.dtype(), x.device());
     if (cell.has_cell_state() && !state.c.defined()) state.c = Tensor::zeros({batch, hidden}, x.dtype(), x.device());
 
-    // [B, T, G] -> [T, B, G]: each step's slice is then one contiguous block.
-    Tensor projected = transpose(cell.project_inputs(x), 0, 1);
+    // x [B, T, D] -> [T, B, D] before the projection (D <= G: the cheaper tensor to transpose), so
+    // that each step's slice of the projected [T, B, G] is a contiguous view.
+    Tensor projected = cell.project_inputs(transpose(x, 0, 1));
+    RecurrentLinear recurrent(cell.recurrent_weight(), steps);
     std::vector<Tensor> outputs;
     for (int64_t t = 0; t < steps; ++t) {
         NameScope scope("t=" + std::to_string(t));
         Tensor x_t = reshape(slice(projected, 0, t, t + 1), {batch, projected.shape()[2]});
-        RecurrentState next = cell.step(x_t, state);
+        RecurrentState next = cell.step(x_t, state, recurrent);
         if (padded) {
             // Past its end a sequence keeps its state (h += m (h_new - h)) and outputs zero.
             Tensor m = step_mask(lengths, t, x);
@@ -85,10 +87,11 @@ RnnCell::RnnCell(int64_t input_size, int64_t hidden_size, Generator& gen) : Recu
     register_parameter("bias_hh", &bias_hh);
 }
 
-Tensor RnnCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih); }
+// Both biases go into the hoisted projection: W_ih x + (b_ih + b_hh), one add per forward.
+Tensor RnnCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih + bias_hh); }
 
-RecurrentState RnnCell::step(const Tensor& x_proj, const RecurrentState& previous) const {
-    return {tanh(x_proj + linear(previous.h, weight_hh, bias_hh)), Tensor()};
+RecurrentState RnnCell::step(const Tensor& x_proj, const RecurrentState& previous, RecurrentLinear& recurrent) const {
+    return {tanh(recurrent.step(x_proj, previous.h)), Tensor()};
 }
 
 LstmCell::LstmCell(int64_t input_size, int64_t hidden_size, Generator& gen, double forget_bias)
@@ -108,10 +111,10 @@ LstmCell::LstmCell(int64_t input_size, int64_t hidden_size, Generator& gen, doub
     register_parameter("bias_hh", &bias_hh);
 }
 
-Tensor LstmCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih); }
+Tensor LstmCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih + bias_hh); }
 
-RecurrentState LstmCell::step(const Tensor& x_proj, const RecurrentState& previous) const {
-    std::vector<Tensor> gates = chunk(x_proj + linear(previous.h, weight_hh, bias_hh), 4, 1);
+RecurrentState LstmCell::step(const Tensor& x_proj, const RecurrentState& previous, RecurrentLinear& recurrent) const {
+    std::vector<Tensor> gates = chunk(recurrent.step(x_proj, previous.h), 4, 1);
     Tensor input_gate, forget_gate, candidate, output_gate;
     {
         NameScope s("gates");
@@ -137,9 +140,9 @@ GruCell::GruCell(int64_t input_size, int64_t hidden_size, Generator& gen) : Recu
 
 Tensor GruCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih); }
 
-RecurrentState GruCell::step(const Tensor& x_proj, const RecurrentState& previous) const {
+RecurrentState GruCell::step(const Tensor& x_proj, const RecurrentState& previous, RecurrentLinear& recurrent) const {
     std::vector<Tensor> xs = chunk(x_proj, 3, 1);
-    std::vector<Tensor> hs = chunk(linear(previous.h, weight_hh, bias_hh), 3, 1);
+    std::vector<Tensor> hs = chunk(recurrent.step(bias_hh, previous.h), 3, 1);
     Tensor reset = sigmoid(xs[0] + hs[0]);
     Tensor update = sigmoid(xs[1] + hs[1]);
     Tensor candidate = tanh(xs[2] + reset * hs[2]);

@@ -7,14 +7,17 @@
 // the final state is each sequence's state at its last real token.
 //
 // Schedule (the one the GEMM floor in bench/ assumes): the input projection of ALL time steps is
-// one big GEMM before the loop, x [B*T, D] x W_ih^T [D, G]; the loop then does only the
-// recurrent product h_{t-1} W_hh^T [B, H] x [H, G] and elementwise gate math per step.
+// one big GEMM before the loop, x [T*B, D] x W_ih^T [D, G] (x is turned time-major first, so each
+// step's slice is a contiguous view); the loop then does only the recurrent product
+// h_{t-1} W_hh^T [B, H] x [H, G] and elementwise gate math per step; and the recurrent weight's
+// gradient is one big GEMM after the loop (RecurrentLinear, ops/linalg.h), not one per step.
 #pragma once
 #include <memory>
 #include <vector>
 
 #include "core/random.h"
 #include "models/module.h"
+#include "ops/linalg.h"
 
 namespace tapegrad {
 
@@ -32,10 +35,14 @@ struct RecurrentOutput {
 class RecurrentCell : public Module {
 public:
     RecurrentCell(int64_t input_size, int64_t hidden_size) : input_size(input_size), hidden_size(hidden_size) {}
-    // The hoisted input projection of all steps: x [B, T, D] -> [B, T, G].
+    // The hoisted input projection of all steps: x [T, B, D] -> [T, B, G].
     virtual Tensor project_inputs(const Tensor& x) const = 0;
-    // One step from the projected input x_proj [B, G] and the previous state.
-    virtual RecurrentState step(const Tensor& x_proj, const RecurrentState& previous) const = 0;
+    // W_hh [G, H], the weight of the recurrent product h_{t-1} W_hh^T.
+    virtual const Tensor& recurrent_weight() const = 0;
+    // One step from the projected input x_proj [B, G] and the previous state; `recurrent` computes
+    // x_proj + h_{t-1} W_hh^T (or a bias + h_{t-1} W_hh^T) with the deferred weight gradient.
+    virtual RecurrentState step(const Tensor& x_proj, const RecurrentState& previous,
+                                RecurrentLinear& recurrent) const = 0;
     virtual bool has_cell_state() const { return false; }
     const int64_t input_size, hidden_size;
 };
@@ -56,7 +63,8 @@ class RnnCell : public RecurrentCell {
 public:
     RnnCell(int64_t input_size, int64_t hidden_size, Generator& gen);
     Tensor project_inputs(const Tensor& x) const override;
-    RecurrentState step(const Tensor& x_proj, const RecurrentState& previous) const override;
+    const Tensor& recurrent_weight() const override { return weight_hh; }
+    RecurrentState step(const Tensor& x_proj, const RecurrentState& previous, RecurrentLinear& recurrent) const override;
     Tensor weight_ih, weight_hh, bias_ih, bias_hh;  // [H, D], [H, H], [H], [H]
 };
 
@@ -67,7 +75,8 @@ public:
     // forget_bias: added to the forget gate's bias at initialisation (1.0 is common; 0 = PyTorch).
     LstmCell(int64_t input_size, int64_t hidden_size, Generator& gen, double forget_bias = 0.0);
     Tensor project_inputs(const Tensor& x) const override;
-    RecurrentState step(const Tensor& x_proj, const RecurrentState& previous) const override;
+    const Tensor& recurrent_weight() const override { return weight_hh; }
+    RecurrentState step(const Tensor& x_proj, const RecurrentState& previous, RecurrentLinear& recurrent) const override;
     bool has_cell_state() const override { return true; }
     Tensor weight_ih, weight_hh, bias_ih, bias_hh;  // [4H, D], [4H, H], [4H], [4H]
 };
@@ -78,7 +87,8 @@ class GruCell : public RecurrentCell {
 public:
     GruCell(int64_t input_size, int64_t hidden_size, Generator& gen);
     Tensor project_inputs(const Tensor& x) const override;
-    RecurrentState step(const Tensor& x_proj, const RecurrentState& previous) const override;
+    const Tensor& recurrent_weight() const override { return weight_hh; }
+    RecurrentState step(const Tensor& x_proj, const RecurrentState& previous, RecurrentLinear& recurrent) const override;
     Tensor weight_ih, weight_hh, bias_ih, bias_hh;  // [3H, D], [3H, H], [3H], [3H]
 };
 

@@ -160,6 +160,64 @@ BOOST_AUTO_TEST_CASE(linear_gradient) {
     TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return linear(v[0], v[1], Tensor()); }, (Inputs{x, w}));
 }
 
+// A three-step recurrence h_{t+1} = tanh(a_t + h_t U^T) through RecurrentLinear, with the added
+// term a matrix, a bias or absent; the output stacks every h so that each step's gradient counts.
+Tensor recurrence(const Inputs& v, int added) {
+    RecurrentLinear product(v[1], 3);
+    Tensor h = v[0];
+    std::vector<Tensor> hs;
+    for (int64_t t = 0; t < 3; ++t) {
+        Tensor a = added == 0 ? slice(v[2], 0, t, t + 1) : added == 1 ? v[2] : Tensor();
+        if (added == 0) a = reshape(a, {2, 4});
+        h = tanh(product.step(a, h));
+        hs.push_back(h);
+    }
+    return stack(hs, 0);
+}
+
+BOOST_AUTO_TEST_CASE(recurrent_linear_gradient) {
+    Tensor h0 = input({2, 4}, 43), u = input({4, 4}, 44), a = input({3, 2, 4}, 45), bias = input({4}, 46);
+    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return recurrence(v, 0); }, (Inputs{h0, u, a}));
+    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return recurrence(v, 1); }, (Inputs{h0, u, bias}));
+    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return recurrence(v, 2); }, (Inputs{h0, u}));
+    // Non-square U [G, K] = [6, 4]; step 0 is off the path to the loss (its saved gradient rows
+    // must count as zero), and the loop stops before its capacity of 4 steps.
+    Tensor w = input({6, 4}, 47), b = input({6}, 48);
+    TAPEGRAD_CHECK_GRADIENT(
+        [](const Inputs& v) {
+            RecurrentLinear product(v[1], 4);
+            product.step(v[2], v[0] * 3.0);
+            Tensor z1 = product.step(v[2], v[0]);
+            return product.step(Tensor(), sigmoid(slice(z1, 1, 1, 5))) * 2.0;
+        },
+        (Inputs{h0, w, b}));
+}
+
+BOOST_AUTO_TEST_CASE(recurrent_linear_values_and_errors) {
+    // The same values as linear(h, U, b) per step, and the same gradients.
+    Tensor h = input({3, 2}, 49), u = input({5, 2}, 50), b = input({5}, 51);
+    RecurrentLinear product(u, 1);
+    Tensor z = product.step(b, h);
+    check_values(z, values(linear(h, u, b)));
+    TAPEGRAD_CHECK_ERROR(product.step(b, h), "recurrent_linear", "past the 1 steps");
+    RecurrentLinear two(u, 2);
+    two.step(Tensor(), h);
+    TAPEGRAD_CHECK_ERROR(two.step(Tensor(), input({4, 2}, 52)), "recurrent_linear", "earlier steps had 3 rows");
+    TAPEGRAD_CHECK_ERROR(RecurrentLinear(u, 2).step(Tensor(), input({3, 3}, 52)), "recurrent_linear", "expected h [N, 2]");
+    TAPEGRAD_CHECK_ERROR(RecurrentLinear(u, 2).step(input({3, 4}, 53), h), "recurrent_linear", "expected [3, 5]");
+    // Two backward passes over one kept tape give the same weight gradient twice.
+    Tape tape;
+    TapeGuard guard(tape);
+    Tensor square = input({2, 2}, 54);
+    RecurrentLinear kept(square, 2);
+    Tensor loss = sum(kept.step(Tensor(), tanh(kept.step(Tensor(), h))));
+    backward(loss, {Tensor(), /*keep_tape=*/true});
+    std::vector<double> once = values(square.grad());
+    backward(loss);
+    std::vector<double> twice = values(square.grad());
+    for (size_t i = 0; i < once.size(); ++i) BOOST_CHECK_CLOSE(twice[i], 2 * once[i], 1e-9);
+}
+
 BOOST_AUTO_TEST_CASE(linear_values) {
     Tensor x = Tensor::from_vector(std::vector<double>{1, 2}, {1, 2});
     Tensor w = Tensor::from_vector(std::vector<double>{1, 0, 2, 3, -1, 1}, {3, 2});
@@ -209,6 +267,17 @@ BOOST_AUTO_TEST_CASE(slice_concat_stack_split_gradient) {
             return parts[0] - parts[1] * 3.0;
         },
         Inputs{a});
+}
+
+BOOST_AUTO_TEST_CASE(slice_of_leading_dim_is_a_view) {
+    Tensor x = Tensor::from_vector(std::vector<double>{0, 1, 2, 3, 4, 5}, {3, 2});
+    Tensor rows = slice(x, 0, 1, 3);
+    BOOST_CHECK_EQUAL(rows.raw_data(), static_cast<void*>(x.data<double>() + 2));
+    check_values(rows, {2, 3, 4, 5});
+    check_values(slice(reshape(x, {1, 3, 2}), 1, 2, 3), {4, 5});    // dims before the axis have extent 1
+    BOOST_CHECK(slice(x, 1, 0, 1).raw_data() != x.raw_data());       // a column: a copy
+    Tensor a = input({3, 2, 2}, 57);
+    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return slice(v[0], 0, 1, 2) * slice(v[0], 0, 0, 1); }, Inputs{a});
 }
 
 BOOST_AUTO_TEST_CASE(slice_concat_values) {
