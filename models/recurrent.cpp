@@ -190,28 +190,38 @@ Tensor reverse_within_lengths(const Tensor& x, const std::vector<int64_t>& lengt
     return reshape(rows, x.shape());
 }
 
-BiLstm::BiLstm(int64_t input_size, int64_t hidden_size, int64_t num_layers, Generator& gen, double forget_bias)
-    : forward_lstm(CellType::LSTM, input_size, hidden_size, num_layers, gen, forget_bias),
-      backward_lstm(CellType::LSTM, input_size, hidden_size, num_layers, gen, forget_bias) {
-    register_module("forward", &forward_lstm);
-    register_module("backward", &backward_lstm);
+BiLstm::BiLstm(int64_t input_size, int64_t hidden_size, int64_t num_layers, Generator& gen, double forget_bias) {
+    if (num_layers < 1) fail("BiLstm", "num_layers must be at least 1, got {}", num_layers);
+    for (auto* cells : {&forward_cells, &backward_cells}) {
+        const std::string direction = cells == &forward_cells ? "forward" : "backward";
+        for (int64_t l = 0; l < num_layers; ++l) {
+            int64_t in = l == 0 ? input_size : 2 * hidden_size;
+            cells->push_back(std::make_unique<LstmCell>(in, hidden_size, gen, forget_bias));
+            register_module(direction + ".layers." + std::to_string(l), cells->back().get());
+        }
+    }
 }
 
 RecurrentOutput BiLstm::forward(const Tensor& x, const std::vector<int64_t>& lengths) const {
     std::vector<int64_t> resolved = resolve_lengths("bilstm", x, lengths);
-    RecurrentOutput fwd, bwd;
-    {
-        NameScope scope("forward");
-        fwd = forward_lstm.forward(x, resolved);
-    }
-    {
-        NameScope scope("backward");
-        bwd = backward_lstm.forward(reverse_within_lengths(x, resolved), resolved);
-    }
     RecurrentOutput result;
-    result.output = concat({fwd.output, reverse_within_lengths(bwd.output, resolved)}, 2);
-    result.last = fwd.last;
-    result.last.insert(result.last.end(), bwd.last.begin(), bwd.last.end());
+    Tensor input = x;
+    for (size_t l = 0; l < forward_cells.size(); ++l) {
+        NameScope scope("layer" + std::to_string(l));
+        RecurrentOutput fwd, bwd;
+        {
+            NameScope direction("forward");
+            fwd = run_recurrent(*forward_cells[l], input, resolved, {});
+        }
+        {
+            NameScope direction("backward");
+            bwd = run_recurrent(*backward_cells[l], reverse_within_lengths(input, resolved), resolved, {});
+        }
+        input = concat({fwd.output, reverse_within_lengths(bwd.output, resolved)}, 2);
+        result.last.push_back(fwd.last[0]);
+        result.last.push_back(bwd.last[0]);
+    }
+    result.output = input;
     return result;
 }
 
