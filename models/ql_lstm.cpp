@@ -79,7 +79,7 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
     // contiguous view: W x [T, B, H] (PSUG) or W_ih x + b_ih + b_hh [T, B, 4H].
     Tensor x_time_major = transpose(x, 0, 1);
     Tensor projected = options.psug ? linear(x_time_major, weight, Tensor()) : lstm->project_inputs(x_time_major);
-    RecurrentLinear recurrent(options.psug ? recurrent_weight : lstm->weight_hh, T);
+    RecurrentLinear recurrent(options.psug ? recurrent_weight : lstm->weight_hh, projected, T);
     // PSUG: the gates' scales and biases stacked gate-major, [4, 1, H] in the order i, f, o, g, so
     // that one broadcast a ⊙ z + b gives all four pre-activations as [4, B, H], in which i, f, o
     // are one contiguous block (one sigmoid) and each gate a contiguous view.
@@ -94,17 +94,16 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
 
     for (int64_t t = 0; t < T; ++t) {
         NameScope step_scope("t=" + std::to_string(t));
-        Tensor x_t = reshape(slice(projected, 0, t, t + 1), {B, projected.shape()[2]});
         Tensor h_new, c_new, output_gate;
         if (options.psug) {
-            Tensor z = reshape(recurrent.step(x_t, h), {1, B, H});
+            Tensor z = reshape(recurrent.step(h), {1, B, H});
             Tensor pre = (options.gate_scales ? z * scales : z) + biases;  // [4, B, H]
             Tensor sigmoids = sigmoid(slice(pre, 0, 0, 3));                // i, f, o
             Tensor candidate = tanh(gate(pre, 3));
             c_new = gate(sigmoids, 1) * c + gate(sigmoids, 0) * candidate;
             output_gate = gate(sigmoids, 2);
         } else {
-            std::vector<Tensor> g = chunk(recurrent.step(x_t, h), 4, 1);
+            std::vector<Tensor> g = chunk(recurrent.step(h), 4, 1);
             c_new = sigmoid(g[1]) * c + sigmoid(g[0]) * tanh(g[2]);
             output_gate = sigmoid(g[3]);
         }

@@ -34,6 +34,8 @@ Tensor step_mask(const std::vector<int64_t>& lengths, int64_t t, const Tensor& l
 
 RecurrentState detach(const RecurrentState& s) { return {s.h.detach(), s.c.defined() ? s.c.detach() : Tensor()}; }
 
+Tensor time_step(const Tensor& x, int64_t t) { return reshape(slice(x, 0, t, t + 1), {x.shape()[1], x.shape()[2]}); }
+
 RecurrentOutput run_recurrent(const RecurrentCell& cell, const Tensor& x, const std::vector<int64_t>& lengths,
                               const RecurrentState& initial) {
     int64_t batch = x.shape()[0], steps = x.shape()[1], hidden = cell.hidden_size;
@@ -47,14 +49,13 @@ RecurrentOutput run_recurrent(const RecurrentCell& cell, const Tensor& x, const 
     if (cell.has_cell_state() && !state.c.defined()) state.c = Tensor::zeros({batch, hidden}, x.dtype(), x.device());
 
     // x [B, T, D] -> [T, B, D] before the projection (D <= G: the cheaper tensor to transpose), so
-    // that each step's slice of the projected [T, B, G] is a contiguous view.
+    // that each step's block of the projected [T, B, G] is contiguous.
     Tensor projected = cell.project_inputs(transpose(x, 0, 1));
-    RecurrentLinear recurrent(cell.recurrent_weight(), steps);
+    RecurrentLinear recurrent = cell.recurrent_product(projected, steps);
     std::vector<Tensor> outputs;
     for (int64_t t = 0; t < steps; ++t) {
         NameScope scope("t=" + std::to_string(t));
-        Tensor x_t = reshape(slice(projected, 0, t, t + 1), {batch, projected.shape()[2]});
-        RecurrentState next = cell.step(x_t, state, recurrent);
+        RecurrentState next = cell.step(projected, t, state, recurrent);
         if (padded) {
             // Past its end a sequence keeps its state (h += m (h_new - h)) and outputs zero.
             Tensor m = step_mask(lengths, t, x);
@@ -90,8 +91,12 @@ RnnCell::RnnCell(int64_t input_size, int64_t hidden_size, Generator& gen) : Recu
 // Both biases go into the hoisted projection: W_ih x + (b_ih + b_hh), one add per forward.
 Tensor RnnCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih + bias_hh); }
 
-RecurrentState RnnCell::step(const Tensor& x_proj, const RecurrentState& previous, RecurrentLinear& recurrent) const {
-    return {tanh(recurrent.step(x_proj, previous.h)), Tensor()};
+RecurrentLinear RnnCell::recurrent_product(const Tensor& projected, int64_t steps) const {
+    return RecurrentLinear(weight_hh, projected, steps);
+}
+
+RecurrentState RnnCell::step(const Tensor&, int64_t, const RecurrentState& previous, RecurrentLinear& recurrent) const {
+    return {tanh(recurrent.step(previous.h)), Tensor()};
 }
 
 LstmCell::LstmCell(int64_t input_size, int64_t hidden_size, Generator& gen, double forget_bias)
@@ -113,8 +118,12 @@ LstmCell::LstmCell(int64_t input_size, int64_t hidden_size, Generator& gen, doub
 
 Tensor LstmCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih + bias_hh); }
 
-RecurrentState LstmCell::step(const Tensor& x_proj, const RecurrentState& previous, RecurrentLinear& recurrent) const {
-    std::vector<Tensor> gates = chunk(recurrent.step(x_proj, previous.h), 4, 1);
+RecurrentLinear LstmCell::recurrent_product(const Tensor& projected, int64_t steps) const {
+    return RecurrentLinear(weight_hh, projected, steps);
+}
+
+RecurrentState LstmCell::step(const Tensor&, int64_t, const RecurrentState& previous, RecurrentLinear& recurrent) const {
+    std::vector<Tensor> gates = chunk(recurrent.step(previous.h), 4, 1);
     Tensor input_gate, forget_gate, candidate, output_gate;
     {
         NameScope s("gates");
@@ -140,9 +149,14 @@ GruCell::GruCell(int64_t input_size, int64_t hidden_size, Generator& gen) : Recu
 
 Tensor GruCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih); }
 
-RecurrentState GruCell::step(const Tensor& x_proj, const RecurrentState& previous, RecurrentLinear& recurrent) const {
-    std::vector<Tensor> xs = chunk(x_proj, 3, 1);
-    std::vector<Tensor> hs = chunk(recurrent.step(bias_hh, previous.h), 3, 1);
+RecurrentLinear GruCell::recurrent_product(const Tensor&, int64_t steps) const {
+    return RecurrentLinear(weight_hh, bias_hh, steps);
+}
+
+RecurrentState GruCell::step(const Tensor& projected, int64_t t, const RecurrentState& previous,
+                             RecurrentLinear& recurrent) const {
+    std::vector<Tensor> xs = chunk(time_step(projected, t), 3, 1);
+    std::vector<Tensor> hs = chunk(recurrent.step(previous.h), 3, 1);
     Tensor reset = sigmoid(xs[0] + hs[0]);
     Tensor update = sigmoid(xs[1] + hs[1]);
     Tensor candidate = tanh(xs[2] + reset * hs[2]);

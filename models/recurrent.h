@@ -37,16 +37,19 @@ public:
     RecurrentCell(int64_t input_size, int64_t hidden_size) : input_size(input_size), hidden_size(hidden_size) {}
     // The hoisted input projection of all steps: x [T, B, D] -> [T, B, G].
     virtual Tensor project_inputs(const Tensor& x) const = 0;
-    // W_hh [G, H], the weight of the recurrent product h_{t-1} W_hh^T.
-    virtual const Tensor& recurrent_weight() const = 0;
-    // One step from the projected input x_proj [B, G] and the previous state; `recurrent` computes
-    // x_proj + h_{t-1} W_hh^T (or a bias + h_{t-1} W_hh^T) with the deferred weight gradient.
-    virtual RecurrentState step(const Tensor& x_proj, const RecurrentState& previous,
+    // The recurrent product of every step (ops/linalg.h), z_t = A_t + h_{t-1} W_hh^T, with A the
+    // projected inputs [T, B, G] (RNN, LSTM: both biases folded in) or b_hh (GRU).
+    virtual RecurrentLinear recurrent_product(const Tensor& projected, int64_t steps) const = 0;
+    // Step t from the previous state; z_t = recurrent.step(previous.h). `projected` is read apart
+    // from z_t only by the GRU.
+    virtual RecurrentState step(const Tensor& projected, int64_t t, const RecurrentState& previous,
                                 RecurrentLinear& recurrent) const = 0;
     virtual bool has_cell_state() const { return false; }
     const int64_t input_size, hidden_size;
 };
 
+// Step t of a time-major [T, B, G] tensor: [B, G], a view.
+Tensor time_step(const Tensor& x, int64_t t);
 // Runs one cell over a sequence (the loop, masking and state handling shared by every cell).
 RecurrentOutput run_recurrent(const RecurrentCell& cell, const Tensor& x, const std::vector<int64_t>& lengths,
                               const RecurrentState& initial);
@@ -63,8 +66,9 @@ class RnnCell : public RecurrentCell {
 public:
     RnnCell(int64_t input_size, int64_t hidden_size, Generator& gen);
     Tensor project_inputs(const Tensor& x) const override;
-    const Tensor& recurrent_weight() const override { return weight_hh; }
-    RecurrentState step(const Tensor& x_proj, const RecurrentState& previous, RecurrentLinear& recurrent) const override;
+    RecurrentLinear recurrent_product(const Tensor& projected, int64_t steps) const override;
+    RecurrentState step(const Tensor& projected, int64_t t, const RecurrentState& previous,
+                        RecurrentLinear& recurrent) const override;
     Tensor weight_ih, weight_hh, bias_ih, bias_hh;  // [H, D], [H, H], [H], [H]
 };
 
@@ -75,8 +79,9 @@ public:
     // forget_bias: added to the forget gate's bias at initialisation (1.0 is common; 0 = PyTorch).
     LstmCell(int64_t input_size, int64_t hidden_size, Generator& gen, double forget_bias = 0.0);
     Tensor project_inputs(const Tensor& x) const override;
-    const Tensor& recurrent_weight() const override { return weight_hh; }
-    RecurrentState step(const Tensor& x_proj, const RecurrentState& previous, RecurrentLinear& recurrent) const override;
+    RecurrentLinear recurrent_product(const Tensor& projected, int64_t steps) const override;
+    RecurrentState step(const Tensor& projected, int64_t t, const RecurrentState& previous,
+                        RecurrentLinear& recurrent) const override;
     bool has_cell_state() const override { return true; }
     Tensor weight_ih, weight_hh, bias_ih, bias_hh;  // [4H, D], [4H, H], [4H], [4H]
 };
@@ -87,8 +92,9 @@ class GruCell : public RecurrentCell {
 public:
     GruCell(int64_t input_size, int64_t hidden_size, Generator& gen);
     Tensor project_inputs(const Tensor& x) const override;
-    const Tensor& recurrent_weight() const override { return weight_hh; }
-    RecurrentState step(const Tensor& x_proj, const RecurrentState& previous, RecurrentLinear& recurrent) const override;
+    RecurrentLinear recurrent_product(const Tensor& projected, int64_t steps) const override;
+    RecurrentState step(const Tensor& projected, int64_t t, const RecurrentState& previous,
+                        RecurrentLinear& recurrent) const override;
     Tensor weight_ih, weight_hh, bias_ih, bias_hh;  // [3H, D], [3H, H], [3H], [3H]
 };
 
