@@ -101,8 +101,15 @@ void launch_overhead() {
         for (int i = 0; i < ops; ++i) h = (i % 2) ? h * 0.999 : h + 0.001;
     });
     double back = seconds([&] { backward(h); });
-    std::printf("launch overhead: %.2f us/op forward, %.2f us/op backward (10,000 ops on [1] tensors)\n",
-                forward / ops * 1e6, back / ops * 1e6);
+    // The floor: one bare kernel launch per op through the backend (a fill of the same [1] tensor),
+    // without the output allocation and the tape record an op adds.
+    Tensor y = to(Tensor::full({1}, 0.5f), gpu);
+    double bare = seconds([&] {
+        for (int i = 0; i < ops; ++i) backend_for(gpu).fill(y, 0.5);
+    });
+    std::printf("launch overhead: %.2f us/op forward, %.2f us/op backward (10,000 ops on [1] tensors); "
+                "bare kernel launch %.2f us: forward %.1fx the bare launch\n",
+                forward / ops * 1e6, back / ops * 1e6, bare / ops * 1e6, forward / bare);
 }
 
 void allocator_per_step() {

@@ -26,13 +26,26 @@ void check(cublasStatus_t status, const char* call, const char* file, int line, 
 }
 
 int device_count() {
-    int count = 0;
-    // No driver or no device is not an error here: it just means zero devices.
-    if (cudaGetDeviceCount(&count) != cudaSuccess) {
-        cudaGetLastError();
-        return 0;
-    }
+    // Devices do not come and go while a process runs: ask the driver once.
+    static const int count = [] {
+        int n = 0;
+        // No driver or no device is not an error here: it just means zero devices.
+        if (cudaGetDeviceCount(&n) != cudaSuccess) {
+            cudaGetLastError();
+            return 0;
+        }
+        return n;
+    }();
     return count;
+}
+
+// Every op makes its tensor's device current; the runtime call is made only when the calling
+// thread's current device changes.
+void set_device(int index, const std::string& op) {
+    thread_local int current = -1;
+    if (index == current) return;
+    TG_CUDA_CHECK(cudaSetDevice(index), op);
+    current = index;
 }
 
 bool is_available() { return device_count() > 0; }
@@ -48,7 +61,7 @@ void require_device(int index, const std::string& op) {
     }
     if (index < 0 || index >= count)
         fail(op, "device cuda:{} does not exist ({} CUDA device(s) found)", index, count);
-    TG_CUDA_CHECK(cudaSetDevice(index), op);
+    set_device(index, op);
 }
 
 void synchronize() { TG_CUDA_CHECK(cudaDeviceSynchronize(), "cuda::synchronize"); }
@@ -79,7 +92,7 @@ struct Allocator {
     void release_cache() {
         for (auto& [key, blocks] : free_blocks) {
             for (void* p : blocks) {
-                cudaSetDevice(key.first);
+                set_device(key.first, "cuda empty_cache");
                 cudaFree(p);
             }
             stats.cached -= key.second * blocks.size();
@@ -95,7 +108,7 @@ Allocator& allocator() {
 }  // namespace
 
 void* device_allocate(int device, size_t bytes) {
-    require_device(device, "cuda allocate");
+    require_device(device, "cuda allocate");  // cudaMalloc allocates on the current device
     size_t rounded = size_class(bytes == 0 ? 1 : bytes);
     Allocator& a = allocator();
     std::lock_guard<std::mutex> lock(a.mutex);

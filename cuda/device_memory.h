@@ -7,6 +7,8 @@ namespace tapegrad::cuda {
 
 // Throws unless device `index` exists; makes it current.
 void require_device(int index, const std::string& op);
+// Makes device `index` current for the calling thread (no check that it exists).
+void set_device(int index, const std::string& op);
 void* device_allocate(int device, size_t bytes);
 void device_deallocate(int device, void* ptr, size_t bytes);
 

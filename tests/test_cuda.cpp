@@ -34,7 +34,7 @@ Tensor leaf_on(const Tensor& t, Device device) {
 }
 
 void check_close(const Tensor& cpu, const Tensor& cuda, double tol, const std::string& what) {
-    std::vector<double> a = cpu.to_double_vector(), b = to(cuda, Device::cpu()).detach().to_double_vector();
+    std::vector<double> a = cpu.to_double_vector(), b = to(cuda.detach(), Device::cpu()).to_double_vector();
     BOOST_REQUIRE_EQUAL(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i)
         if (!(std::fabs(a[i] - b[i]) <= tol * (1 + std::fabs(a[i])))) {
@@ -149,7 +149,8 @@ namespace {
 std::vector<Tensor> train(const std::vector<Tensor>& init, Device device, const std::function<Tensor(const Inputs&)>& loss) {
     std::vector<Tensor> params, m, v;
     for (const Tensor& p : init) {
-        params.push_back(leaf_on(p, device));
+        // A fresh copy: adam_step updates in place, and to() onto p's own device shares p's storage.
+        params.push_back(leaf_on(Tensor::from_values(p.to_double_vector(), p.shape(), p.dtype()), device));
         m.push_back(Tensor::zeros(p.shape(), p.dtype(), device));
         v.push_back(Tensor::zeros(p.shape(), p.dtype(), device));
     }
@@ -211,6 +212,13 @@ BOOST_AUTO_TEST_CASE(caching_allocator_reuses_blocks, *boost::unit_test::precond
     cuda::empty_cache();
     BOOST_CHECK_EQUAL(cuda::memory_stats().cached, 0u);
     BOOST_CHECK(!cuda::device_name(0).empty());
+}
+
+BOOST_AUTO_TEST_CASE(missing_device_index_is_a_clear_error, *boost::unit_test::precondition(GpuAvailable())) {
+    const int missing = cuda::device_count();
+    TAPEGRAD_CHECK_ERROR(Tensor::zeros({2}, DType::Float32, Device::cuda(missing)), "cuda allocate",
+                         "does not exist");
+    TAPEGRAD_CHECK_ERROR(cuda::device_name(missing), "does not exist");
 }
 
 namespace {

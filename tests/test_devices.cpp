@@ -12,8 +12,17 @@ BOOST_AUTO_TEST_CASE(device_queries_answer_without_a_gpu) {
     BOOST_TEST_MESSAGE("CUDA devices: " << count);
 }
 
-BOOST_AUTO_TEST_CASE(cuda_tensor_without_device_is_a_clear_error) {
-    if (cuda::is_available()) return;  // covered by test_cuda on a GPU machine
+namespace {
+struct NoGpu {
+    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+        boost::test_tools::assertion_result result(!cuda::is_available());
+        result.message() << "a CUDA device is present (test_cuda covers the GPU, including a missing device index)";
+        return result;
+    }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(cuda_tensor_without_device_is_a_clear_error, *boost::unit_test::precondition(NoGpu())) {
 #ifdef TAPEGRAD_CUDA
     TAPEGRAD_CHECK_ERROR(Tensor::zeros({2, 3}, DType::Float32, Device::cuda(0)), "cuda allocate", "no CUDA device");
     TAPEGRAD_CHECK_ERROR(cuda::device_name(0), "no CUDA device");
