@@ -30,6 +30,7 @@
 #include "tapegrad.h"
 
 using namespace tapegrad;
+using tapegrad::bench::backward_breakdown;
 using tapegrad::bench::median_seconds;
 using tapegrad::bench::verdict;
 
@@ -181,7 +182,7 @@ int main(int argc, char** argv) {
                     gemm_flops(m.floor_schedule) / 1e9, step_s / floor_s);
         auto it = peer.find(m.name + "_loop");
         if (it != peer.end()) std::printf(" %13.1f", it->second);
-        std::printf("\n");
+        std::printf("\n          %s\n", backward_breakdown(cross_entropy(m.logits(ids), labels)).c_str());
         if (m.name == "LSTM") std::printf("          budget: LSTM within 1.50x of its floor: %s\n", verdict(step_s / floor_s <= 1.5));
     }
     std::printf("QL-LSTM vs LSTM: %.2fx faster (budget >= 2x: %s)\n", ms["LSTM"] / ms["QL-LSTM"],

@@ -22,6 +22,7 @@
 #include "tapegrad.h"
 
 using namespace tapegrad;
+using tapegrad::bench::backward_breakdown;
 using tapegrad::bench::median_seconds;
 using tapegrad::bench::verdict;
 
@@ -100,6 +101,8 @@ void bench_step(int64_t n, int repeats) {
                 "  ratio %.2fx  budget 1.3x %s  batched merge calls/forward %lld (x2 with backward)\n",
                 (long long)n, (long long)B, (long long)H, step_s * 1e3, forward_s * 1e3, floor_s * 1e3, flops / 1e9,
                 linears.size(), ratio, verdict(ratio <= 1.3), (long long)merge_calls);
+    adam.zero_grad();
+    std::printf("       %s (linear = the GEMM part)\n", backward_breakdown(loss_of()).c_str());
     std::fflush(stdout);
 }
 
