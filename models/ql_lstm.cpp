@@ -115,10 +115,11 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
             block_mask.push_back(m);
             // Which sequences end a block here: at multiples of K, or at their own last real step.
             std::vector<double> ends(B);
-            bool any_end = false;
+            bool any_end = false, all_end = true;
             for (int64_t b = 0; b < B; ++b) {
                 ends[b] = t < lengths[b] && ((t + 1) % K == 0 || t == lengths[b] - 1) ? 1.0 : 0.0;
                 any_end |= ends[b] != 0.0;
+                all_end &= ends[b] != 0.0;
             }
             if (any_end) {
                 NameScope block_scope("block=" + std::to_string(t / K));
@@ -142,10 +143,16 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
                 } else {
                     skipped = c_new + s;
                 }
-                Tensor e = column_mask(ends, x);
-                c_new = c_new + e * (skipped - c_new);
-                h_new = h_new + e * (output_gate * tanh(c_new) - h_new);
-                summary = summary + e * (s - summary);
+                if (all_end) {
+                    c_new = skipped;
+                    h_new = output_gate * tanh(c_new);
+                    summary = s;
+                } else {  // only the sequences that end a block here take the skip: x + e (x_new - x)
+                    Tensor e = column_mask(ends, x);
+                    c_new = c_new + e * (skipped - c_new);
+                    h_new = h_new + e * (output_gate * tanh(c_new) - h_new);
+                    summary = summary + e * (s - summary);
+                }
             }
             if ((t + 1) % K == 0) {
                 block_h.clear();
