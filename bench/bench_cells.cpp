@@ -116,10 +116,12 @@ std::map<std::string, double> torch_peer_ms() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    use_fast_blas_kernels(argc, argv);
+    use_fast_blas_kernels(argc, argv);  // may restart the program: before argv is edited
+    tapegrad::bench::parse_clock_flag(argc, argv);
     std::printf("%s\n", blas_summary().c_str());
-    std::printf("Train step: B=%lld T=%lld vocab=%lld E=%lld H=%lld, Adam; medians of 5 steps\n\n", (long long)kB,
-                (long long)kT, (long long)kVocab, (long long)kE, (long long)kH);
+    std::printf("Train step: B=%lld T=%lld vocab=%lld E=%lld H=%lld, Adam; medians of 5 steps; %s\n\n", (long long)kB,
+                (long long)kT, (long long)kVocab, (long long)kE, (long long)kH,
+                tapegrad::bench::cpu_time_clock() ? "process CPU time (--cpu-time)" : "wall time");
     const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
     const int repeats = quick ? 1 : 5;
 

@@ -109,10 +109,12 @@ void bench_step(int64_t n, int repeats) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    use_fast_blas_kernels(argc, argv);
+    use_fast_blas_kernels(argc, argv);  // may restart the program: before argv is edited
+    tapegrad::bench::parse_clock_flag(argc, argv);
     std::printf("%s\n", blas_summary().c_str());
-    std::printf("PR-LSTM (1R) train step: forward, cross-entropy at the last position, backward, Adam\n");
-    // Optional arguments: the lengths to run (default 40 500).
+    std::printf("PR-LSTM (1R) train step: forward, cross-entropy at the last position, backward, Adam; %s\n",
+                tapegrad::bench::cpu_time_clock() ? "process CPU time (--cpu-time)" : "wall time");
+    // Optional arguments: the lengths to run (default 40 500), and --cpu-time.
     std::vector<int64_t> lengths = {40, 500};
     if (argc > 1) lengths.clear();
     for (int i = 1; i < argc; ++i) lengths.push_back(std::atoll(argv[i]));

@@ -1,9 +1,12 @@
 // Timing helpers shared by the benchmarks: the median of repeated runs after one warm-up, and a
 // per-op breakdown of a backward pass.
 #pragma once
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <string>
@@ -13,6 +16,31 @@
 
 namespace tapegrad::bench {
 
+// The clock the benchmarks read: wall time, or with --cpu-time the process's CPU time. On a shared,
+// loaded machine CPU time counts only the time this process ran; it is the meaningful one with a
+// single thread (OMP_NUM_THREADS=1), since with more it also counts threads spin-waiting for peers.
+inline bool& cpu_time_clock() {
+    static bool on = false;
+    return on;
+}
+inline double now_seconds() {
+    if (!cpu_time_clock())
+        return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+// Removes --cpu-time from the arguments (so that the rest parse as before) and switches the clock.
+inline void parse_clock_flag(int& argc, char** argv) {
+    int kept = 1;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--cpu-time") == 0) cpu_time_clock() = true;
+        else argv[kept++] = argv[i];
+    }
+    argc = kept;
+    argv[argc] = nullptr;
+}
+
 // Median wall time in seconds of `repeats` runs of fn, after one warm-up run. `sync` runs after
 // each call (e.g. cuda::synchronize, so GPU work is inside the measurement).
 inline double median_seconds(int repeats, const std::function<void()>& fn, const std::function<void()>& sync = [] {}) {
@@ -20,10 +48,10 @@ inline double median_seconds(int repeats, const std::function<void()>& fn, const
     sync();
     std::vector<double> times;
     for (int i = 0; i < repeats; ++i) {
-        auto start = std::chrono::steady_clock::now();
+        double start = now_seconds();
         fn();
         sync();
-        times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        times.push_back(now_seconds() - start);
     }
     std::sort(times.begin(), times.end());
     return times[times.size() / 2];
@@ -38,9 +66,9 @@ inline std::string backward_breakdown(const Tensor& loss, size_t top = 8) {
     BackwardPass pass(loss, {});
     while (pass.next() >= 0) {
         const std::string op = pass.record(pass.next()).op;
-        auto start = std::chrono::steady_clock::now();
+        double start = now_seconds();
         pass.step();
-        seconds[op] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        seconds[op] += now_seconds() - start;
     }
     pass.finish();
     std::vector<std::pair<double, std::string>> sorted;
