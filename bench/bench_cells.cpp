@@ -118,6 +118,7 @@ std::map<std::string, double> torch_peer_ms() {
 int main(int argc, char** argv) {
     use_fast_blas_kernels(argc, argv);  // may restart the program: before argv is edited
     tapegrad::bench::parse_clock_flag(argc, argv);
+    tapegrad::bench::warn_if_loaded();
     std::printf("%s\n", blas_summary().c_str());
     std::printf("Train step: B=%lld T=%lld vocab=%lld E=%lld H=%lld, Adam; medians of 5 steps; %s\n\n", (long long)kB,
                 (long long)kT, (long long)kVocab, (long long)kE, (long long)kH,

@@ -111,6 +111,7 @@ void bench_step(int64_t n, int repeats) {
 int main(int argc, char** argv) {
     use_fast_blas_kernels(argc, argv);  // may restart the program: before argv is edited
     tapegrad::bench::parse_clock_flag(argc, argv);
+    tapegrad::bench::warn_if_loaded();
     std::printf("%s\n", blas_summary().c_str());
     std::printf("PR-LSTM (1R) train step: forward, cross-entropy at the last position, backward, Adam; %s\n",
                 tapegrad::bench::cpu_time_clock() ? "process CPU time (--cpu-time)" : "wall time");

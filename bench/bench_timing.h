@@ -2,6 +2,7 @@
 // per-op breakdown of a backward pass.
 #pragma once
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -30,6 +31,21 @@ inline double now_seconds() {
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
+// Prints a warning when other processes load the machine: the 1-minute load average against the
+// cores. Wall-clock figures of multi-threaded runs are then unreliable (OpenMP threads spin-wait
+// for descheduled peers); OMP_NUM_THREADS=1 with --cpu-time still measures something.
+inline void warn_if_loaded() {
+    double load = 0;
+    FILE* f = std::fopen("/proc/loadavg", "r");
+    if (!f) return;
+    bool read = std::fscanf(f, "%lf", &load) == 1;
+    std::fclose(f);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (read && load > 0.5 * double(cores))
+        std::printf("WARNING: load average %.1f on %ld cores: other processes are running; wall-clock figures "
+                    "of multi-threaded runs are unreliable (try OMP_NUM_THREADS=1 and --cpu-time)\n", load, cores);
+}
+
 // Removes --cpu-time from the arguments (so that the rest parse as before) and switches the clock.
 inline void parse_clock_flag(int& argc, char** argv) {
     int kept = 1;
