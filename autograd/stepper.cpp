@@ -27,6 +27,8 @@ std::string backward_formula(const std::string& op) {
         {"bce_with_logits", "dL/dz += dL/dy ⊙ (σ(z) − t)"},
         {"matmul", "dL/dA += dL/dY Bᵀ;  dL/dB += Aᵀ dL/dY"},
         {"linear", "dL/dx += dL/dy W;  dL/dW += dL/dyᵀ x;  dL/db += Σ_batch dL/dy"},
+        {"recurrent_linear", "dL/da += dL/dz;  dL/dh += dL/dz U;  dL/dz saved into dZ for dL/dU"},
+        {"recurrent_weight", "dL/dU += dZᵀ H (all steps in one GEMM)"},
         {"sum", "dL/dx += dL/dy (broadcast back over the summed axes)"},
         {"mean", "dL/dx += dL/dy / n (broadcast back over the averaged axes)"},
         {"max", "dL/dx[argmax] += dL/dy"},

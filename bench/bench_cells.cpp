@@ -30,6 +30,7 @@
 #include "tapegrad.h"
 
 using namespace tapegrad;
+using tapegrad::bench::backward_breakdown;
 using tapegrad::bench::median_seconds;
 using tapegrad::bench::verdict;
 
@@ -115,10 +116,13 @@ std::map<std::string, double> torch_peer_ms() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    use_fast_blas_kernels(argc, argv);
+    use_fast_blas_kernels(argc, argv);  // may restart the program: before argv is edited
+    tapegrad::bench::parse_clock_flag(argc, argv);
+    tapegrad::bench::warn_if_loaded();
     std::printf("%s\n", blas_summary().c_str());
-    std::printf("Train step: B=%lld T=%lld vocab=%lld E=%lld H=%lld, Adam; medians of 5 steps\n\n", (long long)kB,
-                (long long)kT, (long long)kVocab, (long long)kE, (long long)kH);
+    std::printf("Train step: B=%lld T=%lld vocab=%lld E=%lld H=%lld, Adam; medians of 5 steps; %s\n\n", (long long)kB,
+                (long long)kT, (long long)kVocab, (long long)kE, (long long)kH,
+                tapegrad::bench::cpu_time_clock() ? "process CPU time (--cpu-time)" : "wall time");
     const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
     const int repeats = quick ? 1 : 5;
 
@@ -181,7 +185,7 @@ int main(int argc, char** argv) {
                     gemm_flops(m.floor_schedule) / 1e9, step_s / floor_s);
         auto it = peer.find(m.name + "_loop");
         if (it != peer.end()) std::printf(" %13.1f", it->second);
-        std::printf("\n");
+        std::printf("\n          %s\n", backward_breakdown(cross_entropy(m.logits(ids), labels)).c_str());
         if (m.name == "LSTM") std::printf("          budget: LSTM within 1.50x of its floor: %s\n", verdict(step_s / floor_s <= 1.5));
     }
     std::printf("QL-LSTM vs LSTM: %.2fx faster (budget >= 2x: %s)\n", ms["LSTM"] / ms["QL-LSTM"],

@@ -22,6 +22,7 @@
 #include "tapegrad.h"
 
 using namespace tapegrad;
+using tapegrad::bench::backward_breakdown;
 using tapegrad::bench::median_seconds;
 using tapegrad::bench::verdict;
 
@@ -100,16 +101,21 @@ void bench_step(int64_t n, int repeats) {
                 "  ratio %.2fx  budget 1.3x %s  batched merge calls/forward %lld (x2 with backward)\n",
                 (long long)n, (long long)B, (long long)H, step_s * 1e3, forward_s * 1e3, floor_s * 1e3, flops / 1e9,
                 linears.size(), ratio, verdict(ratio <= 1.3), (long long)merge_calls);
+    adam.zero_grad();
+    std::printf("       %s (linear = the GEMM part)\n", backward_breakdown(loss_of()).c_str());
     std::fflush(stdout);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    use_fast_blas_kernels(argc, argv);
+    use_fast_blas_kernels(argc, argv);  // may restart the program: before argv is edited
+    tapegrad::bench::parse_clock_flag(argc, argv);
+    tapegrad::bench::warn_if_loaded();
     std::printf("%s\n", blas_summary().c_str());
-    std::printf("PR-LSTM (1R) train step: forward, cross-entropy at the last position, backward, Adam\n");
-    // Optional arguments: the lengths to run (default 40 500).
+    std::printf("PR-LSTM (1R) train step: forward, cross-entropy at the last position, backward, Adam; %s\n",
+                tapegrad::bench::cpu_time_clock() ? "process CPU time (--cpu-time)" : "wall time");
+    // Optional arguments: the lengths to run (default 40 500), and --cpu-time.
     std::vector<int64_t> lengths = {40, 500};
     if (argc > 1) lengths.clear();
     for (int i = 1; i < argc; ++i) lengths.push_back(std::atoll(argv[i]));

@@ -1,11 +1,61 @@
-// Timing helpers shared by the benchmarks: the median of repeated runs after one warm-up.
+// Timing helpers shared by the benchmarks: the median of repeated runs after one warm-up, and a
+// per-op breakdown of a backward pass.
 #pragma once
+#include <time.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <functional>
+#include <map>
+#include <string>
 #include <vector>
 
+#include "autograd/tape.h"
+
 namespace tapegrad::bench {
+
+// The clock the benchmarks read: wall time, or with --cpu-time the process's CPU time. On a shared,
+// loaded machine CPU time counts only the time this process ran; it is the meaningful one with a
+// single thread (OMP_NUM_THREADS=1), since with more it also counts threads spin-waiting for peers.
+inline bool& cpu_time_clock() {
+    static bool on = false;
+    return on;
+}
+inline double now_seconds() {
+    if (!cpu_time_clock())
+        return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+// Prints a warning when other processes load the machine: the 1-minute load average against the
+// cores. Wall-clock figures of multi-threaded runs are then unreliable (OpenMP threads spin-wait
+// for descheduled peers); OMP_NUM_THREADS=1 with --cpu-time still measures something.
+inline void warn_if_loaded() {
+    double load = 0;
+    FILE* f = std::fopen("/proc/loadavg", "r");
+    if (!f) return;
+    bool read = std::fscanf(f, "%lf", &load) == 1;
+    std::fclose(f);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (read && load > 0.5 * double(cores))
+        std::printf("WARNING: load average %.1f on %ld cores: other processes are running; wall-clock figures "
+                    "of multi-threaded runs are unreliable (try OMP_NUM_THREADS=1 and --cpu-time)\n", load, cores);
+}
+
+// Removes --cpu-time from the arguments (so that the rest parse as before) and switches the clock.
+inline void parse_clock_flag(int& argc, char** argv) {
+    int kept = 1;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--cpu-time") == 0) cpu_time_clock() = true;
+        else argv[kept++] = argv[i];
+    }
+    argc = kept;
+    argv[argc] = nullptr;
+}
 
 // Median wall time in seconds of `repeats` runs of fn, after one warm-up run. `sync` runs after
 // each call (e.g. cuda::synchronize, so GPU work is inside the measurement).
@@ -14,15 +64,44 @@ inline double median_seconds(int repeats, const std::function<void()>& fn, const
     sync();
     std::vector<double> times;
     for (int i = 0; i < repeats; ++i) {
-        auto start = std::chrono::steady_clock::now();
+        double start = now_seconds();
         fn();
         sync();
-        times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        times.push_back(now_seconds() - start);
     }
     std::sort(times.begin(), times.end());
     return times[times.size() / 2];
 }
 
 inline const char* verdict(bool ok) { return ok ? "PASS" : "MISS"; }
+
+// One backward pass from `loss`, a record at a time, timing each record's backward function:
+// "op ms, ..." summed by op name, the `top` largest first (where the time above a floor goes).
+inline std::string backward_breakdown(const Tensor& loss, size_t top = 8) {
+    std::map<std::string, double> seconds;
+    BackwardPass pass(loss, {});
+    while (pass.next() >= 0) {
+        const std::string op = pass.record(pass.next()).op;
+        double start = now_seconds();
+        pass.step();
+        seconds[op] += now_seconds() - start;
+    }
+    pass.finish();
+    std::vector<std::pair<double, std::string>> sorted;
+    double total = 0;
+    for (auto& [op, s] : seconds) {
+        sorted.emplace_back(s, op);
+        total += s;
+    }
+    std::sort(sorted.rbegin(), sorted.rend());
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, "backward %.1f ms:", total * 1e3);
+    std::string text = buffer;
+    for (size_t i = 0; i < sorted.size() && i < top; ++i) {
+        std::snprintf(buffer, sizeof buffer, " %s %.1f", sorted[i].second.c_str(), sorted[i].first * 1e3);
+        text += buffer;
+    }
+    return text;
+}
 
 }  // namespace tapegrad::bench

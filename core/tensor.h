@@ -1,8 +1,8 @@
 // Tensor: a cheap, shared handle to an n-dimensional array.
 //
 // Copying a Tensor copies the handle, not the data (like a shared_ptr). Every tensor is
-// contiguous and row-major: reshape returns a view that shares storage; transpose, slice and
-// concat return copies (see ops/shape_ops.h). A tensor that requires grad and was produced by an
+// contiguous and row-major: reshape (and a slice whose window is contiguous) returns a view that
+// shares storage; transpose, other slices and concat return copies (see ops/shape_ops.h). A tensor that requires grad and was produced by an
 // op remembers the tape record that made it, so backward() can find its way back.
 #pragma once
 #include <cstdint>
@@ -45,7 +45,7 @@ struct TensorImpl {
     Shape shape;
     DType dtype = DType::Float32;
     std::shared_ptr<Storage> storage;
-    int64_t offset = 0;  // in elements, into storage (non-zero only for reshape views of views)
+    int64_t offset = 0;  // in elements, into storage (non-zero for views: contiguous slices, their reshapes)
 
     bool requires_grad = false;
     bool retains_grad = false;

@@ -77,34 +77,46 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
     Tensor h = initial.h.defined() ? initial.h : Tensor::zeros({B, H}, x.dtype(), x.device());
     Tensor c = initial.c.defined() ? initial.c : Tensor::zeros({B, H}, x.dtype(), x.device());
     Tensor summary = Tensor::zeros({B, H}, x.dtype(), x.device());  // s_{k-1}
-    // The hoisted input projection of all steps: W x [B, T, H] (PSUG) or W_ih x + b [B, T, 4H].
-    Tensor projected = transpose(options.psug ? linear(x, weight, Tensor()) : lstm->project_inputs(x), 0, 1);
+    // The hoisted input projection of all steps, time-major so that each step's slice is a
+    // contiguous view: W x [T, B, H] (PSUG) or W_ih x + b_ih + b_hh [T, B, 4H].
+    Tensor x_time_major = transpose(x, 0, 1);
+    Tensor projected = options.psug ? linear(x_time_major, weight, Tensor()) : lstm->project_inputs(x_time_major);
+    RecurrentLinear recurrent(options.psug ? recurrent_weight : lstm->weight_hh, projected, T);
+    // PSUG: the gates' scales and biases stacked gate-major, [4, 1, H] in the order i, f, o, g, so
+    // that one broadcast a ⊙ z + b gives all four pre-activations as [4, B, H], in which i, f, o
+    // are one contiguous block (one sigmoid) and each gate a contiguous view.
+    Tensor scales, biases;
+    if (options.psug) {
+        biases = reshape(stack({gate_bias[0], gate_bias[1], gate_bias[2], gate_bias[3]}, 0), {4, 1, H});
+        if (options.gate_scales)
+            scales = reshape(stack({gate_scale[0], gate_scale[1], gate_scale[2], gate_scale[3]}, 0), {4, 1, H});
+    }
+    auto gate = [B, H](const Tensor& gates, int64_t k) { return reshape(slice(gates, 0, k, k + 1), {B, H}); };
     std::vector<Tensor> outputs, block_h, block_mask;
 
     for (int64_t t = 0; t < T; ++t) {
         NameScope step_scope("t=" + std::to_string(t));
-        Tensor x_t = reshape(slice(projected, 0, t, t + 1), {B, projected.shape()[2]});
         Tensor h_new, c_new, output_gate;
         // Labels: the gates by name, "c" and "h" for the state (autograd/grad_flow.h finds them).
-        Tensor gate[4];  // i, f, o, g
+        Tensor gates[4];  // i, f, o, g
         if (options.psug) {
-            Tensor z = in_scope("gates", [&] { return x_t + linear(h, recurrent_weight, Tensor()); });
-            for (int k = 0; k < 4; ++k) {
-                NameScope gate_scope(kGateScopes[k]);
-                Tensor pre = (options.gate_scales ? z * gate_scale[k] : z) + gate_bias[k];
-                gate[k] = k == 3 ? tanh(pre) : sigmoid(pre);
-            }
+            Tensor pre = in_scope("gates", [&] {
+                Tensor z = reshape(recurrent.step(h), {1, B, H});
+                return (options.gate_scales ? z * scales : z) + biases;  // [4, B, H]
+            });
+            Tensor sigmoids = in_scope("gates", [&] { return sigmoid(slice(pre, 0, 0, 3)); });  // i, f, o
+            for (int k = 0; k < 3; ++k) gates[k] = in_scope(kGateScopes[k], [&] { return gate(sigmoids, k); });
+            gates[3] = in_scope(kGateScopes[3], [&] { return tanh(gate(pre, 3)); });
         } else {
-            std::vector<Tensor> g =
-                in_scope("gates", [&] { return chunk(x_t + linear(h, lstm->weight_hh, lstm->bias_hh), 4, 1); });
+            std::vector<Tensor> g = in_scope("gates", [&] { return chunk(recurrent.step(h), 4, 1); });
             const int standard_order[4] = {0, 1, 3, 2};  // the LSTM cell's layout is i, f, g, o
             for (int k = 0; k < 4; ++k)
-                gate[k] = in_scope(kGateScopes[k], [&] {
+                gates[k] = in_scope(kGateScopes[k], [&] {
                     return k == 3 ? tanh(g[standard_order[k]]) : sigmoid(g[standard_order[k]]);
                 });
         }
-        c_new = in_scope("c", [&] { return gate[1] * c + gate[0] * gate[3]; });
-        output_gate = gate[2];
+        c_new = in_scope("c", [&] { return gates[1] * c + gates[0] * gates[3]; });
+        output_gate = gates[2];
         h_new = in_scope("h", [&] { return output_gate * tanh(c_new); });
         Tensor m = padded ? step_mask(lengths, t, x) : Tensor();
 
@@ -113,10 +125,11 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
             block_mask.push_back(m);
             // Which sequences end a block here: at multiples of K, or at their own last real step.
             std::vector<double> ends(B);
-            bool any_end = false;
+            bool any_end = false, all_end = true;
             for (int64_t b = 0; b < B; ++b) {
                 ends[b] = t < lengths[b] && ((t + 1) % K == 0 || t == lengths[b] - 1) ? 1.0 : 0.0;
                 any_end |= ends[b] != 0.0;
+                all_end &= ends[b] != 0.0;
             }
             if (any_end) {
                 NameScope block_scope("block=" + std::to_string(t / K));
@@ -133,17 +146,21 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
                 Tensor pre = linear(pooled, summary_weight, summary_bias);
                 if (options.block_recurrence) pre = pre + linear(summary, summary_recurrent, Tensor());
                 Tensor s = tanh(pre);
-                Tensor skipped;
-                if (options.gated_skip) {
+                auto skip = [&] {  // c + s_k, or the gated f_skip ⊙ c + (1 - f_skip) ⊙ s_k
+                    if (!options.gated_skip) return c_new + s;
                     Tensor keep = sigmoid(linear(pooled, skip_gate_weight, skip_gate_bias));
-                    skipped = keep * c_new + (1.0 - keep) * s;
-                } else {
-                    skipped = c_new + s;
+                    return keep * c_new + (1.0 - keep) * s;
+                };
+                if (all_end) {
+                    c_new = in_scope("c", skip);
+                    h_new = in_scope("h", [&] { return output_gate * tanh(c_new); });
+                    summary = s;
+                } else {  // only the sequences that end a block here take the skip: x + e (x_new - x)
+                    Tensor e = column_mask(ends, x), skipped = skip();
+                    c_new = in_scope("c", [&] { return c_new + e * (skipped - c_new); });
+                    h_new = in_scope("h", [&] { return h_new + e * (output_gate * tanh(c_new) - h_new); });
+                    summary = summary + e * (s - summary);
                 }
-                Tensor e = column_mask(ends, x);
-                c_new = in_scope("c", [&] { return c_new + e * (skipped - c_new); });
-                h_new = in_scope("h", [&] { return h_new + e * (output_gate * tanh(c_new) - h_new); });
-                summary = summary + e * (s - summary);
             }
             if ((t + 1) % K == 0) {
                 block_h.clear();

@@ -34,6 +34,8 @@ Tensor step_mask(const std::vector<int64_t>& lengths, int64_t t, const Tensor& l
 
 RecurrentState detach(const RecurrentState& s) { return {s.h.detach(), s.c.defined() ? s.c.detach() : Tensor()}; }
 
+Tensor time_step(const Tensor& x, int64_t t) { return reshape(slice(x, 0, t, t + 1), {x.shape()[1], x.shape()[2]}); }
+
 RecurrentOutput run_recurrent(const RecurrentCell& cell, const Tensor& x, const std::vector<int64_t>& lengths,
                               const RecurrentState& initial) {
     int64_t batch = x.shape()[0], steps = x.shape()[1], hidden = cell.hidden_size;
@@ -46,13 +48,14 @@ RecurrentOutput run_recurrent(const RecurrentCell& cell, const Tensor& x, const 
     if (!state.h.defined()) state.h = Tensor::zeros({batch, hidden}, x.dtype(), x.device());
     if (cell.has_cell_state() && !state.c.defined()) state.c = Tensor::zeros({batch, hidden}, x.dtype(), x.device());
 
-    // [B, T, G] -> [T, B, G]: each step's slice is then one contiguous block.
-    Tensor projected = transpose(cell.project_inputs(x), 0, 1);
+    // x [B, T, D] -> [T, B, D] before the projection (D <= G: the cheaper tensor to transpose), so
+    // that each step's block of the projected [T, B, G] is contiguous.
+    Tensor projected = cell.project_inputs(transpose(x, 0, 1));
+    RecurrentLinear recurrent = cell.recurrent_product(projected, steps);
     std::vector<Tensor> outputs;
     for (int64_t t = 0; t < steps; ++t) {
         NameScope scope("t=" + std::to_string(t));
-        Tensor x_t = reshape(slice(projected, 0, t, t + 1), {batch, projected.shape()[2]});
-        RecurrentState next = cell.step(x_t, state);
+        RecurrentState next = cell.step(projected, t, state, recurrent);
         if (padded) {
             // Past its end a sequence keeps its state (h += m (h_new - h)) and outputs zero.
             Tensor m = step_mask(lengths, t, x);
@@ -85,11 +88,16 @@ RnnCell::RnnCell(int64_t input_size, int64_t hidden_size, Generator& gen) : Recu
     register_parameter("bias_hh", &bias_hh);
 }
 
-Tensor RnnCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih); }
+// Both biases go into the hoisted projection: W_ih x + (b_ih + b_hh), one add per forward.
+Tensor RnnCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih + bias_hh); }
 
-RecurrentState RnnCell::step(const Tensor& x_proj, const RecurrentState& previous) const {
+RecurrentLinear RnnCell::recurrent_product(const Tensor& projected, int64_t steps) const {
+    return RecurrentLinear(weight_hh, projected, steps);
+}
+
+RecurrentState RnnCell::step(const Tensor&, int64_t, const RecurrentState& previous, RecurrentLinear& recurrent) const {
     NameScope label("h");
-    return {tanh(x_proj + linear(previous.h, weight_hh, bias_hh)), Tensor()};
+    return {tanh(recurrent.step(previous.h)), Tensor()};
 }
 
 LstmCell::LstmCell(int64_t input_size, int64_t hidden_size, Generator& gen, double forget_bias)
@@ -109,12 +117,15 @@ LstmCell::LstmCell(int64_t input_size, int64_t hidden_size, Generator& gen, doub
     register_parameter("bias_hh", &bias_hh);
 }
 
-Tensor LstmCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih); }
+Tensor LstmCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih + bias_hh); }
 
-RecurrentState LstmCell::step(const Tensor& x_proj, const RecurrentState& previous) const {
+RecurrentLinear LstmCell::recurrent_product(const Tensor& projected, int64_t steps) const {
+    return RecurrentLinear(weight_hh, projected, steps);
+}
+
+RecurrentState LstmCell::step(const Tensor&, int64_t, const RecurrentState& previous, RecurrentLinear& recurrent) const {
     // Labels: ".../t=3/forget_gate" and so on; "c" and "h" mark the new state (autograd/grad_flow.h).
-    std::vector<Tensor> gates =
-        in_scope("gates", [&] { return chunk(x_proj + linear(previous.h, weight_hh, bias_hh), 4, 1); });
+    std::vector<Tensor> gates = in_scope("gates", [&] { return chunk(recurrent.step(previous.h), 4, 1); });
     Tensor input_gate = in_scope("input_gate", [&] { return sigmoid(gates[0]); });
     Tensor forget_gate = in_scope("forget_gate", [&] { return sigmoid(gates[1]); });
     Tensor candidate = in_scope("candidate", [&] { return tanh(gates[2]); });
@@ -136,10 +147,15 @@ GruCell::GruCell(int64_t input_size, int64_t hidden_size, Generator& gen) : Recu
 
 Tensor GruCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih); }
 
-RecurrentState GruCell::step(const Tensor& x_proj, const RecurrentState& previous) const {
+RecurrentLinear GruCell::recurrent_product(const Tensor&, int64_t steps) const {
+    return RecurrentLinear(weight_hh, bias_hh, steps);
+}
+
+RecurrentState GruCell::step(const Tensor& projected, int64_t t, const RecurrentState& previous,
+                             RecurrentLinear& recurrent) const {
     // Labels as in LstmCell::step: ".../t=3/update_gate"; "h" marks the new state.
-    std::vector<Tensor> xs = in_scope("gates", [&] { return chunk(x_proj, 3, 1); });
-    std::vector<Tensor> hs = in_scope("gates", [&] { return chunk(linear(previous.h, weight_hh, bias_hh), 3, 1); });
+    std::vector<Tensor> xs = in_scope("gates", [&] { return chunk(time_step(projected, t), 3, 1); });
+    std::vector<Tensor> hs = in_scope("gates", [&] { return chunk(recurrent.step(previous.h), 3, 1); });
     Tensor reset = in_scope("reset_gate", [&] { return sigmoid(xs[0] + hs[0]); });
     Tensor update = in_scope("update_gate", [&] { return sigmoid(xs[1] + hs[1]); });
     Tensor candidate = in_scope("candidate", [&] { return tanh(xs[2] + reset * hs[2]); });
@@ -187,28 +203,38 @@ Tensor reverse_within_lengths(const Tensor& x, const std::vector<int64_t>& lengt
     return reshape(rows, x.shape());
 }
 
-BiLstm::BiLstm(int64_t input_size, int64_t hidden_size, int64_t num_layers, Generator& gen, double forget_bias)
-    : forward_lstm(CellType::LSTM, input_size, hidden_size, num_layers, gen, forget_bias),
-      backward_lstm(CellType::LSTM, input_size, hidden_size, num_layers, gen, forget_bias) {
-    register_module("forward", &forward_lstm);
-    register_module("backward", &backward_lstm);
+BiLstm::BiLstm(int64_t input_size, int64_t hidden_size, int64_t num_layers, Generator& gen, double forget_bias) {
+    if (num_layers < 1) fail("BiLstm", "num_layers must be at least 1, got {}", num_layers);
+    for (auto* cells : {&forward_cells, &backward_cells}) {
+        const std::string direction = cells == &forward_cells ? "forward" : "backward";
+        for (int64_t l = 0; l < num_layers; ++l) {
+            int64_t in = l == 0 ? input_size : 2 * hidden_size;
+            cells->push_back(std::make_unique<LstmCell>(in, hidden_size, gen, forget_bias));
+            register_module(direction + ".layers." + std::to_string(l), cells->back().get());
+        }
+    }
 }
 
 RecurrentOutput BiLstm::forward(const Tensor& x, const std::vector<int64_t>& lengths) const {
     std::vector<int64_t> resolved = resolve_lengths("bilstm", x, lengths);
-    RecurrentOutput fwd, bwd;
-    {
-        NameScope scope("forward");
-        fwd = forward_lstm.forward(x, resolved);
-    }
-    {
-        NameScope scope("backward");
-        bwd = backward_lstm.forward(reverse_within_lengths(x, resolved), resolved);
-    }
     RecurrentOutput result;
-    result.output = concat({fwd.output, reverse_within_lengths(bwd.output, resolved)}, 2);
-    result.last = fwd.last;
-    result.last.insert(result.last.end(), bwd.last.begin(), bwd.last.end());
+    Tensor input = x;
+    for (size_t l = 0; l < forward_cells.size(); ++l) {
+        NameScope scope("layer" + std::to_string(l));
+        RecurrentOutput fwd, bwd;
+        {
+            NameScope direction("forward");
+            fwd = run_recurrent(*forward_cells[l], input, resolved, {});
+        }
+        {
+            NameScope direction("backward");
+            bwd = run_recurrent(*backward_cells[l], reverse_within_lengths(input, resolved), resolved, {});
+        }
+        input = concat({fwd.output, reverse_within_lengths(bwd.output, resolved)}, 2);
+        result.last.push_back(fwd.last[0]);
+        result.last.push_back(bwd.last[0]);
+    }
+    result.output = input;
     return result;
 }
 

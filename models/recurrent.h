@@ -7,14 +7,17 @@
 // the final state is each sequence's state at its last real token.
 //
 // Schedule (the one the GEMM floor in bench/ assumes): the input projection of ALL time steps is
-// one big GEMM before the loop, x [B*T, D] x W_ih^T [D, G]; the loop then does only the
-// recurrent product h_{t-1} W_hh^T [B, H] x [H, G] and elementwise gate math per step.
+// one big GEMM before the loop, x [T*B, D] x W_ih^T [D, G] (x is turned time-major first, so each
+// step's slice is a contiguous view); the loop then does only the recurrent product
+// h_{t-1} W_hh^T [B, H] x [H, G] and elementwise gate math per step; and the recurrent weight's
+// gradient is one big GEMM after the loop (RecurrentLinear, ops/linalg.h), not one per step.
 #pragma once
 #include <memory>
 #include <vector>
 
 #include "core/random.h"
 #include "models/module.h"
+#include "ops/linalg.h"
 
 namespace tapegrad {
 
@@ -32,14 +35,21 @@ struct RecurrentOutput {
 class RecurrentCell : public Module {
 public:
     RecurrentCell(int64_t input_size, int64_t hidden_size) : input_size(input_size), hidden_size(hidden_size) {}
-    // The hoisted input projection of all steps: x [B, T, D] -> [B, T, G].
+    // The hoisted input projection of all steps: x [T, B, D] -> [T, B, G].
     virtual Tensor project_inputs(const Tensor& x) const = 0;
-    // One step from the projected input x_proj [B, G] and the previous state.
-    virtual RecurrentState step(const Tensor& x_proj, const RecurrentState& previous) const = 0;
+    // The recurrent product of every step (ops/linalg.h), z_t = A_t + h_{t-1} W_hh^T, with A the
+    // projected inputs [T, B, G] (RNN, LSTM: both biases folded in) or b_hh (GRU).
+    virtual RecurrentLinear recurrent_product(const Tensor& projected, int64_t steps) const = 0;
+    // Step t from the previous state; z_t = recurrent.step(previous.h). `projected` is read apart
+    // from z_t only by the GRU.
+    virtual RecurrentState step(const Tensor& projected, int64_t t, const RecurrentState& previous,
+                                RecurrentLinear& recurrent) const = 0;
     virtual bool has_cell_state() const { return false; }
     const int64_t input_size, hidden_size;
 };
 
+// Step t of a time-major [T, B, G] tensor: [B, G], a view.
+Tensor time_step(const Tensor& x, int64_t t);
 // Runs one cell over a sequence (the loop, masking and state handling shared by every cell).
 RecurrentOutput run_recurrent(const RecurrentCell& cell, const Tensor& x, const std::vector<int64_t>& lengths,
                               const RecurrentState& initial);
@@ -56,7 +66,9 @@ class RnnCell : public RecurrentCell {
 public:
     RnnCell(int64_t input_size, int64_t hidden_size, Generator& gen);
     Tensor project_inputs(const Tensor& x) const override;
-    RecurrentState step(const Tensor& x_proj, const RecurrentState& previous) const override;
+    RecurrentLinear recurrent_product(const Tensor& projected, int64_t steps) const override;
+    RecurrentState step(const Tensor& projected, int64_t t, const RecurrentState& previous,
+                        RecurrentLinear& recurrent) const override;
     Tensor weight_ih, weight_hh, bias_ih, bias_hh;  // [H, D], [H, H], [H], [H]
 };
 
@@ -67,7 +79,9 @@ public:
     // forget_bias: added to the forget gate's bias at initialisation (1.0 is common; 0 = PyTorch).
     LstmCell(int64_t input_size, int64_t hidden_size, Generator& gen, double forget_bias = 0.0);
     Tensor project_inputs(const Tensor& x) const override;
-    RecurrentState step(const Tensor& x_proj, const RecurrentState& previous) const override;
+    RecurrentLinear recurrent_product(const Tensor& projected, int64_t steps) const override;
+    RecurrentState step(const Tensor& projected, int64_t t, const RecurrentState& previous,
+                        RecurrentLinear& recurrent) const override;
     bool has_cell_state() const override { return true; }
     Tensor weight_ih, weight_hh, bias_ih, bias_hh;  // [4H, D], [4H, H], [4H], [4H]
 };
@@ -78,7 +92,9 @@ class GruCell : public RecurrentCell {
 public:
     GruCell(int64_t input_size, int64_t hidden_size, Generator& gen);
     Tensor project_inputs(const Tensor& x) const override;
-    RecurrentState step(const Tensor& x_proj, const RecurrentState& previous) const override;
+    RecurrentLinear recurrent_product(const Tensor& projected, int64_t steps) const override;
+    RecurrentState step(const Tensor& projected, int64_t t, const RecurrentState& previous,
+                        RecurrentLinear& recurrent) const override;
     Tensor weight_ih, weight_hh, bias_ih, bias_hh;  // [3H, D], [3H, H], [3H], [3H]
 };
 
@@ -96,14 +112,19 @@ public:
     std::vector<std::unique_ptr<RecurrentCell>> layers;
 };
 
-// A forward and a backward LSTM stack; the backward one reads each sequence reversed within its own
-// length (padding stays at the end). Outputs concatenated: [B, T, 2H]; last = {forward layers...,
-// backward layers...}.
+// A bidirectional LSTM, stacked like PyTorch's nn.LSTM(bidirectional=True): layer l has a forward
+// and a backward cell; layer 0 reads x [B, T, D], layer l > 0 reads the concatenated [B, T, 2H]
+// outputs of BOTH directions of layer l-1. The backward cell reads each sequence reversed within
+// its own length (padding stays at the end) and its outputs are reversed back. Output: the last
+// layer's [B, T, 2H] (forward half first); last = {layer 0 forward, layer 0 backward, layer 1
+// forward, ...} (PyTorch's h_n order, index 2l + direction).
+// Parameters: "forward.layers.<l>.weight_ih" [4H, D] for l = 0 and [4H, 2H] for l > 0,
+// "forward.layers.<l>.weight_hh" [4H, H], biases [4H], the same under "backward.layers.<l>".
 class BiLstm : public Module {
 public:
     BiLstm(int64_t input_size, int64_t hidden_size, int64_t num_layers, Generator& gen, double forget_bias = 0.0);
     RecurrentOutput forward(const Tensor& x, const std::vector<int64_t>& lengths = {}) const;
-    Recurrent forward_lstm, backward_lstm;
+    std::vector<std::unique_ptr<LstmCell>> forward_cells, backward_cells;  // one per layer
 };
 
 // x [B, T, ...] with each sequence's first lengths[b] steps reversed (an involution).

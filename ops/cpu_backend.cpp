@@ -46,6 +46,25 @@ void parallel_for(int64_t count, int64_t work, Body body) {
 int64_t row_length(const StridedLayout& layout) { return layout.ndim > 0 ? layout.shape[layout.ndim - 1] : 1; }
 int64_t last_stride(const StridedLayout& layout) { return layout.ndim > 0 ? layout.stride[layout.ndim - 1] : 1; }
 
+// body(j, ia, ib) for j < length with ia = j * stride_a, ib = j * stride_b. Broadcast rows almost
+// always have unit or zero strides: those cases get their own loops, which the compiler vectorises
+// (with the strides unknown at compile time it does not).
+template <typename Body>
+inline void strided_row(int64_t length, int64_t stride_a, int64_t stride_b, Body body) {
+    if (stride_a == 1 && stride_b == 1) {
+#pragma omp simd
+        for (int64_t j = 0; j < length; ++j) body(j, j, j);
+    } else if (stride_a == 1 && stride_b == 0) {
+#pragma omp simd
+        for (int64_t j = 0; j < length; ++j) body(j, j, int64_t(0));
+    } else if (stride_a == 0 && stride_b == 1) {
+#pragma omp simd
+        for (int64_t j = 0; j < length; ++j) body(j, int64_t(0), j);
+    } else {
+        for (int64_t j = 0; j < length; ++j) body(j, j * stride_a, j * stride_b);
+    }
+}
+
 
 class CpuBackend final : public Backend {
 public:
@@ -152,7 +171,9 @@ public:
                         const T* ra = pa + strided_offset(plan.a, r * length);
                         const T* rb = pb + strided_offset(plan.b, r * length);
                         T* ry = out + r * length;
-                        for (int64_t j = 0; j < length; ++j) ry[j] = binary_value<OP, T>(ra[j * sa], rb[j * sb]);
+                        strided_row(length, sa, sb, [=](int64_t j, int64_t ia, int64_t ib) {
+                            ry[j] = binary_value<OP, T>(ra[ia], rb[ib]);
+                        });
                     }
                 });
             });
@@ -183,9 +204,11 @@ public:
                     for (int64_t r = begin; r < end; ++r) {
                         const T* ra = pa + strided_offset(plan.a, r * length);
                         const T* rb = pb + strided_offset(plan.b, r * length);
-                        int64_t k = r * length;
-                        for (int64_t j = 0; j < length; ++j)
-                            g_in[k + j] += g_out[k + j] * binary_derivative<OP, T>(operand, ra[j * sa], rb[j * sb]);
+                        const T* gy_row = g_out + r * length;
+                        T* g_row = g_in + r * length;
+                        strided_row(length, sa, sb, [=](int64_t j, int64_t ia, int64_t ib) {
+                            g_row[j] += gy_row[j] * binary_derivative<OP, T>(operand, ra[ia], rb[ib]);
+                        });
                     }
                 });
             });
@@ -227,7 +250,7 @@ public:
                 for (int64_t r = begin; r < end; ++r) {
                     const T* row = in + strided_offset(y_over_x, r * length);
                     T* dst = out + r * length;
-                    for (int64_t j = 0; j < length; ++j) dst[j] += s * row[j * stride];
+                    strided_row(length, 1, stride, [=](int64_t j, int64_t, int64_t i) { dst[j] += s * row[i]; });
                 }
             });
         });

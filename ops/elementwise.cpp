@@ -34,12 +34,12 @@ Tensor mul_scalar(const Tensor& x, double value) { return unary(UnaryOp::MulScal
 //   dL/da += sum over a's broadcast dims of (dL/dy * dy/da), and the same for b.
 
 namespace {
-// Reduces an output-shaped gradient to `target`'s shape and accumulates it there.
-void sum_into(const Tensor& full, Tensor& target) {
+// Reduces an output-shaped gradient to `target`'s shape and accumulates it there, times `scale`.
+void sum_into(const Tensor& full, Tensor& target, double scale = 1.0) {
     Shape padded(full.dim() - target.dim(), 1);
     padded.insert(padded.end(), target.shape().begin(), target.shape().end());
     Tensor view = alias_with_shape(target, padded);
-    kernels(full).sum_to(full, view, 1.0);
+    kernels(full).sum_to(full, view, scale);
 }
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
@@ -57,6 +57,9 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
             const Tensor& input = operand == 0 ? a : b;
             if (input.shape() == gy.shape()) {
                 kernels(gy).binary_backward(op, operand, plan, a, b, gy, gx.at(operand));
+            } else if (op == BinaryOp::Add || op == BinaryOp::Sub) {
+                // d(a ± b)/d(operand) = ±1: reduce dL/dy itself, without an output-shaped temporary.
+                sum_into(gy, gx.at(operand), op == BinaryOp::Sub && operand == 1 ? -1.0 : 1.0);
             } else {
                 Tensor full = Tensor::zeros(gy.shape(), gy.dtype(), gy.device());
                 kernels(gy).binary_backward(op, operand, plan, a, b, gy, full);

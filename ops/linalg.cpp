@@ -121,4 +121,110 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     return y;
 }
 
+// ---- RecurrentLinear: z_t = A_t + h_t U^T, dL/dU and dL/dA after the loop (math in linalg.h) ----
+
+struct RecurrentLinear::State {
+    Tensor weight;       // U [G, K]
+    Tensor added;        // A [T, N, G], a bias [G] or undefined
+    Tensor weight_view;  // U as the output of the "recurrent_weight" record; every step's input
+    int64_t capacity = 0, steps = 0, rows = -1;
+    Tensor inputs;                // H [T, N, K]: h_t, saved by step t
+    Tensor output_grads;          // dZ [T, N, G]: dL/dz_t, saved by step t's backward
+    std::vector<bool> has_grad;   // step t's backward ran (steps off the path to the loss do not)
+};
+
+RecurrentLinear::RecurrentLinear(const Tensor& weight, const Tensor& added, int64_t steps)
+    : state_(std::make_shared<State>()) {
+    const char* op = "recurrent_linear";
+    check_floating(op, weight);
+    if (weight.dim() != 2) fail(op, "expected a weight [G, K], got {}", weight.describe());
+    if (steps < 0) fail(op, "steps must be >= 0, got {}", steps);
+    const int64_t g = weight.shape()[0];
+    State& s = *state_;
+    if (added.defined()) {
+        check_matrix_inputs(op, added, weight);
+        bool per_step = added.dim() == 3 && added.shape()[0] == steps && added.shape()[2] == g;
+        if (!per_step && added.shape() != Shape{g})
+            fail(op, "the added term is {} (expected [{}, N, {}] for {} steps, or a bias [{}])", added.describe(),
+                 steps, g, steps, g);
+        if (per_step) s.rows = added.shape()[1];
+    }
+    s.weight = weight;
+    s.added = added;
+    s.capacity = steps;
+    s.has_grad.assign(steps, false);
+    s.weight_view = alias_with_shape(weight, weight.shape());
+    std::vector<Tensor> inputs = {weight};
+    if (added.defined()) inputs.push_back(added);
+    // Runs after every step's record. The gradient handed in is the zeros the steps put there only
+    // to mark this record as reached.
+    record("recurrent_weight", inputs, s.weight_view, [state = state_](const Tensor&, InputGrads& gx) {
+        State& s = *state;
+        if (!s.output_grads.defined()) return;  // no step's backward ran
+        const int64_t n = s.rows, g = s.weight.shape()[0], k = s.weight.shape()[1];
+        for (int64_t t = 0; t < s.capacity; ++t) {
+            if (s.has_grad[t]) continue;
+            Tensor block = alias_with_shape(s.output_grads, {n, g}, t * n * g);
+            kernels(block).fill(block, 0.0);
+        }
+        Tensor dz = s.output_grads;
+        if (gx.needed(0)) gemm(true, false, dz, s.inputs, gx.at(0), g, k, s.steps * n, 1.0);
+        if (gx.size() > 1 && gx.needed(1)) {
+            if (s.added.dim() == 3) {
+                // dL/dA = dZ: hand the buffer over when A has no gradient yet, else add it.
+                Tensor& g_added = gx.all()[1];
+                if (!g_added.defined()) g_added = dz;
+                else kernels(dz).cast(dz, g_added, true);
+            } else {
+                Tensor g_bias = alias_with_shape(gx.at(1), {1, g});
+                kernels(dz).sum_to(alias_with_shape(dz, {s.capacity * n, g}), g_bias, 1.0);
+            }
+        }
+        s.output_grads = Tensor();  // a later backward pass (keep_tape) starts afresh
+        s.has_grad.assign(s.capacity, false);
+    });
+}
+
+Tensor RecurrentLinear::step(const Tensor& h) {
+    const char* op = "recurrent_linear";
+    State& s = *state_;
+    check_matrix_inputs(op, h, s.weight);
+    const int64_t g = s.weight.shape()[0], k = s.weight.shape()[1];
+    if (h.dim() != 2 || h.shape()[1] != k)
+        fail(op, "h is {} but the weight is {} (expected h [N, {}])", h.describe(), s.weight.describe(), k);
+    const int64_t n = h.shape()[0];
+    if (s.rows >= 0 && n != s.rows)
+        fail(op, "h is {} but the added terms or earlier steps have {} rows", h.describe(), s.rows);
+    if (s.steps == s.capacity)
+        fail(op, "step {} is past the {} steps this product was made for", s.steps + 1, s.capacity);
+    s.rows = n;
+    const int64_t t = s.steps++;
+    const bool per_step = s.added.defined() && s.added.dim() == 3;
+
+    Tensor z = empty_like(h, {n, g});
+    const size_t z_bytes = z.numel() * dtype_size(z.dtype());
+    if (per_step) kernels(h).copy_within(z.raw_data(), alias_with_shape(s.added, {n, g}, t * n * g).raw_data(), z_bytes);
+    gemm(false, true, h, s.weight, z, n, g, k, per_step ? 1.0 : 0.0);
+    if (s.added.defined() && !per_step) kernels(h).broadcast_add(alias_with_shape(s.added, {1, g}), z, 1.0);
+    if (s.weight_view.requires_grad()) {
+        if (!s.inputs.defined()) s.inputs = empty_like(h, {s.capacity, n, k});
+        kernels(h).copy_within(alias_with_shape(s.inputs, {n, k}, t * n * k).raw_data(), h.raw_data(),
+                               h.numel() * dtype_size(h.dtype()));
+    }
+
+    record(op, {h, s.weight_view}, z, [state = state_, t](const Tensor& gy, InputGrads& gx) {
+        State& s = *state;
+        const int64_t n = s.rows, g = s.weight.shape()[0], k = s.weight.shape()[1];
+        if (gx.needed(0)) gemm(false, false, gy, s.weight, gx.at(0), n, k, g, 1.0);
+        if (gx.needed(1)) {
+            gx.at(1);  // zeros: marks the weight record as reached
+            if (!s.output_grads.defined()) s.output_grads = empty_like(gy, {s.capacity, n, g});
+            kernels(gy).copy_within(alias_with_shape(s.output_grads, {n, g}, t * n * g).raw_data(), gy.raw_data(),
+                                    gy.numel() * dtype_size(gy.dtype()));
+            s.has_grad[t] = true;
+        }
+    });
+    return z;
+}
+
 }  // namespace tapegrad

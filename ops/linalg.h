@@ -1,5 +1,7 @@
 // Matrix products, on OpenBLAS (CPU) or cuBLAS (CUDA).
 #pragma once
+#include <memory>
+
 #include "core/tensor.h"
 
 namespace tapegrad {
@@ -12,5 +14,34 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // The affine map of a Linear layer with PyTorch's weight layout:
 // x [..., in], weight [out, in], bias [out] (may be undefined) -> x weight^T + bias  [..., out]
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
+// The linear part of an unrolled recurrence, with the gradients of the weight and of the added
+// terms of ALL steps computed once, after the loop.
+//
+// A loop of T steps uses one weight U [G, K] at every step t = 0 .. T-1:
+//   z_t = A_t + h_t U^T      h_t [N, K] -> z_t [N, G];  A: the hoisted input projections [T, N, G]
+//                            (A_t = A[t]), or a bias [G] (the same every step), or none
+//   dL/dh_t += dL/dz_t U                      (in step t's record: step t-1 needs it next)
+//   dL/dA_t += dL/dz_t                        (for a bias: summed over the N rows and T steps)
+//   dL/dU   += Σ_t dL/dz_t^T h_t = dZ^T H,   dZ [T·N, G], H [T·N, K]   (one GEMM)
+// linear(h_t, U) per step would compute dL/dU as T small GEMMs, which run at about half the speed
+// of one big one, and slicing A_t out of A would copy each step's gradient back three times. Here
+// each step's record saves h_t into H (forward) and dL/dz_t into dZ (backward); one record made
+// by the constructor, BEFORE the first step, computes dL/dU and dL/dA from them: the tape runs
+// backward in reverse order of recording, so it runs after every step's record. Its output is U
+// itself (a view), which each step takes as an input so that backward reaches it.
+class RecurrentLinear {
+public:
+    // weight U [G, K]; added: A [steps, N, G], a bias [G] or undefined; steps: the most steps the
+    // loop will run.
+    RecurrentLinear(const Tensor& weight, const Tensor& added, int64_t steps);
+    // z_t = A_t + h U^T for the next step (t = 0, 1, ... in call order).
+    Tensor step(const Tensor& h);
+
+    struct State;
+
+private:
+    std::shared_ptr<State> state_;
+};
 
 }  // namespace tapegrad

@@ -56,12 +56,12 @@ StridedLayout broadcast_layout(const Tensor& y, const Tensor& x) {
     return l;
 }
 
-Tensor alias_with_shape(const Tensor& x, const Shape& shape) {
+Tensor alias_with_shape(const Tensor& x, const Shape& shape, int64_t offset) {
     auto impl = std::make_shared<TensorImpl>();
     impl->shape = shape;
     impl->dtype = x.dtype();
     impl->storage = x.impl().storage;
-    impl->offset = x.impl().offset;
+    impl->offset = x.impl().offset + offset;
     return Tensor(std::move(impl));
 }
 

@@ -21,7 +21,8 @@ BroadcastPlan broadcast_plan(const Shape& a, const Shape& b, const Shape& out);
 // y (same ndim as x, extents equal or 1) walked over x's shape: stride 0 along the dims y is
 // broadcast in. The layout sum_to and broadcast_add kernels index y with.
 StridedLayout broadcast_layout(const Tensor& y, const Tensor& x);
-// The same storage seen with another shape of equal numel; not recorded (for kernels' use).
-Tensor alias_with_shape(const Tensor& x, const Shape& shape);
+// The same storage seen with another shape, starting `offset` elements after x's first element
+// (a contiguous block of x); not recorded (for kernels' use and views).
+Tensor alias_with_shape(const Tensor& x, const Shape& shape, int64_t offset = 0);
 
 }  // namespace tapegrad

@@ -115,6 +115,8 @@ Tensor transpose(const Tensor& x, int axis0, int axis1) {
 }
 
 // y = x[.., start:end, ..];   dL/dx[.., start:end, ..] += dL/dy
+// When every dim before `axis` has extent 1 (a time step of [T, B, G], a row block of [N, H]) the
+// window is one contiguous block of x, and y is a view of it instead of a copy.
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
     axis = normalize_axis("slice", axis, x.dim());
     int64_t extent = x.shape()[axis];
@@ -123,9 +125,15 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
              end, axis, x.describe(), extent);
     Shape y_shape = x.shape();
     y_shape[axis] = end - start;
-    Tensor y = empty_like(x, y_shape);
     StridedLayout window = block_layout(x.shape(), y_shape, axis, start);
-    kernels(x).strided_copy(x, window, y, contiguous_layout(y_shape), false);
+    const bool contiguous_window = numel(Shape(x.shape().begin(), x.shape().begin() + axis)) == 1;
+    Tensor y;
+    if (contiguous_window) {
+        y = alias_with_shape(x, y_shape, window.offset);
+    } else {
+        y = empty_like(x, y_shape);
+        kernels(x).strided_copy(x, window, y, contiguous_layout(y_shape), false);
+    }
     record("slice", {x}, y, [window, y_shape](const Tensor& gy, InputGrads& gx) {
         kernels(gy).strided_copy(gy, contiguous_layout(y_shape), gx.at(0), window, true);
     });

@@ -1,6 +1,7 @@
 // Ops that move data without arithmetic. reshape returns a view that shares storage (tensors are
-// always contiguous, and nothing in tapegrad writes in place, so sharing is safe); every other
-// op here returns a fresh contiguous copy. All of them are one strided-copy kernel underneath.
+// always contiguous, and nothing in tapegrad writes in place, so sharing is safe), and so does a
+// slice whose window is one contiguous block; every other op here returns a fresh contiguous copy.
+// All of them are one strided-copy kernel underneath.
 #pragma once
 #include <vector>
 
@@ -16,7 +17,7 @@ Tensor squeeze(const Tensor& x, int axis);    // remove an extent-1 dim
 Tensor transpose(const Tensor& x, int axis0, int axis1);
 // y.shape[k] = x.shape[perm[k]]
 Tensor permute(const Tensor& x, const std::vector<int>& perm);
-// Elements start <= j < end along `axis`.
+// Elements start <= j < end along `axis` (a view when every dim before `axis` has extent 1).
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end);
 // Joins tensors that agree on every dim except `axis`.
 Tensor concat(const std::vector<Tensor>& xs, int axis);

@@ -72,6 +72,54 @@ BOOST_AUTO_TEST_CASE(bilstm_gradient_padded) {
     BOOST_CHECK(net.forward(x, mixed_lengths).output.shape() == (Shape{2, 5, 8}));
 }
 
+BOOST_AUTO_TEST_CASE(bilstm_two_layers_gradient_padded) {
+    Generator gen(19);
+    BiLstm net(3, 4, 2, gen);
+    Tensor x = input({2, 5, 3}, 20);
+    check_module_gradient(net, x, [&] { return net.forward(x, mixed_lengths).output; });
+    check_module_gradient(net, x, [&] {
+        RecurrentOutput out = net.forward(x, mixed_lengths);
+        return concat({out.last[2].h, out.last[3].c}, 1);  // layer 1: forward h, backward c
+    });
+}
+
+BOOST_AUTO_TEST_CASE(bilstm_stacks_like_pytorch) {
+    // Layer 1 of each direction reads both directions of layer 0: [4H, 2H] input weights, and
+    // the forward direction's first output already depends on the sequence's last real input
+    // (through layer 0's backward direction). Separately stacked directions would give neither.
+    Generator gen(21);
+    const int64_t D = 3, H = 4;
+    BiLstm net(D, H, 2, gen);
+    std::vector<std::string> names;
+    for (auto& [name, p] : net.named_parameters()) names.push_back(name + " " + to_string(p.shape()));
+    std::vector<std::string> expected = {
+        "forward.layers.0.weight_ih [16, 3]",  "forward.layers.0.weight_hh [16, 4]",
+        "forward.layers.0.bias_ih [16]",       "forward.layers.0.bias_hh [16]",
+        "forward.layers.1.weight_ih [16, 8]",  "forward.layers.1.weight_hh [16, 4]",
+        "forward.layers.1.bias_ih [16]",       "forward.layers.1.bias_hh [16]",
+        "backward.layers.0.weight_ih [16, 3]", "backward.layers.0.weight_hh [16, 4]",
+        "backward.layers.0.bias_ih [16]",      "backward.layers.0.bias_hh [16]",
+        "backward.layers.1.weight_ih [16, 8]", "backward.layers.1.weight_hh [16, 4]",
+        "backward.layers.1.bias_ih [16]",      "backward.layers.1.bias_hh [16]"};
+    BOOST_CHECK_EQUAL_COLLECTIONS(names.begin(), names.end(), expected.begin(), expected.end());
+    // PyTorch's count: per direction 4H(D+H) + 8H for layer 0, 4H(2H+H) + 8H for layer 1.
+    BOOST_CHECK_EQUAL(net.num_parameters(), 2 * (4 * H * (D + H) + 8 * H) + 2 * (4 * H * (3 * H) + 8 * H));
+
+    net.to(DType::Float64);
+    Tensor x = input({2, 5, 3}, 22);
+    RecurrentOutput out = net.forward(x, mixed_lengths);
+    backward(sum(slice(slice(out.output, 1, 0, 1), 2, 0, H)));  // forward half of layer 1 at t = 0
+    std::vector<double> g = x.grad().to_double_vector();
+    for (int64_t b = 0; b < 2; ++b) {
+        int64_t last = mixed_lengths[b] - 1;
+        double norm = 0;
+        for (int64_t d = 0; d < D; ++d) norm += std::fabs(g[(b * 5 + last) * D + d]);
+        BOOST_CHECK_MESSAGE(norm > 1e-8, "sequence " << b << ": no gradient reaches its last real input");
+        for (int64_t t = mixed_lengths[b]; t < 5; ++t)
+            for (int64_t d = 0; d < D; ++d) BOOST_CHECK_EQUAL(g[(b * 5 + t) * D + d], 0.0);  // padding
+    }
+}
+
 BOOST_AUTO_TEST_CASE(lstm_matches_hand_written_equations) {
     Generator gen(9);
     Recurrent net(CellType::LSTM, 3, 4, 1, gen);

@@ -265,11 +265,12 @@ BOOST_AUTO_TEST_CASE(grad_flow_lstm_equals_retained_gradients) {
     // The same model unrolled here by hand through the cell's public step, its states retained:
     // the report must have found these very states (same values) and their gradients.
     const LstmCell& cell = static_cast<const LstmCell&>(*model.lstm.layers[0]);
-    Tensor projected = cell.project_inputs(model.x);
+    Tensor projected = cell.project_inputs(transpose(model.x, 0, 1));  // [T, B, 4H]
+    RecurrentLinear recurrent = cell.recurrent_product(projected, 6);
     RecurrentState state{Tensor::zeros({2, 4}, DType::Float64), Tensor::zeros({2, 4}, DType::Float64)};
     std::vector<RecurrentState> states;
     for (int64_t t = 0; t < 6; ++t) {
-        state = cell.step(reshape(slice(projected, 1, t, t + 1), {2, 16}), state);
+        state = cell.step(projected, t, state, recurrent);
         state.h.retain_grad();
         state.c.retain_grad();
         states.push_back(state);
@@ -411,8 +412,10 @@ BOOST_AUTO_TEST_CASE(cells_label_ops_by_layer_step_and_gate) {
     BOOST_CHECK(ops_in("lstm/layer0/t=19/candidate") == Ops{"tanh"});
     BOOST_CHECK(ops_in("lstm/layer0/t=3/c") == (Ops{"mul", "mul", "add"}));
     BOOST_CHECK(ops_in("gru/layer0/t=1/update_gate") == (Ops{"add", "sigmoid"}));
-    BOOST_CHECK(ops_in("ql/t=5/forget_gate") == (Ops{"mul", "add", "sigmoid"}));
-    BOOST_CHECK(ops_in("ql/t=7/block=0/c") == (Ops{"sub", "mul", "add"}));
+    // QL-LSTM: one sigmoid over i, f, o ("gates"); each gate is a view of its block.
+    BOOST_CHECK(ops_in("ql/t=5/gates") == (Ops{"recurrent_linear", "reshape", "mul", "add", "slice", "sigmoid"}));
+    BOOST_CHECK(ops_in("ql/t=5/forget_gate") == (Ops{"slice", "reshape"}));
+    BOOST_CHECK(ops_in("ql/t=7/block=0/c") == (Ops{"add"}));  // every sequence ends the block: c + s
     BOOST_CHECK(ops_in("pr/level=1/left_forget_gate") == Ops{"sigmoid"});
     BOOST_CHECK(ops_in("pr/level=2/refine0/h") == (Ops{"tanh", "mul"}));
     BOOST_CHECK(ops_in("pr/level=0/c") == Ops{"mul"});
@@ -515,4 +518,25 @@ BOOST_AUTO_TEST_CASE(step_through_example_driven_by_stdin) {
     // Further down the forget chain: dL/dc_2 += dL/dc_3 ⊙ f_3 (dL/dc_3 reaches the product as is).
     BOOST_CHECK(has(out, ";  dL/dc_2 += dL/d#") && has(out, " ⊙ forget_gate_3\n"));
     BOOST_CHECK(has(out, "> p lstm/t=3/forget_gate\n#") && has(out, " lstm/t=3/forget_gate  sigmoid  in: #"));
+}
+
+BOOST_AUTO_TEST_CASE(grad_flow_finds_ql_lstm_state_after_the_block_skip) {
+    // At a block end the state is c + s_k (and h from it): the "c"/"h" labels must mark those,
+    // whether every sequence ends the block there (unpadded) or only some do (padded).
+    for (bool padded : {false, true}) {
+        BOOST_TEST_CONTEXT("padded " << padded) {
+            Generator gen(9);
+            QlLstmOptions options;
+            options.block_size = 4;
+            QlLstm ql(3, 5, gen, options);
+            Tensor x = Tensor::randn({2, 8, 3}, gen).set_requires_grad();
+            Tape tape;
+            TapeGuard guard(tape);
+            RecurrentOutput out = ql.forward(x, padded ? std::vector<int64_t>{8, 6} : std::vector<int64_t>{});
+            std::vector<GradFlowSeries> series = labelled_states(tape, "", {"h", "c"});
+            BOOST_REQUIRE_EQUAL(series[1].states.size(), 8u);
+            BOOST_CHECK(series[0].states[7].to_double_vector() == out.last[0].h.to_double_vector());
+            BOOST_CHECK(series[1].states[7].to_double_vector() == out.last[0].c.to_double_vector());
+        }
+    }
 }

@@ -160,6 +160,68 @@ BOOST_AUTO_TEST_CASE(linear_gradient) {
     TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return linear(v[0], v[1], Tensor()); }, (Inputs{x, w}));
 }
 
+// A three-step recurrence h_{t+1} = tanh(A_t + h_t U^T) through RecurrentLinear, with A the
+// per-step terms [3, 2, 4], a bias [4] or absent; the output stacks every h so that each step's
+// gradient counts.
+Tensor recurrence(const Inputs& v, bool added) {
+    RecurrentLinear product(v[1], added ? v[2] : Tensor(), 3);
+    Tensor h = v[0];
+    std::vector<Tensor> hs;
+    for (int64_t t = 0; t < 3; ++t) {
+        h = tanh(product.step(h));
+        hs.push_back(h);
+    }
+    return stack(hs, 0);
+}
+
+BOOST_AUTO_TEST_CASE(recurrent_linear_gradient) {
+    Tensor h0 = input({2, 4}, 43), u = input({4, 4}, 44), a = input({3, 2, 4}, 45), bias = input({4}, 46);
+    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return recurrence(v, true); }, (Inputs{h0, u, a}));
+    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return recurrence(v, true); }, (Inputs{h0, u, bias}));
+    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return recurrence(v, false); }, (Inputs{h0, u}));
+    // A also used elsewhere (its gradient is added to, not handed over); non-square U [G, K] =
+    // [6, 4]; step 0 is off the path to the loss (its saved gradient rows must count as zero); the
+    // loop stops before its capacity of 4 steps.
+    Tensor w = input({6, 4}, 47), a6 = input({4, 2, 6}, 48), b6 = input({6}, 49);
+    for (const Tensor& added : {a6, b6})
+        TAPEGRAD_CHECK_GRADIENT(
+            [](const Inputs& v) {
+                RecurrentLinear product(v[1], v[2], 4);
+                product.step(v[0] * 3.0);
+                Tensor z1 = product.step(v[0]);
+                Tensor z2 = product.step(sigmoid(slice(z1, 1, 1, 5)));
+                return z2 * 2.0 + sum(v[2]);
+            },
+            (Inputs{h0, w, added}));
+}
+
+BOOST_AUTO_TEST_CASE(recurrent_linear_values_and_errors) {
+    // The same values as linear(h, U, b).
+    Tensor h = input({3, 2}, 50), u = input({5, 2}, 51), b = input({5}, 52);
+    RecurrentLinear product(u, b, 1);
+    check_values(product.step(h), values(linear(h, u, b)));
+    TAPEGRAD_CHECK_ERROR(product.step(h), "recurrent_linear", "past the 1 steps");
+    RecurrentLinear two(u, Tensor(), 2);
+    two.step(h);
+    TAPEGRAD_CHECK_ERROR(two.step(input({4, 2}, 53)), "recurrent_linear", "have 3 rows");
+    TAPEGRAD_CHECK_ERROR(RecurrentLinear(u, Tensor(), 2).step(input({3, 3}, 54)), "recurrent_linear",
+                         "expected h [N, 2]");
+    TAPEGRAD_CHECK_ERROR(RecurrentLinear(u, input({3, 3, 5}, 55), 2), "recurrent_linear", "[2, N, 5] for 2 steps");
+    TAPEGRAD_CHECK_ERROR(RecurrentLinear(u, input({2, 4, 5}, 56), 2).step(h), "recurrent_linear", "have 4 rows");
+    // Two backward passes over one kept tape give the same gradients twice.
+    Tape tape;
+    TapeGuard guard(tape);
+    Tensor square = input({2, 2}, 57), a = input({2, 3, 2}, 58);
+    RecurrentLinear kept(square, a, 2);
+    Tensor loss = sum(kept.step(tanh(kept.step(h))));
+    backward(loss, {Tensor(), /*keep_tape=*/true});
+    std::vector<double> once = values(square.grad()), once_a = values(a.grad());
+    backward(loss);
+    std::vector<double> twice = values(square.grad()), twice_a = values(a.grad());
+    for (size_t i = 0; i < once.size(); ++i) BOOST_CHECK_CLOSE(twice[i], 2 * once[i], 1e-9);
+    for (size_t i = 0; i < once_a.size(); ++i) BOOST_CHECK_CLOSE(twice_a[i], 2 * once_a[i], 1e-9);
+}
+
 BOOST_AUTO_TEST_CASE(linear_values) {
     Tensor x = Tensor::from_vector(std::vector<double>{1, 2}, {1, 2});
     Tensor w = Tensor::from_vector(std::vector<double>{1, 0, 2, 3, -1, 1}, {3, 2});
@@ -209,6 +271,17 @@ BOOST_AUTO_TEST_CASE(slice_concat_stack_split_gradient) {
             return parts[0] - parts[1] * 3.0;
         },
         Inputs{a});
+}
+
+BOOST_AUTO_TEST_CASE(slice_of_leading_dim_is_a_view) {
+    Tensor x = Tensor::from_vector(std::vector<double>{0, 1, 2, 3, 4, 5}, {3, 2});
+    Tensor rows = slice(x, 0, 1, 3);
+    BOOST_CHECK_EQUAL(rows.raw_data(), static_cast<void*>(x.data<double>() + 2));
+    check_values(rows, {2, 3, 4, 5});
+    check_values(slice(reshape(x, {1, 3, 2}), 1, 2, 3), {4, 5});    // dims before the axis have extent 1
+    BOOST_CHECK(slice(x, 1, 0, 1).raw_data() != x.raw_data());       // a column: a copy
+    Tensor a = input({3, 2, 2}, 57);
+    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return slice(v[0], 0, 1, 2) * slice(v[0], 0, 0, 1); }, Inputs{a});
 }
 
 BOOST_AUTO_TEST_CASE(slice_concat_values) {

@@ -73,6 +73,13 @@ BOOST_AUTO_TEST_CASE(ql_lstm_padding_invariance) {
     for (size_t k = b.size(); k < a.size(); ++k) BOOST_CHECK_EQUAL(a[k], 0.0);
     std::vector<double> ca = net.forward(padded, {3}).last[0].c.to_double_vector(), cb = alone.last[0].c.to_double_vector();
     for (size_t k = 0; k < cb.size(); ++k) BOOST_CHECK_SMALL(ca[k] - cb[k], 1e-12);
+    // A batch whose sequences end blocks at different steps (lengths 5 and 3, K = 2: the skip is
+    // masked per sequence) equals each sequence run alone (where every block end is shared).
+    Tensor other = input({1, 5, 3}, 53);
+    std::vector<double> mixed = net.forward(concat({other, padded}, 0), {5, 3}).output.to_double_vector();
+    std::vector<double> first = net.forward(other).output.to_double_vector();
+    for (size_t k = 0; k < first.size(); ++k) BOOST_CHECK_SMALL(mixed[k] - first[k], 1e-12);
+    for (size_t k = 0; k < b.size(); ++k) BOOST_CHECK_SMALL(mixed[first.size() + k] - b[k], 1e-12);
 }
 
 BOOST_AUTO_TEST_CASE(ql_lstm_skip_changes_the_cell_state) {
