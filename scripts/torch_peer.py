@@ -54,13 +54,17 @@ class LoopCell(nn.Module):
 
     def forward(self, x):
         """x [B, T, D] -> (outputs [B, T, H], final h, final c or None)."""
-        batch, steps = x.shape[0], x.shape[1]
+        batch = x.shape[0]
         h = x.new_zeros(batch, self.hidden_size)
         c = x.new_zeros(batch, self.hidden_size) if self.has_cell_state else None
-        projected = F.linear(x, self.weight_ih, self.bias_ih).transpose(0, 1)  # [T, B, G], all steps
+        # The input projection of all steps [B, T, G], made [T, B, G] (contiguous steps, as
+        # tapegrad's transpose) and cut into T steps [B, G]. unbind, not projected[t]: the backward
+        # of one unbind stacks the step gradients once, where T indexing ops would each add a
+        # zero-filled [T, B, G] gradient.
+        projected = F.linear(x, self.weight_ih, self.bias_ih).transpose(0, 1).contiguous().unbind(0)
         outputs = []
-        for t in range(steps):
-            h, c = self.step(projected[t], h, c)
+        for x_t in projected:
+            h, c = self.step(x_t, h, c)
             outputs.append(h)
         return torch.stack(outputs, 1), h, c
 
@@ -154,10 +158,10 @@ class QlLstmLoop(nn.Module):
         h, c, summary = (x.new_zeros(batch, H) for _ in range(3))
         scales = [getattr(self, "scale_" + k) for k in self.gate_names]
         biases = [getattr(self, "bias_" + k) for k in self.gate_names]
-        projected = F.linear(x, self.weight).transpose(0, 1)  # W x of all steps, [T, B, H]
+        projected = F.linear(x, self.weight).transpose(0, 1).contiguous().unbind(0)  # W x, T times [B, H]
         outputs, block = [], []
-        for t in range(steps):
-            z = projected[t] + F.linear(h, self.recurrent_weight)
+        for t, x_t in enumerate(projected):
+            z = x_t + F.linear(h, self.recurrent_weight)
             i, f, o = (sig(z * scales[k] + biases[k]) for k in range(3))
             g = torch.tanh(z * scales[3] + biases[3])
             c = f * c + i * g
