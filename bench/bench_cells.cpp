@@ -9,12 +9,13 @@
 // dX = dZ W_ih, dW_hh = dZ^T H_prev. (QL-LSTM adds its per-block summary products.) Everything
 // else (gate arithmetic, masking, the tape, the embedding, Adam) is overhead above the floor.
 // Budgets: LSTM within 1.5x of its floor; QL-LSTM at least 2x faster than the LSTM.
+// Peer (bench/torch_peer.h, when .venv/ has torch): the same steps in PyTorch, each cell as a loop of
+// torch ops and the built-in nn.LSTM / nn.GRU, printed beside tapegrad's figures.
 #include <cblas.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <map>
 #include <random>
@@ -27,11 +28,16 @@
 #include "models/ql_lstm.h"
 #include "models/recurrent.h"
 #include "bench/bench_timing.h"
+#include "bench/torch_peer.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
 using tapegrad::bench::backward_breakdown;
 using tapegrad::bench::median_seconds;
+using tapegrad::bench::run_torch_peer;
+using tapegrad::bench::torch_peer_missing;
+using tapegrad::bench::TorchPeer;
+using tapegrad::bench::versus_torch;
 using tapegrad::bench::verdict;
 
 namespace {
@@ -99,20 +105,6 @@ double train_step_seconds(Classifier& model, const Tensor& ids, const Tensor& la
     });
 }
 
-// PyTorch's figures for the same steps, from scripts/torch_peer.py, when `import torch` works.
-std::map<std::string, double> torch_peer_ms() {
-    std::map<std::string, double> ms;
-    const char* python = std::getenv("TAPEGRAD_PYTHON");
-    std::string cmd = std::string(python ? python : ".venv/bin/python") + " scripts/torch_peer.py 2>/dev/null";
-    FILE* pipe = popen(cmd.c_str(), "r");
-    if (!pipe) return ms;
-    char name[64];
-    double value;
-    while (std::fscanf(pipe, "%63s %lf", name, &value) == 2) ms[name] = value;
-    pclose(pipe);
-    return ms;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -173,28 +165,44 @@ int main(int argc, char** argv) {
          params(ql, head), ql_floor},
     };
 
-    const std::map<std::string, double> peer = torch_peer_ms();
-    std::printf("%-9s %10s %11s %10s %9s %13s\n", "cell", "ms/step", "floor ms", "GFLOP", "vs floor",
-                peer.empty() ? "" : "torch loop ms");
+    const TorchPeer peer = run_torch_peer(quick ? "--steps 1" : "");
+    for (const std::string& note : peer.notes) std::printf("%s\n", note.c_str());
+    std::printf("%-9s %10s %11s %10s %9s %14s  %s\n", "cell", "ms/step", "floor ms", "GFLOP", "vs floor",
+                "torch loop ms", "tapegrad vs torch loop");
     std::map<std::string, double> ms;
+    bool all_faster = !peer.ms.empty();
     for (Classifier& m : models) {
         const double floor_s = gemm_floor_seconds(m.floor_schedule);
         const double step_s = train_step_seconds(m, ids, labels, repeats);
         ms[m.name] = step_s * 1e3;
         std::printf("%-9s %10.1f %11.1f %10.2f %8.2fx", m.name.c_str(), step_s * 1e3, floor_s * 1e3,
                     gemm_flops(m.floor_schedule) / 1e9, step_s / floor_s);
-        auto it = peer.find(m.name + "_loop");
-        if (it != peer.end()) std::printf(" %13.1f", it->second);
+        auto it = peer.ms.find(m.name + "_loop");
+        if (it != peer.ms.end()) {
+            std::printf(" %14.1f  %s", it->second, versus_torch(ms[m.name], it->second).c_str());
+            all_faster &= ms[m.name] < it->second;
+        } else {
+            all_faster = false;
+        }
         std::printf("\n          %s\n", backward_breakdown(cross_entropy(m.logits(ids), labels)).c_str());
         if (m.name == "LSTM") std::printf("          budget: LSTM within 1.50x of its floor: %s\n", verdict(step_s / floor_s <= 1.5));
     }
     std::printf("QL-LSTM vs LSTM: %.2fx faster (budget >= 2x: %s)\n", ms["LSTM"] / ms["QL-LSTM"],
                 verdict(ms["LSTM"] / ms["QL-LSTM"] >= 2.0));
-    for (const char* fused : {"LSTM_fused", "GRU_fused"}) {
-        auto it = peer.find(fused);
-        if (it != peer.end()) std::printf("torch %s: %.1f ms/step\n", fused, it->second);
+    const std::string missing = torch_peer_missing(peer);
+    if (!missing.empty()) {
+        std::printf("%s\n", missing.c_str());
+    } else {
+        std::printf("goal: every tapegrad cell faster than its torch loop-of-ops twin: %s\n", verdict(all_faster));
+        for (const char* cell : {"LSTM", "GRU"}) {
+            auto it = peer.ms.find(std::string(cell) + "_fused");
+            if (it == peer.ms.end()) continue;
+            std::printf("torch built-in nn.%s (fused): %.1f ms/step; tapegrad %s %.1f ms/step: %s", cell, it->second, cell,
+                        ms[cell], versus_torch(ms[cell], it->second).c_str());
+            if (std::string(cell) == "LSTM") std::printf(" (goal: no slower: %s)", verdict(ms[cell] <= it->second));
+            std::printf("\n");
+        }
     }
-    if (peer.empty()) std::printf("(PyTorch peer not run: scripts/torch_peer.py and a .venv with torch are not provided yet)\n");
     std::printf("\n%s", recurrent_parameter_table(kE, kH).c_str());
     return 0;
 }

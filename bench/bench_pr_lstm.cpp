@@ -5,6 +5,7 @@
 // transposes. The shapes are read off the tape after the forward pass: each `linear` record with
 // x [rows, in] and W [out, in] costs the forward GEMM x W^T, and in backward dW = gy^T x and (if x
 // needs a gradient) dx = gy W. Budget: the step within 1.3x of that floor.
+// Peer (bench/torch_peer.h, when .venv/ has torch): the same model and schedule as loops of torch ops.
 #include <cblas.h>
 
 #include <algorithm>
@@ -13,17 +14,23 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <string>
 #include <tuple>
 #include <vector>
 
 #include "models/optim.h"
 #include "models/pr_lstm.h"
 #include "bench/bench_timing.h"
+#include "bench/torch_peer.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
 using tapegrad::bench::backward_breakdown;
 using tapegrad::bench::median_seconds;
+using tapegrad::bench::run_torch_peer;
+using tapegrad::bench::torch_peer_missing;
+using tapegrad::bench::TorchPeer;
+using tapegrad::bench::versus_torch;
 using tapegrad::bench::verdict;
 
 namespace {
@@ -50,7 +57,8 @@ Tensor one_hot_batch(int64_t batch, int64_t n, int64_t width, uint64_t seed) {
     return Tensor::from_vector(v, {batch, n, width});
 }
 
-void bench_step(int64_t n, int repeats) {
+// Returns the step time in ms.
+double bench_step(int64_t n, int repeats) {
     const int64_t B = 128, H = 256, width = 3, classes = 2;
     Generator gen(0);
     PrLstm model(width, H, classes, gen);
@@ -104,6 +112,7 @@ void bench_step(int64_t n, int repeats) {
     adam.zero_grad();
     std::printf("       %s (linear = the GEMM part)\n", backward_breakdown(loss_of()).c_str());
     std::fflush(stdout);
+    return step_s * 1e3;
 }
 
 }  // namespace
@@ -119,6 +128,20 @@ int main(int argc, char** argv) {
     std::vector<int64_t> lengths = {40, 500};
     if (argc > 1) lengths.clear();
     for (int i = 1; i < argc; ++i) lengths.push_back(std::atoll(argv[i]));
-    for (int64_t n : lengths) bench_step(n, n > 100 ? 2 : 5);
+    // The PyTorch peer (scripts/torch_peer.py --pr): the same model, schedule and step as loops of
+    // torch ops, run first so that the two never share the cores.
+    std::string peer_args = "--pr";
+    for (int64_t n : lengths) peer_args += " " + std::to_string(n);
+    const TorchPeer peer = run_torch_peer(peer_args);
+    for (const std::string& note : peer.notes) std::printf("%s\n", note.c_str());
+    for (int64_t n : lengths) {
+        const double ms = bench_step(n, n > 100 ? 2 : 5);
+        auto it = peer.ms.find("PRLSTM_" + std::to_string(n));
+        if (it != peer.ms.end())
+            std::printf("n=%-4lld torch loop of ops %8.1f ms/step; tapegrad %8.1f ms/step: %s\n", (long long)n, it->second, ms,
+                        versus_torch(ms, it->second).c_str());
+    }
+    const std::string missing = torch_peer_missing(peer);
+    if (!missing.empty()) std::printf("%s\n", missing.c_str());
     return 0;
 }
