@@ -70,7 +70,7 @@ NVCCFLAGS := -std=c++17 -O3 -I. $(BLAS_CFLAGS) $(CUDA_DEFS) $(NVCC_GENCODE) --ex
 LDLIBS := $(BLAS_LIBS) $(FMT_LIBS) $(MALLOC_LIBS) $(CUDA_LIBS) -lz -fopenmp $(LDSAN)
 
 # ---- sources -----------------------------------------------------------------------------------
-LIB_SRCS  := $(wildcard core/*.cpp autograd/*.cpp ops/*.cpp models/*.cpp cuda/*.cpp data/*.cpp)
+LIB_SRCS  := $(wildcard core/*.cpp autograd/*.cpp ops/*.cpp models/*.cpp cuda/*.cpp data/*.cpp train/*.cpp)
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o) $(CUDA_SRCS:%.cu=$(BUILD)/obj/%.cu.o)
 LIB       := $(BUILD)/libtapegrad.a
 TEST_SRCS := $(wildcard tests/test_*.cpp)
