@@ -144,6 +144,7 @@ BOOST_AUTO_TEST_CASE(options_errors_name_the_problem) {
     TAPEGRAD_CHECK_ERROR(p({"--truncate", "middle"}), "--truncate", "middle");
     TAPEGRAD_CHECK_ERROR(p({"--lr", "-1"}), "--lr");
     TAPEGRAD_CHECK_ERROR(p({"--ql-k", "0"}), "--ql-k");
+    TAPEGRAD_CHECK_ERROR(p({"--min-train-length", "50"}), "50..40", "--min-train-length");
     TAPEGRAD_CHECK_ERROR(p({"--no-such-option"}), "--no-such-option", "--help");
     TAPEGRAD_CHECK_ERROR(p({"--steps"}), "--steps", "--help");
     TAPEGRAD_CHECK_ERROR(p({"--steps", "many"}), "many", "--help");

@@ -84,7 +84,8 @@ std::optional<TrainConfig> parse_options(const std::vector<std::string>& args, s
     auto* max_test = app.add_option("--max-test-length", c.protocol.max_test_length, "last test length")->capture_default_str();
     auto* test_batches = app.add_option("--test-batches", c.protocol.test_batches_per_length, "test batches per length")->capture_default_str();
     auto* test_batch = app.add_option("--test-batch-size", c.protocol.test_batch_size, "sequences per test batch")->capture_default_str();
-    app.add_option("--max-train-length", c.protocol.max_train_length, "training lengths 1..N")->capture_default_str();
+    app.add_option("--min-train-length", c.protocol.min_train_length, "shortest training length")->capture_default_str();
+    app.add_option("--max-train-length", c.protocol.max_train_length, "longest training length (one length per batch, uniform)")->capture_default_str();
 
     app.add_option("--data-dir", c.imdb.data_dir, "imdb: folder with train.tsv.gz/test.tsv.gz or aclImdb/ "
                                                   "(default: $TAPEGRAD_IMDB_DIR)");
@@ -136,13 +137,16 @@ std::optional<TrainConfig> parse_options(const std::vector<std::string>& args, s
         preset(batch, c.batch_size, int64_t(32));
         preset(min_test, c.protocol.min_test_length, int64_t(41));
         preset(max_test, c.protocol.max_test_length, int64_t(100));
-        preset(test_batches, c.protocol.test_batches_per_length, int64_t(1));
+        preset(test_batches, c.protocol.test_batches_per_length, int64_t(4));
         preset(test_batch, c.protocol.test_batch_size, int64_t(8));
         preset(transformer_layers, c.model.transformer.layers, int64_t(2));
     } else if (!protocol.empty()) {
         fail("tapegrad-train", "--protocol must be 'full' or 'reduced', got '{}'", protocol);
     }
     if (c.task != "imdb") data::parse_formal_task(c.task);  // an unknown task fails here, listing the valid ones
+    if (c.protocol.min_train_length < 1 || c.protocol.max_train_length < c.protocol.min_train_length)
+        fail("tapegrad-train", "training lengths {}..{} (expected 1 <= --min-train-length <= --max-train-length)",
+             c.protocol.min_train_length, c.protocol.max_train_length);
     if (c.steps < 0 || c.epochs < 0) fail("tapegrad-train", "--steps and --epochs must be >= 0, got {} and {}", c.steps, c.epochs);
     if (c.batch_size < 1) fail("tapegrad-train", "--batch-size must be >= 1, got {}", c.batch_size);
     if (c.lr <= 0) fail("tapegrad-train", "--lr must be > 0, got {}", c.lr);
