@@ -7,14 +7,17 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "ops/blas_info.h"
 #include "train/options.h"
 #include "train/trainer.h"
 
 int main(int argc, char** argv) {
     using namespace tapegrad::train;
+    tapegrad::use_fast_blas_kernels(argc, argv);  // may restart the program once with faster BLAS kernels
     try {
         const auto config = parse_options(std::vector<std::string>(argv, argv + argc), std::cout);
         if (!config) return 0;  // --help
+        std::cout << tapegrad::blas_summary() << '\n';
         install_stop_handler();
         const TrainSummary summary = run_training(*config, std::cout);
         return summary.stopped_early ? 130 : 0;
