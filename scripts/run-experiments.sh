@@ -4,7 +4,9 @@
 # L = 256, PR-LSTM, Transformer, then the IMDB ablations and longer L. A run whose summary.json
 # exists is skipped, so the script can be stopped and started again.
 #
-#   scripts/run-experiments.sh [all|formal|imdb]      (outputs under runs/, logs in runs/*/stdout.txt)
+#   scripts/run-experiments.sh [all|formal|imdb|extended]   (outputs under runs/, logs in runs/*/stdout.txt)
+# "extended": 10,000 steps (5x the reduced protocol) for RNN, LSTM and PR-LSTM on the regular tasks
+# and bucket_sort, where the papers' recurrent models succeed (run separately, after "all").
 #   IMDB_DIR=/path/to/imdb PARALLEL=2 scripts/run-experiments.sh
 # Then scripts/make-results.sh builds docs/RESULTS tables and the plots.
 set -euo pipefail
@@ -45,7 +47,15 @@ imdb_ablations() {  # L
     for k in 8 32 64; do imdb "qllstm-k$k" "$1" --model qllstm --ql-k $k; done
 }
 
+extended() {  # model
+    for task in even_pairs modular_arithmetic parity_check cycle_navigation bucket_sort; do
+        echo "runs/formal-10k/$1/$task --task $task --model $1 --protocol reduced --steps 10000 --log-every 250" \
+             "--progress lines"
+    done
+}
+
 jobs() {
+    if [[ $WHAT == extended ]]; then extended rnn; extended lstm; extended prlstm; return; fi
     if [[ $WHAT != imdb ]]; then formal rnn; formal lstm; fi
     if [[ $WHAT != formal ]]; then imdb_main 256; fi
     if [[ $WHAT != imdb ]]; then formal prlstm; formal transformer; fi
