@@ -2,16 +2,17 @@
 // resume giving bit-identical parameters and optimizer state, and the SIGINT stop with a checkpoint.
 #define BOOST_TEST_MODULE train
 #include <boost/test/unit_test.hpp>
-#include <zlib.h>
 
+#include <algorithm>
+#include <cmath>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include <unistd.h>
-
 #include "models/checkpoint.h"
+#include "tests/test_files.h"
 #include "tests/test_helpers.h"
 #include "train/options.h"
 #include "train/trainer.h"
@@ -19,17 +20,13 @@
 using namespace tapegrad;
 using namespace tapegrad::train;
 namespace fs = std::filesystem;
+using tapegrad::testing::write_gzip;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name)
-        : path(fs::temp_directory_path() / ("tapegrad_train_" + name + "_" + std::to_string(getpid()))) {
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
+// TempDir("name"): a fresh folder for one test.
+struct TempDir : tapegrad::testing::TempDir {
+    explicit TempDir(const std::string& name) : tapegrad::testing::TempDir("tapegrad_train", name) {}
 };
 
 TrainConfig parse(std::vector<std::string> args) {
@@ -69,13 +66,6 @@ void check_identical_checkpoints(const fs::path& a, const fs::path& b) {
         const size_t bytes = size_t(tensor.numel()) * dtype_size(tensor.dtype());
         BOOST_CHECK_MESSAGE(std::memcmp(tensor.raw_data(), other.raw_data(), bytes) == 0, name << " differs");
     }
-}
-
-void write_gzip(const fs::path& path, const std::string& content) {
-    gzFile file = gzopen(path.string().c_str(), "wb");
-    BOOST_REQUIRE(file);
-    BOOST_REQUIRE_EQUAL(gzwrite(file, content.data(), unsigned(content.size())), int(content.size()));
-    gzclose(file);
 }
 
 // A small IMDB-like dataset: positive reviews say "good", negative ones "bad", with varied lengths.
