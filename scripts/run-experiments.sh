@@ -54,16 +54,24 @@ extended() {  # model
     done
 }
 
+# Priority order; from the PR-LSTM runs on, the Transformer's formal runs and the IMDB rows alternate so
+# that both make progress when the time runs out.
 jobs() {
     if [[ $WHAT == extended ]]; then extended rnn; extended lstm; return; fi
     if [[ $WHAT != imdb ]]; then formal rnn; formal lstm; fi
     if [[ $WHAT != formal ]]; then imdb_main 256; fi
-    if [[ $WHAT != imdb ]]; then formal prlstm; formal transformer; fi
+    if [[ $WHAT != imdb ]]; then formal prlstm; fi
+    local imdb_rest=() transformer=()
     if [[ $WHAT != formal ]]; then
-        imdb_ablations 256
-        imdb_main 512; imdb_main 1024
-        imdb_ablations 512; imdb_ablations 1024
+        mapfile -t imdb_rest < <(imdb_ablations 256; imdb_main 512; imdb_main 1024; imdb_ablations 512; imdb_ablations 1024)
     fi
+    if [[ $WHAT != imdb ]]; then mapfile -t transformer < <(formal transformer); fi
+    local i
+    for ((i = 0; i < ${#imdb_rest[@]} || i < ${#transformer[@]}; i++)); do
+        [[ $i -lt ${#transformer[@]} ]] && echo "${transformer[$i]}"
+        [[ $i -lt ${#imdb_rest[@]} ]] && echo "${imdb_rest[$i]}"
+    done
+    return 0
 }
 
 run_one() {  # folder, arguments...
@@ -71,6 +79,8 @@ run_one() {  # folder, arguments...
     shift
     [[ -f $dir/summary.json ]] && return 0
     mkdir -p "$dir"
+    mkdir "$dir/.running" 2>/dev/null || return 0  # another invocation is running it
+    trap 'rmdir "$dir/.running"' RETURN
     echo "start $dir ($(date +%H:%M:%S))"
     OMP_NUM_THREADS=1 nice -n 10 "$TRAIN" --out "$dir" "$@" >"$dir/stdout.txt" 2>&1 || echo "FAILED $dir (see $dir/stdout.txt)"
     echo "done  $dir ($(date +%H:%M:%S))"
