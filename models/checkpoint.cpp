@@ -35,12 +35,32 @@ bool parse_dtype(const std::string& s, DType& out) {
 void write_all(int fd, const char* data, size_t bytes, const std::string& path) {
     while (bytes > 0) {
         ssize_t n = ::write(fd, data, bytes);
-        if (n < 0) fail("save_tensors", "writing {} failed: {}", path, std::strerror(errno));
+        if (n < 0) fail("write_file_atomically", "writing {} failed: {}", path, std::strerror(errno));
         data += n;
         bytes -= size_t(n);
     }
 }
 }  // namespace
+
+void write_file_atomically(const std::string& path, const std::vector<std::string_view>& pieces) {
+    // Atomic replace: write a temporary file beside the target, flush it to disk, rename it over.
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) fail("write_file_atomically", "cannot create {}: {}", tmp, std::strerror(errno));
+    try {
+        for (std::string_view piece : pieces) write_all(fd, piece.data(), piece.size(), tmp);
+        if (::fsync(fd) != 0) fail("write_file_atomically", "fsync of {} failed: {}", tmp, std::strerror(errno));
+    } catch (...) {
+        ::close(fd);
+        std::remove(tmp.c_str());
+        throw;
+    }
+    ::close(fd);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        std::remove(tmp.c_str());
+        fail("write_file_atomically", "cannot rename {} to {}: {}", tmp, path, std::strerror(errno));
+    }
+}
 
 void save_tensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                   const std::map<std::string, std::string>& metadata) {
@@ -63,25 +83,9 @@ void save_tensors(const std::string& path, const std::vector<std::pair<std::stri
     char length_bytes[8];
     for (int i = 0; i < 8; ++i) length_bytes[i] = char((length >> (8 * i)) & 0xff);
 
-    // Atomic replace: write a temporary file beside the target, flush it to disk, rename it over.
-    std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) fail("save_tensors", "cannot create {}: {}", tmp, std::strerror(errno));
-    try {
-        write_all(fd, length_bytes, 8, tmp);
-        write_all(fd, json.data(), json.size(), tmp);
-        for (const auto& blob : blobs) write_all(fd, blob.data(), blob.size(), tmp);
-        if (::fsync(fd) != 0) fail("save_tensors", "fsync of {} failed: {}", tmp, std::strerror(errno));
-    } catch (...) {
-        ::close(fd);
-        std::remove(tmp.c_str());
-        throw;
-    }
-    ::close(fd);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        fail("save_tensors", "cannot rename {} to {}: {}", tmp, path, std::strerror(errno));
-    }
+    std::vector<std::string_view> pieces = {std::string_view(length_bytes, 8), json};
+    for (const auto& blob : blobs) pieces.emplace_back(blob.data(), blob.size());
+    write_file_atomically(path, pieces);
 }
 
 namespace {

@@ -11,6 +11,7 @@
 #pragma once
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -18,6 +19,10 @@
 #include "models/optim.h"
 
 namespace tapegrad {
+
+// Writes `pieces` one after another to `path` atomically: a temporary file in the same directory,
+// fsync, then rename over the target (readers see the old file or the whole new one).
+void write_file_atomically(const std::string& path, const std::vector<std::string_view>& pieces);
 
 void save_tensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                   const std::map<std::string, std::string>& metadata = {});

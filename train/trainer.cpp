@@ -135,9 +135,9 @@ public:
         });
         summary.score = data::length_score(summary.lengths);
         summary.solved = data::is_solved(summary.score, config.protocol);
-        std::ofstream csv(fs::path(config.out_dir) / "lengths.csv");
-        csv << "length,accuracy\n";
-        for (const auto& a : summary.lengths) csv << a.length << ',' << fmt::format("{:.6f}", a.accuracy) << '\n';
+        std::string csv = "length,accuracy\n";
+        for (const auto& a : summary.lengths) csv += fmt::format("{},{:.6f}\n", a.length, a.accuracy);
+        write_file_atomically((fs::path(config.out_dir) / "lengths.csv").string(), {csv});
     }
 
 private:
@@ -316,9 +316,7 @@ void write_summary_json(const TrainConfig& c, const TrainSummary& s) {
         j["max_test_length"] = c.protocol.max_test_length;
         j["test_sequences_per_length"] = c.protocol.test_batches_per_length * c.protocol.test_batch_size;
     }
-    const fs::path path = fs::path(c.out_dir) / "summary.json", tmp = path.string() + ".tmp";
-    std::ofstream(tmp) << j.dump(2) << '\n';
-    fs::rename(tmp, path);
+    write_file_atomically((fs::path(c.out_dir) / "summary.json").string(), {j.dump(2) + "\n"});
 }
 
 }  // namespace
