@@ -153,7 +153,7 @@ def formal():
 
         def panels(kind, xcol, ycol, xlabel, ylabel, yrange, out, title):
             s = [f"set terminal pngcairo size 1800,1500 font ',10'", f"set output '{out}'",
-                 "set datafile separator ','", "set termoption noenhanced", "set key top right font ',8'", f"set multiplot layout 4,4 title '{title}'"]
+                 "set datafile separator ','", "set termoption noenhanced", "set key bottom left opaque font ',8'", f"set multiplot layout 4,4 title '{title}'"]
             for _, task in TASKS:
                 s += [f"set title '{task}'", f"set xlabel '{xlabel}'", f"set ylabel '{ylabel}'",
                       f"set yrange {yrange}", "set grid"]
