@@ -229,14 +229,18 @@ def imdb():
             "set format x '%.0s%c'", "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05",
             "plot " + ", ".join(plots)]) + "\n")
         curves = []
+        palette = ["#000000", "#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf", "#999999"]
         for length, name, label, s, d in done:
             if length == 256:
-                curves.append(f"'{os.path.join(d, 'log.csv')}' every ::1 using 1:3 with lines lw 2 title '{name}'")
+                color = palette[len(curves) % len(palette)]
+                dash = 1 if name in ("lstm", "gru", "bilstm", "qllstm") else 2
+                curves.append(f"'{os.path.join(d, 'log.csv')}' every ::1 using 1:3 with lines lw 2 dt {dash} "
+                              f"lc rgb '{color}' title '{name}'")
         gnuplot("\n".join([
             "set terminal pngcairo size 1100,650 font ',11'", "set termoption noenhanced",
             f"set output '{os.path.join(DOCS, 'img', 'imdb_training_curves.png')}'",
             "set datafile separator ','", "set title 'IMDB L = 256: training loss (mean over 20 steps)'",
-            "set xlabel 'step (batch 32)'", "set ylabel 'cross-entropy'", "set grid", "set key top right",
+            "set xlabel 'step (batch 32)'", "set ylabel 'cross-entropy'", "set grid", "set key outside right top",
             "plot " + ", ".join(curves)]) + "\n")
 
 
