@@ -5,7 +5,7 @@
 # exists is skipped, so the script can be stopped and started again.
 #
 #   scripts/run-experiments.sh [all|formal|imdb|extended]   (outputs under runs/, logs in runs/*/stdout.txt)
-# "extended": 10,000 steps (5x the reduced protocol) for RNN and LSTM on the regular tasks
+# "extended": 10,000 steps (5x the reduced protocol) for RNN, LSTM and PR-LSTM on the regular tasks
 # and bucket_sort, where the papers' recurrent models succeed (run separately, after "all").
 #   IMDB_DIR=/path/to/imdb PARALLEL=2 scripts/run-experiments.sh
 # Then scripts/make-results.sh builds docs/RESULTS tables and the plots.
@@ -48,7 +48,7 @@ imdb_ablations() {  # L
 }
 
 extended() {  # model
-    for task in even_pairs modular_arithmetic parity_check cycle_navigation bucket_sort; do
+    for task in modular_arithmetic cycle_navigation parity_check even_pairs bucket_sort; do
         echo "runs/formal-10k/$1/$task --task $task --model $1 --protocol reduced --steps 10000 --log-every 250" \
              "--progress lines"
     done
@@ -57,7 +57,7 @@ extended() {  # model
 # Priority order; from the PR-LSTM runs on, the Transformer's formal runs and the IMDB rows alternate so
 # that both make progress when the time runs out.
 jobs() {
-    if [[ $WHAT == extended ]]; then extended rnn; extended lstm; return; fi
+    if [[ $WHAT == extended ]]; then extended rnn; extended lstm; extended prlstm; return; fi
     if [[ $WHAT != imdb ]]; then formal rnn; formal lstm; fi
     if [[ $WHAT != formal ]]; then imdb_main 256; fi
     if [[ $WHAT != imdb ]]; then formal prlstm; fi
@@ -75,9 +75,9 @@ jobs() {
 }
 
 run_one() {  # folder, arguments...
-    local dir=$1
-    shift
-    [[ -f $dir/summary.json ]] && return 0
+    local dir=${1:-}
+    shift || true
+    [[ -z $dir || -f $dir/summary.json ]] && return 0
     mkdir -p "$dir"
     mkdir "$dir/.running" 2>/dev/null || return 0  # another invocation is running it
     trap 'rmdir "$dir/.running"' RETURN
