@@ -407,7 +407,7 @@ Generator test_generator(const LengthProtocol& protocol, int64_t length) {
 }
 
 std::vector<LengthAccuracy> evaluate_lengths(FormalTask task, const LengthProtocol& protocol,
-                                             const std::function<Tensor(const Tensor&)>& predict) {
+                                             const std::function<Tensor(const Tensor&, int64_t)>& predict) {
     if (protocol.test_batches_per_length < 1 || protocol.min_test_length < 1 ||
         protocol.max_test_length < protocol.min_test_length)
         fail("evaluate_lengths", "test lengths {}..{} with {} batches per length (expected 1 <= min <= max, >= 1 batch)",
@@ -418,8 +418,9 @@ std::vector<LengthAccuracy> evaluate_lengths(FormalTask task, const LengthProtoc
         double total = 0.0;
         for (int64_t i = 0; i < protocol.test_batches_per_length; ++i) {
             FormalBatch batch = generate_batch(task, protocol.test_batch_size, length, gen);
-            Tensor x = model_input(batch.inputs, input_vocab_size(task), output_length(task, length));
-            total += masked_accuracy(predict(x), batch.targets, batch.mask);
+            const int64_t outputs = output_length(task, length);
+            Tensor x = model_input(batch.inputs, input_vocab_size(task), outputs);
+            total += masked_accuracy(predict(x, outputs), batch.targets, batch.mask);
         }
         results.push_back({length, total / double(protocol.test_batches_per_length)});
     }

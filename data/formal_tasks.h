@@ -100,10 +100,10 @@ struct LengthAccuracy {
     int64_t length;
     double accuracy;  // mean of the per-batch masked accuracies
 };
-// Evaluates `predict` (model input [B, ℓ' + L_out, V+1] Float32 -> logits [B, L_out, O]) at
-// every test length.
+// Evaluates `predict` (model input [B, ℓ' + L_out, V+1] Float32 and L_out -> logits [B, L_out, O])
+// at every test length.
 std::vector<LengthAccuracy> evaluate_lengths(FormalTask task, const LengthProtocol& protocol,
-                                             const std::function<Tensor(const Tensor&)>& predict);
+                                             const std::function<Tensor(const Tensor&, int64_t)>& predict);
 // The score: the mean accuracy over the test lengths.
 double length_score(const std::vector<LengthAccuracy>& accuracies);
 bool is_solved(double score, const LengthProtocol& protocol);

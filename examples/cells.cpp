@@ -97,12 +97,6 @@ struct Result {
     double ms_per_step, accuracy;
 };
 
-double accuracy(const Tensor& logits, const Tensor& labels) {
-    const std::vector<int64_t> predicted = argmax(logits, 1).to_vector<int64_t>(), truth = labels.to_vector<int64_t>();
-    int64_t correct = 0;
-    for (size_t i = 0; i < truth.size(); ++i) correct += predicted[i] == truth[i];
-    return double(correct) / double(truth.size());
-}
 
 Result train(const Entry& entry) {
     Generator gen(42);

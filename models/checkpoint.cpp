@@ -56,24 +56,56 @@ void save_tensors(const std::string& path, const std::vector<std::pair<std::stri
     write_file_atomically(path, parts, "save_tensors");
 }
 
-std::map<std::string, Tensor> load_tensors(const std::string& path) {
-    const char* op = "load_tensors";
+namespace {
+
+// A safetensors file's bytes and its parsed JSON header; the data section starts at data_start.
+struct SafetensorsFile {
+    std::vector<char> bytes;
+    nlohmann::json header;
+    size_t data_start;
+};
+
+SafetensorsFile read_safetensors(const char* op, const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) fail(op, "cannot open {}", path);
-    std::vector<char> file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    SafetensorsFile f;
+    f.bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    const std::vector<char>& file = f.bytes;
     if (file.size() < 8) fail(op, "{} is truncated: {} bytes, shorter than the 8-byte header length", path, file.size());
     uint64_t length = 0;
     for (int i = 0; i < 8; ++i) length |= uint64_t(uint8_t(file[i])) << (8 * i);
     if (length > file.size() - 8)
         fail(op, "{} is truncated or corrupt: header length {} exceeds the {} bytes after it", path, length, file.size() - 8);
-    nlohmann::json header;
     try {
-        header = nlohmann::json::parse(file.begin() + 8, file.begin() + 8 + length);
+        f.header = nlohmann::json::parse(file.begin() + 8, file.begin() + 8 + length);
     } catch (const nlohmann::json::exception& e) {
         fail(op, "{} has a corrupt JSON header: {}", path, e.what());
     }
-    if (!header.is_object()) fail(op, "{} has a corrupt header: not a JSON object", path);
-    const size_t data_start = 8 + length, data_size = file.size() - data_start;
+    if (!f.header.is_object()) fail(op, "{} has a corrupt header: not a JSON object", path);
+    f.data_start = 8 + length;
+    return f;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> load_metadata(const std::string& path) {
+    const SafetensorsFile f = read_safetensors("load_metadata", path);
+    std::map<std::string, std::string> out;
+    if (!f.header.contains("__metadata__")) return out;
+    try {
+        out = f.header.at("__metadata__").get<std::map<std::string, std::string>>();
+    } catch (const nlohmann::json::exception& e) {
+        fail("load_metadata", "{}: __metadata__ is not a map of strings: {}", path, e.what());
+    }
+    return out;
+}
+
+std::map<std::string, Tensor> load_tensors(const std::string& path) {
+    const char* op = "load_tensors";
+    const SafetensorsFile f = read_safetensors(op, path);
+    const std::vector<char>& file = f.bytes;
+    const nlohmann::json& header = f.header;
+    const size_t data_start = f.data_start, data_size = file.size() - data_start;
     std::map<std::string, Tensor> out;
     for (auto& [name, entry] : header.items()) {
         if (name == "__metadata__") continue;
@@ -111,13 +143,16 @@ std::vector<std::pair<std::string, Tensor*>> checkpoint_slots(Module& model, Opt
 }
 }  // namespace
 
-void save_checkpoint(const std::string& path, const Module& model, Optimizer* optimizer) {
+void save_checkpoint(const std::string& path, const Module& model, Optimizer* optimizer,
+                     const std::map<std::string, std::string>& metadata) {
     std::vector<std::pair<std::string, Tensor>> tensors = model.named_parameters();
     if (optimizer) {
         for (auto& [name, slot] : optimizer->state()) tensors.emplace_back("optimizer." + name, *slot);
         tensors.emplace_back("optimizer.step", Tensor::from_vector(std::vector<int64_t>{optimizer->steps()}, {1}));
     }
-    save_tensors(path, tensors, {{"format", "tapegrad"}});
+    std::map<std::string, std::string> all = metadata;
+    all["format"] = "tapegrad";
+    save_tensors(path, tensors, all);
 }
 
 void load_checkpoint(const std::string& path, Module& model, Optimizer* optimizer) {

@@ -24,7 +24,12 @@ void save_tensors(const std::string& path, const std::vector<std::pair<std::stri
 // All tensors of a file, on the CPU. Throws naming the file on a truncated or corrupt file.
 std::map<std::string, Tensor> load_tensors(const std::string& path);
 
-void save_checkpoint(const std::string& path, const Module& model, Optimizer* optimizer = nullptr);
+// `metadata` lands in the header's "__metadata__" beside {"format": "tapegrad"} (e.g. a training
+// run's step and random-stream offsets, read back with load_metadata).
+void save_checkpoint(const std::string& path, const Module& model, Optimizer* optimizer = nullptr,
+                     const std::map<std::string, std::string>& metadata = {});
+// The "__metadata__" strings of a safetensors file.
+std::map<std::string, std::string> load_metadata(const std::string& path);
 // Copies the file's values into the model's parameters (and the optimizer's state) in place.
 // Throws naming the file and the parameter on a missing or unexpected tensor or a shape/dtype
 // mismatch; nothing is modified unless the whole file checks out.

@@ -515,7 +515,7 @@ BOOST_AUTO_TEST_CASE(length_protocol) {
     // answer scores about one half and does not.
     protocol.min_test_length = 41, protocol.max_test_length = 45;
     protocol.test_batches_per_length = 2, protocol.test_batch_size = 32;
-    auto parity_oracle = [](const Tensor& x) {  // x [B, T+1, 3]; ones in column 1 count the 1 bits
+    auto parity_oracle = [](const Tensor& x, int64_t) {  // x [B, T+1, 3]; ones in column 1 count the 1 bits
         int64_t batch = x.size(0), steps = x.size(1);
         std::vector<float> v = x.to_vector<float>(), logits;
         for (int64_t b = 0; b < batch; ++b) {
@@ -531,7 +531,7 @@ BOOST_AUTO_TEST_CASE(length_protocol) {
     BOOST_CHECK_EQUAL(oracle[4].length, 45);
     BOOST_CHECK_EQUAL(length_score(oracle), 1.0);
     BOOST_CHECK(is_solved(length_score(oracle), protocol));
-    auto constant = [](const Tensor& x) {
+    auto constant = [](const Tensor& x, int64_t) {
         return Tensor::from_vector(std::vector<float>(size_t(x.size(0) * 2), 0.0f), {x.size(0), 1, 2});
     };
     double chance = length_score(evaluate_lengths(FormalTask::ParityCheck, protocol, constant));

@@ -1,38 +1,25 @@
 #define BOOST_TEST_MODULE imdb
-#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <set>
 
 #include "data/imdb.h"
+#include "tests/test_files.h"
 #include "tests/test_helpers.h"
 
-#include <unistd.h>
 
 using namespace tapegrad;
 using namespace tapegrad::data;
 namespace fs = std::filesystem;
+using tapegrad::testing::write_gzip;
 
 namespace {
 
-// A fresh folder under the system temp dir, removed at the end of the test.
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name)
-        : path(fs::temp_directory_path() / ("tapegrad_imdb_" + name + "_" + std::to_string(getpid()))) {
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
+// TempDir("name"): a fresh folder for one test.
+struct TempDir : tapegrad::testing::TempDir {
+    explicit TempDir(const std::string& name) : tapegrad::testing::TempDir("tapegrad_imdb", name) {}
 };
-
-void write_gzip(const fs::path& path, const std::string& content) {
-    gzFile file = gzopen(path.string().c_str(), "wb");
-    BOOST_REQUIRE(file);
-    BOOST_REQUIRE_EQUAL(gzwrite(file, content.data(), unsigned(content.size())), int(content.size()));
-    gzclose(file);
-}
 
 // Ten training and four test reviews. Training review i holds the word "trainword<i>" once;
 // test reviews hold "testonly", which must never enter the vocabulary.

@@ -399,3 +399,10 @@ BOOST_AUTO_TEST_CASE(float32_matches_float64) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(accuracy_counts_argmax_hits) {
+    Tensor logits = Tensor::from_vector(std::vector<float>{0.1f, 0.9f, 2.0f, -1.0f, 0.3f, 0.2f}, {3, 2});
+    BOOST_CHECK_CLOSE(accuracy(logits, Tensor::from_vector(std::vector<int64_t>{1, 0, 1}, {3})), 200.0 / 3.0 / 100.0, 1e-12);
+    BOOST_CHECK_EQUAL(accuracy(logits, Tensor::from_vector(std::vector<int64_t>{1, 0, 0}, {3})), 1.0);
+    TAPEGRAD_CHECK_ERROR(accuracy(logits, Tensor::from_vector(std::vector<int64_t>{1, 0}, {2})), "accuracy", "[3, 2]");
+}

@@ -1,0 +1,28 @@
+// tapegrad-train: trains one model on IMDB or on one of the 15 formal-language tasks and
+// evaluates it (models/trainer.h has the loop; models/train_options.h the command line).
+//   build/examples/tapegrad-train --help
+//   build/examples/tapegrad-train --task parity_check --model lstm --protocol reduced --out runs/parity-lstm
+//   build/examples/tapegrad-train --task imdb --model qllstm --max-length 256 --epochs 1 --out runs/imdb-ql
+#include <cstdio>
+#include <iostream>
+
+#include "core/error.h"
+#include "ops/blas_info.h"
+#include "models/train_options.h"
+#include "models/trainer.h"
+
+int main(int argc, char** argv) {
+    using namespace tapegrad::train;
+    tapegrad::use_fast_blas_kernels(argc, argv);  // may restart the program once with faster BLAS kernels
+    try {
+        const auto config = parse_options(std::vector<std::string>(argv, argv + argc), std::cout);
+        if (!config) return 0;  // --help
+        std::cout << tapegrad::blas_summary() << '\n';
+        install_stop_handler();
+        const TrainSummary summary = run_training(*config, std::cout);
+        return summary.stopped_early ? 130 : 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "tapegrad-train: %s\n", e.what());
+        return 2;
+    }
+}

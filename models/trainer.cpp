@@ -1,0 +1,468 @@
+#include "models/trainer.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <ostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "autograd/tape.h"
+#include "core/error.h"
+#include "data/random_draws.h"
+#include "core/atomic_file.h"
+#include "models/checkpoint.h"
+#include "models/optim.h"
+#include "ops/nn.h"
+#include "ops/reduce.h"
+#include "ops/shape_ops.h"
+#include "models/train_progress.h"
+
+namespace tapegrad::train {
+
+namespace fs = std::filesystem;
+
+// ---- stop request (SIGINT) ---------------------------------------------------------------------
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_sigint(int) { g_stop = 1; }
+}  // namespace
+
+void install_stop_handler() {
+    struct sigaction action = {};
+    action.sa_handler = on_sigint;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+}
+bool stop_requested() { return g_stop != 0; }
+void clear_stop_request() { g_stop = 0; }
+
+namespace {
+
+bool is_imdb(const TrainConfig& config) { return config.task == "imdb"; }
+
+std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const std::vector<Tensor>& params) {
+    if (c.optimizer == "adam" || c.optimizer == "adamw") {
+        AdamOptions o;
+        o.lr = c.lr;
+        o.weight_decay = c.weight_decay;
+        if (c.optimizer == "adam") return std::make_unique<Adam>(params, o);
+        return std::make_unique<AdamW>(params, o);
+    }
+    if (c.optimizer == "sgd") {
+        SgdOptions o;
+        o.lr = c.lr;
+        o.momentum = c.momentum;
+        o.weight_decay = c.weight_decay;
+        return std::make_unique<SGD>(params, o);
+    }
+    fail("tapegrad-train", "unknown optimizer '{}' (expected adam, adamw or sgd)", c.optimizer);
+}
+
+LrSchedule make_schedule(const TrainConfig& c, int64_t total_steps) {
+    if (c.schedule == "constant") return LrSchedule::constant(c.lr);
+    if (c.schedule == "warmup") return LrSchedule::linear_warmup(c.lr, std::max<int64_t>(1, c.warmup_steps));
+    if (c.schedule == "cosine") return LrSchedule::cosine(c.lr, total_steps, c.warmup_steps);
+    fail("tapegrad-train", "unknown schedule '{}' (expected constant, warmup or cosine)", c.schedule);
+}
+
+// Every Dropout module of the tree, depth first (their generators are part of the run's state).
+void collect_dropouts(Module& m, std::vector<Dropout*>& out) {
+    if (auto* d = dynamic_cast<Dropout*>(&m)) out.push_back(d);
+    for (const auto& [name, child] : m.children()) collect_dropouts(*child, out);
+}
+
+// Where the loop stands; saved in the checkpoint's metadata.
+struct Position {
+    int64_t step = 0;            // completed optimizer steps
+    int64_t epoch = 0;           // IMDB: current epoch (0-based)
+    int64_t batch_in_epoch = 0;  // IMDB: next batch of that epoch
+    uint64_t data_offset = 0;    // formal tasks: the batch stream's counter
+};
+
+// Settings that must match between a checkpoint and the run resuming from it.
+std::map<std::string, std::string> identity(const TrainConfig& c) {
+    return {{"task", c.task},
+            {"model", model_name(c.model.kind)},
+            {"hidden", std::to_string(c.model.hidden)},
+            {"batch_size", std::to_string(c.batch_size)},
+            {"seed", std::to_string(c.seed)}};
+}
+
+struct StepOutcome {
+    Tensor loss;
+    double accuracy;
+    int64_t tokens;
+};
+
+// The task side of the loop: batches, the loss of one step, the final evaluation.
+class TaskRunner {
+public:
+    virtual ~TaskRunner() = default;
+    virtual int64_t steps_per_epoch() const { return 0; }
+    virtual StepOutcome step(TaskModel& model, Position& position) = 0;
+    virtual void evaluate(TaskModel& model, const TrainConfig& config, TrainSummary& summary) = 0;
+};
+
+class FormalRunner : public TaskRunner {
+public:
+    FormalRunner(const TrainConfig& config) : config_(config), task_(data::parse_formal_task(config.task)),
+                                              data_gen_(config.seed + 1) {}
+    StepOutcome step(TaskModel& model, Position& position) override {
+        data_gen_.set_offset(position.data_offset);
+        const int64_t length = data::sample_training_length(config_.protocol, data_gen_);
+        const data::FormalBatch batch = data::generate_batch(task_, config_.batch_size, length, data_gen_);
+        position.data_offset = data_gen_.offset();
+        const int64_t outputs = data::output_length(task_, length);
+        const Tensor x =
+            data::model_input(batch.inputs, data::input_vocab_size(task_), outputs, DType::Float32, config_.device);
+        const Tensor logits = last_positions(model.per_position(x), outputs);
+        // The reference's loss: cross-entropy over every output position, unmasked.
+        const Tensor loss = cross_entropy(logits, to(batch.targets, config_.device));
+        return {loss, data::masked_accuracy(logits, batch.targets, batch.mask), x.size(0) * x.size(1)};
+    }
+    void evaluate(TaskModel& model, const TrainConfig& config, TrainSummary& summary) override {
+        NoGrad no_grad;
+        summary.lengths = data::evaluate_lengths(task_, config.protocol, [&](const Tensor& x, int64_t outputs) {
+            return last_positions(model.per_position(to(x, config.device)), outputs);
+        });
+        summary.score = data::length_score(summary.lengths);
+        summary.solved = data::is_solved(summary.score, config.protocol);
+        std::string csv = "length,accuracy\n";
+        for (const auto& a : summary.lengths) csv += fmt::format("{},{:.6f}\n", a.length, a.accuracy);
+        write_file_atomically((fs::path(config.out_dir) / "lengths.csv").string(), {csv}, "tapegrad-train");
+    }
+
+private:
+    // logits [B, T, O] -> the last `outputs` positions [B, outputs, O] (where the answer is read).
+    static Tensor last_positions(const Tensor& logits, int64_t outputs) {
+        return slice(logits, 1, logits.size(1) - outputs, logits.size(1));
+    }
+    const TrainConfig& config_;
+    data::FormalTask task_;
+    Generator data_gen_;
+};
+
+// The first n of a random permutation of `reviews` (all of them when n is 0 or too large).
+std::vector<data::EncodedReview> random_subset(std::vector<data::EncodedReview> reviews, int64_t n, uint64_t seed) {
+    if (n <= 0 || n >= int64_t(reviews.size())) return reviews;
+    Generator gen(seed);
+    data::shuffle(reviews, gen);
+    reviews.resize(size_t(n));
+    return reviews;
+}
+
+class ImdbRunner : public TaskRunner {
+public:
+    ImdbRunner(const TrainConfig& config, std::ostream& out) : config_(config) {
+        const auto start = std::chrono::steady_clock::now();
+        data::ImdbDataset dataset = data::load_imdb(config.imdb);
+        vocab_size_ = dataset.vocab.size();
+        train_ = random_subset(std::move(dataset.train), config.train_subset, config.seed + 2);
+        // The test subset does not depend on the run's seed: every run is scored on the same reviews.
+        test_ = random_subset(std::move(dataset.test), config.test_subset, 1);
+        Generator probe(config.seed + 1);
+        steps_per_epoch_ = int64_t(data::bucketed_batches(train_, config.batch_size, probe).size());
+        out << fmt::format("IMDB: {} training reviews, {} test reviews, vocabulary {}, L = {} ({}), loaded in {:.1f} s\n",
+                           train_.size(), test_.size(), vocab_size_, config.imdb.max_length,
+                           config.imdb.truncation == data::Truncation::KeepFirst ? "first tokens" : "last tokens",
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    int64_t vocab_size() const { return vocab_size_; }
+    int64_t steps_per_epoch() const override { return steps_per_epoch_; }
+
+    StepOutcome step(TaskModel& model, Position& position) override {
+        if (position.batch_in_epoch >= steps_per_epoch_) {
+            ++position.epoch;
+            position.batch_in_epoch = 0;
+        }
+        if (cached_epoch_ != position.epoch) {
+            // Epoch e's order: its own slice of the seed + 1 stream, so it is rebuilt from e alone.
+            Generator gen(config_.seed + 1);
+            gen.set_offset(uint64_t(position.epoch) << 40);
+            batches_ = data::bucketed_batches(train_, config_.batch_size, gen);
+            cached_epoch_ = position.epoch;
+        }
+        const data::TextBatch batch = data::make_text_batch(train_, batches_[size_t(position.batch_in_epoch++)]);
+        const std::vector<int64_t> lengths = batch.lengths.to_vector<int64_t>();
+        const Tensor logits = model.classify(to(batch.tokens, config_.device), lengths);
+        const Tensor loss = cross_entropy(logits, to(batch.labels, config_.device));
+        int64_t tokens = 0;
+        for (int64_t n : lengths) tokens += n;
+        return {loss, accuracy(logits, batch.labels), tokens};
+    }
+
+    void evaluate(TaskModel& model, const TrainConfig& config, TrainSummary& summary) override {
+        NoGrad no_grad;
+        // Sorted by length, so batches hold reviews of similar length (order does not matter here).
+        std::vector<int64_t> order(test_.size());
+        for (size_t i = 0; i < order.size(); ++i) order[i] = int64_t(i);
+        std::stable_sort(order.begin(), order.end(),
+                         [&](int64_t a, int64_t b) { return test_[size_t(a)].tokens.size() < test_[size_t(b)].tokens.size(); });
+        int64_t tp = 0, fp = 0, fn = 0, correct = 0;
+        for (size_t begin = 0; begin < order.size(); begin += size_t(config.batch_size)) {
+            const std::vector<int64_t> indices(order.begin() + long(begin),
+                                               order.begin() + long(std::min(order.size(), begin + size_t(config.batch_size))));
+            const data::TextBatch batch = data::make_text_batch(test_, indices);
+            const Tensor logits = model.classify(to(batch.tokens, config.device), batch.lengths.to_vector<int64_t>());
+            const std::vector<int64_t> predicted = argmax(logits, 1).to_vector<int64_t>(),
+                                       truth = batch.labels.to_vector<int64_t>();
+            for (size_t i = 0; i < truth.size(); ++i) {
+                correct += predicted[i] == truth[i];
+                tp += predicted[i] == 1 && truth[i] == 1;
+                fp += predicted[i] == 1 && truth[i] == 0;
+                fn += predicted[i] == 0 && truth[i] == 1;
+            }
+        }
+        summary.test_examples = int64_t(test_.size());
+        summary.test_accuracy = double(correct) / double(std::max<size_t>(1, test_.size()));
+        // F1 of the positive class: 2 TP / (2 TP + FP + FN).
+        summary.test_f1 = tp == 0 ? 0.0 : 2.0 * double(tp) / double(2 * tp + fp + fn);
+    }
+
+private:
+    const TrainConfig& config_;
+    int64_t vocab_size_ = 0, steps_per_epoch_ = 0, cached_epoch_ = -1;
+    std::vector<data::EncodedReview> train_, test_;
+    std::vector<std::vector<int64_t>> batches_;
+};
+
+std::map<std::string, std::string> position_metadata(const TrainConfig& config, const Position& p,
+                                                     const std::vector<Dropout*>& dropouts) {
+    std::map<std::string, std::string> m = identity(config);
+    m["step"] = std::to_string(p.step);
+    m["epoch"] = std::to_string(p.epoch);
+    m["batch_in_epoch"] = std::to_string(p.batch_in_epoch);
+    m["data_offset"] = std::to_string(p.data_offset);
+    for (size_t i = 0; i < dropouts.size(); ++i) m["dropout_offset." + std::to_string(i)] = std::to_string(dropouts[i]->gen.offset());
+    return m;
+}
+
+uint64_t metadata_number(const std::map<std::string, std::string>& m, const std::string& key, const std::string& path) {
+    auto it = m.find(key);
+    if (it == m.end()) fail("tapegrad-train", "checkpoint {} has no '{}' in its metadata (not a training checkpoint?)", path, key);
+    return std::stoull(it->second);
+}
+
+Position restore(const TrainConfig& config, TaskModel& model, Optimizer& optimizer,
+                 const std::vector<Dropout*>& dropouts) {
+    const std::string& path = config.resume;
+    const auto meta = load_metadata(path);
+    for (const auto& [key, value] : identity(config)) {
+        auto it = meta.find(key);
+        if (it == meta.end() || it->second != value)
+            fail("tapegrad-train", "cannot resume from {}: it was made with {} = {}, this run has {} = {}", path, key,
+                 it == meta.end() ? "(missing)" : it->second, key, value);
+    }
+    load_checkpoint(path, model, &optimizer);
+    Position p;
+    p.step = int64_t(metadata_number(meta, "step", path));
+    p.epoch = int64_t(metadata_number(meta, "epoch", path));
+    p.batch_in_epoch = int64_t(metadata_number(meta, "batch_in_epoch", path));
+    p.data_offset = metadata_number(meta, "data_offset", path);
+    for (size_t i = 0; i < dropouts.size(); ++i)
+        dropouts[i]->gen.set_offset(metadata_number(meta, "dropout_offset." + std::to_string(i), path));
+    return p;
+}
+
+void write_summary_json(const TrainConfig& c, const TrainSummary& s) {
+    nlohmann::json j;
+    j["command"] = c.command;
+    j["task"] = c.task;
+    j["model"] = model_name(c.model.kind);
+    j["hidden"] = c.model.hidden;
+    j["embed"] = c.model.embed;
+    j["batch_size"] = c.batch_size;
+    j["lr"] = c.lr;
+    j["seed"] = c.seed;
+    j["steps"] = s.steps;
+    j["epochs"] = s.epochs_done;
+    j["stopped_early"] = s.stopped_early;
+    j["train_seconds"] = s.train_seconds;
+    j["tokens_per_second"] = s.tokens_per_second;
+    j["seconds_per_epoch"] = s.seconds_per_epoch;
+    j["final_loss"] = s.final_loss;
+    j["final_accuracy"] = s.final_accuracy;
+    j["parameters"] = s.parameters;
+    j["encoder_parameters"] = s.encoder_parameters;
+    if (is_imdb(c)) {
+        j["max_length"] = c.imdb.max_length;
+        j["test_accuracy"] = s.test_accuracy;
+        j["test_f1"] = s.test_f1;
+        j["test_examples"] = s.test_examples;
+        j["train_subset"] = c.train_subset;
+        if (c.model.kind == ModelKind::QLLSTM) {
+            j["ql_psug"] = c.model.ql.psug;
+            j["ql_hgr"] = c.model.ql.hgr;
+            j["ql_block_size"] = c.model.ql.block_size;
+        }
+    } else {
+        j["score"] = s.score;
+        j["solved"] = s.solved;
+        j["min_test_length"] = c.protocol.min_test_length;
+        j["max_test_length"] = c.protocol.max_test_length;
+        j["test_sequences_per_length"] = c.protocol.test_batches_per_length * c.protocol.test_batch_size;
+    }
+    write_file_atomically((fs::path(c.out_dir) / "summary.json").string(), {j.dump(2) + "\n"}, "tapegrad-train");
+}
+
+}  // namespace
+
+std::string summary_table(const TrainConfig& c, const TrainSummary& s) {
+    std::vector<std::pair<std::string, std::string>> rows = {
+        {"task", c.task},
+        {"model", model_name(c.model.kind)},
+        {"parameters (model / encoder)", fmt::format("{} / {}", s.parameters, s.encoder_parameters)},
+        {"steps", fmt::format("{}{}", s.steps, s.stopped_early ? " (stopped early)" : "")},
+        {"training time", format_duration(s.train_seconds)},
+        {"tokens/s (training)", fmt::format("{:.0f}", s.tokens_per_second)},
+        {"final loss / accuracy", fmt::format("{:.4f} / {:.1f}%", s.final_loss, 100 * s.final_accuracy)},
+    };
+    if (is_imdb(c)) {
+        rows.push_back({"epochs", std::to_string(s.epochs_done)});
+        rows.push_back({"seconds per epoch", fmt::format("{:.1f}", s.seconds_per_epoch)});
+        if (s.test_examples > 0) {
+            rows.push_back({"test accuracy", fmt::format("{:.2f}% ({} reviews)", 100 * s.test_accuracy, s.test_examples)});
+            rows.push_back({"test F1 (positive)", fmt::format("{:.4f}", s.test_f1)});
+        }
+    } else if (!s.lengths.empty()) {
+        rows.push_back({"test lengths", fmt::format("{}..{}", c.protocol.min_test_length, c.protocol.max_test_length)});
+        rows.push_back({"score (mean accuracy)", fmt::format("{:.2f}%", 100 * s.score)});
+        rows.push_back({"solved (>= 90%)", s.solved ? "yes" : "no"});
+    }
+    std::string table;
+    for (const auto& [key, value] : rows) table += fmt::format("  {:<30} {}\n", key, value);
+    return table;
+}
+
+TrainSummary run_training(const TrainConfig& config, std::ostream& out) {
+    if (config.batch_size < 1) fail("tapegrad-train", "--batch-size must be >= 1, got {}", config.batch_size);
+    if (config.log_every < 1) fail("tapegrad-train", "--log-every must be >= 1, got {}", config.log_every);
+    if (config.checkpoint_every < 0) fail("tapegrad-train", "--checkpoint-every must be >= 0, got {}", config.checkpoint_every);
+    if (config.clip < 0) fail("tapegrad-train", "--clip must be >= 0, got {}", config.clip);
+    fs::create_directories(config.out_dir);
+
+    // Task and model.
+    std::unique_ptr<TaskRunner> runner;
+    std::unique_ptr<TaskModel> model;
+    Generator init(config.seed);
+    if (is_imdb(config)) {
+        auto imdb = std::make_unique<ImdbRunner>(config, out);
+        model = TaskModel::for_text(config.model, imdb->vocab_size(), 2, init);
+        runner = std::move(imdb);
+    } else {
+        const data::FormalTask task = data::parse_formal_task(config.task);
+        model = TaskModel::for_formal_task(config.model, data::input_vocab_size(task) + 1,
+                                           data::output_vocab_size(task), init);
+        runner = std::make_unique<FormalRunner>(config);
+    }
+    model->to(config.device);
+    model->train();
+
+    int64_t total_steps = config.steps;
+    if (is_imdb(config) && config.epochs > 0) total_steps = config.epochs * runner->steps_per_epoch();
+    if (total_steps < 1) fail("tapegrad-train", "nothing to train: give --steps N (or --epochs N for imdb)");
+
+    std::unique_ptr<Optimizer> optimizer = make_optimizer(config, model->parameters());
+    const LrSchedule schedule = make_schedule(config, total_steps);
+    std::vector<Dropout*> dropouts;
+    collect_dropouts(*model, dropouts);
+
+    Position position;
+    if (!config.resume.empty()) {
+        position = restore(config, *model, *optimizer, dropouts);
+        out << fmt::format("resumed from {} at step {}\n", config.resume, position.step);
+    }
+
+    const fs::path checkpoint_path = fs::path(config.out_dir) / "checkpoint.safetensors";
+    const fs::path log_path = fs::path(config.out_dir) / "log.csv";
+    const bool append = !config.resume.empty() && fs::exists(log_path);
+    std::ofstream log(log_path, append ? std::ios::app : std::ios::trunc);
+    if (!log) fail("tapegrad-train", "cannot write {}", log_path.string());
+    if (!append) log << "step,epoch,loss,accuracy,lr,grad_norm,tokens_per_s,elapsed_s\n";
+
+    TrainSummary summary;
+    summary.parameters = model->num_parameters();
+    summary.encoder_parameters = model->encoder_parameters();
+    out << fmt::format("{} on {}: {} parameters ({} in the encoder), {} steps, batch {}, {} lr {}\n",
+                       model_name(config.model.kind), config.task, summary.parameters, summary.encoder_parameters,
+                       total_steps, config.batch_size, config.optimizer, config.lr);
+
+    const bool bar = config.progress == ProgressStyle::Bar ||
+                     (config.progress == ProgressStyle::Auto && ::isatty(::fileno(stdout)));
+    Progress progress(out, bar, total_steps, config.log_every);
+    auto save = [&] { save_checkpoint(checkpoint_path.string(), *model, optimizer.get(), position_metadata(config, position, dropouts)); };
+
+    double seconds = 0, window_loss = 0, window_accuracy = 0, window_norm = 0, window_seconds = 0;
+    int64_t tokens = 0, window_tokens = 0, window_steps = 0;
+    const int64_t first_step = position.step;
+    while (position.step < total_steps && !stop_requested()) {
+        const auto start = std::chrono::steady_clock::now();
+        optimizer->set_lr(schedule(position.step));
+        optimizer->zero_grad();
+        const StepOutcome outcome = runner->step(*model, position);
+        backward(outcome.loss);
+        const double norm = config.clip > 0 ? clip_grad_norm(optimizer->params(), config.clip) : 0.0;
+        optimizer->step();
+        const double loss = outcome.loss.item();
+        ++position.step;
+        const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        seconds += dt;
+        tokens += outcome.tokens;
+        window_loss += loss, window_accuracy += outcome.accuracy, window_norm += norm, window_seconds += dt;
+        window_tokens += outcome.tokens, ++window_steps;
+
+        progress.update(position.step, window_loss / double(window_steps), window_accuracy / double(window_steps),
+                        double(window_tokens) / window_seconds, seconds / double(position.step - first_step));
+        if (position.step % config.log_every == 0 || position.step == total_steps) {
+            summary.final_loss = window_loss / double(window_steps);
+            summary.final_accuracy = window_accuracy / double(window_steps);
+            log << fmt::format("{},{},{:.6f},{:.6f},{:.6g},{:.6f},{:.1f},{:.3f}\n", position.step, position.epoch,
+                               summary.final_loss, summary.final_accuracy, optimizer->lr(),
+                               window_norm / double(window_steps), double(window_tokens) / window_seconds, seconds);
+            log.flush();
+            window_loss = window_accuracy = window_norm = window_seconds = 0;
+            window_tokens = window_steps = 0;
+        }
+        if (config.checkpoint_every > 0 && position.step % config.checkpoint_every == 0) save();
+        if (config.after_step) config.after_step(position.step);
+    }
+    progress.finish();
+    if (window_steps > 0) {
+        summary.final_loss = window_loss / double(window_steps);
+        summary.final_accuracy = window_accuracy / double(window_steps);
+    }
+    save();
+    summary.steps = position.step;
+    summary.stopped_early = position.step < total_steps;
+    summary.train_seconds = seconds;
+    summary.tokens_per_second = seconds > 0 ? double(tokens) / seconds : 0;
+    if (is_imdb(config)) {
+        const int64_t per_epoch = runner->steps_per_epoch();
+        summary.epochs_done = position.step / per_epoch;
+        summary.seconds_per_epoch = position.step > first_step ? seconds / double(position.step - first_step) * double(per_epoch) : 0;
+    }
+    if (summary.stopped_early)
+        out << fmt::format("stopped at step {}: checkpoint saved to {} (continue with --resume {})\n", position.step,
+                           checkpoint_path.string(), checkpoint_path.string());
+    else if (config.evaluate) {
+        model->eval();
+        const auto start = std::chrono::steady_clock::now();
+        runner->evaluate(*model, config, summary);
+        out << fmt::format("evaluated in {:.1f} s\n",
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    write_summary_json(config, summary);
+    out << "\nsummary\n" << summary_table(config, summary) << std::flush;
+    return summary;
+}
+
+}  // namespace tapegrad::train

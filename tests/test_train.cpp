@@ -1,0 +1,292 @@
+// The training driver's library (models/trainer.h and friends): option parsing and its errors, the CSV log and run files,
+// resume giving bit-identical parameters and optimizer state, and the SIGINT stop with a checkpoint.
+#define BOOST_TEST_MODULE train
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "models/checkpoint.h"
+#include "tests/test_files.h"
+#include "tests/test_helpers.h"
+#include "models/train_options.h"
+#include "models/trainer.h"
+
+using namespace tapegrad;
+using namespace tapegrad::train;
+namespace fs = std::filesystem;
+using tapegrad::testing::write_gzip;
+
+namespace {
+
+// TempDir("name"): a fresh folder for one test.
+struct TempDir : tapegrad::testing::TempDir {
+    explicit TempDir(const std::string& name) : tapegrad::testing::TempDir("tapegrad_train", name) {}
+};
+
+TrainConfig parse(std::vector<std::string> args) {
+    args.insert(args.begin(), "tapegrad-train");
+    std::ostringstream out;
+    auto config = parse_options(args, out);
+    BOOST_REQUIRE(config.has_value());
+    return *config;
+}
+
+// A tiny, fast formal-task run.
+TrainConfig tiny(const std::string& model, const fs::path& out, int64_t steps) {
+    TrainConfig c = parse({"--task", "bucket_sort", "--model", model, "--hidden", "8", "--d-model", "8", "--heads",
+                           "2", "--transformer-layers", "1", "--batch-size", "4", "--max-train-length", "6",
+                           "--min-test-length", "7", "--max-test-length", "8", "--test-batches", "1",
+                           "--test-batch-size", "4", "--log-every", "5", "--progress", "lines"});
+    c.steps = steps;
+    c.out_dir = out.string();
+    return c;
+}
+
+std::vector<std::string> lines_of(const fs::path& path) {
+    std::ifstream in(path);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+}
+
+// Every tensor of two checkpoint files, compared bit for bit (parameters and optimizer state).
+void check_identical_checkpoints(const fs::path& a, const fs::path& b) {
+    const auto ta = load_tensors(a.string()), tb = load_tensors(b.string());
+    BOOST_REQUIRE_EQUAL(ta.size(), tb.size());
+    for (const auto& [name, tensor] : ta) {
+        BOOST_REQUIRE_MESSAGE(tb.count(name), name << " is missing");
+        const Tensor& other = tb.at(name);
+        BOOST_REQUIRE(tensor.dtype() == other.dtype() && tensor.shape() == other.shape());
+        const size_t bytes = size_t(tensor.numel()) * dtype_size(tensor.dtype());
+        BOOST_CHECK_MESSAGE(std::memcmp(tensor.raw_data(), other.raw_data(), bytes) == 0, name << " differs");
+    }
+}
+
+// A small IMDB-like dataset: positive reviews say "good", negative ones "bad", with varied lengths.
+void write_tiny_imdb(const fs::path& dir) {
+    auto split = [](int n, int salt) {
+        std::string tsv = "label\ttext\n";
+        for (int i = 0; i < n; ++i) {
+            const int label = i % 2;
+            tsv += std::to_string(label) + "\tthis film was";
+            for (int j = 0; j < (i * 7 + salt) % 13; ++j) tsv += " quite";
+            tsv += label ? " good <br /><br />really good!\n" : " bad, really bad.\n";
+        }
+        return tsv;
+    };
+    write_gzip(dir / "train.tsv.gz", split(48, 1));
+    write_gzip(dir / "test.tsv.gz", split(16, 5));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(options_parse_and_presets) {
+    TrainConfig c = parse({"--task", "parity_check", "--model", "qllstm", "--ql-psug", "false", "--ql-k", "32",
+                           "--steps", "7", "--device", "cpu"});
+    BOOST_CHECK(c.model.kind == ModelKind::QLLSTM);
+    BOOST_CHECK(!c.model.ql.psug && c.model.ql.hgr);
+    BOOST_CHECK_EQUAL(c.model.ql.block_size, 32);
+    BOOST_CHECK_EQUAL(c.steps, 7);
+
+    TrainConfig full = parse({"--task", "reverse_string", "--protocol", "full"});
+    BOOST_CHECK_EQUAL(full.model.hidden, 256);
+    BOOST_CHECK_EQUAL(full.steps, 1000000);
+    BOOST_CHECK_EQUAL(full.batch_size, 128);
+    BOOST_CHECK_EQUAL(full.protocol.min_test_length, 41);
+    BOOST_CHECK_EQUAL(full.protocol.max_test_length, 500);
+    BOOST_CHECK_EQUAL(full.protocol.test_batches_per_length * full.protocol.test_batch_size, 512);
+    BOOST_CHECK_EQUAL(full.model.transformer.layers, 5);
+
+    // An explicit option wins over the preset.
+    TrainConfig reduced = parse({"--protocol", "reduced", "--hidden", "32", "--max-test-length", "60"});
+    BOOST_CHECK_EQUAL(reduced.model.hidden, 32);
+    BOOST_CHECK_EQUAL(reduced.protocol.max_test_length, 60);
+    BOOST_CHECK_EQUAL(reduced.steps, 2000);
+    BOOST_CHECK_EQUAL(reduced.batch_size, 32);
+
+    TrainConfig imdb = parse({"--task", "imdb", "--truncate", "last", "--max-length", "512"});
+    BOOST_CHECK(imdb.imdb.truncation == data::Truncation::KeepLast);
+    BOOST_CHECK_EQUAL(imdb.imdb.max_length, 512);
+
+    std::ostringstream help;
+    BOOST_CHECK(!parse_options({"tapegrad-train", "--help"}, help).has_value());
+    for (const char* option : {"--task", "--model", "--ql-k", "--pr-refinements", "--resume", "--protocol", "--clip"})
+        BOOST_CHECK_MESSAGE(help.str().find(option) != std::string::npos, "--help lacks " << option);
+}
+
+BOOST_AUTO_TEST_CASE(options_errors_name_the_problem) {
+    std::ostringstream out;
+    auto p = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), "tapegrad-train");
+        return parse_options(args, out);
+    };
+    TAPEGRAD_CHECK_ERROR(p({"--model", "mamba"}), "unknown model 'mamba'", "prlstm");
+    TAPEGRAD_CHECK_ERROR(p({"--task", "sorting"}), "sorting", "bucket_sort");
+    TAPEGRAD_CHECK_ERROR(p({"--batch-size", "0"}), "--batch-size", "0");
+    TAPEGRAD_CHECK_ERROR(p({"--protocol", "huge"}), "--protocol", "huge");
+    TAPEGRAD_CHECK_ERROR(p({"--device", "tpu"}), "unknown device 'tpu'");
+    TAPEGRAD_CHECK_ERROR(p({"--truncate", "middle"}), "--truncate", "middle");
+    TAPEGRAD_CHECK_ERROR(p({"--lr", "-1"}), "--lr");
+    TAPEGRAD_CHECK_ERROR(p({"--ql-k", "0"}), "--ql-k");
+    TAPEGRAD_CHECK_ERROR(p({"--min-train-length", "50"}), "50..40", "--min-train-length");
+    TAPEGRAD_CHECK_ERROR(p({"--no-such-option"}), "--no-such-option", "--help");
+    TAPEGRAD_CHECK_ERROR(p({"--steps"}), "--steps", "--help");
+    TAPEGRAD_CHECK_ERROR(p({"--steps", "many"}), "many", "--help");
+}
+
+BOOST_AUTO_TEST_CASE(run_writes_log_checkpoint_lengths_and_summary) {
+    TempDir dir("files");
+    TrainConfig c = tiny("lstm", dir.path / "run", 12);
+    std::ostringstream out;
+    const TrainSummary s = run_training(c, out);
+    BOOST_CHECK_EQUAL(s.steps, 12);
+    BOOST_CHECK(!s.stopped_early);
+    BOOST_CHECK_GT(s.tokens_per_second, 0);
+
+    // Rows at steps 5, 10 and the last step 12, each with 8 numeric fields.
+    const auto log = lines_of(dir.path / "run" / "log.csv");
+    BOOST_REQUIRE_EQUAL(log.size(), 4u);
+    BOOST_CHECK_EQUAL(log[0], "step,epoch,loss,accuracy,lr,grad_norm,tokens_per_s,elapsed_s");
+    BOOST_CHECK(log[1].rfind("5,0,", 0) == 0 && log[2].rfind("10,0,", 0) == 0 && log[3].rfind("12,0,", 0) == 0);
+    BOOST_CHECK_EQUAL(std::count(log[3].begin(), log[3].end(), ','), 7);
+    const double loss = std::stod(log[3].substr(log[3].find(',', log[3].find(',') + 1) + 1));
+    BOOST_CHECK(loss > 0 && loss < 10);
+
+    const auto lengths = lines_of(dir.path / "run" / "lengths.csv");
+    BOOST_REQUIRE_EQUAL(lengths.size(), 3u);  // header, lengths 7 and 8
+    BOOST_CHECK(lengths[1].rfind("7,", 0) == 0 && lengths[2].rfind("8,", 0) == 0);
+    BOOST_CHECK_EQUAL(s.lengths.size(), 2u);
+    BOOST_CHECK_CLOSE(s.score, (s.lengths[0].accuracy + s.lengths[1].accuracy) / 2, 1e-9);
+
+    BOOST_CHECK(fs::exists(dir.path / "run" / "summary.json"));
+    const auto meta = load_metadata((dir.path / "run" / "checkpoint.safetensors").string());
+    BOOST_CHECK_EQUAL(meta.at("step"), "12");
+    BOOST_CHECK_EQUAL(meta.at("model"), "lstm");
+    BOOST_CHECK(out.str().find("summary") != std::string::npos);
+    BOOST_CHECK(out.str().find("step 10/12") != std::string::npos);  // a plain progress line per 5 steps
+}
+
+// 2N steps in one go and N steps + resume N more give the same bits: the data stream, the dropout
+// streams and the optimizer state are all restored.
+BOOST_AUTO_TEST_CASE(resume_is_bit_identical) {
+    TempDir dir("resume");
+    for (const char* model : {"lstm", "transformer", "prlstm"}) {
+        std::ostringstream out;
+        const fs::path whole = dir.path / (std::string(model) + "_whole"), parts = dir.path / (std::string(model) + "_parts");
+        TrainConfig c = tiny(model, whole, 20);
+        c.evaluate = false;
+        run_training(c, out);
+        c.out_dir = parts.string();
+        c.steps = 10;
+        run_training(c, out);
+        c.steps = 20;
+        c.resume = (parts / "checkpoint.safetensors").string();
+        const TrainSummary s = run_training(c, out);
+        BOOST_CHECK_EQUAL(s.steps, 20);
+        check_identical_checkpoints(whole / "checkpoint.safetensors", parts / "checkpoint.safetensors");
+        BOOST_CHECK_EQUAL(lines_of(parts / "log.csv").size(), 5u);  // the resumed run appends
+    }
+}
+
+BOOST_AUTO_TEST_CASE(resume_checks_the_checkpoint_matches) {
+    TempDir dir("mismatch");
+    std::ostringstream out;
+    TrainConfig c = tiny("lstm", dir.path / "a", 3);
+    c.evaluate = false;
+    run_training(c, out);
+    TrainConfig other = tiny("gru", dir.path / "b", 6);
+    other.resume = (dir.path / "a" / "checkpoint.safetensors").string();
+    TAPEGRAD_CHECK_ERROR(run_training(other, out), "cannot resume", "model", "lstm", "gru");
+    TrainConfig missing = tiny("lstm", dir.path / "c", 6);
+    missing.resume = (dir.path / "nowhere.safetensors").string();
+    TAPEGRAD_CHECK_ERROR(run_training(missing, out), "nowhere.safetensors");
+}
+
+// The real handler: SIGINT raised after step 4 stops the loop there with a checkpoint, and resuming
+// from it finishes with the same bits as an uninterrupted run.
+BOOST_AUTO_TEST_CASE(sigint_stops_after_saving_a_checkpoint) {
+    TempDir dir("sigint");
+    std::ostringstream out;
+    TrainConfig c = tiny("gru", dir.path / "stopped", 10);
+    c.evaluate = false;
+    c.after_step = [](int64_t step) {
+        if (step == 4) std::raise(SIGINT);
+    };
+    install_stop_handler();
+    const TrainSummary s = run_training(c, out);
+    BOOST_CHECK(stop_requested());
+    clear_stop_request();
+    std::signal(SIGINT, SIG_DFL);
+    BOOST_CHECK(s.stopped_early);
+    BOOST_CHECK_EQUAL(s.steps, 4);
+    BOOST_CHECK(out.str().find("--resume") != std::string::npos);
+    const fs::path checkpoint = dir.path / "stopped" / "checkpoint.safetensors";
+    BOOST_CHECK_EQUAL(load_metadata(checkpoint.string()).at("step"), "4");
+
+    c.after_step = nullptr;
+    c.resume = checkpoint.string();
+    BOOST_CHECK_EQUAL(run_training(c, out).steps, 10);
+    TrainConfig whole = tiny("gru", dir.path / "whole", 10);
+    whole.evaluate = false;
+    run_training(whole, out);
+    check_identical_checkpoints(dir.path / "whole" / "checkpoint.safetensors", checkpoint);
+}
+
+// IMDB through the driver on a tiny dataset: epochs, the epoch/batch position on resume, F1.
+BOOST_AUTO_TEST_CASE(imdb_runs_and_resumes_across_epochs) {
+    TempDir dir("imdb");
+    std::ostringstream out;
+    auto config = [&](const std::string& run, const std::string& model) {
+        TrainConfig c = parse({"--task", "imdb", "--model", model, "--data-dir", (dir.path / "data").string(),
+                               "--embed", "8", "--hidden", "8", "--batch-size", "8", "--epochs", "3",
+                               "--max-length", "12", "--vocab-size", "50", "--log-every", "2", "--lr", "1e-2"});
+        c.out_dir = (dir.path / run).string();
+        return c;
+    };
+    fs::create_directories(dir.path / "data");
+    write_tiny_imdb(dir.path / "data");
+    TrainConfig c = config("whole", "bilstm");
+    const TrainSummary s = run_training(c, out);
+    // 48 reviews, 10% held out -> 43 for training -> 6 batches of up to 8 per epoch.
+    BOOST_CHECK_EQUAL(s.epochs_done, 3);
+    BOOST_CHECK_EQUAL(s.steps, 18);
+    BOOST_CHECK_EQUAL(s.test_examples, 16);
+    BOOST_CHECK(s.test_accuracy >= 0 && s.test_accuracy <= 1 && s.test_f1 >= 0 && s.test_f1 <= 1);
+    BOOST_CHECK_GT(s.seconds_per_epoch, 0);
+
+    TrainConfig first = config("parts", "bilstm");
+    first.epochs = 0;
+    first.steps = 8;  // stops inside the second epoch
+    first.evaluate = false;
+    run_training(first, out);
+    TrainConfig rest = config("parts", "bilstm");
+    rest.resume = (dir.path / "parts" / "checkpoint.safetensors").string();
+    BOOST_CHECK_EQUAL(run_training(rest, out).steps, 18);
+    check_identical_checkpoints(dir.path / "whole" / "checkpoint.safetensors",
+                                dir.path / "parts" / "checkpoint.safetensors");
+
+    // A missing data folder says where to get the dataset.
+    TrainConfig missing = config("missing", "lstm");
+    missing.imdb.data_dir = (dir.path / "absent").string();
+    TAPEGRAD_CHECK_ERROR(run_training(missing, out), "aclImdb", "--data-dir");
+}
+
+// Every model kind builds and trains a step on both kinds of task.
+BOOST_AUTO_TEST_CASE(every_model_trains_on_a_formal_task) {
+    TempDir dir("models");
+    for (const char* model : {"rnn", "lstm", "gru", "bilstm", "qllstm", "prlstm", "prrnn", "transformer"}) {
+        std::ostringstream out;
+        TrainConfig c = tiny(model, dir.path / model, 2);
+        const TrainSummary s = run_training(c, out);
+        BOOST_CHECK_EQUAL(s.steps, 2);
+        BOOST_CHECK_GT(s.encoder_parameters, 0);
+        BOOST_CHECK_LT(s.encoder_parameters, s.parameters);
+        BOOST_CHECK(std::isfinite(s.final_loss));
+    }
+}
