@@ -1,5 +1,6 @@
-// The training driver's library (models/trainer.h and friends): option parsing and its errors, the CSV log and run files,
-// resume giving bit-identical parameters and optimizer state, and the SIGINT stop with a checkpoint.
+// The training driver's library (models/trainer.h and friends): option parsing and its errors,
+// the CSV log and run files, resume giving bit-identical parameters and optimizer state, and the
+// SIGINT stop with a checkpoint.
 #define BOOST_TEST_MODULE train
 #include <boost/test/unit_test.hpp>
 
