@@ -2,8 +2,9 @@
 //
 // Copying a Tensor copies the handle, not the data (like a shared_ptr). Every tensor is
 // contiguous and row-major: reshape (and a slice whose window is contiguous) returns a view that
-// shares storage; transpose, other slices and concat return copies (see ops/shape_ops.h). A tensor that requires grad and was produced by an
-// op remembers the tape record that made it, so backward() can find its way back.
+// shares storage; transpose, other slices and concat return copies (see ops/shape_ops.h). A
+// tensor that requires grad and was produced by an op remembers the tape record that made it, so
+// backward() can find its way back.
 #pragma once
 #include <cstdint>
 #include <functional>

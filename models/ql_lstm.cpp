@@ -84,14 +84,13 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
     RecurrentLinear recurrent(options.psug ? recurrent_weight : lstm->weight_hh, projected, T);
     // PSUG: the gates' scales and biases stacked gate-major, [4, 1, H] in the order i, f, o, g, so
     // that one broadcast a ⊙ z + b gives all four pre-activations as [4, B, H], in which i, f, o
-    // are one contiguous block (one sigmoid) and each gate a contiguous view.
+    // are one contiguous block (one sigmoid) and each gate a contiguous view (time_step of gate k).
     Tensor scales, biases;
     if (options.psug) {
         biases = reshape(stack({gate_bias[0], gate_bias[1], gate_bias[2], gate_bias[3]}, 0), {4, 1, H});
         if (options.gate_scales)
             scales = reshape(stack({gate_scale[0], gate_scale[1], gate_scale[2], gate_scale[3]}, 0), {4, 1, H});
     }
-    auto gate = [B, H](const Tensor& gates, int64_t k) { return reshape(slice(gates, 0, k, k + 1), {B, H}); };
     std::vector<Tensor> outputs, block_h, block_mask;
 
     for (int64_t t = 0; t < T; ++t) {
@@ -105,8 +104,8 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
                 return (options.gate_scales ? z * scales : z) + biases;  // [4, B, H]
             });
             Tensor sigmoids = in_scope("gates", [&] { return sigmoid(slice(pre, 0, 0, 3)); });  // i, f, o
-            for (int k = 0; k < 3; ++k) gates[k] = in_scope(kGateScopes[k], [&] { return gate(sigmoids, k); });
-            gates[3] = in_scope(kGateScopes[3], [&] { return tanh(gate(pre, 3)); });
+            for (int k = 0; k < 3; ++k) gates[k] = in_scope(kGateScopes[k], [&] { return time_step(sigmoids, k); });
+            gates[3] = in_scope(kGateScopes[3], [&] { return tanh(time_step(pre, 3)); });
         } else {
             std::vector<Tensor> g = in_scope("gates", [&] { return chunk(recurrent.step(h), 4, 1); });
             const int standard_order[4] = {0, 1, 3, 2};  // the LSTM cell's layout is i, f, g, o
