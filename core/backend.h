@@ -53,6 +53,13 @@ struct AdamHyper {
     double bias_correction1 = 1.0, bias_correction2 = 1.0;  // 1 - beta^t for the current step t
 };
 
+// A matrix B [K, N] prepared by Backend::pack_matrix for repeated products with it.
+struct PackedMatrix {
+    Tensor data;              // CPU: B in panels (ops/packed_gemm.h); CUDA: the matrix handed in
+    int64_t k = 0, n = 0;
+    bool transposed = false;  // data holds B^T [N, K] (CUDA keeps the caller's matrix as it is)
+};
+
 struct SgdHyper {
     double lr = 1e-2, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
     bool nesterov = false;
@@ -98,6 +105,12 @@ public:
 
     // ---- linear algebra ----
     virtual void gemm(const GemmArgs& args) = 0;
+
+    // B = b [K, N], or b^T when `transpose` (b [N, K]), prepared for many gemm_packed calls: a loop
+    // that multiplies by one weight at every step packs it once (RecurrentLinear).
+    virtual PackedMatrix pack_matrix(const Tensor& b, bool transpose) = 0;
+    // c [M, N] = a [M, K] B + (addend [M, N] when not null, else beta * c); a, c contiguous.
+    virtual void gemm_packed(const Tensor& a, const PackedMatrix& b, const void* addend, double beta, Tensor& c) = 0;
 
     // ---- data movement ----
     // dst[dst_layout(i)] (+)= src[src_layout(i)] for every i < numel(src_layout.shape): transpose,

@@ -295,6 +295,31 @@ public:
 
     void gemm(const GemmArgs& args) override { cuda::gemm(current_device(), args); }
 
+    // cuBLAS has no use for a packed copy: keep the matrix and remember whether it is B^T.
+    PackedMatrix pack_matrix(const Tensor& b, bool transpose) override {
+        return {b, b.shape()[transpose ? 1 : 0], b.shape()[transpose ? 0 : 1], transpose};
+    }
+
+    void gemm_packed(const Tensor& a, const PackedMatrix& b, const void* addend, double beta, Tensor& c) override {
+        const size_t bytes = c.numel() * dtype_size(c.dtype());
+        if (addend) copy_within(c.raw_data(), addend, bytes);
+        GemmArgs g;
+        g.transpose_b = b.transposed;
+        g.m = a.numel() / std::max<int64_t>(b.k, 1);
+        g.n = b.n;
+        g.k = b.k;
+        g.beta = addend ? 1.0 : beta;
+        g.a = a.raw_data();
+        g.b = b.data.raw_data();
+        g.c = c.raw_data();
+        g.lda = b.k;
+        g.ldb = b.transposed ? b.k : b.n;
+        g.ldc = b.n;
+        g.dtype = a.dtype();
+        if (g.m > 0 && g.n > 0 && g.k > 0) gemm(g);
+        else if (g.beta == 0.0) fill(c, 0.0);
+    }
+
     void strided_copy(const Tensor& src, const StridedLayout& src_layout, Tensor& dst,
                       const StridedLayout& dst_layout, bool accumulate) override {
         use_device(src, "strided_copy");

@@ -13,6 +13,7 @@
 #include "ops/elementwise_math.h"
 #include "ops/op_utils.h"
 #include "ops/optimizer_math.h"
+#include "ops/packed_gemm.h"
 #include "ops/vector_math.h"
 
 namespace tapegrad {
@@ -291,6 +292,25 @@ public:
                             static_cast<double*>(g.c) + i * g.stride_c, g.ldc);
             }
         }
+    }
+
+    PackedMatrix pack_matrix(const Tensor& b, bool transpose) override {
+        const int64_t k = b.shape()[transpose ? 1 : 0], n = b.shape()[transpose ? 0 : 1];
+        PackedMatrix packed{Tensor(), k, n, false};
+        dispatch_float(b.dtype(), [&](auto t) {
+            using T = decltype(t);
+            packed.data = Tensor::empty({packed_size<T>(k, n)}, b.dtype(), b.device());
+            pack_panels<T>(b.data<T>(), k, n, transpose, packed.data.data<T>());
+        });
+        return packed;
+    }
+
+    void gemm_packed(const Tensor& a, const PackedMatrix& b, const void* addend, double beta, Tensor& c) override {
+        dispatch_float(a.dtype(), [&](auto t) {
+            using T = decltype(t);
+            gemm_panels<T>(a.data<T>(), a.numel() / std::max<int64_t>(b.k, 1), b.k, b.data.data<T>(), b.n,
+                           static_cast<const T*>(addend), T(beta), c.data<T>());
+        });
     }
 
     void strided_copy(const Tensor& src, const StridedLayout& src_layout, Tensor& dst,

@@ -127,6 +127,8 @@ struct RecurrentLinear::State {
     Tensor weight;       // U [G, K]
     Tensor added;        // A [T, N, G], a bias [G] or undefined
     Tensor weight_view;  // U as the output of the "recurrent_weight" record; every step's input
+    PackedMatrix forward_weight;   // U^T [K, G], packed once: z_t = A_t + h_t U^T at every step
+    PackedMatrix backward_weight;  // U [G, K], packed by the first step backward: dh_t += dz_t U
     int64_t capacity = 0, steps = 0, rows = -1;
     Tensor inputs;                // H [T, N, K]: h_t, saved by step t
     Tensor output_grads;          // dZ [T, N, G]: dL/dz_t, saved by step t's backward
@@ -154,6 +156,7 @@ RecurrentLinear::RecurrentLinear(const Tensor& weight, const Tensor& added, int6
     s.capacity = steps;
     s.has_grad.assign(steps, false);
     s.weight_view = alias_with_shape(weight, weight.shape());
+    s.forward_weight = kernels(weight).pack_matrix(weight, /*transpose=*/true);
     std::vector<Tensor> inputs = {weight};
     if (added.defined()) inputs.push_back(added);
     // Runs after every step's record. The gradient handed in is the zeros the steps put there only
@@ -181,6 +184,7 @@ RecurrentLinear::RecurrentLinear(const Tensor& weight, const Tensor& added, int6
             }
         }
         s.output_grads = Tensor();  // a later backward pass (keep_tape) starts afresh
+        s.backward_weight = PackedMatrix();
         s.has_grad.assign(s.capacity, false);
     });
 }
@@ -202,9 +206,8 @@ Tensor RecurrentLinear::step(const Tensor& h) {
     const bool per_step = s.added.defined() && s.added.dim() == 3;
 
     Tensor z = empty_like(h, {n, g});
-    const size_t z_bytes = z.numel() * dtype_size(z.dtype());
-    if (per_step) kernels(h).copy_within(z.raw_data(), alias_with_shape(s.added, {n, g}, t * n * g).raw_data(), z_bytes);
-    gemm(false, true, h, s.weight, z, n, g, k, per_step ? 1.0 : 0.0);
+    const void* added_t = per_step ? alias_with_shape(s.added, {n, g}, t * n * g).raw_data() : nullptr;
+    kernels(h).gemm_packed(h, s.forward_weight, added_t, 0.0, z);
     if (s.added.defined() && !per_step) kernels(h).broadcast_add(alias_with_shape(s.added, {1, g}), z, 1.0);
     if (s.weight_view.requires_grad()) {
         if (!s.inputs.defined()) s.inputs = empty_like(h, {s.capacity, n, k});
@@ -214,8 +217,11 @@ Tensor RecurrentLinear::step(const Tensor& h) {
 
     record(op, {h, s.weight_view}, z, [state = state_, t](const Tensor& gy, InputGrads& gx) {
         State& s = *state;
-        const int64_t n = s.rows, g = s.weight.shape()[0], k = s.weight.shape()[1];
-        if (gx.needed(0)) gemm(false, false, gy, s.weight, gx.at(0), n, k, g, 1.0);
+        const int64_t n = s.rows, g = s.weight.shape()[0];
+        if (gx.needed(0)) {
+            if (!s.backward_weight.data.defined()) s.backward_weight = kernels(gy).pack_matrix(s.weight, false);
+            kernels(gy).gemm_packed(gy, s.backward_weight, nullptr, 1.0, gx.at(0));
+        }
         if (gx.needed(1)) {
             gx.at(1);  // zeros: marks the weight record as reached
             if (!s.output_grads.defined()) s.output_grads = empty_like(gy, {s.capacity, n, g});

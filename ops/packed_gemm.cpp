@@ -1,0 +1,136 @@
+#include "ops/packed_gemm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace tapegrad {
+
+namespace {
+
+// One vector register of T: 64 bytes, W = packed_panel_width<T>() lanes. (The attribute cannot
+// apply to a template parameter directly, hence one definition per type.)
+template <typename T>
+struct VectorOf;
+template <>
+struct VectorOf<float> {
+    typedef float type __attribute__((vector_size(64)));
+};
+template <>
+struct VectorOf<double> {
+    typedef double type __attribute__((vector_size(64)));
+};
+template <typename T>
+using Vec = typename VectorOf<T>::type;
+
+template <typename T>
+Vec<T> load(const T* p) {
+    Vec<T> v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+constexpr int64_t kRows = 6;    // rows of C per block
+constexpr int64_t kPanels = 2;  // panels (of W columns) per block
+
+// The block C[0..R, 0..cols) at `c` (row stride ldc), cols <= P * W, from R rows of a (row stride
+// k) and P consecutive panels starting at `panel`:
+//   acc[r][p] = sum_k a[r, k] * panel_p[k, :]      (R * P vector accumulators, in registers)
+//   C = acc + (addend or beta * C)
+template <typename T, int R, int P>
+void block(const T* a, int64_t k, const T* panel, const T* addend, T beta, T* c, int64_t ldc, int64_t cols) {
+    constexpr int64_t W = packed_panel_width<T>();
+    Vec<T> acc[R][P];
+    for (int r = 0; r < R; ++r)
+        for (int p = 0; p < P; ++p) acc[r][p] = Vec<T>{};
+    for (int64_t kk = 0; kk < k; ++kk) {
+        Vec<T> b[P];
+        for (int p = 0; p < P; ++p) b[p] = load(panel + (p * k + kk) * W);
+        for (int r = 0; r < R; ++r) {
+            const T x = a[r * k + kk];
+            for (int p = 0; p < P; ++p) acc[r][p] += x * b[p];
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        T* row = c + r * ldc;
+        const T* add = addend ? addend + r * ldc : nullptr;
+        if (cols == P * W) {
+            for (int p = 0; p < P; ++p) {
+                Vec<T> base = add ? load(add + p * W) : beta != T(0) ? beta * load(row + p * W) : Vec<T>{};
+                Vec<T> out = acc[r][p] + base;
+                std::memcpy(row + p * W, &out, sizeof out);
+            }
+        } else {
+            T lanes[P * W];
+            std::memcpy(lanes, acc[r], sizeof lanes);
+            for (int64_t j = 0; j < cols; ++j)
+                row[j] = lanes[j] + (add ? add[j] : beta != T(0) ? beta * row[j] : T(0));
+        }
+    }
+}
+
+// Dispatches the runtime row count (1..kRows) and panel count (1..kPanels) to a compiled block.
+template <typename T>
+void any_block(int64_t rows, int64_t panels, const T* a, int64_t k, const T* panel, const T* addend, T beta, T* c,
+               int64_t ldc, int64_t cols) {
+    using Fn = void (*)(const T*, int64_t, const T*, const T*, T, T*, int64_t, int64_t);
+    static constexpr Fn table[kRows][kPanels] = {
+        {block<T, 1, 1>, block<T, 1, 2>}, {block<T, 2, 1>, block<T, 2, 2>}, {block<T, 3, 1>, block<T, 3, 2>},
+        {block<T, 4, 1>, block<T, 4, 2>}, {block<T, 5, 1>, block<T, 5, 2>}, {block<T, 6, 1>, block<T, 6, 2>},
+    };
+    table[rows - 1][panels - 1](a, k, panel, addend, beta, c, ldc, cols);
+}
+
+// Below this many multiply-adds a product runs on the calling thread (a parallel region costs a
+// few microseconds: about 100K multiply-adds at this kernel's speed).
+constexpr int64_t kParallelWork = 1 << 17;
+
+}  // namespace
+
+template <typename T>
+void pack_panels(const T* b, int64_t k, int64_t n, bool transpose, T* packed) {
+    const int64_t w = packed_panel_width<T>(), panels = (n + w - 1) / w;
+    for (int64_t p = 0; p < panels; ++p)
+        for (int64_t kk = 0; kk < k; ++kk)
+            for (int64_t j = 0; j < w; ++j) {
+                const int64_t col = p * w + j;
+                packed[(p * k + kk) * w + j] = col >= n ? T(0) : transpose ? b[col * k + kk] : b[kk * n + col];
+            }
+}
+
+template <typename T>
+void gemm_panels(const T* a, int64_t m, int64_t k, const T* packed, int64_t n, const T* addend, T beta, T* c) {
+    const int64_t w = packed_panel_width<T>(), span = kPanels * w;
+    const int64_t row_blocks = (m + kRows - 1) / kRows, col_blocks = (n + span - 1) / span;
+    // Blocks are numbered column block first, so that a thread's contiguous share of them reads
+    // as few distinct panels of B as possible (B stays in that core's cache).
+    auto run = [=](int64_t begin, int64_t end) {
+        for (int64_t blk = begin; blk < end; ++blk) {
+            const int64_t cb = blk / row_blocks, rb = blk % row_blocks;
+            const int64_t row = rb * kRows, col = cb * span;
+            const int64_t rows = std::min(kRows, m - row), cols = std::min(span, n - col);
+            any_block<T>(rows, (cols + w - 1) / w, a + row * k, k, packed + col * k, addend ? addend + row * n + col : nullptr,
+                         beta, c + row * n + col, n, cols);
+        }
+    };
+    const int64_t blocks = row_blocks * col_blocks;
+    if (m * n * k <= kParallelWork || omp_get_max_threads() == 1) {
+        run(0, blocks);
+        return;
+    }
+#pragma omp parallel
+    {
+        const int64_t threads = omp_get_num_threads(), id = omp_get_thread_num();
+        const int64_t share = (blocks + threads - 1) / threads;
+        run(std::min(blocks, id * share), std::min(blocks, (id + 1) * share));
+    }
+}
+
+template void pack_panels<float>(const float*, int64_t, int64_t, bool, float*);
+template void pack_panels<double>(const double*, int64_t, int64_t, bool, double*);
+template void gemm_panels<float>(const float*, int64_t, int64_t, const float*, int64_t, const float*, float, float*);
+template void gemm_panels<double>(const double*, int64_t, int64_t, const double*, int64_t, const double*, double,
+                                  double*);
+
+}  // namespace tapegrad

@@ -1,0 +1,45 @@
+// A matrix product for loops that multiply by the same matrix again and again (the per-step
+// h U^T of a recurrence): the right operand is packed ONCE into the layout the kernel streams,
+// then every product reuses it.
+//
+// Why not cblas_sgemm: OpenBLAS packs both operands into its own layout on every call. For a
+// recurrent step, h [32, 128] x U^T [128, 512], that is 64K floats copied to do 4.2 MFLOP, and
+// the copies cost about a third of the call (measured: 130 GFLOP/s on 2 Zen 4 cores for that
+// shape, against 200 GFLOP/s here with U packed once; bench_cells prints both).
+//
+// Layout: B [K, N] is cut into panels of W = 64 bytes / sizeof(T) columns (16 floats, 8 doubles:
+// one AVX-512 register), the last one padded with zeros; panel p is stored [K, W] row by row, so
+// the kernel reads it as one contiguous stream:
+//   packed[(p * K + k) * W + j] = B[k, p * W + j]
+// The kernel computes a block of up to 6 rows x 2 panels of C in 12 vector accumulators:
+//   C[i, cols] = addend[i, cols] (or beta C[i, cols]) + sum_k A[i, k] packed[p][k, :]
+// with vectors written as GCC vector types, so the same code compiles to AVX-512, AVX2 or SSE.
+// CPU only: the CUDA backend hands these products to cuBLAS.
+#pragma once
+#include <cstdint>
+
+namespace tapegrad {
+
+// Columns per panel for element type T.
+template <typename T>
+constexpr int64_t packed_panel_width() {
+    return int64_t(64 / sizeof(T));
+}
+
+// Elements the packed form of a [K, N] matrix takes: K * N rounded up to whole panels.
+template <typename T>
+int64_t packed_size(int64_t k, int64_t n) {
+    const int64_t w = packed_panel_width<T>();
+    return (n + w - 1) / w * w * k;
+}
+
+// packed <- B, where B = b [K, N] (row-major), or b^T when `transpose` (b is then [N, K]).
+template <typename T>
+void pack_panels(const T* b, int64_t k, int64_t n, bool transpose, T* packed);
+
+// c [M, N] = a [M, K] B + (addend [M, N] when not null, else beta * c), B packed by pack_panels.
+// a, c and addend are row-major and contiguous. Threads (OpenMP) split the work when it is large.
+template <typename T>
+void gemm_panels(const T* a, int64_t m, int64_t k, const T* packed, int64_t n, const T* addend, T beta, T* c);
+
+}  // namespace tapegrad
