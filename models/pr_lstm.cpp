@@ -92,7 +92,7 @@ PrStates PrLstm::merge_pairs(const Tensor& h_pairs, const Tensor& c_left, const 
         Tensor output_gate = in_scope("output_gate", [&] { return sigmoid(g[2]); });
         Tensor left_forget = in_scope("left_forget_gate", [&] { return sigmoid(g[3]); });
         Tensor right_forget = in_scope("right_forget_gate", [&] { return sigmoid(g[4]); });
-        s.c = in_scope("c", [&] { return input_gate * candidate + left_forget * c_left + right_forget * c_right; });
+        s.c = in_scope("c", [&] { return addcmul(addcmul(input_gate * candidate, left_forget, c_left), right_forget, c_right); });
         s.h = in_scope("h", [&] { return output_gate * tanh(s.c); });
     }
     for (size_t r = 0; r < refine.size(); ++r) {
@@ -105,7 +105,7 @@ PrStates PrLstm::merge_pairs(const Tensor& h_pairs, const Tensor& c_left, const 
             Tensor candidate = in_scope("candidate", [&] { return tanh(g[1]); });
             Tensor output_gate = in_scope("output_gate", [&] { return sigmoid(g[2]); });
             Tensor forget_gate = in_scope("forget_gate", [&] { return sigmoid(g[3]); });
-            s.c = in_scope("c", [&] { return input_gate * candidate + forget_gate * s.c; });
+            s.c = in_scope("c", [&] { return addcmul(input_gate * candidate, forget_gate, s.c); });
             s.h = in_scope("h", [&] { return output_gate * tanh(s.c); });
         }
     }

@@ -101,7 +101,7 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
         if (options.psug) {
             Tensor pre = in_scope("gates", [&] {
                 Tensor z = reshape(recurrent.step(h), {1, B, H});
-                return (options.gate_scales ? z * scales : z) + biases;  // [4, B, H]
+                return options.gate_scales ? addcmul(biases, z, scales) : z + biases;  // [4, B, H]
             });
             Tensor sigmoids = in_scope("gates", [&] { return sigmoid(slice(pre, 0, 0, 3)); });  // i, f, o
             for (int k = 0; k < 3; ++k) gates[k] = in_scope(kGateScopes[k], [&] { return time_step(sigmoids, k); });
@@ -114,7 +114,7 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
                     return k == 3 ? tanh(g[standard_order[k]]) : sigmoid(g[standard_order[k]]);
                 });
         }
-        c_new = in_scope("c", [&] { return gates[1] * c + gates[0] * gates[3]; });
+        c_new = in_scope("c", [&] { return addcmul(gates[1] * c, gates[0], gates[3]); });
         output_gate = gates[2];
         h_new = in_scope("h", [&] { return output_gate * tanh(c_new); });
         Tensor m = padded ? step_mask(lengths, t, x) : Tensor();
@@ -148,7 +148,7 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
                 auto skip = [&] {  // c + s_k, or the gated f_skip ⊙ c + (1 - f_skip) ⊙ s_k
                     if (!options.gated_skip) return c_new + s;
                     Tensor keep = sigmoid(linear(pooled, skip_gate_weight, skip_gate_bias));
-                    return keep * c_new + (1.0 - keep) * s;
+                    return addcmul(keep * c_new, 1.0 - keep, s);
                 };
                 if (all_end) {
                     c_new = in_scope("c", skip);
@@ -156,9 +156,9 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
                     summary = s;
                 } else {  // only the sequences that end a block here take the skip: x + e (x_new - x)
                     Tensor e = column_mask(ends, x), skipped = skip();
-                    c_new = in_scope("c", [&] { return c_new + e * (skipped - c_new); });
-                    h_new = in_scope("h", [&] { return h_new + e * (output_gate * tanh(c_new) - h_new); });
-                    summary = summary + e * (s - summary);
+                    c_new = in_scope("c", [&] { return addcmul(c_new, e, skipped - c_new); });
+                    h_new = in_scope("h", [&] { return addcmul(h_new, e, output_gate * tanh(c_new) - h_new); });
+                    summary = addcmul(summary, e, s - summary);
                 }
             }
             if ((t + 1) % K == 0) {
@@ -167,8 +167,8 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
             }
         }
         if (padded) {
-            h_new = in_scope("h", [&] { return h + m * (h_new - h); });
-            c_new = in_scope("c", [&] { return c + m * (c_new - c); });
+            h_new = in_scope("h", [&] { return addcmul(h, m, h_new - h); });
+            c_new = in_scope("c", [&] { return addcmul(c, m, c_new - c); });
             outputs.push_back(h_new * m);
         } else {
             outputs.push_back(h_new);

@@ -59,8 +59,8 @@ RecurrentOutput run_recurrent(const RecurrentCell& cell, const Tensor& x, const 
         if (padded) {
             // Past its end a sequence keeps its state (h += m (h_new - h)) and outputs zero.
             Tensor m = step_mask(lengths, t, x);
-            next.h = in_scope("h", [&] { return state.h + m * (next.h - state.h); });
-            if (next.c.defined()) next.c = in_scope("c", [&] { return state.c + m * (next.c - state.c); });
+            next.h = in_scope("h", [&] { return addcmul(state.h, m, next.h - state.h); });
+            if (next.c.defined()) next.c = in_scope("c", [&] { return addcmul(state.c, m, next.c - state.c); });
             outputs.push_back(next.h * m);
         } else {
             outputs.push_back(next.h);
@@ -130,7 +130,7 @@ RecurrentState LstmCell::step(const Tensor&, int64_t, const RecurrentState& prev
     Tensor forget_gate = in_scope("forget_gate", [&] { return sigmoid(gates[1]); });
     Tensor candidate = in_scope("candidate", [&] { return tanh(gates[2]); });
     Tensor output_gate = in_scope("output_gate", [&] { return sigmoid(gates[3]); });
-    Tensor c = in_scope("c", [&] { return forget_gate * previous.c + input_gate * candidate; });
+    Tensor c = in_scope("c", [&] { return addcmul(forget_gate * previous.c, input_gate, candidate); });
     return {in_scope("h", [&] { return output_gate * tanh(c); }), c};
 }
 
@@ -158,9 +158,9 @@ RecurrentState GruCell::step(const Tensor& projected, int64_t t, const Recurrent
     std::vector<Tensor> hs = in_scope("gates", [&] { return chunk(recurrent.step(previous.h), 3, 1); });
     Tensor reset = in_scope("reset_gate", [&] { return sigmoid(xs[0] + hs[0]); });
     Tensor update = in_scope("update_gate", [&] { return sigmoid(xs[1] + hs[1]); });
-    Tensor candidate = in_scope("candidate", [&] { return tanh(xs[2] + reset * hs[2]); });
+    Tensor candidate = in_scope("candidate", [&] { return tanh(addcmul(xs[2], reset, hs[2])); });
     // h' = (1 - z) n + z h = n + z (h - n)
-    return {in_scope("h", [&] { return candidate + update * (previous.h - candidate); }), Tensor()};
+    return {in_scope("h", [&] { return addcmul(candidate, update, previous.h - candidate); }), Tensor()};
 }
 
 Recurrent::Recurrent(CellType type, int64_t input_size, int64_t hidden_size, int64_t num_layers, Generator& gen,

@@ -42,6 +42,26 @@ void sum_into(const Tensor& full, Tensor& target, double scale = 1.0) {
     kernels(full).sum_to(full, view, scale);
 }
 
+// Accumulates dL/da and dL/db of y = a (op) b, broadcast per `plan` over dL/dy's shape, into
+// gx.at(first) and gx.at(first + 1).
+void binary_grads(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, const Tensor& gy,
+                  InputGrads& gx, size_t first) {
+    for (int operand = 0; operand < 2; ++operand) {
+        if (!gx.needed(first + operand)) continue;
+        const Tensor& input = operand == 0 ? a : b;
+        if (input.shape() == gy.shape()) {
+            kernels(gy).binary_backward(op, operand, plan, a, b, gy, gx.at(first + operand));
+        } else if (op == BinaryOp::Add || op == BinaryOp::Sub) {
+            // d(a ± b)/d(operand) = ±1: reduce dL/dy itself, without an output-shaped temporary.
+            sum_into(gy, gx.at(first + operand), op == BinaryOp::Sub && operand == 1 ? -1.0 : 1.0);
+        } else {
+            Tensor full = Tensor::zeros(gy.shape(), gy.dtype(), gy.device());
+            kernels(gy).binary_backward(op, operand, plan, a, b, gy, full);
+            sum_into(full, gx.at(first + operand));
+        }
+    }
+}
+
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
     const char* name = to_string(op);
     check_floating(name, a);
@@ -52,24 +72,35 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
     Tensor y = empty_like(a, out_shape);
     kernels(a).binary(op, plan, a, b, y);
     record(name, {a, b}, y, [op, plan, a, b](const Tensor& gy, InputGrads& gx) {
-        for (int operand = 0; operand < 2; ++operand) {
-            if (!gx.needed(operand)) continue;
-            const Tensor& input = operand == 0 ? a : b;
-            if (input.shape() == gy.shape()) {
-                kernels(gy).binary_backward(op, operand, plan, a, b, gy, gx.at(operand));
-            } else if (op == BinaryOp::Add || op == BinaryOp::Sub) {
-                // d(a ± b)/d(operand) = ±1: reduce dL/dy itself, without an output-shaped temporary.
-                sum_into(gy, gx.at(operand), op == BinaryOp::Sub && operand == 1 ? -1.0 : 1.0);
-            } else {
-                Tensor full = Tensor::zeros(gy.shape(), gy.dtype(), gy.device());
-                kernels(gy).binary_backward(op, operand, plan, a, b, gy, full);
-                sum_into(full, gx.at(operand));
-            }
-        }
+        binary_grads(op, plan, a, b, gy, gx, 0);
     });
     return y;
 }
 }  // namespace
+
+// y = c + a * b, all three broadcast to one shape
+//   dL/dc += sum(dL/dy)      dL/da += sum(dL/dy * b)      dL/db += sum(dL/dy * a)
+// (each summed over the dims that operand was repeated along). One op, not mul then add: the
+// product a * b is never a tensor of its own, so a recurrent step that blends states
+// (c = f * c + i * g) writes and saves one tensor instead of two.
+Tensor addcmul(const Tensor& c, const Tensor& a, const Tensor& b) {
+    check_floating("addcmul", c);
+    check_floating("addcmul", a);
+    check_floating("addcmul", b);
+    check_same_dtype_device("addcmul", {c, a, b});
+    Shape out_shape = broadcast_shapes("addcmul", c.shape(), broadcast_shapes("addcmul", a.shape(), b.shape()));
+    BroadcastPlan plan = broadcast_plan(a.shape(), b.shape(), out_shape);
+    Tensor y = empty_like(a, out_shape);
+    kernels(a).binary(BinaryOp::Mul, plan, a, b, y);
+    Shape c_padded(out_shape.size() - c.shape().size(), 1);
+    c_padded.insert(c_padded.end(), c.shape().begin(), c.shape().end());
+    kernels(a).broadcast_add(alias_with_shape(c, c_padded), y, 1.0);  // y is still in cache
+    record("addcmul", {c, a, b}, y, [plan, c, a, b](const Tensor& gy, InputGrads& gx) {
+        if (gx.needed(0)) sum_into(gy, gx.at(0));
+        binary_grads(BinaryOp::Mul, plan, a, b, gy, gx, 1);
+    });
+    return y;
+}
 
 Tensor add(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Add, a, b); }
 Tensor sub(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Sub, a, b); }

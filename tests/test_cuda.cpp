@@ -90,6 +90,7 @@ std::vector<Case> every_op() {
         {"add broadcast", {{2, 3, 4}, {3, 1}}, [](const Inputs& v) { return v[0] + v[1]; }},
         {"sub broadcast", {{4}, {2, 3, 4}}, [](const Inputs& v) { return v[0] - v[1]; }},
         {"mul broadcast", {{2, 1, 4}, {3, 1}}, [](const Inputs& v) { return v[0] * v[1]; }},
+        {"addcmul broadcast", {{4, 1, 3}, {1, 2, 3}, {4, 1, 3}}, [](const Inputs& v) { return addcmul(v[0], v[1], v[2]); }},
         {"div", {{3, 4}, {3, 4}}, [](const Inputs& v) { return v[0] / v[1]; }, 0.5, 2},
         {"sum all", {{3, 4}}, [](const Inputs& v) { return sum(v[0]); }},
         {"sum axis", {{2, 3, 4}}, [](const Inputs& v) { return sum(v[0], 1); }},
