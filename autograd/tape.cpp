@@ -97,6 +97,13 @@ void InputGrads::reset(const std::vector<Tensor>& inputs) {
 
 bool InputGrads::needed(size_t i) const { return (*inputs_)[i].requires_grad(); }
 
+InputGrads::Target InputGrads::target(size_t i) {
+    const Tensor& x = (*inputs_)[i];
+    if (grads_[i].defined()) return {grads_[i], true};
+    grads_[i] = Tensor::empty(x.shape(), x.dtype(), x.device());
+    return {grads_[i], false};
+}
+
 Tensor& InputGrads::at(size_t i) {
     const Tensor& x = (*inputs_)[i];
     if (!grads_[i].defined() && x.requires_grad()) grads_[i] = Tensor::zeros(x.shape(), x.dtype(), x.device());

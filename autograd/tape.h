@@ -33,6 +33,14 @@ public:
     void reset(const std::vector<Tensor>& inputs);
     bool needed(size_t i) const;
     Tensor& at(size_t i);
+    // The buffer for input i and whether to ADD into it: true when a gradient already arrived
+    // there; false for the first one, in a fresh UNINITIALISED buffer that the backward function
+    // must write whole (kernels with an `accumulate` flag; a zero fill is saved).
+    struct Target {
+        Tensor& grad;
+        bool accumulate;
+    };
+    Target target(size_t i);
     size_t size() const { return grads_.size(); }
     std::vector<Tensor>& all() { return grads_; }
 

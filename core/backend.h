@@ -4,7 +4,10 @@
 // are contiguous, already allocated on that device, with dtypes checked by the op.
 //
 // Convention (from llm.c): a kernel whose output is a gradient ACCUMULATES into it (`+=`), so the
-// gradient of a tensor used twice is the sum of both uses; forward kernels overwrite.
+// gradient of a tensor used twice is the sum of both uses; forward kernels overwrite. The
+// elementwise backward kernels take `accumulate`: false when theirs is the FIRST gradient to reach
+// a tensor, which they then write (`=`) into an uninitialised buffer, saving a zero fill and a read
+// (InputGrads::target, autograd/tape.h).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -84,15 +87,16 @@ public:
     // ---- elementwise ----
     // y = f(x)
     virtual void unary(UnaryOp op, double scalar, const Tensor& x, Tensor& y) = 0;
-    // gx += f'(x) * gy   (kernels may use the saved output y, e.g. sigmoid' = y (1 - y))
+    // gx += f'(x) * gy, or gx = f'(x) * gy when !accumulate (kernels may use the saved output y,
+    // e.g. sigmoid' = y (1 - y))
     virtual void unary_backward(UnaryOp op, double scalar, const Tensor& x, const Tensor& y, const Tensor& gy,
-                                Tensor& gx) = 0;
+                                Tensor& gx, bool accumulate) = 0;
     // y = a (op) b, broadcast per plan
     virtual void binary(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, Tensor& y) = 0;
-    // g += d(a op b)/d(operand) * gy, over the OUTPUT shape (operand 0 = a, 1 = b); the op reduces
-    // g to the operand's shape with sum_to when the operand was broadcast.
+    // g += d(a op b)/d(operand) * gy (= when !accumulate), over the OUTPUT shape (operand 0 = a,
+    // 1 = b); the op reduces g to the operand's shape with sum_to when the operand was broadcast.
     virtual void binary_backward(BinaryOp op, int operand, const BroadcastPlan& plan, const Tensor& a,
-                                 const Tensor& b, const Tensor& gy, Tensor& g) = 0;
+                                 const Tensor& b, const Tensor& gy, Tensor& g, bool accumulate) = 0;
 
     // ---- reductions and their adjoints ----
     // y += scale * (x summed over the dims where y has extent 1); y.dim() == x.dim().

@@ -45,8 +45,8 @@ __global__ void unary_kernel(const T* x, T* y, T s, int64_t n) {
 }
 
 template <UnaryOp OP, typename T>
-__global__ void unary_backward_kernel(const T* x, const T* y, const T* gy, T* gx, T s, int64_t n) {
-    TG_GRID_LOOP(i, n) gx[i] += gy[i] * unary_derivative<OP, T>(x[i], y[i], s);
+__global__ void unary_backward_kernel(const T* x, const T* y, const T* gy, T* gx, T s, int64_t n, bool accumulate) {
+    TG_GRID_LOOP(i, n) gx[i] = (accumulate ? gx[i] : T(0)) + gy[i] * unary_derivative<OP, T>(x[i], y[i], s);
 }
 
 // Without broadcasting, a and b are read at i itself: strided_offset's 64-bit divisions cost more
@@ -62,9 +62,11 @@ __global__ void binary_kernel(const T* a, const T* b, T* y, BroadcastPlan plan) 
 }
 
 template <BinaryOp OP, typename T>
-__global__ void binary_backward_kernel(const T* a, const T* b, const T* gy, T* g, BroadcastPlan plan, int operand) {
+__global__ void binary_backward_kernel(const T* a, const T* b, const T* gy, T* g, BroadcastPlan plan, int operand,
+                                       bool accumulate) {
     TG_GRID_LOOP(i, plan.numel)
-    g[i] += gy[i] * binary_derivative<OP, T>(operand, a[operand_offset(plan, plan.a, i)], b[operand_offset(plan, plan.b, i)]);
+    g[i] = (accumulate ? g[i] : T(0)) +
+           gy[i] * binary_derivative<OP, T>(operand, a[operand_offset(plan, plan.a, i)], b[operand_offset(plan, plan.b, i)]);
 }
 
 // y[offset(i)] += scale * x[i]: many x elements may land on one y element, hence atomicAdd.
@@ -221,7 +223,7 @@ public:
     }
 
     void unary_backward(UnaryOp op, double scalar, const Tensor& x, const Tensor& y, const Tensor& gy,
-                        Tensor& gx) override {
+                        Tensor& gx, bool accumulate) override {
         use_device(x, to_string(op));
         int64_t n = x.numel();
         dispatch_float(x.dtype(), [&](auto t) {
@@ -229,7 +231,7 @@ public:
             dispatch_unary(op, [&](auto op_constant) {
                 constexpr UnaryOp OP = decltype(op_constant)::value;
                 unary_backward_kernel<OP, T><<<blocks_for(n), kBlock>>>(x.data<T>(), y.data<T>(), gy.data<T>(),
-                                                                         gx.data<T>(), T(scalar), n);
+                                                                         gx.data<T>(), T(scalar), n, accumulate);
             });
         });
         launched(to_string(op));
@@ -248,14 +250,14 @@ public:
     }
 
     void binary_backward(BinaryOp op, int operand, const BroadcastPlan& plan, const Tensor& a, const Tensor& b,
-                         const Tensor& gy, Tensor& g) override {
+                         const Tensor& gy, Tensor& g, bool accumulate) override {
         use_device(a, to_string(op));
         dispatch_float(a.dtype(), [&](auto t) {
             using T = decltype(t);
             dispatch_binary(op, [&](auto op_constant) {
                 constexpr BinaryOp OP = decltype(op_constant)::value;
                 binary_backward_kernel<OP, T><<<blocks_for(plan.numel), kBlock>>>(
-                    a.data<T>(), b.data<T>(), gy.data<T>(), g.data<T>(), plan, operand);
+                    a.data<T>(), b.data<T>(), gy.data<T>(), g.data<T>(), plan, operand, accumulate);
             });
         });
         launched(to_string(op));

@@ -130,7 +130,7 @@ public:
     }
 
     void unary_backward(UnaryOp op, double scalar, const Tensor& x, const Tensor& y, const Tensor& gy,
-                        Tensor& gx) override {
+                        Tensor& gx, bool accumulate) override {
         int64_t n = x.numel();
         dispatch_float(x.dtype(), [&](auto t) {
             using T = decltype(t);
@@ -144,7 +144,7 @@ public:
                 parallel_for(n, n, [=](int64_t begin, int64_t end) {
 #pragma omp simd
                     for (int64_t i = begin; i < end; ++i)
-                        g_in[i] += g_out[i] * unary_derivative<OP, T>(in[i], out[i], s);
+                        g_in[i] = (accumulate ? g_in[i] : T(0)) + g_out[i] * unary_derivative<OP, T>(in[i], out[i], s);
                 });
             });
         });
@@ -182,7 +182,7 @@ public:
     }
 
     void binary_backward(BinaryOp op, int operand, const BroadcastPlan& plan, const Tensor& a, const Tensor& b,
-                         const Tensor& gy, Tensor& g) override {
+                         const Tensor& gy, Tensor& g, bool accumulate) override {
         dispatch_float(a.dtype(), [&](auto t) {
             using T = decltype(t);
             const T* pa = a.data<T>();
@@ -196,7 +196,8 @@ public:
                     parallel_for(n, n, [=](int64_t begin, int64_t end) {
 #pragma omp simd
                         for (int64_t i = begin; i < end; ++i)
-                            g_in[i] += g_out[i] * binary_derivative<OP, T>(operand, pa[i], pb[i]);
+                            g_in[i] = (accumulate ? g_in[i] : T(0)) +
+                                      g_out[i] * binary_derivative<OP, T>(operand, pa[i], pb[i]);
                     });
                     return;
                 }
@@ -208,7 +209,8 @@ public:
                         const T* gy_row = g_out + r * length;
                         T* g_row = g_in + r * length;
                         strided_row(length, sa, sb, [=](int64_t j, int64_t ia, int64_t ib) {
-                            g_row[j] += gy_row[j] * binary_derivative<OP, T>(operand, ra[ia], rb[ib]);
+                            g_row[j] = (accumulate ? g_row[j] : T(0)) +
+                                       gy_row[j] * binary_derivative<OP, T>(operand, ra[ia], rb[ib]);
                         });
                     }
                 });

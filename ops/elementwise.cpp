@@ -13,7 +13,8 @@ Tensor unary(UnaryOp op, const Tensor& x, double scalar = 0.0) {
     Tensor y = empty_like(x);
     kernels(x).unary(op, scalar, x, y);
     record(to_string(op), {x}, y, [op, scalar, x, y](const Tensor& gy, InputGrads& gx) {
-        kernels(x).unary_backward(op, scalar, x, y, gy, gx.at(0));
+        InputGrads::Target g = gx.target(0);
+        kernels(x).unary_backward(op, scalar, x, y, gy, g.grad, g.accumulate);
     });
     return y;
 }
@@ -50,13 +51,14 @@ void binary_grads(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const
         if (!gx.needed(first + operand)) continue;
         const Tensor& input = operand == 0 ? a : b;
         if (input.shape() == gy.shape()) {
-            kernels(gy).binary_backward(op, operand, plan, a, b, gy, gx.at(first + operand));
+            InputGrads::Target g = gx.target(first + operand);
+            kernels(gy).binary_backward(op, operand, plan, a, b, gy, g.grad, g.accumulate);
         } else if (op == BinaryOp::Add || op == BinaryOp::Sub) {
             // d(a ± b)/d(operand) = ±1: reduce dL/dy itself, without an output-shaped temporary.
             sum_into(gy, gx.at(first + operand), op == BinaryOp::Sub && operand == 1 ? -1.0 : 1.0);
         } else {
-            Tensor full = Tensor::zeros(gy.shape(), gy.dtype(), gy.device());
-            kernels(gy).binary_backward(op, operand, plan, a, b, gy, full);
+            Tensor full = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
+            kernels(gy).binary_backward(op, operand, plan, a, b, gy, full, false);
             sum_into(full, gx.at(first + operand));
         }
     }

@@ -36,6 +36,13 @@ void gemm(bool transpose_a, bool transpose_b, const Tensor& a, const Tensor& b, 
     kernels(a).gemm(g);
 }
 
+// Runs product(buffer, beta) into a backward target: beta = 1 adds to the gradient already there,
+// beta = 0 writes the first one into the fresh buffer.
+template <typename Product>
+void into(InputGrads::Target target, Product product) {
+    product(target.grad, target.accumulate ? 1.0 : 0.0);
+}
+
 void check_matrix_inputs(const char* op, const Tensor& a, const Tensor& b) {
     check_floating(op, a);
     check_floating(op, b);
@@ -64,8 +71,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
         Tensor y = empty_like(a, out_shape);
         gemm(false, false, a, b, y, rows, n, k, 0.0);
         record("matmul", {a, b}, y, [a, b, rows, n, k](const Tensor& gy, InputGrads& gx) {
-            if (gx.needed(0)) gemm(false, true, gy, b, gx.at(0), rows, k, n, 1.0);
-            if (gx.needed(1)) gemm(true, false, a, gy, gx.at(1), k, n, rows, 1.0);
+            if (gx.needed(0)) into(gx.target(0), [&](Tensor& g, double beta) { gemm(false, true, gy, b, g, rows, k, n, beta); });
+            if (gx.needed(1)) into(gx.target(1), [&](Tensor& g, double beta) { gemm(true, false, a, gy, g, k, n, rows, beta); });
         });
         return y;
     }
@@ -77,8 +84,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     Tensor y = empty_like(a, out_shape);
     gemm(false, false, a, b, y, m, n, k, 0.0, batch);
     record("matmul", {a, b}, y, [a, b, m, n, k, batch](const Tensor& gy, InputGrads& gx) {
-        if (gx.needed(0)) gemm(false, true, gy, b, gx.at(0), m, k, n, 1.0, batch);
-        if (gx.needed(1)) gemm(true, false, a, gy, gx.at(1), k, n, m, 1.0, batch);
+        if (gx.needed(0)) into(gx.target(0), [&](Tensor& g, double beta) { gemm(false, true, gy, b, g, m, k, n, beta, batch); });
+        if (gx.needed(1)) into(gx.target(1), [&](Tensor& g, double beta) { gemm(true, false, a, gy, g, k, n, m, beta, batch); });
     });
     return y;
 }
@@ -111,8 +118,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     std::vector<Tensor> inputs = {x, weight};
     if (bias.defined()) inputs.push_back(bias);
     record("linear", inputs, y, [x, weight, rows, in, out](const Tensor& gy, InputGrads& gx) {
-        if (gx.needed(0)) gemm(false, false, gy, weight, gx.at(0), rows, in, out, 1.0);
-        if (gx.needed(1)) gemm(true, false, gy, x, gx.at(1), out, in, rows, 1.0);
+        if (gx.needed(0)) into(gx.target(0), [&](Tensor& g, double beta) { gemm(false, false, gy, weight, g, rows, in, out, beta); });
+        if (gx.needed(1)) into(gx.target(1), [&](Tensor& g, double beta) { gemm(true, false, gy, x, g, out, in, rows, beta); });
         if (gx.size() > 2 && gx.needed(2)) {
             Tensor g_bias = alias_with_shape(gx.at(2), {1, out});
             kernels(gy).sum_to(alias_with_shape(gy, {rows, out}), g_bias, 1.0);
@@ -171,7 +178,7 @@ RecurrentLinear::RecurrentLinear(const Tensor& weight, const Tensor& added, int6
             kernels(block).fill(block, 0.0);
         }
         Tensor dz = s.output_grads;
-        if (gx.needed(0)) gemm(true, false, dz, s.inputs, gx.at(0), g, k, s.steps * n, 1.0);
+        if (gx.needed(0)) into(gx.target(0), [&](Tensor& gu, double beta) { gemm(true, false, dz, s.inputs, gu, g, k, s.steps * n, beta); });
         if (gx.size() > 1 && gx.needed(1)) {
             if (s.added.dim() == 3) {
                 // dL/dA = dZ: hand the buffer over when A has no gradient yet, else add it.
@@ -220,7 +227,7 @@ Tensor RecurrentLinear::step(const Tensor& h) {
         const int64_t n = s.rows, g = s.weight.shape()[0];
         if (gx.needed(0)) {
             if (!s.backward_weight.data.defined()) s.backward_weight = kernels(gy).pack_matrix(s.weight, false);
-            kernels(gy).gemm_packed(gy, s.backward_weight, nullptr, 1.0, gx.at(0));
+            into(gx.target(0), [&](Tensor& gh, double beta) { kernels(gy).gemm_packed(gy, s.backward_weight, nullptr, beta, gh); });
         }
         if (gx.needed(1)) {
             gx.at(1);  // zeros: marks the weight record as reached

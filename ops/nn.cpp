@@ -63,7 +63,8 @@ Tensor dropout(const Tensor& x, double p, Generator& gen, bool training) {
     Tensor y = empty_like(x);
     kernels(x).binary(BinaryOp::Mul, plan, x, mask, y);
     record("dropout", {x}, y, [plan, x, mask](const Tensor& gy, InputGrads& gx) {
-        kernels(gy).binary_backward(BinaryOp::Mul, 0, plan, x, mask, gy, gx.at(0));
+        InputGrads::Target g = gx.target(0);
+        kernels(gy).binary_backward(BinaryOp::Mul, 0, plan, x, mask, gy, g.grad, g.accumulate);
     });
     return y;
 }

@@ -61,7 +61,8 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
     Tensor y = alias_with_shape(x, resolved);
     Shape x_shape = x.shape();
     record("reshape", {x}, y, [x_shape](const Tensor& gy, InputGrads& gx) {
-        kernels(gy).cast(alias_with_shape(gy, x_shape), gx.at(0), true);
+        InputGrads::Target g = gx.target(0);
+        kernels(gy).cast(alias_with_shape(gy, x_shape), g.grad, g.accumulate);
     });
     return y;
 }
@@ -99,8 +100,9 @@ Tensor permute(const Tensor& x, const std::vector<int>& perm) {
     std::vector<int> inverse(perm.size());
     for (size_t k = 0; k < resolved.size(); ++k) inverse[resolved[k]] = int(k);
     record("permute", {x}, y, [y_shape, inverse](const Tensor& gy, InputGrads& gx) {
-        Tensor& g = gx.at(0);
-        kernels(gy).strided_copy(gy, permuted_layout(y_shape, inverse), g, contiguous_layout(g.shape()), true);
+        InputGrads::Target g = gx.target(0);
+        kernels(gy).strided_copy(gy, permuted_layout(y_shape, inverse), g.grad, contiguous_layout(g.grad.shape()),
+                                 g.accumulate);
     });
     return y;
 }
@@ -166,8 +168,8 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
     record("concat", xs, y, [blocks](const Tensor& gy, InputGrads& gx) {
         for (size_t i = 0; i < blocks.size(); ++i) {
             if (!gx.needed(i)) continue;
-            Tensor& g = gx.at(i);
-            kernels(gy).strided_copy(gy, blocks[i], g, contiguous_layout(g.shape()), true);
+            InputGrads::Target g = gx.target(i);
+            kernels(gy).strided_copy(gy, blocks[i], g.grad, contiguous_layout(g.grad.shape()), g.accumulate);
         }
     });
     return y;
@@ -293,7 +295,10 @@ Tensor to(const Tensor& x, DType dtype) {
     if (!is_floating(dtype)) fail("to", "cannot convert {} to {} (only float32 <-> float64)", x.describe(), to_string(dtype));
     Tensor y = Tensor::empty(x.shape(), dtype, x.device());
     kernels(x).cast(x, y, false);
-    record("to_dtype", {x}, y, [](const Tensor& gy, InputGrads& gx) { kernels(gy).cast(gy, gx.at(0), true); });
+    record("to_dtype", {x}, y, [](const Tensor& gy, InputGrads& gx) {
+        InputGrads::Target g = gx.target(0);
+        kernels(gy).cast(gy, g.grad, g.accumulate);
+    });
     return y;
 }
 
