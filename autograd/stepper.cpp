@@ -38,6 +38,7 @@ std::string backward_formula(const std::string& op) {
         {"cross_entropy", "dL/dz += dL/dy (softmax(z) − onehot(t)) / B"},
         {"dropout", "dL/dx += dL/dy ⊙ mask / (1 − p)"},
         {"reshape", "dL/dx += reshape(dL/dy, shape of x)"},
+        {"select", "dL/dx[index] += dL/dy"},
         {"permute", "dL/dx += permute(dL/dy, inverse permutation)"},
         {"slice", "dL/dx[window] += dL/dy"},
         {"concat", "dL/dx_i += dL/dy[block i]"},

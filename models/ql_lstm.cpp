@@ -84,7 +84,7 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
     RecurrentLinear recurrent(options.psug ? recurrent_weight : lstm->weight_hh, projected, T);
     // PSUG: the gates' scales and biases stacked gate-major, [4, 1, H] in the order i, f, o, g, so
     // that one broadcast a ⊙ z + b gives all four pre-activations as [4, B, H], in which i, f, o
-    // are one contiguous block (one sigmoid) and each gate a contiguous view (time_step of gate k).
+    // are one contiguous block (one sigmoid) and each gate a contiguous view (select of gate k).
     Tensor scales, biases;
     if (options.psug) {
         biases = reshape(stack({gate_bias[0], gate_bias[1], gate_bias[2], gate_bias[3]}, 0), {4, 1, H});
@@ -100,12 +100,12 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
         Tensor gates[4];  // i, f, o, g
         if (options.psug) {
             Tensor pre = in_scope("gates", [&] {
-                Tensor z = reshape(recurrent.step(h), {1, B, H});
+                Tensor z = recurrent.step(h);  // [B, H], broadcast against [4, 1, H]
                 return options.gate_scales ? addcmul(biases, z, scales) : z + biases;  // [4, B, H]
             });
             Tensor sigmoids = in_scope("gates", [&] { return sigmoid(slice(pre, 0, 0, 3)); });  // i, f, o
-            for (int k = 0; k < 3; ++k) gates[k] = in_scope(kGateScopes[k], [&] { return time_step(sigmoids, k); });
-            gates[3] = in_scope(kGateScopes[3], [&] { return tanh(time_step(pre, 3)); });
+            for (int k = 0; k < 3; ++k) gates[k] = in_scope(kGateScopes[k], [&] { return select(sigmoids, 0, k); });
+            gates[3] = in_scope(kGateScopes[3], [&] { return tanh(select(pre, 0, 3)); });
         } else {
             std::vector<Tensor> g = in_scope("gates", [&] { return chunk(recurrent.step(h), 4, 1); });
             const int standard_order[4] = {0, 1, 3, 2};  // the LSTM cell's layout is i, f, g, o

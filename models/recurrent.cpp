@@ -34,7 +34,7 @@ Tensor step_mask(const std::vector<int64_t>& lengths, int64_t t, const Tensor& l
 
 RecurrentState detach(const RecurrentState& s) { return {s.h.detach(), s.c.defined() ? s.c.detach() : Tensor()}; }
 
-Tensor time_step(const Tensor& x, int64_t t) { return reshape(slice(x, 0, t, t + 1), {x.shape()[1], x.shape()[2]}); }
+Tensor time_step(const Tensor& x, int64_t t) { return select(x, 0, t); }
 
 RecurrentOutput run_recurrent(const RecurrentCell& cell, const Tensor& x, const std::vector<int64_t>& lengths,
                               const RecurrentState& initial) {

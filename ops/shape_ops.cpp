@@ -119,6 +119,30 @@ Tensor transpose(const Tensor& x, int axis0, int axis1) {
 // y = x[.., start:end, ..];   dL/dx[.., start:end, ..] += dL/dy
 // When every dim before `axis` has extent 1 (a time step of [T, B, G], a row block of [N, H]) the
 // window is one contiguous block of x, and y is a view of it instead of a copy.
+namespace {
+// The window start <= j < end of x along `axis`, given the shape `y_shape` (x's shape with that
+// extent replaced by end - start, or removed by select): a view when every dim before `axis` has
+// extent 1, else a copy.
+//   dL/dx[window] += dL/dy
+Tensor window(const char* op, const Tensor& x, int axis, int64_t start, int64_t end, const Shape& y_shape) {
+    Shape window_shape = x.shape();
+    window_shape[axis] = end - start;
+    StridedLayout layout = block_layout(x.shape(), window_shape, axis, start);
+    const bool contiguous_window = numel(Shape(x.shape().begin(), x.shape().begin() + axis)) == 1;
+    Tensor y;
+    if (contiguous_window) {
+        y = alias_with_shape(x, y_shape, layout.offset);
+    } else {
+        y = empty_like(x, y_shape);
+        kernels(x).strided_copy(x, layout, y, contiguous_layout(window_shape), false);
+    }
+    record(op, {x}, y, [layout, window_shape](const Tensor& gy, InputGrads& gx) {
+        kernels(gy).strided_copy(gy, contiguous_layout(window_shape), gx.at(0), layout, true);
+    });
+    return y;
+}
+}  // namespace
+
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
     axis = normalize_axis("slice", axis, x.dim());
     int64_t extent = x.shape()[axis];
@@ -127,19 +151,18 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
              end, axis, x.describe(), extent);
     Shape y_shape = x.shape();
     y_shape[axis] = end - start;
-    StridedLayout window = block_layout(x.shape(), y_shape, axis, start);
-    const bool contiguous_window = numel(Shape(x.shape().begin(), x.shape().begin() + axis)) == 1;
-    Tensor y;
-    if (contiguous_window) {
-        y = alias_with_shape(x, y_shape, window.offset);
-    } else {
-        y = empty_like(x, y_shape);
-        kernels(x).strided_copy(x, window, y, contiguous_layout(y_shape), false);
-    }
-    record("slice", {x}, y, [window, y_shape](const Tensor& gy, InputGrads& gx) {
-        kernels(gy).strided_copy(gy, contiguous_layout(y_shape), gx.at(0), window, true);
-    });
-    return y;
+    return window("slice", x, axis, start, end, y_shape);
+}
+
+Tensor select(const Tensor& x, int axis, int64_t index) {
+    axis = normalize_axis("select", axis, x.dim());
+    int64_t extent = x.shape()[axis];
+    if (index < 0 || index >= extent)
+        fail("select", "index {} is out of bounds for dim {} of {} (expected 0 <= index < {})", index, axis,
+             x.describe(), extent);
+    Shape y_shape = x.shape();
+    y_shape.erase(y_shape.begin() + axis);
+    return window("select", x, axis, index, index + 1, y_shape);
 }
 
 // y = [x_0, x_1, ..] along axis;   dL/dx_i += the block of dL/dy that x_i filled

@@ -340,6 +340,18 @@ BOOST_AUTO_TEST_CASE(slice_of_leading_dim_is_a_view) {
     TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return slice(v[0], 0, 1, 2) * slice(v[0], 0, 0, 1); }, Inputs{a});
 }
 
+BOOST_AUTO_TEST_CASE(select_values_view_gradient_and_errors) {
+    Tensor x = Tensor::from_vector(std::vector<double>{0, 1, 2, 3, 4, 5}, {3, 2});
+    Tensor row = select(x, 0, 2);
+    BOOST_CHECK(row.shape() == (Shape{2}));
+    BOOST_CHECK_EQUAL(row.raw_data(), static_cast<void*>(x.data<double>() + 4));  // a view
+    check_values(select(x, 1, 1), {1, 3, 5});                                       // a column: a copy
+    Tensor a = input({3, 2, 4}, 58);
+    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return select(v[0], 0, 1) * select(v[0], 0, 2); }, Inputs{a});
+    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return select(v[0], -1, 3); }, Inputs{a});
+    TAPEGRAD_CHECK_ERROR(select(x, 0, 3), "select", "index 3 is out of bounds");
+}
+
 BOOST_AUTO_TEST_CASE(slice_concat_values) {
     Tensor x = Tensor::from_vector(std::vector<double>{0, 1, 2, 3, 4, 5}, {2, 3});
     check_values(slice(x, 1, 1, 3), {1, 2, 4, 5});
