@@ -93,8 +93,8 @@ public:
                                 Tensor& gx, bool accumulate) = 0;
     // y = a (op) b, broadcast per plan
     virtual void binary(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, Tensor& y) = 0;
-    // g += d(a op b)/d(operand) * gy (= when !accumulate), over the OUTPUT shape (operand 0 = a,
-    // 1 = b); the op reduces g to the operand's shape with sum_to when the operand was broadcast.
+    // g += d(a op b)/d(operand) * gy (= when !accumulate), g of the operand's shape (operand 0 = a,
+    // 1 = b): where the operand was broadcast, the terms of the repeated elements sum into it.
     virtual void binary_backward(BinaryOp op, int operand, const BroadcastPlan& plan, const Tensor& a,
                                  const Tensor& b, const Tensor& gy, Tensor& g, bool accumulate) = 0;
 

@@ -21,6 +21,14 @@ struct StridedLayout {
     int64_t stride[kMaxDims] = {};
 };
 
+// Whether a broadcast layout repeats its tensor along some dim (stride 0 where the extent is > 1):
+// then several linear indices share one memory offset.
+TG_HD bool is_broadcast(const StridedLayout& layout) {
+    for (int k = 0; k < layout.ndim; ++k)
+        if (layout.stride[k] == 0 && layout.shape[k] > 1) return true;
+    return false;
+}
+
 // Memory offset of the element with row-major linear index `linear` in `layout.shape`.
 TG_HD int64_t strided_offset(const StridedLayout& layout, int64_t linear) {
     int64_t offset = layout.offset;

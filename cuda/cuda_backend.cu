@@ -63,10 +63,15 @@ __global__ void binary_kernel(const T* a, const T* b, T* y, BroadcastPlan plan) 
 
 template <BinaryOp OP, typename T>
 __global__ void binary_backward_kernel(const T* a, const T* b, const T* gy, T* g, BroadcastPlan plan, int operand,
-                                       bool accumulate) {
-    TG_GRID_LOOP(i, plan.numel)
-    g[i] = (accumulate ? g[i] : T(0)) +
-           gy[i] * binary_derivative<OP, T>(operand, a[operand_offset(plan, plan.a, i)], b[operand_offset(plan, plan.b, i)]);
+                                       bool accumulate, bool reduced) {
+    // g has the operand's shape; where the operand was broadcast (`reduced`), many i land on one
+    // element of g: atomicAdd, on a g the op has zeroed or that holds earlier gradients.
+    TG_GRID_LOOP(i, plan.numel) {
+        const T term = gy[i] * binary_derivative<OP, T>(operand, a[operand_offset(plan, plan.a, i)],
+                                                         b[operand_offset(plan, plan.b, i)]);
+        if (!reduced) g[i] = (accumulate ? g[i] : T(0)) + term;
+        else atomicAdd(&g[strided_offset(operand == 0 ? plan.a : plan.b, i)], term);
+    }
 }
 
 // y[offset(i)] += scale * x[i]: many x elements may land on one y element, hence atomicAdd.
@@ -257,7 +262,8 @@ public:
             dispatch_binary(op, [&](auto op_constant) {
                 constexpr BinaryOp OP = decltype(op_constant)::value;
                 binary_backward_kernel<OP, T><<<blocks_for(plan.numel), kBlock>>>(
-                    a.data<T>(), b.data<T>(), gy.data<T>(), g.data<T>(), plan, operand, accumulate);
+                    a.data<T>(), b.data<T>(), gy.data<T>(), g.data<T>(), plan, operand, accumulate,
+                    is_broadcast(operand == 0 ? plan.a : plan.b));
             });
         });
         launched(to_string(op));

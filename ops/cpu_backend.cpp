@@ -201,19 +201,33 @@ public:
                     });
                     return;
                 }
+                // g has the operand's shape: output rows land on g through the operand's layout
+                // (stride 0 along the dims it was broadcast over, where they sum).
+                const StridedLayout target = operand == 0 ? plan.a : plan.b;
                 int64_t length = row_length(plan.a), sa = last_stride(plan.a), sb = last_stride(plan.b);
-                parallel_for(n / std::max<int64_t>(length, 1), n, [=](int64_t begin, int64_t end) {
+                const bool reduced = is_broadcast(target), row_sum = last_stride(target) == 0;
+                if (!accumulate) std::fill_n(g_in, g.numel(), T(0));
+                auto rows = [=](int64_t begin, int64_t end) {
                     for (int64_t r = begin; r < end; ++r) {
                         const T* ra = pa + strided_offset(plan.a, r * length);
                         const T* rb = pb + strided_offset(plan.b, r * length);
                         const T* gy_row = g_out + r * length;
-                        T* g_row = g_in + r * length;
-                        strided_row(length, sa, sb, [=](int64_t j, int64_t ia, int64_t ib) {
-                            g_row[j] = (accumulate ? g_row[j] : T(0)) +
-                                       gy_row[j] * binary_derivative<OP, T>(operand, ra[ia], rb[ib]);
-                        });
+                        T* g_row = g_in + strided_offset(target, r * length);
+                        if (row_sum) {  // the whole row sums into one element of g
+                            T total = 0;
+                            for (int64_t j = 0; j < length; ++j)
+                                total += gy_row[j] * binary_derivative<OP, T>(operand, ra[j * sa], rb[j * sb]);
+                            g_row[0] += total;
+                        } else {
+                            strided_row(length, sa, sb, [=](int64_t j, int64_t ia, int64_t ib) {
+                                g_row[j] += gy_row[j] * binary_derivative<OP, T>(operand, ra[ia], rb[ib]);
+                            });
+                        }
                     }
-                });
+                };
+                // Rows that sum into the same elements of g must not run in parallel.
+                if (reduced) rows(0, n / std::max<int64_t>(length, 1));
+                else parallel_for(n / std::max<int64_t>(length, 1), n, rows);
             });
         });
     }

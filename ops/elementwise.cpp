@@ -54,12 +54,11 @@ void binary_grads(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const
             InputGrads::Target g = gx.target(first + operand);
             kernels(gy).binary_backward(op, operand, plan, a, b, gy, g.grad, g.accumulate);
         } else if (op == BinaryOp::Add || op == BinaryOp::Sub) {
-            // d(a ± b)/d(operand) = ±1: reduce dL/dy itself, without an output-shaped temporary.
+            // d(a ± b)/d(operand) = ±1: reduce dL/dy itself.
             sum_into(gy, gx.at(first + operand), op == BinaryOp::Sub && operand == 1 ? -1.0 : 1.0);
         } else {
-            Tensor full = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
-            kernels(gy).binary_backward(op, operand, plan, a, b, gy, full, false);
-            sum_into(full, gx.at(first + operand));
+            // Summed over the broadcast dims inside the kernel: no output-shaped temporary.
+            kernels(gy).binary_backward(op, operand, plan, a, b, gy, gx.at(first + operand), true);
         }
     }
 }

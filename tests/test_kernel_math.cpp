@@ -41,6 +41,15 @@ BOOST_AUTO_TEST_CASE(broadcast_offsets_match_naive_indexing) {
     BOOST_CHECK(broadcast_plan({2, 3}, {2, 3}, {2, 3}).same_shape);
 }
 
+BOOST_AUTO_TEST_CASE(broadcast_layouts_know_when_they_repeat) {
+    // Over [2, 3, 4]: [3, 1] repeats (along dims 0 and 2), [2, 3, 4] does not, nor does [1, 3, 4]
+    // over [1, 3, 4] (extent-1 dims with stride 0 repeat nothing).
+    BroadcastPlan plan = broadcast_plan({3, 1}, {2, 3, 4}, {2, 3, 4});
+    BOOST_CHECK(is_broadcast(plan.a));
+    BOOST_CHECK(!is_broadcast(plan.b));
+    BOOST_CHECK(!is_broadcast(broadcast_plan({1, 3, 4}, {3, 4}, {1, 3, 4}).a));
+}
+
 BOOST_AUTO_TEST_CASE(transposed_layout_offsets) {
     // x [2, 3] read as its transpose [3, 2]: element (i, j) of the transpose is x[j, i] at j*3 + i.
     StridedLayout t;
