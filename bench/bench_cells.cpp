@@ -33,7 +33,6 @@
 
 using namespace tapegrad;
 using tapegrad::bench::backward_breakdown;
-using tapegrad::bench::median_seconds;
 using tapegrad::bench::run_torch_peer;
 using tapegrad::bench::torch_peer_missing;
 using tapegrad::bench::TorchPeer;
@@ -69,15 +68,18 @@ double gemm_flops(const std::vector<Gemm>& schedule) {
     return f;
 }
 
-// Seconds raw cblas_sgemm takes for the whole schedule (median of several runs).
-double gemm_floor_seconds(const std::vector<Gemm>& schedule) {
+// One run of the whole schedule on raw cblas_sgemm: the floor.
+struct GemmFloor {
+    std::vector<Gemm> schedule;
     std::vector<std::vector<float>> a, b, c;
-    for (const Gemm& s : schedule) {
-        a.emplace_back(size_t(s.m) * s.k, 0.01f);
-        b.emplace_back(size_t(s.k) * s.n, 0.02f);
-        c.emplace_back(size_t(s.m) * s.n, 0.0f);
+    explicit GemmFloor(const std::vector<Gemm>& s) : schedule(s) {
+        for (const Gemm& g : schedule) {
+            a.emplace_back(size_t(g.m) * g.k, 0.01f);
+            b.emplace_back(size_t(g.k) * g.n, 0.02f);
+            c.emplace_back(size_t(g.m) * g.n, 0.0f);
+        }
     }
-    return median_seconds(7, [&] {
+    void run() {
         for (size_t i = 0; i < schedule.size(); ++i) {
             const Gemm& s = schedule[i];
             for (int r = 0; r < s.count; ++r)
@@ -85,8 +87,8 @@ double gemm_floor_seconds(const std::vector<Gemm>& schedule) {
                             s.m, s.n, s.k, 1.0f, a[i].data(), s.trans_a ? s.m : s.k, b[i].data(),
                             s.trans_b ? s.k : s.n, 0.0f, c[i].data(), s.n);
         }
-    });
-}
+    }
+};
 
 // A classifier: embedding -> recurrent layer -> Linear on the final h -> logits [B, classes].
 struct Classifier {
@@ -96,13 +98,14 @@ struct Classifier {
     std::vector<Gemm> floor_schedule;
 };
 
-double train_step_seconds(Classifier& model, const Tensor& ids, const Tensor& labels, int repeats) {
-    Adam adam(model.parameters, AdamOptions{});
-    return median_seconds(repeats, [&] {
+// One train step of `model` per call (its Adam state lives in the closure).
+std::function<void()> train_step(Classifier& model, const Tensor& ids, const Tensor& labels) {
+    auto adam = std::make_shared<Adam>(model.parameters, AdamOptions{});
+    return [&model, ids, labels, adam] {
         for (Tensor& p : model.parameters) p.zero_grad();
         backward(cross_entropy(model.logits(ids), labels));
-        adam.step();
-    });
+        adam->step();
+    };
 }
 
 }  // namespace
@@ -112,11 +115,12 @@ int main(int argc, char** argv) {
     tapegrad::bench::parse_clock_flag(argc, argv);
     tapegrad::bench::warn_if_loaded();
     std::printf("%s\n", blas_summary().c_str());
-    std::printf("Train step: B=%lld T=%lld vocab=%lld E=%lld H=%lld, Adam; medians of 5 steps; %s\n\n", (long long)kB,
+    std::printf("Train step: B=%lld T=%lld vocab=%lld E=%lld H=%lld, Adam; medians of 7 rounds, each a floor run then a "
+                "step (the ratio is the median of the rounds' ratios); %s\n\n", (long long)kB,
                 (long long)kT, (long long)kVocab, (long long)kE, (long long)kH,
                 tapegrad::bench::cpu_time_clock() ? "process CPU time (--cpu-time)" : "wall time");
     const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
-    const int repeats = quick ? 1 : 5;
+    const int rounds = quick ? 1 : 7;
 
     Generator gen(1);
     std::vector<int64_t> id_values(static_cast<size_t>(kB * kT)), label_values(static_cast<size_t>(kB));
@@ -172,11 +176,13 @@ int main(int argc, char** argv) {
     std::map<std::string, double> ms;
     bool all_faster = !peer.ms.empty();
     for (Classifier& m : models) {
-        const double floor_s = gemm_floor_seconds(m.floor_schedule);
-        const double step_s = train_step_seconds(m, ids, labels, repeats);
+        GemmFloor floor(m.floor_schedule);
+        const tapegrad::bench::PairedTimes times =
+            tapegrad::bench::paired_median_seconds(rounds, train_step(m, ids, labels), [&] { floor.run(); });
+        const double step_s = times.step_s, ratio = times.ratio;
         ms[m.name] = step_s * 1e3;
-        std::printf("%-9s %10.1f %11.1f %10.2f %8.2fx", m.name.c_str(), step_s * 1e3, floor_s * 1e3,
-                    gemm_flops(m.floor_schedule) / 1e9, step_s / floor_s);
+        std::printf("%-9s %10.1f %11.1f %10.2f %8.2fx", m.name.c_str(), step_s * 1e3, times.floor_s * 1e3,
+                    gemm_flops(m.floor_schedule) / 1e9, ratio);
         auto it = peer.ms.find(m.name + "_loop");
         if (it != peer.ms.end()) {
             std::printf(" %14.1f  %s", it->second, versus_torch(ms[m.name], it->second).c_str());
@@ -185,10 +191,16 @@ int main(int argc, char** argv) {
             all_faster = false;
         }
         std::printf("\n          %s\n", backward_breakdown(cross_entropy(m.logits(ids), labels)).c_str());
-        if (m.name == "LSTM") std::printf("          budget: LSTM within 1.50x of its floor: %s\n", verdict(step_s / floor_s <= 1.5));
+        if (m.name == "LSTM") std::printf("          budget: LSTM within 1.50x of its floor: %s\n", verdict(ratio <= 1.5));
     }
-    std::printf("QL-LSTM vs LSTM: %.2fx faster (budget >= 2x: %s)\n", ms["LSTM"] / ms["QL-LSTM"],
-                verdict(ms["LSTM"] / ms["QL-LSTM"] >= 2.0));
+    // The same pairing for the two cells: rounds of one QL-LSTM step then one LSTM step.
+    auto model_named = [&](const std::string& name) -> Classifier& {
+        return *std::find_if(models.begin(), models.end(), [&](const Classifier& m) { return m.name == name; });
+    };
+    const tapegrad::bench::PairedTimes ql_vs_lstm = tapegrad::bench::paired_median_seconds(
+        rounds, train_step(model_named("LSTM"), ids, labels), train_step(model_named("QL-LSTM"), ids, labels));
+    std::printf("QL-LSTM vs LSTM (paired rounds): %.2fx faster (budget >= 2x: %s)\n", ql_vs_lstm.ratio,
+                verdict(ql_vs_lstm.ratio >= 2.0));
     const std::string missing = torch_peer_missing(peer);
     if (!missing.empty()) {
         std::printf("%s\n", missing.c_str());

@@ -73,6 +73,35 @@ inline double median_seconds(int repeats, const std::function<void()>& fn, const
     return times[times.size() / 2];
 }
 
+// A step timed against its floor, interleaved: after one warm-up of each, `rounds` rounds each time
+// one floor run and then one step run. On a shared host whose speed drifts by tens of percent within
+// seconds, timing all floor runs first and all step runs later compared different machines; paired
+// rounds see the same one. ratio = the median of the per-round step / floor ratios.
+struct PairedTimes {
+    double step_s, floor_s, ratio;
+};
+inline PairedTimes paired_median_seconds(int rounds, const std::function<void()>& step,
+                                         const std::function<void()>& floor) {
+    floor();
+    step();
+    std::vector<double> steps, floors, ratios;
+    for (int i = 0; i < rounds; ++i) {
+        double start = now_seconds();
+        floor();
+        double middle = now_seconds();
+        step();
+        double end = now_seconds();
+        floors.push_back(middle - start);
+        steps.push_back(end - middle);
+        ratios.push_back(steps.back() / floors.back());
+    }
+    auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+    };
+    return {median(steps), median(floors), median(ratios)};
+}
+
 inline const char* verdict(bool ok) { return ok ? "PASS" : "MISS"; }
 
 // One backward pass from `loss`, a record at a time, timing each record's backward function:
