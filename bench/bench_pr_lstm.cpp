@@ -2,7 +2,8 @@
 // (V = 2 plus the empty token), n = 40 and n = 500, against its GEMM floor measured in the same run.
 //
 // The floor: every matrix product the step does, at raw cblas_sgemm speed for the same shapes and
-// transposes. The shapes are read off the tape after the forward pass: each `linear` record with
+// transposes, timed in rounds interleaved with the step's (a floor run, then a step; the ratio is the
+// median of the rounds' ratios). The shapes are read off the tape after the forward pass: each `linear` record with
 // x [rows, in] and W [out, in] costs the forward GEMM x W^T, and in backward dW = gy^T x and (if x
 // needs a gradient) dx = gy W. Budget: the step within 1.3x of that floor.
 // Peer (bench/torch_peer.h, when .venv/ has torch): the same model and schedule as loops of torch ops.
@@ -38,18 +39,38 @@ namespace {
 // One linear record: x [rows, in], W [out, in], and whether backward computes dx.
 using LinearShape = std::tuple<int64_t, int64_t, int64_t, bool>;
 
-// The three GEMMs of a linear at raw sgemm speed (the ones linear() itself calls).
-double raw_linear_seconds(const LinearShape& shape, int repeats) {
-    auto [rows, in, out, needs_dx] = shape;
-    std::vector<float> x(rows * in, 0.01f), w(out * in, 0.01f), y(rows * out), gx(rows * in), gw(out * in);
-    return median_seconds(repeats, [&] {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1, x.data(), in, w.data(), in, 0, y.data(), out);
-        if (needs_dx)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1, y.data(), out, w.data(), in, 1,
-                        gx.data(), in);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1, y.data(), out, x.data(), in, 1, gw.data(), in);
-    });
-}
+// The GEMMs of every linear record at raw sgemm speed (the ones linear() itself calls), each
+// shape as many times as the step runs it: one run of the floor.
+struct LinearFloor {
+    struct Buffers {
+        std::vector<float> x, w, y, gx, gw;
+    };
+    std::map<LinearShape, int> shapes;
+    std::vector<Buffers> buffers;
+    explicit LinearFloor(const std::map<LinearShape, int>& s) : shapes(s) {
+        for (auto& [shape, count] : shapes) {
+            auto [rows, in, out, needs_dx] = shape;
+            buffers.push_back({std::vector<float>(rows * in, 0.01f), std::vector<float>(out * in, 0.01f),
+                               std::vector<float>(rows * out), std::vector<float>(rows * in), std::vector<float>(out * in)});
+        }
+    }
+    void run() {
+        size_t i = 0;
+        for (auto& [shape, count] : shapes) {
+            auto [rows, in, out, needs_dx] = shape;
+            Buffers& b = buffers[i++];
+            for (int r = 0; r < count; ++r) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1, b.x.data(), in, b.w.data(), in, 0,
+                            b.y.data(), out);
+                if (needs_dx)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1, b.y.data(), out, b.w.data(),
+                                in, 1, b.gx.data(), in);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1, b.y.data(), out, b.x.data(), in, 1,
+                            b.gw.data(), in);
+            }
+        }
+    }
+};
 
 Tensor one_hot_batch(int64_t batch, int64_t n, int64_t width, uint64_t seed) {
     std::vector<float> v(batch * n * width, 0.0f);
@@ -92,19 +113,22 @@ double bench_step(int64_t n, int repeats) {
         NoGrad no_grad;
         loss_of();
     });
-    double step_s = median_seconds(repeats, [&] {
-        adam.zero_grad();
-        backward(loss_of());
-        adam.step();
-    });
-
-    double floor_s = 0, flops = 0;
+    // The step and its floor in interleaved rounds (bench_timing.h).
+    LinearFloor floor(linears);
+    const tapegrad::bench::PairedTimes times = tapegrad::bench::paired_median_seconds(
+        repeats,
+        [&] {
+            adam.zero_grad();
+            backward(loss_of());
+            adam.step();
+        },
+        [&] { floor.run(); });
+    const double step_s = times.step_s, floor_s = times.floor_s, ratio = times.ratio;
+    double flops = 0;
     for (auto& [shape, count] : linears) {
         auto [rows, in, out, needs_dx] = shape;
-        floor_s += count * raw_linear_seconds(shape, repeats);
         flops += count * 2.0 * rows * in * out * (needs_dx ? 3 : 2);
     }
-    double ratio = step_s / floor_s;
     std::printf("n=%-4lld B=%lld H=%lld  step %8.1f ms (forward %7.1f ms)  GEMM floor %8.1f ms (%5.1f GFLOP, %3zu shapes)"
                 "  ratio %.2fx  budget 1.3x %s  batched merge calls/forward %lld (x2 with backward)\n",
                 (long long)n, (long long)B, (long long)H, step_s * 1e3, forward_s * 1e3, floor_s * 1e3, flops / 1e9,
