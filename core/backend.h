@@ -60,6 +60,7 @@ struct AdamHyper {
 struct PackedMatrix {
     Tensor data;              // CPU: B in panels (ops/packed_gemm.h); CUDA: the matrix handed in
     int64_t k = 0, n = 0;
+    int64_t groups = 1;       // products are written gate-major, [groups, M, N / groups]
     bool transposed = false;  // data holds B^T [N, K] (CUDA keeps the caller's matrix as it is)
 };
 
@@ -111,9 +112,11 @@ public:
     virtual void gemm(const GemmArgs& args) = 0;
 
     // B = b [K, N], or b^T when `transpose` (b [N, K]), prepared for many gemm_packed calls: a loop
-    // that multiplies by one weight at every step packs it once (RecurrentLinear).
-    virtual PackedMatrix pack_matrix(const Tensor& b, bool transpose) = 0;
-    // c [M, N] = a [M, K] B + (addend [M, N] when not null, else beta * c); a, c contiguous.
+    // that multiplies by one weight at every step packs it once (RecurrentLinear). groups > 1: the
+    // products come out gate-major (N a multiple of groups).
+    virtual PackedMatrix pack_matrix(const Tensor& b, bool transpose, int64_t groups) = 0;
+    // c = a [M, K] B + (addend [M, N] when not null, else beta * c), c [M, N] or, for groups > 1,
+    // [groups, M, N / groups]; a, c, addend contiguous.
     virtual void gemm_packed(const Tensor& a, const PackedMatrix& b, const void* addend, double beta, Tensor& c) = 0;
 
     // ---- data movement ----

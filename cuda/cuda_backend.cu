@@ -304,28 +304,41 @@ public:
     void gemm(const GemmArgs& args) override { cuda::gemm(current_device(), args); }
 
     // cuBLAS has no use for a packed copy: keep the matrix and remember whether it is B^T.
-    PackedMatrix pack_matrix(const Tensor& b, bool transpose) override {
-        return {b, b.shape()[transpose ? 1 : 0], b.shape()[transpose ? 0 : 1], transpose};
+    PackedMatrix pack_matrix(const Tensor& b, bool transpose, int64_t groups) override {
+        return {b, b.shape()[transpose ? 1 : 0], b.shape()[transpose ? 0 : 1], groups, transpose};
     }
 
+    // One GEMM per group g: C_g [M, w] = A B[:, g w : (g + 1) w] (+ the addend's columns of group g,
+    // copied into C_g first, or beta C_g), w = N / groups.
     void gemm_packed(const Tensor& a, const PackedMatrix& b, const void* addend, double beta, Tensor& c) override {
-        const size_t bytes = c.numel() * dtype_size(c.dtype());
-        if (addend) copy_within(c.raw_data(), addend, bytes);
-        GemmArgs g;
-        g.transpose_b = b.transposed;
-        g.m = a.numel() / std::max<int64_t>(b.k, 1);
-        g.n = b.n;
-        g.k = b.k;
-        g.beta = addend ? 1.0 : beta;
-        g.a = a.raw_data();
-        g.b = b.data.raw_data();
-        g.c = c.raw_data();
-        g.lda = b.k;
-        g.ldb = b.transposed ? b.k : b.n;
-        g.ldc = b.n;
-        g.dtype = a.dtype();
-        if (g.m > 0 && g.n > 0 && g.k > 0) gemm(g);
-        else if (g.beta == 0.0) fill(c, 0.0);
+        const int64_t m = a.numel() / std::max<int64_t>(b.k, 1), width = b.n / b.groups;
+        const size_t elem = dtype_size(c.dtype());
+        for (int64_t group = 0; group < b.groups; ++group) {
+            char* c_group = static_cast<char*>(c.raw_data()) + group * m * width * elem;
+            if (addend)
+                TG_CUDA_CHECK(cudaMemcpy2D(c_group, width * elem, static_cast<const char*>(addend) + group * width * elem,
+                                           b.n * elem, width * elem, m, cudaMemcpyDeviceToDevice),
+                              "gemm_packed addend");
+            GemmArgs g;
+            g.transpose_b = b.transposed;
+            g.m = m;
+            g.n = width;
+            g.k = b.k;
+            g.beta = addend ? 1.0 : beta;
+            g.a = a.raw_data();
+            // B's columns of this group: rows of B^T [N, K], or a column offset into B [K, N].
+            g.b = static_cast<const char*>(b.data.raw_data()) + group * width * (b.transposed ? b.k : 1) * elem;
+            g.c = c_group;
+            g.lda = b.k;
+            g.ldb = b.transposed ? b.k : b.n;
+            g.ldc = width;
+            g.dtype = a.dtype();
+            if (g.m > 0 && g.n > 0 && g.k > 0) {
+                gemm(g);
+            } else if (g.beta == 0.0 && m * width > 0) {
+                TG_CUDA_CHECK(cudaMemset(c_group, 0, m * width * elem), "gemm_packed zeros");
+            }
+        }
     }
 
     void strided_copy(const Tensor& src, const StridedLayout& src_layout, Tensor& dst,

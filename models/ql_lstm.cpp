@@ -81,7 +81,8 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
     // contiguous view: W x [T, B, H] (PSUG) or W_ih x + b_ih + b_hh [T, B, 4H].
     Tensor x_time_major = transpose(x, 0, 1);
     Tensor projected = options.psug ? linear(x_time_major, weight, Tensor()) : lstm->project_inputs(x_time_major);
-    RecurrentLinear recurrent(options.psug ? recurrent_weight : lstm->weight_hh, projected, T);
+    RecurrentLinear recurrent = options.psug ? RecurrentLinear(recurrent_weight, projected, T)
+                                             : lstm->recurrent_product(projected, T);  // gate-major [4, B, H]
     // PSUG: the gates' scales and biases stacked gate-major, [4, 1, H] in the order i, f, o, g, so
     // that one broadcast a ⊙ z + b gives all four pre-activations as [4, B, H], in which i, f, o
     // are one contiguous block (one sigmoid) and each gate a contiguous view (select of gate k).
@@ -107,11 +108,12 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
             for (int k = 0; k < 3; ++k) gates[k] = in_scope(kGateScopes[k], [&] { return select(sigmoids, 0, k); });
             gates[3] = in_scope(kGateScopes[3], [&] { return tanh(select(pre, 0, 3)); });
         } else {
-            std::vector<Tensor> g = in_scope("gates", [&] { return chunk(recurrent.step(h), 4, 1); });
+            Tensor g = in_scope("gates", [&] { return recurrent.step(h); });  // [4, B, H]
             const int standard_order[4] = {0, 1, 3, 2};  // the LSTM cell's layout is i, f, g, o
             for (int k = 0; k < 4; ++k)
                 gates[k] = in_scope(kGateScopes[k], [&] {
-                    return k == 3 ? tanh(g[standard_order[k]]) : sigmoid(g[standard_order[k]]);
+                    Tensor pre = select(g, 0, standard_order[k]);
+                    return k == 3 ? tanh(pre) : sigmoid(pre);
                 });
         }
         c_new = in_scope("c", [&] { return addcmul(gates[1] * c, gates[0], gates[3]); });

@@ -119,17 +119,18 @@ LstmCell::LstmCell(int64_t input_size, int64_t hidden_size, Generator& gen, doub
 
 Tensor LstmCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih + bias_hh); }
 
+// Gate-major z_t [4, B, H]: each gate is a view (select), not a slicing copy of [B, 4H].
 RecurrentLinear LstmCell::recurrent_product(const Tensor& projected, int64_t steps) const {
-    return RecurrentLinear(weight_hh, projected, steps);
+    return RecurrentLinear(weight_hh, projected, steps, 4);
 }
 
 RecurrentState LstmCell::step(const Tensor&, int64_t, const RecurrentState& previous, RecurrentLinear& recurrent) const {
     // Labels: ".../t=3/forget_gate" and so on; "c" and "h" mark the new state (autograd/grad_flow.h).
-    std::vector<Tensor> gates = in_scope("gates", [&] { return chunk(recurrent.step(previous.h), 4, 1); });
-    Tensor input_gate = in_scope("input_gate", [&] { return sigmoid(gates[0]); });
-    Tensor forget_gate = in_scope("forget_gate", [&] { return sigmoid(gates[1]); });
-    Tensor candidate = in_scope("candidate", [&] { return tanh(gates[2]); });
-    Tensor output_gate = in_scope("output_gate", [&] { return sigmoid(gates[3]); });
+    Tensor gates = in_scope("gates", [&] { return recurrent.step(previous.h); });  // [4, B, H]: i, f, g, o
+    Tensor input_gate = in_scope("input_gate", [&] { return sigmoid(select(gates, 0, 0)); });
+    Tensor forget_gate = in_scope("forget_gate", [&] { return sigmoid(select(gates, 0, 1)); });
+    Tensor candidate = in_scope("candidate", [&] { return tanh(select(gates, 0, 2)); });
+    Tensor output_gate = in_scope("output_gate", [&] { return sigmoid(select(gates, 0, 3)); });
     Tensor c = in_scope("c", [&] { return addcmul(forget_gate * previous.c, input_gate, candidate); });
     return {in_scope("h", [&] { return output_gate * tanh(c); }), c};
 }
@@ -148,17 +149,17 @@ GruCell::GruCell(int64_t input_size, int64_t hidden_size, Generator& gen) : Recu
 Tensor GruCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih); }
 
 RecurrentLinear GruCell::recurrent_product(const Tensor&, int64_t steps) const {
-    return RecurrentLinear(weight_hh, bias_hh, steps);
+    return RecurrentLinear(weight_hh, bias_hh, steps, 3);  // gate-major [3, B, H]
 }
 
 RecurrentState GruCell::step(const Tensor& projected, int64_t t, const RecurrentState& previous,
                              RecurrentLinear& recurrent) const {
     // Labels as in LstmCell::step: ".../t=3/update_gate"; "h" marks the new state.
     std::vector<Tensor> xs = in_scope("gates", [&] { return chunk(time_step(projected, t), 3, 1); });
-    std::vector<Tensor> hs = in_scope("gates", [&] { return chunk(recurrent.step(previous.h), 3, 1); });
-    Tensor reset = in_scope("reset_gate", [&] { return sigmoid(xs[0] + hs[0]); });
-    Tensor update = in_scope("update_gate", [&] { return sigmoid(xs[1] + hs[1]); });
-    Tensor candidate = in_scope("candidate", [&] { return tanh(addcmul(xs[2], reset, hs[2])); });
+    Tensor hs = in_scope("gates", [&] { return recurrent.step(previous.h); });  // [3, B, H]: r, z, n
+    Tensor reset = in_scope("reset_gate", [&] { return sigmoid(xs[0] + select(hs, 0, 0)); });
+    Tensor update = in_scope("update_gate", [&] { return sigmoid(xs[1] + select(hs, 0, 1)); });
+    Tensor candidate = in_scope("candidate", [&] { return tanh(addcmul(xs[2], reset, select(hs, 0, 2))); });
     // h' = (1 - z) n + z h = n + z (h - n)
     return {in_scope("h", [&] { return addcmul(candidate, update, previous.h - candidate); }), Tensor()};
 }

@@ -310,13 +310,13 @@ public:
         }
     }
 
-    PackedMatrix pack_matrix(const Tensor& b, bool transpose) override {
+    PackedMatrix pack_matrix(const Tensor& b, bool transpose, int64_t groups) override {
         const int64_t k = b.shape()[transpose ? 1 : 0], n = b.shape()[transpose ? 0 : 1];
-        PackedMatrix packed{Tensor(), k, n, false};
+        PackedMatrix packed{Tensor(), k, n, groups, false};
         dispatch_float(b.dtype(), [&](auto t) {
             using T = decltype(t);
-            packed.data = Tensor::empty({packed_size<T>(k, n)}, b.dtype(), b.device());
-            pack_panels<T>(b.data<T>(), k, n, transpose, packed.data.data<T>());
+            packed.data = Tensor::empty({packed_size<T>(k, n, groups)}, b.dtype(), b.device());
+            pack_panels<T>(b.data<T>(), k, n, transpose, groups, packed.data.data<T>());
         });
         return packed;
     }
@@ -324,7 +324,7 @@ public:
     void gemm_packed(const Tensor& a, const PackedMatrix& b, const void* addend, double beta, Tensor& c) override {
         dispatch_float(a.dtype(), [&](auto t) {
             using T = decltype(t);
-            gemm_panels<T>(a.data<T>(), a.numel() / std::max<int64_t>(b.k, 1), b.k, b.data.data<T>(), b.n,
+            gemm_panels<T>(a.data<T>(), a.numel() / std::max<int64_t>(b.k, 1), b.k, b.data.data<T>(), b.n, b.groups,
                            static_cast<const T*>(addend), T(beta), c.data<T>());
         });
     }

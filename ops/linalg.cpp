@@ -136,19 +136,21 @@ struct RecurrentLinear::State {
     Tensor weight_view;  // U as the output of the "recurrent_weight" record; every step's input
     PackedMatrix forward_weight;   // U^T [K, G], packed once: z_t = A_t + h_t U^T at every step
     PackedMatrix backward_weight;  // U [G, K], packed by the first step backward: dh_t += dz_t U
-    int64_t capacity = 0, steps = 0, rows = -1;
+    int64_t capacity = 0, steps = 0, rows = -1, gates = 1;
     Tensor inputs;                // H [T, N, K]: h_t, saved by step t
     Tensor output_grads;          // dZ [T, N, G]: dL/dz_t, saved by step t's backward
     std::vector<bool> has_grad;   // step t's backward ran (steps off the path to the loss do not)
 };
 
-RecurrentLinear::RecurrentLinear(const Tensor& weight, const Tensor& added, int64_t steps)
+RecurrentLinear::RecurrentLinear(const Tensor& weight, const Tensor& added, int64_t steps, int64_t gates)
     : state_(std::make_shared<State>()) {
     const char* op = "recurrent_linear";
     check_floating(op, weight);
     if (weight.dim() != 2) fail(op, "expected a weight [G, K], got {}", weight.describe());
     if (steps < 0) fail(op, "steps must be >= 0, got {}", steps);
     const int64_t g = weight.shape()[0];
+    if (gates < 1 || g % gates != 0)
+        fail(op, "cannot cut the weight's {} outputs into {} gates (weight {})", g, gates, weight.describe());
     State& s = *state_;
     if (added.defined()) {
         check_matrix_inputs(op, added, weight);
@@ -161,9 +163,10 @@ RecurrentLinear::RecurrentLinear(const Tensor& weight, const Tensor& added, int6
     s.weight = weight;
     s.added = added;
     s.capacity = steps;
+    s.gates = gates;
     s.has_grad.assign(steps, false);
     s.weight_view = alias_with_shape(weight, weight.shape());
-    s.forward_weight = kernels(weight).pack_matrix(weight, /*transpose=*/true);
+    s.forward_weight = kernels(weight).pack_matrix(weight, /*transpose=*/true, gates);
     std::vector<Tensor> inputs = {weight};
     if (added.defined()) inputs.push_back(added);
     // Runs after every step's record. The gradient handed in is the zeros the steps put there only
@@ -212,10 +215,14 @@ Tensor RecurrentLinear::step(const Tensor& h) {
     const int64_t t = s.steps++;
     const bool per_step = s.added.defined() && s.added.dim() == 3;
 
-    Tensor z = empty_like(h, {n, g});
+    // z_t [N, G], or gate-major [gates, N, G / gates]: the packed product writes each gate as one
+    // contiguous block, reading A_t in its own [N, G] layout.
+    const int64_t gates = s.gates, width = g / gates;
+    Tensor z = empty_like(h, gates == 1 ? Shape{n, g} : Shape{gates, n, width});
     const void* added_t = per_step ? alias_with_shape(s.added, {n, g}, t * n * g).raw_data() : nullptr;
     kernels(h).gemm_packed(h, s.forward_weight, added_t, 0.0, z);
-    if (s.added.defined() && !per_step) kernels(h).broadcast_add(alias_with_shape(s.added, {1, g}), z, 1.0);
+    if (s.added.defined() && !per_step)
+        kernels(h).broadcast_add(alias_with_shape(s.added, gates == 1 ? Shape{1, g} : Shape{gates, 1, width}), z, 1.0);
     if (s.weight_view.requires_grad()) {
         if (!s.inputs.defined()) s.inputs = empty_like(h, {s.capacity, n, k});
         kernels(h).copy_within(alias_with_shape(s.inputs, {n, k}, t * n * k).raw_data(), h.raw_data(),
@@ -224,17 +231,28 @@ Tensor RecurrentLinear::step(const Tensor& h) {
 
     record(op, {h, s.weight_view}, z, [state = state_, t](const Tensor& gy, InputGrads& gx) {
         State& s = *state;
-        const int64_t n = s.rows, g = s.weight.shape()[0];
-        if (gx.needed(0)) {
-            if (!s.backward_weight.data.defined()) s.backward_weight = kernels(gy).pack_matrix(s.weight, false);
-            into(gx.target(0), [&](Tensor& gh, double beta) { kernels(gy).gemm_packed(gy, s.backward_weight, nullptr, beta, gh); });
-        }
+        const int64_t n = s.rows, g = s.weight.shape()[0], gates = s.gates;
+        // dL/dz_t in the [N, G] layout: saved into dZ (for dL/dU and dL/dA) when U needs a
+        // gradient; gate-major gradients are put back in that order on the way.
+        Tensor dz = gy;
         if (gx.needed(1)) {
             gx.at(1);  // zeros: marks the weight record as reached
             if (!s.output_grads.defined()) s.output_grads = empty_like(gy, {s.capacity, n, g});
-            kernels(gy).copy_within(alias_with_shape(s.output_grads, {n, g}, t * n * g).raw_data(), gy.raw_data(),
-                                    gy.numel() * dtype_size(gy.dtype()));
+            dz = alias_with_shape(s.output_grads, {n, g}, t * n * g);
             s.has_grad[t] = true;
+        } else if (gates > 1) {
+            dz = empty_like(gy, {n, g});
+        }
+        if (gates > 1) {
+            const Shape gate_major = {gates, n, g / gates};
+            kernels(gy).strided_copy(gy, permuted_layout(gate_major, {1, 0, 2}), dz,
+                                     contiguous_layout({n, gates, g / gates}), false);
+        } else if (!dz.same(gy)) {
+            kernels(gy).copy_within(dz.raw_data(), gy.raw_data(), gy.numel() * dtype_size(gy.dtype()));
+        }
+        if (gx.needed(0)) {
+            if (!s.backward_weight.data.defined()) s.backward_weight = kernels(gy).pack_matrix(s.weight, false, 1);
+            into(gx.target(0), [&](Tensor& gh, double beta) { kernels(dz).gemm_packed(dz, s.backward_weight, nullptr, beta, gh); });
         }
     });
     return z;

@@ -33,8 +33,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 class RecurrentLinear {
 public:
     // weight U [G, K]; added: A [steps, N, G], a bias [G] or undefined; steps: the most steps the
-    // loop will run.
-    RecurrentLinear(const Tensor& weight, const Tensor& added, int64_t steps);
+    // loop will run; gates > 1: each z_t comes out gate-major, [gates, N, G / gates], so that a
+    // cell takes its gates as views (select(z, 0, k)) instead of slicing copies of [N, G].
+    RecurrentLinear(const Tensor& weight, const Tensor& added, int64_t steps, int64_t gates = 1);
     // z_t = A_t + h U^T for the next step (t = 0, 1, ... in call order).
     Tensor step(const Tensor& h);
 

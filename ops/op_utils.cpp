@@ -45,6 +45,28 @@ BroadcastPlan broadcast_plan(const Shape& a, const Shape& b, const Shape& out) {
     return plan;
 }
 
+StridedLayout contiguous_layout(const Shape& shape) {
+    StridedLayout l;
+    l.ndim = int(shape.size());
+    Shape strides = contiguous_strides(shape);
+    for (int k = 0; k < l.ndim; ++k) {
+        l.shape[k] = shape[k];
+        l.stride[k] = strides[k];
+    }
+    return l;
+}
+
+StridedLayout permuted_layout(const Shape& source, const std::vector<int>& perm) {
+    StridedLayout l;
+    l.ndim = int(source.size());
+    Shape strides = contiguous_strides(source);
+    for (int k = 0; k < l.ndim; ++k) {
+        l.shape[k] = source[perm[k]];
+        l.stride[k] = strides[perm[k]];
+    }
+    return l;
+}
+
 StridedLayout broadcast_layout(const Tensor& y, const Tensor& x) {
     StridedLayout l;
     l.ndim = x.dim();

@@ -37,9 +37,10 @@ constexpr int64_t kPanels = 2;  // panels (of W columns) per block
 // The block C[0..R, 0..cols) at `c` (row stride ldc), cols <= P * W, from R rows of a (row stride
 // k) and P consecutive panels starting at `panel`:
 //   acc[r][p] = sum_k a[r, k] * panel_p[k, :]      (R * P vector accumulators, in registers)
-//   C = acc + (addend or beta * C)
+//   C = acc + (addend (row stride ld_addend) or beta * C)
 template <typename T, int R, int P>
-void block(const T* a, int64_t k, const T* panel, const T* addend, T beta, T* c, int64_t ldc, int64_t cols) {
+void block(const T* a, int64_t k, const T* panel, const T* addend, int64_t ld_addend, T beta, T* c, int64_t ldc,
+           int64_t cols) {
     constexpr int64_t W = packed_panel_width<T>();
     Vec<T> acc[R][P];
     for (int r = 0; r < R; ++r)
@@ -54,7 +55,7 @@ void block(const T* a, int64_t k, const T* panel, const T* addend, T beta, T* c,
     }
     for (int r = 0; r < R; ++r) {
         T* row = c + r * ldc;
-        const T* add = addend ? addend + r * ldc : nullptr;
+        const T* add = addend ? addend + r * ld_addend : nullptr;
         if (cols == P * W) {
             for (int p = 0; p < P; ++p) {
                 Vec<T> base = add ? load(add + p * W) : beta != T(0) ? beta * load(row + p * W) : Vec<T>{};
@@ -72,14 +73,14 @@ void block(const T* a, int64_t k, const T* panel, const T* addend, T beta, T* c,
 
 // Dispatches the runtime row count (1..kRows) and panel count (1..kPanels) to a compiled block.
 template <typename T>
-void any_block(int64_t rows, int64_t panels, const T* a, int64_t k, const T* panel, const T* addend, T beta, T* c,
-               int64_t ldc, int64_t cols) {
-    using Fn = void (*)(const T*, int64_t, const T*, const T*, T, T*, int64_t, int64_t);
+void any_block(int64_t rows, int64_t panels, const T* a, int64_t k, const T* panel, const T* addend, int64_t ld_addend,
+               T beta, T* c, int64_t ldc, int64_t cols) {
+    using Fn = void (*)(const T*, int64_t, const T*, const T*, int64_t, T, T*, int64_t, int64_t);
     static constexpr Fn table[kRows][kPanels] = {
         {block<T, 1, 1>, block<T, 1, 2>}, {block<T, 2, 1>, block<T, 2, 2>}, {block<T, 3, 1>, block<T, 3, 2>},
         {block<T, 4, 1>, block<T, 4, 2>}, {block<T, 5, 1>, block<T, 5, 2>}, {block<T, 6, 1>, block<T, 6, 2>},
     };
-    table[rows - 1][panels - 1](a, k, panel, addend, beta, c, ldc, cols);
+    table[rows - 1][panels - 1](a, k, panel, addend, ld_addend, beta, c, ldc, cols);
 }
 
 // Below this many multiply-adds a product runs on the calling thread (a parallel region costs a
@@ -89,32 +90,39 @@ constexpr int64_t kParallelWork = 1 << 17;
 }  // namespace
 
 template <typename T>
-void pack_panels(const T* b, int64_t k, int64_t n, bool transpose, T* packed) {
-    const int64_t w = packed_panel_width<T>(), panels = (n + w - 1) / w;
-    for (int64_t p = 0; p < panels; ++p)
-        for (int64_t kk = 0; kk < k; ++kk)
-            for (int64_t j = 0; j < w; ++j) {
-                const int64_t col = p * w + j;
-                packed[(p * k + kk) * w + j] = col >= n ? T(0) : transpose ? b[col * k + kk] : b[kk * n + col];
-            }
+void pack_panels(const T* b, int64_t k, int64_t n, bool transpose, int64_t groups, T* packed) {
+    const int64_t w = packed_panel_width<T>(), width = n / groups, panels = (width + w - 1) / w;
+    for (int64_t g = 0; g < groups; ++g)
+        for (int64_t p = 0; p < panels; ++p)
+            for (int64_t kk = 0; kk < k; ++kk)
+                for (int64_t j = 0; j < w; ++j) {
+                    const int64_t within = p * w + j, col = g * width + within;
+                    packed[((g * panels + p) * k + kk) * w + j] =
+                        within >= width ? T(0) : transpose ? b[col * k + kk] : b[kk * n + col];
+                }
 }
 
 template <typename T>
-void gemm_panels(const T* a, int64_t m, int64_t k, const T* packed, int64_t n, const T* addend, T beta, T* c) {
-    const int64_t w = packed_panel_width<T>(), span = kPanels * w;
-    const int64_t row_blocks = (m + kRows - 1) / kRows, col_blocks = (n + span - 1) / span;
-    // Blocks are numbered column block first, so that a thread's contiguous share of them reads
-    // as few distinct panels of B as possible (B stays in that core's cache).
+void gemm_panels(const T* a, int64_t m, int64_t k, const T* packed, int64_t n, int64_t groups, const T* addend, T beta,
+                 T* c) {
+    const int64_t w = packed_panel_width<T>(), span = kPanels * w, width = n / groups;
+    const int64_t panels = (width + w - 1) / w;  // per group
+    const int64_t row_blocks = (m + kRows - 1) / kRows, col_blocks = (width + span - 1) / span;
+    // Blocks are numbered group, then column block, then row block, so that a thread's contiguous
+    // share of them reads as few distinct panels of B as possible (B stays in that core's cache).
     auto run = [=](int64_t begin, int64_t end) {
         for (int64_t blk = begin; blk < end; ++blk) {
-            const int64_t cb = blk / row_blocks, rb = blk % row_blocks;
-            const int64_t row = rb * kRows, col = cb * span;
-            const int64_t rows = std::min(kRows, m - row), cols = std::min(span, n - col);
-            any_block<T>(rows, (cols + w - 1) / w, a + row * k, k, packed + col * k, addend ? addend + row * n + col : nullptr,
-                         beta, c + row * n + col, n, cols);
+            const int64_t g = blk / (col_blocks * row_blocks), cb = blk / row_blocks % col_blocks, rb = blk % row_blocks;
+            const int64_t row = rb * kRows, col = cb * span;  // col: within the group
+            const int64_t rows = std::min(kRows, m - row), cols = std::min(span, width - col);
+            const T* group_panels = packed + g * panels * w * k;
+            // c is [groups, M, width] (for one group simply [M, N]).
+            any_block<T>(rows, (cols + w - 1) / w, a + row * k, k, group_panels + col * k,
+                         addend ? addend + row * n + g * width + col : nullptr, n, beta, c + (g * m + row) * width + col,
+                         width, cols);
         }
     };
-    const int64_t blocks = row_blocks * col_blocks;
+    const int64_t blocks = groups * row_blocks * col_blocks;
     if (m * n * k <= kParallelWork || omp_get_max_threads() == 1) {
         run(0, blocks);
         return;
@@ -127,10 +135,11 @@ void gemm_panels(const T* a, int64_t m, int64_t k, const T* packed, int64_t n, c
     }
 }
 
-template void pack_panels<float>(const float*, int64_t, int64_t, bool, float*);
-template void pack_panels<double>(const double*, int64_t, int64_t, bool, double*);
-template void gemm_panels<float>(const float*, int64_t, int64_t, const float*, int64_t, const float*, float, float*);
-template void gemm_panels<double>(const double*, int64_t, int64_t, const double*, int64_t, const double*, double,
-                                  double*);
+template void pack_panels<float>(const float*, int64_t, int64_t, bool, int64_t, float*);
+template void pack_panels<double>(const double*, int64_t, int64_t, bool, int64_t, double*);
+template void gemm_panels<float>(const float*, int64_t, int64_t, const float*, int64_t, int64_t, const float*, float,
+                                 float*);
+template void gemm_panels<double>(const double*, int64_t, int64_t, const double*, int64_t, int64_t, const double*,
+                                  double, double*);
 
 }  // namespace tapegrad

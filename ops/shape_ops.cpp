@@ -9,35 +9,12 @@
 namespace tapegrad {
 
 namespace {
-StridedLayout contiguous_layout(const Shape& shape) {
-    StridedLayout l;
-    l.ndim = int(shape.size());
-    Shape strides = contiguous_strides(shape);
-    for (int k = 0; k < l.ndim; ++k) {
-        l.shape[k] = shape[k];
-        l.stride[k] = strides[k];
-    }
-    return l;
-}
-
 // The sub-block `block` of a contiguous tensor of shape `whole`, starting at `start` along `axis`.
 StridedLayout block_layout(const Shape& whole, const Shape& block, int axis, int64_t start) {
     StridedLayout l = contiguous_layout(block);
     Shape strides = contiguous_strides(whole);
     for (int k = 0; k < l.ndim; ++k) l.stride[k] = strides[k];
     l.offset = start * strides[axis];
-    return l;
-}
-
-// A contiguous tensor of shape `source` read in the order of its permutation `perm`.
-StridedLayout permuted_layout(const Shape& source, const std::vector<int>& perm) {
-    StridedLayout l;
-    l.ndim = int(source.size());
-    Shape strides = contiguous_strides(source);
-    for (int k = 0; k < l.ndim; ++k) {
-        l.shape[k] = source[perm[k]];
-        l.stride[k] = strides[perm[k]];
-    }
     return l;
 }
 }  // namespace

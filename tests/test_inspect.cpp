@@ -408,10 +408,11 @@ BOOST_AUTO_TEST_CASE(cells_label_ops_by_layer_step_and_gate) {
         return ops;
     };
     using Ops = std::vector<std::string>;
-    BOOST_CHECK(ops_in("lstm/layer1/t=3/forget_gate") == Ops{"sigmoid"});
-    BOOST_CHECK(ops_in("lstm/layer0/t=19/candidate") == Ops{"tanh"});
+    // Each gate is a view of the gate-major product, then its activation.
+    BOOST_CHECK(ops_in("lstm/layer1/t=3/forget_gate") == (Ops{"select", "sigmoid"}));
+    BOOST_CHECK(ops_in("lstm/layer0/t=19/candidate") == (Ops{"select", "tanh"}));
     BOOST_CHECK(ops_in("lstm/layer0/t=3/c") == (Ops{"mul", "addcmul"}));  // f * c, then + i * g
-    BOOST_CHECK(ops_in("gru/layer0/t=1/update_gate") == (Ops{"add", "sigmoid"}));
+    BOOST_CHECK(ops_in("gru/layer0/t=1/update_gate") == (Ops{"select", "add", "sigmoid"}));
     // QL-LSTM: one sigmoid over i, f, o ("gates"); each gate is a view of its block.
     BOOST_CHECK(ops_in("ql/t=5/gates") == (Ops{"recurrent_linear", "addcmul", "slice", "sigmoid"}));
     BOOST_CHECK(ops_in("ql/t=5/forget_gate") == (Ops{"select"}));

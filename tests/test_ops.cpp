@@ -215,40 +215,66 @@ BOOST_AUTO_TEST_CASE(recurrent_linear_gradient) {
 
 // The CPU backend's packed product (ops/packed_gemm.h) against a plain triple loop, for every
 // remainder of its 6-row x 2-panel blocks (M up to 13, N across one, two and three panels, odd K),
-// B given as [K, N] or transposed, with an addend, with beta = 0 and with beta = 1.
+// B given as [K, N] or transposed, with an addend, with beta = 0 and with beta = 1, written as
+// [M, N] or gate-major [groups, M, N / groups].
 template <typename T>
 void check_packed_gemm() {
     Backend& cpu = backend_for(Device::cpu());
     const int64_t w = packed_panel_width<T>();
     for (int64_t m : {1, 5, 6, 7, 13})
-        for (int64_t n : {int64_t(1), w - 1, w, w + 3, 2 * w, 2 * w + 1, 5 * w - 2})
+        for (int64_t n : {int64_t(1), w - 1, w, w + 3, 2 * w, 2 * w + 1, 5 * w - 2, 6 * w + 3})
             for (int64_t k : {1, 3, 17})
                 for (bool transpose : {false, true})
+                    for (int64_t groups : {1, 3})
                     for (int mode = 0; mode < 3; ++mode) {  // 0: addend, 1: beta 0, 2: beta 1
+                        if (n % groups != 0) continue;
+                        const int64_t width = n / groups;
                         auto make = [](const Shape& shape, uint64_t seed) { return to(input(shape, seed), dtype_of<T>()).detach(); };
                         Tensor a = make({m, k}, 60), b = make(transpose ? Shape{n, k} : Shape{k, n}, 61);
                         Tensor addend = make({m, n}, 62), c = make({m, n}, 63);
                         std::vector<double> av = values(a), bv = values(b), dv = values(addend), cv = values(c);
-                        PackedMatrix packed = cpu.pack_matrix(b, transpose);
+                        PackedMatrix packed = cpu.pack_matrix(b, transpose, groups);
                         cpu.gemm_packed(a, packed, mode == 0 ? addend.raw_data() : nullptr, mode == 2 ? 1.0 : 0.0, c);
                         std::vector<double> got = values(c);
                         double worst = 0;
                         for (int64_t i = 0; i < m; ++i)
                             for (int64_t j = 0; j < n; ++j) {
-                                double want = mode == 0 ? dv[i * n + j] : mode == 2 ? cv[i * n + j] : 0.0;
+                                const int64_t at = (j / width * m + i) * width + j % width;  // gate-major
+                                double want = mode == 0 ? dv[i * n + j] : mode == 2 ? cv[at] : 0.0;
                                 for (int64_t kk = 0; kk < k; ++kk)
                                     want += av[i * k + kk] * (transpose ? bv[j * k + kk] : bv[kk * n + j]);
-                                worst = std::max(worst, std::fabs(got[i * n + j] - want));
+                                worst = std::max(worst, std::fabs(got[at] - want));
                             }
                         BOOST_CHECK_MESSAGE(worst <= (sizeof(T) == 4 ? 1e-5 : 1e-13),
                                             "m " << m << " n " << n << " k " << k << " transpose " << transpose
-                                                 << " mode " << mode << ": error " << worst);
+                                                 << " groups " << groups << " mode " << mode << ": error " << worst);
                     }
 }
 
 BOOST_AUTO_TEST_CASE(packed_gemm_matches_plain_product) {
     check_packed_gemm<float>();
     check_packed_gemm<double>();
+}
+
+BOOST_AUTO_TEST_CASE(recurrent_linear_gate_major) {
+    // gates = 3 on U [6, 4]: z_t comes out [3, N, 2], gate k equal to columns 2k..2k+1 of the
+    // plain product, and gradients check through per-step terms and a bias.
+    Tensor h = input({5, 4}, 70), u = input({6, 4}, 71), b = input({6}, 72), a = input({2, 5, 6}, 73);
+    Tensor plain = RecurrentLinear(u, b, 1).step(h);
+    Tensor gate_major = RecurrentLinear(u, b, 1, 3).step(h);
+    BOOST_CHECK(gate_major.shape() == (Shape{3, 5, 2}));
+    for (int64_t k = 0; k < 3; ++k) check_values(select(gate_major, 0, k), values(slice(plain, 1, 2 * k, 2 * k + 2)));
+    for (const Tensor& added : {a, b})
+        TAPEGRAD_CHECK_GRADIENT(
+            [](const Inputs& v) {
+                RecurrentLinear product(v[1], v[2], 2, 3);
+                Tensor z0 = product.step(v[0]);
+                Tensor h1 = tanh(select(z0, 0, 0)) * sigmoid(select(z0, 0, 2));  // [5, 2]
+                Tensor z1 = product.step(concat({h1, h1 * 2.0}, 1));
+                return z1 * z1;
+            },
+            (Inputs{h, u, added}));
+    TAPEGRAD_CHECK_ERROR(RecurrentLinear(u, b, 1, 4), "recurrent_linear", "into 4 gates");
 }
 
 BOOST_AUTO_TEST_CASE(recurrent_linear_values_and_errors) {
