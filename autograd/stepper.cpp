@@ -24,7 +24,7 @@ std::string backward_formula(const std::string& op) {
         {"sub", "dL/da += dL/dy;  dL/db += −dL/dy"},
         {"mul", "dL/da += dL/dy ⊙ b;  dL/db += dL/dy ⊙ a"},
         {"div", "dL/da += dL/dy / b;  dL/db += −dL/dy ⊙ a / b²"},
-        {"addcmul", "y = c + a ⊙ b:  dL/dc += dL/dy;  dL/da += dL/dy ⊙ b;  dL/db += dL/dy ⊙ a"},
+        {"addcmul", "dL/da += dL/dy;  dL/db += dL/dy ⊙ c;  dL/dc += dL/dy ⊙ b"},  // y = a + b ⊙ c
         {"bce_with_logits", "dL/dz += dL/dy ⊙ (σ(z) − t)"},
         {"matmul", "dL/dA += dL/dY Bᵀ;  dL/dB += Aᵀ dL/dY"},
         {"linear", "dL/dx += dL/dy W;  dL/dW += dL/dyᵀ x;  dL/db += Σ_batch dL/dy"},

@@ -59,19 +59,19 @@ std::string tensor_name(const Tensor& x, const Parameters& parameters) {
     return label + "_" + cluster.substr(cluster.rfind('=') + 1);
 }
 
-// The op's backward rule with its symbols (x or a, b: inputs; y: output) replaced by the names of
-// this record's tensors: "dL/da += dL/dy ⊙ b" becomes "dL/dc_2 += dL/d#41 ⊙ forget_gate_3".
+// The op's backward rule with its symbols (x or a, b, c: inputs 0, 1, 2; y: output) replaced by the
+// names of this record's tensors: "dL/da += dL/dy ⊙ b" becomes "dL/dc_2 += dL/d#41 ⊙ forget_gate_3".
 std::string named_formula(const BackwardStep& s, const Parameters& parameters) {
     auto name_of = [&](char symbol) -> std::string {
         if (symbol == 'y') return tensor_name(s.record->output, parameters);
-        const size_t input = symbol == 'b' ? 1 : 0;
+        const size_t input = symbol == 'c' ? 2 : symbol == 'b' ? 1 : 0;
         return input < s.record->inputs.size() ? tensor_name(s.record->inputs[input], parameters) : "?";
     };
     auto is_word_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
     std::string out;
     const std::string& f = s.formula;
     for (size_t i = 0; i < f.size(); ++i) {
-        const bool symbol = std::string("abxy").find(f[i]) != std::string::npos;
+        const bool symbol = std::string("abcxy").find(f[i]) != std::string::npos;
         const bool starts = i == 0 || !is_word_char(f[i - 1]) || (i >= 4 && f.compare(i - 4, 4, "dL/d") == 0);
         const bool ends = i + 1 == f.size() || !is_word_char(f[i + 1]);
         out += symbol && starts && ends ? name_of(f[i]) : std::string(1, f[i]);

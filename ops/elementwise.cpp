@@ -79,26 +79,26 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
 }
 }  // namespace
 
-// y = c + a * b, all three broadcast to one shape
-//   dL/dc += sum(dL/dy)      dL/da += sum(dL/dy * b)      dL/db += sum(dL/dy * a)
+// y = a + b * c, all three broadcast to one shape (torch.addcmul)
+//   dL/da += sum(dL/dy)      dL/db += sum(dL/dy * c)      dL/dc += sum(dL/dy * b)
 // (each summed over the dims that operand was repeated along). One op, not mul then add: the
-// product a * b is never a tensor of its own, so a recurrent step that blends states
-// (c = f * c + i * g) writes and saves one tensor instead of two.
-Tensor addcmul(const Tensor& c, const Tensor& a, const Tensor& b) {
-    check_floating("addcmul", c);
+// product b * c is never a tensor of its own, so a recurrent step that blends states
+// (c' = f * c + i * g = addcmul(f * c, i, g)) writes and saves one tensor instead of two.
+Tensor addcmul(const Tensor& a, const Tensor& b, const Tensor& c) {
     check_floating("addcmul", a);
     check_floating("addcmul", b);
-    check_same_dtype_device("addcmul", {c, a, b});
-    Shape out_shape = broadcast_shapes("addcmul", c.shape(), broadcast_shapes("addcmul", a.shape(), b.shape()));
-    BroadcastPlan plan = broadcast_plan(a.shape(), b.shape(), out_shape);
-    Tensor y = empty_like(a, out_shape);
-    kernels(a).binary(BinaryOp::Mul, plan, a, b, y);
-    Shape c_padded(out_shape.size() - c.shape().size(), 1);
-    c_padded.insert(c_padded.end(), c.shape().begin(), c.shape().end());
-    kernels(a).broadcast_add(alias_with_shape(c, c_padded), y, 1.0);  // y is still in cache
-    record("addcmul", {c, a, b}, y, [plan, c, a, b](const Tensor& gy, InputGrads& gx) {
+    check_floating("addcmul", c);
+    check_same_dtype_device("addcmul", {a, b, c});
+    Shape out_shape = broadcast_shapes("addcmul", a.shape(), broadcast_shapes("addcmul", b.shape(), c.shape()));
+    BroadcastPlan plan = broadcast_plan(b.shape(), c.shape(), out_shape);
+    Tensor y = empty_like(b, out_shape);
+    kernels(b).binary(BinaryOp::Mul, plan, b, c, y);
+    Shape a_padded(out_shape.size() - a.shape().size(), 1);
+    a_padded.insert(a_padded.end(), a.shape().begin(), a.shape().end());
+    kernels(b).broadcast_add(alias_with_shape(a, a_padded), y, 1.0);  // y is still in cache
+    record("addcmul", {a, b, c}, y, [plan, a, b, c](const Tensor& gy, InputGrads& gx) {
         if (gx.needed(0)) sum_into(gy, gx.at(0));
-        binary_grads(BinaryOp::Mul, plan, a, b, gy, gx, 1);
+        binary_grads(BinaryOp::Mul, plan, b, c, gy, gx, 1);
     });
     return y;
 }

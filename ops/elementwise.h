@@ -20,7 +20,7 @@ Tensor add(const Tensor& a, const Tensor& b);  // a + b
 Tensor sub(const Tensor& a, const Tensor& b);  // a - b
 Tensor mul(const Tensor& a, const Tensor& b);  // a * b (elementwise)
 Tensor div(const Tensor& a, const Tensor& b);  // a / b
-Tensor addcmul(const Tensor& c, const Tensor& a, const Tensor& b);  // c + a * b (torch.addcmul), one op
+Tensor addcmul(const Tensor& a, const Tensor& b, const Tensor& c);  // a + b * c (torch.addcmul), one op
 
 Tensor operator-(const Tensor& x);
 Tensor operator+(const Tensor& a, const Tensor& b);

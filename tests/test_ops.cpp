@@ -84,15 +84,15 @@ BOOST_AUTO_TEST_CASE(binary_broadcast_gradient) {
 }
 
 BOOST_AUTO_TEST_CASE(addcmul_gradient_and_values) {
-    // c + a * b with each of the three broadcast in turn (QL-LSTM's [4, 1, H] + [1, B, H] * [4, 1, H]).
+    // a + b * c with each of the three broadcast in turn (QL-LSTM's [4, 1, H] + [B, H] * [4, 1, H]).
     std::vector<std::vector<Shape>> cases = {
-        {{2, 3}, {2, 3}, {2, 3}}, {{4, 1, 3}, {1, 2, 3}, {4, 1, 3}}, {{3}, {2, 3}, {2, 1}}, {{2, 1, 4}, {4}, {3, 1}}};
+        {{2, 3}, {2, 3}, {2, 3}}, {{4, 1, 3}, {2, 3}, {4, 1, 3}}, {{3}, {2, 3}, {2, 1}}, {{2, 1, 4}, {4}, {3, 1}}};
     uint64_t seed = 20;
     for (const auto& shapes : cases) {
-        BOOST_TEST_CONTEXT("c " << to_string(shapes[0]) << ", a " << to_string(shapes[1]) << ", b " << to_string(shapes[2])) {
-            Tensor c = input(shapes[0], seed++), a = input(shapes[1], seed++), b = input(shapes[2], seed++);
-            TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return addcmul(v[0], v[1], v[2]); }, (Inputs{c, a, b}));
-            check_values(addcmul(c, a, b), values(c + a * b), 1e-15);
+        BOOST_TEST_CONTEXT("a " << to_string(shapes[0]) << ", b " << to_string(shapes[1]) << ", c " << to_string(shapes[2])) {
+            Tensor a = input(shapes[0], seed++), b = input(shapes[1], seed++), c = input(shapes[2], seed++);
+            TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return addcmul(v[0], v[1], v[2]); }, (Inputs{a, b, c}));
+            check_values(addcmul(a, b, c), values(a + b * c), 1e-15);
         }
     }
     Tensor x = input({2, 3}, 30);
