@@ -113,8 +113,8 @@ void print_per_step_products() {
         7,
         [&] {
             for (int64_t s = 0; s < kT; ++s) {
-                cpu.gemm_packed(h, forward, nullptr, 0.0, z);
-                cpu.gemm_packed(dz, backward, nullptr, 0.0, dh);
+                cpu.gemm_packed(h, forward, nullptr, Tensor(), 0.0, z);
+                cpu.gemm_packed(dz, backward, nullptr, Tensor(), 0.0, dh);
             }
         },
         [&] {

@@ -115,9 +115,10 @@ public:
     // that multiplies by one weight at every step packs it once (RecurrentLinear). groups > 1: the
     // products come out gate-major (N a multiple of groups).
     virtual PackedMatrix pack_matrix(const Tensor& b, bool transpose, int64_t groups) = 0;
-    // c = a [M, K] B + (addend [M, N] when not null, else beta * c), c [M, N] or, for groups > 1,
-    // [groups, M, N / groups]; a, c, addend contiguous.
-    virtual void gemm_packed(const Tensor& a, const PackedMatrix& b, const void* addend, double beta, Tensor& c) = 0;
+    // c = a [M, K] B + (addend [M, N] when not null, else beta * c) + bias [N] (when defined), c
+    // [M, N] or, for groups > 1, [groups, M, N / groups]; a, c, addend contiguous.
+    virtual void gemm_packed(const Tensor& a, const PackedMatrix& b, const void* addend, const Tensor& bias,
+                             double beta, Tensor& c) = 0;
 
     // ---- data movement ----
     // dst[dst_layout(i)] (+)= src[src_layout(i)] for every i < numel(src_layout.shape): transpose,

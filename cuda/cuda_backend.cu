@@ -310,7 +310,8 @@ public:
 
     // One GEMM per group g: C_g [M, w] = A B[:, g w : (g + 1) w] (+ the addend's columns of group g,
     // copied into C_g first, or beta C_g), w = N / groups.
-    void gemm_packed(const Tensor& a, const PackedMatrix& b, const void* addend, double beta, Tensor& c) override {
+    void gemm_packed(const Tensor& a, const PackedMatrix& b, const void* addend, const Tensor& bias, double beta,
+                     Tensor& c) override {
         const int64_t m = a.numel() / std::max<int64_t>(b.k, 1), width = b.n / b.groups;
         const size_t elem = dtype_size(c.dtype());
         for (int64_t group = 0; group < b.groups; ++group) {
@@ -338,6 +339,10 @@ public:
             } else if (g.beta == 0.0 && m * width > 0) {
                 TG_CUDA_CHECK(cudaMemset(c_group, 0, m * width * elem), "gemm_packed zeros");
             }
+        }
+        if (bias.defined()) {  // c [groups, M, width] += bias viewed [groups, 1, width]
+            Tensor rows = alias_with_shape(c, {b.groups, m, width});
+            broadcast_add(alias_with_shape(bias, {b.groups, 1, width}), rows, 1.0);
         }
     }
 

@@ -78,10 +78,10 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
     Tensor c = initial.c.defined() ? initial.c : Tensor::zeros({B, H}, x.dtype(), x.device());
     Tensor summary = Tensor::zeros({B, H}, x.dtype(), x.device());  // s_{k-1}
     // The hoisted input projection of all steps, time-major so that each step's slice is a
-    // contiguous view: W x [T, B, H] (PSUG) or W_ih x + b_ih + b_hh [T, B, 4H].
+    // contiguous view: W x [T, B, H] (PSUG) or W_ih x [T, B, 4H] (its biases join in the product).
     Tensor x_time_major = transpose(x, 0, 1);
     Tensor projected = options.psug ? linear(x_time_major, weight, Tensor()) : lstm->project_inputs(x_time_major);
-    RecurrentLinear recurrent = options.psug ? RecurrentLinear(recurrent_weight, projected, T)
+    RecurrentLinear recurrent = options.psug ? RecurrentLinear(recurrent_weight, projected, Tensor(), T)
                                              : lstm->recurrent_product(projected, T);  // gate-major [4, B, H]
     // PSUG: the gates' scales and biases stacked gate-major, [4, 1, H] in the order i, f, o, g, so
     // that one broadcast a ⊙ z + b gives all four pre-activations as [4, B, H], in which i, f, o

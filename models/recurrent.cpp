@@ -88,11 +88,12 @@ RnnCell::RnnCell(int64_t input_size, int64_t hidden_size, Generator& gen) : Recu
     register_parameter("bias_hh", &bias_hh);
 }
 
-// Both biases go into the hoisted projection: W_ih x + (b_ih + b_hh), one add per forward.
-Tensor RnnCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih + bias_hh); }
+// The hoisted projection is W_ih x alone; both biases join each step's product as it is written
+// (RecurrentLinear adds b_ih + b_hh in the same pass as A_t: no pass of its own over [T, B, G]).
+Tensor RnnCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, Tensor()); }
 
 RecurrentLinear RnnCell::recurrent_product(const Tensor& projected, int64_t steps) const {
-    return RecurrentLinear(weight_hh, projected, steps);
+    return RecurrentLinear(weight_hh, projected, bias_ih + bias_hh, steps);
 }
 
 RecurrentState RnnCell::step(const Tensor&, int64_t, const RecurrentState& previous, RecurrentLinear& recurrent) const {
@@ -117,11 +118,12 @@ LstmCell::LstmCell(int64_t input_size, int64_t hidden_size, Generator& gen, doub
     register_parameter("bias_hh", &bias_hh);
 }
 
-Tensor LstmCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih + bias_hh); }
+Tensor LstmCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, Tensor()); }
 
-// Gate-major z_t [4, B, H]: each gate is a view (select), not a slicing copy of [B, 4H].
+// Gate-major z_t [4, B, H]: each gate is a view (select), not a slicing copy of [B, 4H]. Both
+// biases are added as the product is written, as for the RNN.
 RecurrentLinear LstmCell::recurrent_product(const Tensor& projected, int64_t steps) const {
-    return RecurrentLinear(weight_hh, projected, steps, 4);
+    return RecurrentLinear(weight_hh, projected, bias_ih + bias_hh, steps, 4);
 }
 
 RecurrentState LstmCell::step(const Tensor&, int64_t, const RecurrentState& previous, RecurrentLinear& recurrent) const {
@@ -149,7 +151,7 @@ GruCell::GruCell(int64_t input_size, int64_t hidden_size, Generator& gen) : Recu
 Tensor GruCell::project_inputs(const Tensor& x) const { return linear(x, weight_ih, bias_ih); }
 
 RecurrentLinear GruCell::recurrent_product(const Tensor&, int64_t steps) const {
-    return RecurrentLinear(weight_hh, bias_hh, steps, 3);  // gate-major [3, B, H]
+    return RecurrentLinear(weight_hh, Tensor(), bias_hh, steps, 3);  // gate-major [3, B, H]
 }
 
 RecurrentState GruCell::step(const Tensor& projected, int64_t t, const RecurrentState& previous,

@@ -37,8 +37,8 @@ public:
     RecurrentCell(int64_t input_size, int64_t hidden_size) : input_size(input_size), hidden_size(hidden_size) {}
     // The hoisted input projection of all steps: x [T, B, D] -> [T, B, G].
     virtual Tensor project_inputs(const Tensor& x) const = 0;
-    // The recurrent product of every step (ops/linalg.h), z_t = A_t + h_{t-1} W_hh^T, with A the
-    // projected inputs [T, B, G] (RNN, LSTM: both biases folded in) or b_hh (GRU).
+    // The recurrent product of every step (ops/linalg.h), z_t = A_t + b + h_{t-1} W_hh^T, with A
+    // the projected inputs [T, B, G] and b = b_ih + b_hh (RNN, LSTM), or b_hh alone (GRU).
     virtual RecurrentLinear recurrent_product(const Tensor& projected, int64_t steps) const = 0;
     // Step t from the previous state; z_t = recurrent.step(previous.h). `projected` is read apart
     // from z_t only by the GRU.

@@ -321,11 +321,13 @@ public:
         return packed;
     }
 
-    void gemm_packed(const Tensor& a, const PackedMatrix& b, const void* addend, double beta, Tensor& c) override {
+    void gemm_packed(const Tensor& a, const PackedMatrix& b, const void* addend, const Tensor& bias, double beta,
+                     Tensor& c) override {
         dispatch_float(a.dtype(), [&](auto t) {
             using T = decltype(t);
             gemm_panels<T>(a.data<T>(), a.numel() / std::max<int64_t>(b.k, 1), b.k, b.data.data<T>(), b.n, b.groups,
-                           static_cast<const T*>(addend), T(beta), c.data<T>());
+                           static_cast<const T*>(addend), bias.defined() ? bias.data<T>() : nullptr, T(beta),
+                           c.data<T>());
         });
     }
 

@@ -132,7 +132,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 
 struct RecurrentLinear::State {
     Tensor weight;       // U [G, K]
-    Tensor added;        // A [T, N, G], a bias [G] or undefined
+    Tensor added;        // A [T, N, G] or undefined
+    Tensor bias;         // b [G] or undefined
     Tensor weight_view;  // U as the output of the "recurrent_weight" record; every step's input
     PackedMatrix forward_weight;   // U^T [K, G], packed once: z_t = A_t + h_t U^T at every step
     PackedMatrix backward_weight;  // U [G, K], packed by the first step backward: dh_t += dz_t U
@@ -142,7 +143,8 @@ struct RecurrentLinear::State {
     std::vector<bool> has_grad;   // step t's backward ran (steps off the path to the loss do not)
 };
 
-RecurrentLinear::RecurrentLinear(const Tensor& weight, const Tensor& added, int64_t steps, int64_t gates)
+RecurrentLinear::RecurrentLinear(const Tensor& weight, const Tensor& added, const Tensor& bias, int64_t steps,
+                                 int64_t gates)
     : state_(std::make_shared<State>()) {
     const char* op = "recurrent_linear";
     check_floating(op, weight);
@@ -154,14 +156,17 @@ RecurrentLinear::RecurrentLinear(const Tensor& weight, const Tensor& added, int6
     State& s = *state_;
     if (added.defined()) {
         check_matrix_inputs(op, added, weight);
-        bool per_step = added.dim() == 3 && added.shape()[0] == steps && added.shape()[2] == g;
-        if (!per_step && added.shape() != Shape{g})
-            fail(op, "the added term is {} (expected [{}, N, {}] for {} steps, or a bias [{}])", added.describe(),
-                 steps, g, steps, g);
-        if (per_step) s.rows = added.shape()[1];
+        if (added.dim() != 3 || added.shape()[0] != steps || added.shape()[2] != g)
+            fail(op, "the per-step term is {} (expected [{}, N, {}] for {} steps)", added.describe(), steps, g, steps);
+        s.rows = added.shape()[1];
+    }
+    if (bias.defined()) {
+        check_matrix_inputs(op, bias, weight);
+        if (bias.shape() != Shape{g}) fail(op, "the bias is {} (expected [{}])", bias.describe(), g);
     }
     s.weight = weight;
     s.added = added;
+    s.bias = bias;
     s.capacity = steps;
     s.gates = gates;
     s.has_grad.assign(steps, false);
@@ -169,6 +174,7 @@ RecurrentLinear::RecurrentLinear(const Tensor& weight, const Tensor& added, int6
     s.forward_weight = kernels(weight).pack_matrix(weight, /*transpose=*/true, gates);
     std::vector<Tensor> inputs = {weight};
     if (added.defined()) inputs.push_back(added);
+    if (bias.defined()) inputs.push_back(bias);
     // Runs after every step's record. The gradient handed in is the zeros the steps put there only
     // to mark this record as reached.
     record("recurrent_weight", inputs, s.weight_view, [state = state_](const Tensor&, InputGrads& gx) {
@@ -182,16 +188,16 @@ RecurrentLinear::RecurrentLinear(const Tensor& weight, const Tensor& added, int6
         }
         Tensor dz = s.output_grads;
         if (gx.needed(0)) into(gx.target(0), [&](Tensor& gu, double beta) { gemm(true, false, dz, s.inputs, gu, g, k, s.steps * n, beta); });
-        if (gx.size() > 1 && gx.needed(1)) {
-            if (s.added.dim() == 3) {
-                // dL/dA = dZ: hand the buffer over when A has no gradient yet, else add it.
-                Tensor& g_added = gx.all()[1];
-                if (!g_added.defined()) g_added = dz;
-                else kernels(dz).cast(dz, g_added, true);
-            } else {
-                Tensor g_bias = alias_with_shape(gx.at(1), {1, g});
-                kernels(dz).sum_to(alias_with_shape(dz, {s.capacity * n, g}), g_bias, 1.0);
-            }
+        const size_t bias_index = s.added.defined() ? 2 : 1;
+        if (s.bias.defined() && gx.needed(bias_index)) {
+            Tensor g_bias = alias_with_shape(gx.at(bias_index), {1, g});
+            kernels(dz).sum_to(alias_with_shape(dz, {s.capacity * n, g}), g_bias, 1.0);
+        }
+        if (s.added.defined() && gx.needed(1)) {
+            // dL/dA = dZ: hand the buffer over when A has no gradient yet, else add it.
+            Tensor& g_added = gx.all()[1];
+            if (!g_added.defined()) g_added = dz;
+            else kernels(dz).cast(dz, g_added, true);
         }
         s.output_grads = Tensor();  // a later backward pass (keep_tape) starts afresh
         s.backward_weight = PackedMatrix();
@@ -213,16 +219,14 @@ Tensor RecurrentLinear::step(const Tensor& h) {
         fail(op, "step {} is past the {} steps this product was made for", s.steps + 1, s.capacity);
     s.rows = n;
     const int64_t t = s.steps++;
-    const bool per_step = s.added.defined() && s.added.dim() == 3;
+    const bool per_step = s.added.defined();
 
     // z_t [N, G], or gate-major [gates, N, G / gates]: the packed product writes each gate as one
     // contiguous block, reading A_t in its own [N, G] layout.
     const int64_t gates = s.gates, width = g / gates;
     Tensor z = empty_like(h, gates == 1 ? Shape{n, g} : Shape{gates, n, width});
     const void* added_t = per_step ? alias_with_shape(s.added, {n, g}, t * n * g).raw_data() : nullptr;
-    kernels(h).gemm_packed(h, s.forward_weight, added_t, 0.0, z);
-    if (s.added.defined() && !per_step)
-        kernels(h).broadcast_add(alias_with_shape(s.added, gates == 1 ? Shape{1, g} : Shape{gates, 1, width}), z, 1.0);
+    kernels(h).gemm_packed(h, s.forward_weight, added_t, s.bias, 0.0, z);
     if (s.weight_view.requires_grad()) {
         if (!s.inputs.defined()) s.inputs = empty_like(h, {s.capacity, n, k});
         kernels(h).copy_within(alias_with_shape(s.inputs, {n, k}, t * n * k).raw_data(), h.raw_data(),
@@ -252,7 +256,9 @@ Tensor RecurrentLinear::step(const Tensor& h) {
         }
         if (gx.needed(0)) {
             if (!s.backward_weight.data.defined()) s.backward_weight = kernels(gy).pack_matrix(s.weight, false, 1);
-            into(gx.target(0), [&](Tensor& gh, double beta) { kernels(dz).gemm_packed(dz, s.backward_weight, nullptr, beta, gh); });
+            into(gx.target(0), [&](Tensor& gh, double beta) {
+                kernels(dz).gemm_packed(dz, s.backward_weight, nullptr, Tensor(), beta, gh);
+            });
         }
     });
     return z;

@@ -37,10 +37,10 @@ constexpr int64_t kPanels = 2;  // panels (of W columns) per block
 // The block C[0..R, 0..cols) at `c` (row stride ldc), cols <= P * W, from R rows of a (row stride
 // k) and P consecutive panels starting at `panel`:
 //   acc[r][p] = sum_k a[r, k] * panel_p[k, :]      (R * P vector accumulators, in registers)
-//   C = acc + (addend (row stride ld_addend) or beta * C)
+//   C = acc + (addend (row stride ld_addend) or beta * C) + bias (when not null)
 template <typename T, int R, int P>
-void block(const T* a, int64_t k, const T* panel, const T* addend, int64_t ld_addend, T beta, T* c, int64_t ldc,
-           int64_t cols) {
+void block(const T* a, int64_t k, const T* panel, const T* addend, int64_t ld_addend, const T* bias, T beta, T* c,
+           int64_t ldc, int64_t cols) {
     constexpr int64_t W = packed_panel_width<T>();
     Vec<T> acc[R][P];
     for (int r = 0; r < R; ++r)
@@ -59,6 +59,7 @@ void block(const T* a, int64_t k, const T* panel, const T* addend, int64_t ld_ad
         if (cols == P * W) {
             for (int p = 0; p < P; ++p) {
                 Vec<T> base = add ? load(add + p * W) : beta != T(0) ? beta * load(row + p * W) : Vec<T>{};
+                if (bias) base += load(bias + p * W);
                 Vec<T> out = acc[r][p] + base;
                 std::memcpy(row + p * W, &out, sizeof out);
             }
@@ -66,7 +67,7 @@ void block(const T* a, int64_t k, const T* panel, const T* addend, int64_t ld_ad
             T lanes[P * W];
             std::memcpy(lanes, acc[r], sizeof lanes);
             for (int64_t j = 0; j < cols; ++j)
-                row[j] = lanes[j] + (add ? add[j] : beta != T(0) ? beta * row[j] : T(0));
+                row[j] = lanes[j] + (add ? add[j] : beta != T(0) ? beta * row[j] : T(0)) + (bias ? bias[j] : T(0));
         }
     }
 }
@@ -74,13 +75,13 @@ void block(const T* a, int64_t k, const T* panel, const T* addend, int64_t ld_ad
 // Dispatches the runtime row count (1..kRows) and panel count (1..kPanels) to a compiled block.
 template <typename T>
 void any_block(int64_t rows, int64_t panels, const T* a, int64_t k, const T* panel, const T* addend, int64_t ld_addend,
-               T beta, T* c, int64_t ldc, int64_t cols) {
-    using Fn = void (*)(const T*, int64_t, const T*, const T*, int64_t, T, T*, int64_t, int64_t);
+               const T* bias, T beta, T* c, int64_t ldc, int64_t cols) {
+    using Fn = void (*)(const T*, int64_t, const T*, const T*, int64_t, const T*, T, T*, int64_t, int64_t);
     static constexpr Fn table[kRows][kPanels] = {
         {block<T, 1, 1>, block<T, 1, 2>}, {block<T, 2, 1>, block<T, 2, 2>}, {block<T, 3, 1>, block<T, 3, 2>},
         {block<T, 4, 1>, block<T, 4, 2>}, {block<T, 5, 1>, block<T, 5, 2>}, {block<T, 6, 1>, block<T, 6, 2>},
     };
-    table[rows - 1][panels - 1](a, k, panel, addend, ld_addend, beta, c, ldc, cols);
+    table[rows - 1][panels - 1](a, k, panel, addend, ld_addend, bias, beta, c, ldc, cols);
 }
 
 // Below this many multiply-adds a product runs on the calling thread (a parallel region costs a
@@ -103,8 +104,8 @@ void pack_panels(const T* b, int64_t k, int64_t n, bool transpose, int64_t group
 }
 
 template <typename T>
-void gemm_panels(const T* a, int64_t m, int64_t k, const T* packed, int64_t n, int64_t groups, const T* addend, T beta,
-                 T* c) {
+void gemm_panels(const T* a, int64_t m, int64_t k, const T* packed, int64_t n, int64_t groups, const T* addend,
+                 const T* bias, T beta, T* c) {
     const int64_t w = packed_panel_width<T>(), span = kPanels * w, width = n / groups;
     const int64_t panels = (width + w - 1) / w;  // per group
     const int64_t row_blocks = (m + kRows - 1) / kRows, col_blocks = (width + span - 1) / span;
@@ -118,8 +119,8 @@ void gemm_panels(const T* a, int64_t m, int64_t k, const T* packed, int64_t n, i
             const T* group_panels = packed + g * panels * w * k;
             // c is [groups, M, width] (for one group simply [M, N]).
             any_block<T>(rows, (cols + w - 1) / w, a + row * k, k, group_panels + col * k,
-                         addend ? addend + row * n + g * width + col : nullptr, n, beta, c + (g * m + row) * width + col,
-                         width, cols);
+                         addend ? addend + row * n + g * width + col : nullptr, n, bias ? bias + g * width + col : nullptr,
+                         beta, c + (g * m + row) * width + col, width, cols);
         }
     };
     const int64_t blocks = groups * row_blocks * col_blocks;
@@ -137,9 +138,9 @@ void gemm_panels(const T* a, int64_t m, int64_t k, const T* packed, int64_t n, i
 
 template void pack_panels<float>(const float*, int64_t, int64_t, bool, int64_t, float*);
 template void pack_panels<double>(const double*, int64_t, int64_t, bool, int64_t, double*);
-template void gemm_panels<float>(const float*, int64_t, int64_t, const float*, int64_t, int64_t, const float*, float,
-                                 float*);
+template void gemm_panels<float>(const float*, int64_t, int64_t, const float*, int64_t, int64_t, const float*,
+                                 const float*, float, float*);
 template void gemm_panels<double>(const double*, int64_t, int64_t, const double*, int64_t, int64_t, const double*,
-                                  double, double*);
+                                  const double*, double, double*);
 
 }  // namespace tapegrad

@@ -15,7 +15,7 @@
 // gates), each packed to whole panels of its own, and C is written [groups, M, N / groups], so
 // that each gate of the product is one contiguous [M, N / groups] block (no slicing copies).
 // The kernel computes a block of up to 6 rows x 2 panels of C in 12 vector accumulators:
-//   C[i, cols] = addend[i, cols] (or beta C[i, cols]) + sum_k A[i, k] packed[p][k, :]
+//   C[i, cols] = addend[i, cols] (or beta C[i, cols]) + bias[cols] + sum_k A[i, k] packed[p][k, :]
 // with vectors written as GCC vector types, so the same code compiles to AVX-512, AVX2 or SSE.
 // CPU only: the CUDA backend hands these products to cuBLAS.
 #pragma once
@@ -42,11 +42,12 @@ int64_t packed_size(int64_t k, int64_t n, int64_t groups = 1) {
 template <typename T>
 void pack_panels(const T* b, int64_t k, int64_t n, bool transpose, int64_t groups, T* packed);
 
-// c = a [M, K] B + (addend [M, N] when not null, else beta * c), B packed by pack_panels with
-// `groups`; c is [M, N] for one group, else gate-major [groups, M, N / groups]. a and addend are
-// row-major [M, K], [M, N]. Threads (OpenMP) split the work when it is large.
+// c = a [M, K] B + (addend [M, N] when not null, else beta * c) + bias [N] (when not null), B
+// packed by pack_panels with `groups`; c is [M, N] for one group, else gate-major
+// [groups, M, N / groups]. a and addend are row-major [M, K], [M, N]. Threads (OpenMP) split the
+// work when it is large.
 template <typename T>
-void gemm_panels(const T* a, int64_t m, int64_t k, const T* packed, int64_t n, int64_t groups, const T* addend, T beta,
-                 T* c);
+void gemm_panels(const T* a, int64_t m, int64_t k, const T* packed, int64_t n, int64_t groups, const T* addend,
+                 const T* bias, T beta, T* c);
 
 }  // namespace tapegrad

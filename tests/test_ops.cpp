@@ -178,11 +178,11 @@ BOOST_AUTO_TEST_CASE(linear_gradient) {
     TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return linear(v[0], v[1], Tensor()); }, (Inputs{x, w}));
 }
 
-// A three-step recurrence h_{t+1} = tanh(A_t + h_t U^T) through RecurrentLinear, with A the
-// per-step terms [3, 2, 4], a bias [4] or absent; the output stacks every h so that each step's
-// gradient counts.
-Tensor recurrence(const Inputs& v, bool added) {
-    RecurrentLinear product(v[1], added ? v[2] : Tensor(), 3);
+// A three-step recurrence h_{t+1} = tanh(A_t + b + h_t U^T) through RecurrentLinear: v = {h0, U}
+// then the per-step terms A [3, 2, 4] and the bias b [4] when `per_step` and `bias` say they are
+// there; the output stacks every h so that each step's gradient counts.
+Tensor recurrence(const Inputs& v, bool per_step, bool bias) {
+    RecurrentLinear product(v[1], per_step ? v[2] : Tensor(), bias ? v.back() : Tensor(), 3);
     Tensor h = v[0];
     std::vector<Tensor> hs;
     for (int64_t t = 0; t < 3; ++t) {
@@ -194,107 +194,67 @@ Tensor recurrence(const Inputs& v, bool added) {
 
 BOOST_AUTO_TEST_CASE(recurrent_linear_gradient) {
     Tensor h0 = input({2, 4}, 43), u = input({4, 4}, 44), a = input({3, 2, 4}, 45), bias = input({4}, 46);
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return recurrence(v, true); }, (Inputs{h0, u, a}));
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return recurrence(v, true); }, (Inputs{h0, u, bias}));
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return recurrence(v, false); }, (Inputs{h0, u}));
+    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return recurrence(v, true, false); }, (Inputs{h0, u, a}));
+    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return recurrence(v, false, true); }, (Inputs{h0, u, bias}));
+    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return recurrence(v, true, true); }, (Inputs{h0, u, a, bias}));
+    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return recurrence(v, false, false); }, (Inputs{h0, u}));
     // A also used elsewhere (its gradient is added to, not handed over); non-square U [G, K] =
     // [6, 4]; step 0 is off the path to the loss (its saved gradient rows must count as zero); the
     // loop stops before its capacity of 4 steps.
     Tensor w = input({6, 4}, 47), a6 = input({4, 2, 6}, 48), b6 = input({6}, 49);
-    for (const Tensor& added : {a6, b6})
-        TAPEGRAD_CHECK_GRADIENT(
-            [](const Inputs& v) {
-                RecurrentLinear product(v[1], v[2], 4);
-                product.step(v[0] * 3.0);
-                Tensor z1 = product.step(v[0]);
-                Tensor z2 = product.step(sigmoid(slice(z1, 1, 1, 5)));
-                return z2 * 2.0 + sum(v[2]);
-            },
-            (Inputs{h0, w, added}));
-}
-
-// The CPU backend's packed product (ops/packed_gemm.h) against a plain triple loop, for every
-// remainder of its 6-row x 2-panel blocks (M up to 13, N across one, two and three panels, odd K),
-// B given as [K, N] or transposed, with an addend, with beta = 0 and with beta = 1, written as
-// [M, N] or gate-major [groups, M, N / groups].
-template <typename T>
-void check_packed_gemm() {
-    Backend& cpu = backend_for(Device::cpu());
-    const int64_t w = packed_panel_width<T>();
-    for (int64_t m : {1, 5, 6, 7, 13})
-        for (int64_t n : {int64_t(1), w - 1, w, w + 3, 2 * w, 2 * w + 1, 5 * w - 2, 6 * w + 3})
-            for (int64_t k : {1, 3, 17})
-                for (bool transpose : {false, true})
-                    for (int64_t groups : {1, 3})
-                    for (int mode = 0; mode < 3; ++mode) {  // 0: addend, 1: beta 0, 2: beta 1
-                        if (n % groups != 0) continue;
-                        const int64_t width = n / groups;
-                        auto make = [](const Shape& shape, uint64_t seed) { return to(input(shape, seed), dtype_of<T>()).detach(); };
-                        Tensor a = make({m, k}, 60), b = make(transpose ? Shape{n, k} : Shape{k, n}, 61);
-                        Tensor addend = make({m, n}, 62), c = make({m, n}, 63);
-                        std::vector<double> av = values(a), bv = values(b), dv = values(addend), cv = values(c);
-                        PackedMatrix packed = cpu.pack_matrix(b, transpose, groups);
-                        cpu.gemm_packed(a, packed, mode == 0 ? addend.raw_data() : nullptr, mode == 2 ? 1.0 : 0.0, c);
-                        std::vector<double> got = values(c);
-                        double worst = 0;
-                        for (int64_t i = 0; i < m; ++i)
-                            for (int64_t j = 0; j < n; ++j) {
-                                const int64_t at = (j / width * m + i) * width + j % width;  // gate-major
-                                double want = mode == 0 ? dv[i * n + j] : mode == 2 ? cv[at] : 0.0;
-                                for (int64_t kk = 0; kk < k; ++kk)
-                                    want += av[i * k + kk] * (transpose ? bv[j * k + kk] : bv[kk * n + j]);
-                                worst = std::max(worst, std::fabs(got[at] - want));
-                            }
-                        BOOST_CHECK_MESSAGE(worst <= (sizeof(T) == 4 ? 1e-5 : 1e-13),
-                                            "m " << m << " n " << n << " k " << k << " transpose " << transpose
-                                                 << " groups " << groups << " mode " << mode << ": error " << worst);
-                    }
-}
-
-BOOST_AUTO_TEST_CASE(packed_gemm_matches_plain_product) {
-    check_packed_gemm<float>();
-    check_packed_gemm<double>();
+    TAPEGRAD_CHECK_GRADIENT(
+        [](const Inputs& v) {
+            RecurrentLinear product(v[1], v[2], v[3], 4);
+            product.step(v[0] * 3.0);
+            Tensor z1 = product.step(v[0]);
+            Tensor z2 = product.step(sigmoid(slice(z1, 1, 1, 5)));
+            return z2 * 2.0 + sum(v[2]) + sum(v[3] * v[3]);
+        },
+        (Inputs{h0, w, a6, b6}));
 }
 
 BOOST_AUTO_TEST_CASE(recurrent_linear_gate_major) {
     // gates = 3 on U [6, 4]: z_t comes out [3, N, 2], gate k equal to columns 2k..2k+1 of the
     // plain product, and gradients check through per-step terms and a bias.
     Tensor h = input({5, 4}, 70), u = input({6, 4}, 71), b = input({6}, 72), a = input({2, 5, 6}, 73);
-    Tensor plain = RecurrentLinear(u, b, 1).step(h);
-    Tensor gate_major = RecurrentLinear(u, b, 1, 3).step(h);
+    Tensor plain = RecurrentLinear(u, Tensor(), b, 1).step(h);
+    Tensor gate_major = RecurrentLinear(u, Tensor(), b, 1, 3).step(h);
     BOOST_CHECK(gate_major.shape() == (Shape{3, 5, 2}));
     for (int64_t k = 0; k < 3; ++k) check_values(select(gate_major, 0, k), values(slice(plain, 1, 2 * k, 2 * k + 2)));
     for (const Tensor& added : {a, b})
         TAPEGRAD_CHECK_GRADIENT(
             [](const Inputs& v) {
-                RecurrentLinear product(v[1], v[2], 2, 3);
+                RecurrentLinear product(v[1], v[2].dim() == 3 ? v[2] : Tensor(), v[2].dim() == 1 ? v[2] : Tensor(), 2, 3);
                 Tensor z0 = product.step(v[0]);
                 Tensor h1 = tanh(select(z0, 0, 0)) * sigmoid(select(z0, 0, 2));  // [5, 2]
                 Tensor z1 = product.step(concat({h1, h1 * 2.0}, 1));
                 return z1 * z1;
             },
             (Inputs{h, u, added}));
-    TAPEGRAD_CHECK_ERROR(RecurrentLinear(u, b, 1, 4), "recurrent_linear", "into 4 gates");
+    TAPEGRAD_CHECK_ERROR(RecurrentLinear(u, Tensor(), b, 1, 4), "recurrent_linear", "into 4 gates");
 }
 
 BOOST_AUTO_TEST_CASE(recurrent_linear_values_and_errors) {
     // The same values as linear(h, U, b).
     Tensor h = input({3, 2}, 50), u = input({5, 2}, 51), b = input({5}, 52);
-    RecurrentLinear product(u, b, 1);
+    RecurrentLinear product(u, Tensor(), b, 1);
     check_values(product.step(h), values(linear(h, u, b)));
     TAPEGRAD_CHECK_ERROR(product.step(h), "recurrent_linear", "past the 1 steps");
-    RecurrentLinear two(u, Tensor(), 2);
+    RecurrentLinear two(u, Tensor(), Tensor(), 2);
     two.step(h);
     TAPEGRAD_CHECK_ERROR(two.step(input({4, 2}, 53)), "recurrent_linear", "have 3 rows");
-    TAPEGRAD_CHECK_ERROR(RecurrentLinear(u, Tensor(), 2).step(input({3, 3}, 54)), "recurrent_linear",
+    TAPEGRAD_CHECK_ERROR(RecurrentLinear(u, Tensor(), Tensor(), 2).step(input({3, 3}, 54)), "recurrent_linear",
                          "expected h [N, 2]");
-    TAPEGRAD_CHECK_ERROR(RecurrentLinear(u, input({3, 3, 5}, 55), 2), "recurrent_linear", "[2, N, 5] for 2 steps");
-    TAPEGRAD_CHECK_ERROR(RecurrentLinear(u, input({2, 4, 5}, 56), 2).step(h), "recurrent_linear", "have 4 rows");
+    TAPEGRAD_CHECK_ERROR(RecurrentLinear(u, input({3, 3, 5}, 55), Tensor(), 2), "recurrent_linear",
+                         "[2, N, 5] for 2 steps");
+    TAPEGRAD_CHECK_ERROR(RecurrentLinear(u, Tensor(), input({4}, 59), 2), "recurrent_linear", "expected [5]");
+    TAPEGRAD_CHECK_ERROR(RecurrentLinear(u, input({2, 4, 5}, 56), Tensor(), 2).step(h), "recurrent_linear",
+                         "have 4 rows");
     // Two backward passes over one kept tape give the same gradients twice.
     Tape tape;
     TapeGuard guard(tape);
     Tensor square = input({2, 2}, 57), a = input({2, 3, 2}, 58);
-    RecurrentLinear kept(square, a, 2);
+    RecurrentLinear kept(square, a, Tensor(), 2);
     Tensor loss = sum(kept.step(tanh(kept.step(h))));
     backward(loss, {Tensor(), /*keep_tape=*/true});
     std::vector<double> once = values(square.grad()), once_a = values(a.grad());
