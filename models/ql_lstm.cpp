@@ -134,15 +134,16 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
             }
             if (any_end) {
                 NameScope block_scope("block=" + std::to_string(t / K));
-                // m_k: pool over the block's real steps, [B, k, H] -> [B, H].
-                Tensor stacked = stack(block_h, 1);
+                // m_k: pool over the block's real steps, [k, B, H] -> [B, H] (stacked time-major:
+                // each step's h is one contiguous block of the stack).
+                Tensor stacked = stack(block_h, 0);
                 Tensor pooled;
                 if (padded) {
-                    Tensor mask = stack(block_mask, 1);  // [B, k, 1]
-                    pooled = options.max_pool ? max(stacked + (mask - 1.0) * 1e30, 1)
-                                              : sum(stacked * mask, 1) / (sum(mask, 1) + 1e-30);
+                    Tensor mask = stack(block_mask, 0);  // [k, B, 1]
+                    pooled = options.max_pool ? max(stacked + (mask - 1.0) * 1e30, 0)
+                                              : sum(stacked * mask, 0) / (sum(mask, 0) + 1e-30);
                 } else {
-                    pooled = options.max_pool ? max(stacked, 1) : mean(stacked, 1);
+                    pooled = options.max_pool ? max(stacked, 0) : mean(stacked, 0);
                 }
                 Tensor pre = linear(pooled, summary_weight, summary_bias);
                 if (options.block_recurrence) pre = pre + linear(summary, summary_recurrent, Tensor());
