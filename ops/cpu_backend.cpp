@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "core/backend.h"
 #include "ops/cpu_allocator.h"
@@ -233,18 +234,56 @@ public:
     }
 
     // Walks x in memory order and adds each element into y's offset (stride 0 on the dims y is
-    // reduced along): one streaming pass, on one thread, so the sums into y do not race. The
-    // trailing dims x and y share are added a whole run at a time.
+    // reduced along): one streaming pass, on one thread, so the sums into y do not race. x walks in
+    // runs: the trailing dims y keeps are added a whole run at a time; trailing dims y reduces are
+    // summed into one element per run (a row sum). The common bias-gradient case, y = the sum of
+    // x's rows (y [1, .., 1, run]), runs on all threads, each over its share of rows into a
+    // partial sum of its own, and the partials are added in thread order.
     void sum_to(const Tensor& x, Tensor& y, double scale) override {
         StridedLayout y_over_x = broadcast_layout(y, x);
         int64_t n = x.numel();
-        int64_t run = 1;
+        int64_t run = 1, folded = 1;
         for (int k = x.dim() - 1; k >= 0 && y.shape()[k] == x.shape()[k]; --k) run *= x.shape()[k];
+        if (run == 1)
+            for (int k = x.dim() - 1; k >= 0 && y.shape()[k] == 1; --k) folded *= x.shape()[k];
         dispatch_float(x.dtype(), [&](auto t) {
             using T = decltype(t);
             const T* in = x.data<T>();
             T* out = y.data<T>();
             T s = T(scale);
+            if (folded > 1) {
+                for (int64_t i = 0; i < n; i += folded) {
+                    T total = 0;
+                    const T* src = in + i;
+#pragma omp simd reduction(+ : total)
+                    for (int64_t j = 0; j < folded; ++j) total += src[j];
+                    out[strided_offset(y_over_x, i)] += s * total;
+                }
+                return;
+            }
+            if (y.numel() == run && n > kParallelThreshold && run > 0) {  // rows summed into one row
+                const int64_t rows = n / run;
+                std::vector<T> partial(size_t(omp_get_max_threads()) * size_t(run), T(0));
+                T* partials = partial.data();
+                int used = 1;
+#pragma omp parallel
+                {
+                    const int64_t threads = omp_get_num_threads(), id = omp_get_thread_num();
+#pragma omp single
+                    used = int(threads);
+                    const int64_t share = (rows + threads - 1) / threads;
+                    T* mine = partials + id * run;
+                    for (int64_t r = id * share; r < std::min(rows, (id + 1) * share); ++r) {
+                        const T* src = in + r * run;
+#pragma omp simd
+                        for (int64_t j = 0; j < run; ++j) mine[j] += src[j];
+                    }
+                }
+                for (int p = 0; p < used; ++p)
+#pragma omp simd
+                    for (int64_t j = 0; j < run; ++j) out[j] += s * partials[p * run + j];
+                return;
+            }
             for (int64_t i = 0; i < n; i += run) {
                 T* dst = out + strided_offset(y_over_x, i);
                 const T* src = in + i;
@@ -345,10 +384,18 @@ public:
                 for (int64_t r = begin; r < end; ++r) {
                     const T* from = in + strided_offset(src_layout, r * length);
                     T* to = out + strided_offset(dst_layout, r * length);
-                    if (accumulate)
+                    if (src_stride == 1 && dst_stride == 1) {  // contiguous rows (slices, concat): vectorised
+                        if (accumulate) {
+#pragma omp simd
+                            for (int64_t j = 0; j < length; ++j) to[j] += from[j];
+                        } else {
+                            std::memcpy(to, from, size_t(length) * sizeof(T));
+                        }
+                    } else if (accumulate) {
                         for (int64_t j = 0; j < length; ++j) to[j * dst_stride] += from[j * src_stride];
-                    else
+                    } else {
                         for (int64_t j = 0; j < length; ++j) to[j * dst_stride] = from[j * src_stride];
+                    }
                 }
             });
         };

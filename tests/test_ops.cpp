@@ -113,6 +113,23 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(reductions)
 
+BOOST_AUTO_TEST_CASE(large_sums_match_a_plain_loop) {
+    // Big enough for the CPU kernel's threaded row sum (sum over axis 0) and its folded row sums
+    // (over the last axis), in float64 and float32.
+    for (DType dtype : {DType::Float64, DType::Float32}) {
+        Tensor x = to(input({300, 130}, 80), dtype).detach();
+        std::vector<double> v = values(x), columns(130, 0.0), rows(300, 0.0);
+        for (int64_t i = 0; i < 300; ++i)
+            for (int64_t j = 0; j < 130; ++j) {
+                columns[j] += v[i * 130 + j];
+                rows[i] += v[i * 130 + j];
+            }
+        const double tol = dtype == DType::Float64 ? 1e-12 : 1e-4;
+        check_values(sum(x, 0), columns, tol);
+        check_values(sum(x, 1), rows, tol);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(sum_mean_gradient) {
     Tensor x = input({2, 3, 4}, 20);
     TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return sum(v[0]); }, Inputs{x});
