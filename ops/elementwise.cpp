@@ -97,7 +97,14 @@ Tensor addcmul(const Tensor& a, const Tensor& b, const Tensor& c) {
     a_padded.insert(a_padded.end(), a.shape().begin(), a.shape().end());
     kernels(b).broadcast_add(alias_with_shape(a, a_padded), y, 1.0);  // y is still in cache
     record("addcmul", {a, b, c}, y, [plan, a, b, c](const Tensor& gy, InputGrads& gx) {
-        if (gx.needed(0)) sum_into(gy, gx.at(0));
+        if (gx.needed(0)) {
+            if (a.shape() == gy.shape()) {  // dL/da = dL/dy: a copy into a first gradient, else an add
+                InputGrads::Target g = gx.target(0);
+                kernels(gy).cast(gy, g.grad, g.accumulate);
+            } else {
+                sum_into(gy, gx.at(0));
+            }
+        }
         binary_grads(BinaryOp::Mul, plan, b, c, gy, gx, 1);
     });
     return y;
