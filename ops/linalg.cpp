@@ -90,6 +90,17 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     return y;
 }
 
+namespace {
+// A weight up to this size is multiplied on the packed kernel (ops/packed_gemm.h: packing it costs
+// one pass over it per product): there faster than cblas_sgemm for these shapes, with the bias
+// added as the product is written and a first dL/dx written without a zeroing pass (OpenBLAS
+// zeroes C before accumulating when beta = 0). A larger weight stays on BLAS, whose cache blocking
+// the packed kernel lacks: every block of rows streams the whole packed weight.
+constexpr size_t kPackedWeightBytes = size_t(4) << 20;
+
+bool packable(const Tensor& weight) { return weight.numel() * dtype_size(weight.dtype()) <= kPackedWeightBytes; }
+}  // namespace
+
 // y = x W^T + b      x: [N, in] (leading dims folded into N), W: [out, in], b: [out]
 //   dL/dx += dL/dy W      dL/dW += dL/dy^T x      dL/db += sum_N dL/dy
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
@@ -111,14 +122,23 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     Shape out_shape = x.shape();
     out_shape.back() = out;
     Tensor y = empty_like(x, out_shape);
-    gemm(false, true, x, weight, y, rows, out, in, 0.0);
-    Tensor y_rows = alias_with_shape(y, {rows, out});
-    if (bias.defined()) kernels(x).broadcast_add(alias_with_shape(bias, {1, out}), y_rows, 1.0);
+    if (packable(weight) && in > 0) {
+        kernels(x).gemm_packed(x, kernels(x).pack_matrix(weight, /*transpose=*/true, 1), nullptr, bias, 0.0, y);
+    } else {
+        gemm(false, true, x, weight, y, rows, out, in, 0.0);
+        Tensor y_rows = alias_with_shape(y, {rows, out});
+        if (bias.defined()) kernels(x).broadcast_add(alias_with_shape(bias, {1, out}), y_rows, 1.0);
+    }
 
     std::vector<Tensor> inputs = {x, weight};
     if (bias.defined()) inputs.push_back(bias);
     record("linear", inputs, y, [x, weight, rows, in, out](const Tensor& gy, InputGrads& gx) {
-        if (gx.needed(0)) into(gx.target(0), [&](Tensor& g, double beta) { gemm(false, false, gy, weight, g, rows, in, out, beta); });
+        if (gx.needed(0)) into(gx.target(0), [&](Tensor& g, double beta) {
+            if (packable(weight) && out > 0)
+                kernels(gy).gemm_packed(gy, kernels(gy).pack_matrix(weight, false, 1), nullptr, Tensor(), beta, g);
+            else
+                gemm(false, false, gy, weight, g, rows, in, out, beta);
+        });
         if (gx.needed(1)) into(gx.target(1), [&](Tensor& g, double beta) { gemm(true, false, gy, x, g, out, in, rows, beta); });
         if (gx.size() > 2 && gx.needed(2)) {
             Tensor g_bias = alias_with_shape(gx.at(2), {1, out});

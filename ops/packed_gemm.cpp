@@ -109,11 +109,17 @@ void gemm_panels(const T* a, int64_t m, int64_t k, const T* packed, int64_t n, i
     const int64_t w = packed_panel_width<T>(), span = kPanels * w, width = n / groups;
     const int64_t panels = (width + w - 1) / w;  // per group
     const int64_t row_blocks = (m + kRows - 1) / kRows, col_blocks = (width + span - 1) / span;
-    // Blocks are numbered group, then column block, then row block, so that a thread's contiguous
-    // share of them reads as few distinct panels of B as possible (B stays in that core's cache).
+    // Blocks are numbered group first. Few rows (a recurrent step's [32, K]): then column block,
+    // then row block, so that a thread's contiguous share reads as few panels of B as possible (B
+    // stays in that core's cache). Many rows (a projection of all steps): then row block, then
+    // column block, so that A streams through once, its 6 rows in L1 while all of B passes by
+    // (measured on [8192, 128] x [128, 512]: 10-25% faster than the other order and than OpenBLAS).
+    const bool rows_outer = row_blocks >= 16;
     auto run = [=](int64_t begin, int64_t end) {
         for (int64_t blk = begin; blk < end; ++blk) {
-            const int64_t g = blk / (col_blocks * row_blocks), cb = blk / row_blocks % col_blocks, rb = blk % row_blocks;
+            const int64_t g = blk / (col_blocks * row_blocks), within = blk % (col_blocks * row_blocks);
+            const int64_t cb = rows_outer ? within % col_blocks : within / row_blocks;
+            const int64_t rb = rows_outer ? within / col_blocks : within % row_blocks;
             const int64_t row = rb * kRows, col = cb * span;  // col: within the group
             const int64_t rows = std::min(kRows, m - row), cols = std::min(span, width - col);
             const T* group_panels = packed + g * panels * w * k;

@@ -230,6 +230,54 @@ BOOST_AUTO_TEST_CASE(recurrent_linear_gradient) {
         (Inputs{h0, w, a6, b6}));
 }
 
+// The CPU backend's packed product (ops/packed_gemm.h) against a plain triple loop, for every
+// remainder of its 6-row x 2-panel blocks (M up to 13, and 97 for its many-rows order; N across one,
+// two and three panels; odd K), B given as [K, N] or transposed, with an addend, with beta = 0 and
+// with beta = 1 (the first and the last with a bias), written as [M, N] or gate-major
+// [groups, M, N / groups].
+template <typename T>
+void check_packed_gemm() {
+    Backend& cpu = backend_for(Device::cpu());
+    const int64_t w = packed_panel_width<T>();
+    for (int64_t m : {1, 5, 6, 7, 13, 97})  // 97: enough row blocks for the rows-outer order
+        for (int64_t n : {int64_t(1), w - 1, w, w + 3, 2 * w, 2 * w + 1, 5 * w - 2, 6 * w + 3})
+            for (int64_t k : {1, 3, 17})
+                for (bool transpose : {false, true})
+                    for (int64_t groups : {1, 3})
+                    for (int mode = 0; mode < 3; ++mode) {  // 0: addend, 1: beta 0, 2: beta 1
+                        if (n % groups != 0) continue;
+                        const int64_t width = n / groups;
+                        auto make = [](const Shape& shape, uint64_t seed) { return to(input(shape, seed), dtype_of<T>()).detach(); };
+                        Tensor a = make({m, k}, 60), b = make(transpose ? Shape{n, k} : Shape{k, n}, 61);
+                        Tensor addend = make({m, n}, 62), c = make({m, n}, 63), bias = make({n}, 64);
+                        const bool with_bias = mode != 1;  // modes 0 and 2 add a bias too
+                        std::vector<double> biases = values(bias);
+                        std::vector<double> av = values(a), bv = values(b), dv = values(addend), cv = values(c);
+                        PackedMatrix packed = cpu.pack_matrix(b, transpose, groups);
+                        cpu.gemm_packed(a, packed, mode == 0 ? addend.raw_data() : nullptr, with_bias ? bias : Tensor(),
+                                        mode == 2 ? 1.0 : 0.0, c);
+                        std::vector<double> got = values(c);
+                        double worst = 0;
+                        for (int64_t i = 0; i < m; ++i)
+                            for (int64_t j = 0; j < n; ++j) {
+                                const int64_t at = (j / width * m + i) * width + j % width;  // gate-major
+                                double want = (mode == 0 ? dv[i * n + j] : mode == 2 ? cv[at] : 0.0) +
+                                              (with_bias ? biases[j] : 0.0);
+                                for (int64_t kk = 0; kk < k; ++kk)
+                                    want += av[i * k + kk] * (transpose ? bv[j * k + kk] : bv[kk * n + j]);
+                                worst = std::max(worst, std::fabs(got[at] - want));
+                            }
+                        BOOST_CHECK_MESSAGE(worst <= (sizeof(T) == 4 ? 1e-5 : 1e-13),
+                                            "m " << m << " n " << n << " k " << k << " transpose " << transpose
+                                                 << " groups " << groups << " mode " << mode << ": error " << worst);
+                    }
+}
+
+BOOST_AUTO_TEST_CASE(packed_gemm_matches_plain_product) {
+    check_packed_gemm<float>();
+    check_packed_gemm<double>();
+}
+
 BOOST_AUTO_TEST_CASE(recurrent_linear_gate_major) {
     // gates = 3 on U [6, 4]: z_t comes out [3, N, 2], gate k equal to columns 2k..2k+1 of the
     // plain product, and gradients check through per-step terms and a bias.
