@@ -39,6 +39,7 @@ std::string backward_formula(const std::string& op) {
         {"dropout", "dL/dx += dL/dy ⊙ mask / (1 − p)"},
         {"reshape", "dL/dx += reshape(dL/dy, shape of x)"},
         {"select", "dL/dx[index] += dL/dy"},
+        {"split", "dL/dx += [dL/dy_0, dL/dy_1, ...] along the axis (the pieces' gradients, zeros where none came)"},
         {"permute", "dL/dx += permute(dL/dy, inverse permutation)"},
         {"slice", "dL/dx[window] += dL/dy"},
         {"concat", "dL/dx_i += dL/dy[block i]"},

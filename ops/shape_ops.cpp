@@ -187,16 +187,67 @@ Tensor stack(const std::vector<Tensor>& xs, int axis) {
     return concat(expanded, axis);
 }
 
+namespace {
+// One split's pieces: their windows of x, and the gradients their records hand over in backward.
+struct SplitPieces {
+    std::vector<Shape> shapes;
+    std::vector<StridedLayout> windows;
+    std::vector<Tensor> grads;  // dL/d(piece i), undefined while none has reached piece i
+};
+}  // namespace
+
+// y_0, y_1, ... = consecutive windows of x along `axis`
+//   dL/dx = [dL/dy_0, dL/dy_1, ...] along axis (zeros for a piece no gradient reached)
+// One pass writes each window of dL/dx once, where a slice per piece would zero-fill dL/dx and
+// then add every piece into it. Each piece's record hands its gradient over; the "split" record,
+// made BEFORE the pieces' (so backward runs it after all of them, as RecurrentLinear's weight
+// record does), puts dL/dx together. Its output is a one-element marker that every piece takes
+// as its input, so that backward reaches it.
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int axis) {
     axis = normalize_axis("split", axis, x.dim());
     int64_t total = std::accumulate(sizes.begin(), sizes.end(), int64_t(0));
     if (total != x.shape()[axis])
         fail("split", "sizes sum to {} but dim {} of {} has extent {}", total, axis, x.describe(), x.shape()[axis]);
-    std::vector<Tensor> pieces;
+    auto state = std::make_shared<SplitPieces>();
     int64_t start = 0;
     for (int64_t s : sizes) {
-        pieces.push_back(slice(x, axis, start, start + s));
+        if (s < 0) fail("split", "piece size {} is negative (x is {})", s, x.describe());
+        Shape shape = x.shape();
+        shape[axis] = s;
+        state->shapes.push_back(shape);
+        state->windows.push_back(block_layout(x.shape(), shape, axis, start));
         start += s;
+    }
+    state->grads.resize(sizes.size());
+    Tensor marker = Tensor::zeros({1}, x.dtype(), x.device());
+    record("split", {x}, marker, [state](const Tensor&, InputGrads& gx) {
+        SplitPieces& s = *state;
+        InputGrads::Target g = gx.target(0);
+        for (size_t i = 0; i < s.grads.size(); ++i) {
+            Tensor piece = s.grads[i].defined() ? s.grads[i] : Tensor();
+            if (!piece.defined()) {
+                if (g.accumulate) continue;  // nothing to add; a fresh buffer still needs its zeros
+                piece = Tensor::zeros(s.shapes[i], g.grad.dtype(), g.grad.device());
+            }
+            kernels(piece).strided_copy(piece, contiguous_layout(s.shapes[i]), g.grad, s.windows[i], g.accumulate);
+        }
+        s.grads.assign(s.grads.size(), Tensor());  // a later backward pass (keep_tape) starts afresh
+    });
+    const bool contiguous_windows = numel(Shape(x.shape().begin(), x.shape().begin() + axis)) == 1;
+    std::vector<Tensor> pieces;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        Tensor y;
+        if (contiguous_windows) {
+            y = alias_with_shape(x, state->shapes[i], state->windows[i].offset);
+        } else {
+            y = empty_like(x, state->shapes[i]);
+            kernels(x).strided_copy(x, state->windows[i], y, contiguous_layout(state->shapes[i]), false);
+        }
+        record("slice", {marker}, y, [state, i](const Tensor& gy, InputGrads& gx) {
+            state->grads[i] = gy;
+            gx.at(0);  // marks the split record as reached
+        });
+        pieces.push_back(y);
     }
     return pieces;
 }

@@ -378,6 +378,20 @@ BOOST_AUTO_TEST_CASE(slice_concat_stack_split_gradient) {
             return parts[0] - parts[1] * 3.0;
         },
         Inputs{a});
+    // A piece no gradient reaches (its window of dL/dx is zero), pieces along the last axis, and
+    // x also used outside the split (its gradient is added to, not overwritten).
+    TAPEGRAD_CHECK_GRADIENT(
+        [](const Inputs& v) {
+            std::vector<Tensor> parts = split(v[0], {1, 1, 1}, 2);
+            return parts[0] * parts[2] + v[0] * 0.5;
+        },
+        Inputs{a});
+    TAPEGRAD_CHECK_GRADIENT(
+        [](const Inputs& v) {
+            std::vector<Tensor> parts = split(v[0], {2, 2, 1}, 1);
+            return parts[2] * 2.0;  // only the last piece: the split writes zeros for the others
+        },
+        Inputs{a});
 }
 
 BOOST_AUTO_TEST_CASE(slice_of_leading_dim_is_a_view) {
