@@ -93,26 +93,27 @@ Tensor transpose(const Tensor& x, int axis0, int axis1) {
     return permute(x, perm);
 }
 
-// y = x[.., start:end, ..];   dL/dx[.., start:end, ..] += dL/dy
-// When every dim before `axis` has extent 1 (a time step of [T, B, G], a row block of [N, H]) the
-// window is one contiguous block of x, and y is a view of it instead of a copy.
 namespace {
+// The values of x's window `layout` (of shape `window_shape`, along `axis`), shaped `y_shape`: a
+// view when every dim before `axis` has extent 1 (a time step of [T, B, G], a row block of
+// [N, H]: the window is one contiguous block of x), else a copy. Not recorded.
+Tensor window_values(const Tensor& x, int axis, const StridedLayout& layout, const Shape& window_shape,
+                     const Shape& y_shape) {
+    if (numel(Shape(x.shape().begin(), x.shape().begin() + axis)) == 1)
+        return alias_with_shape(x, y_shape, layout.offset);
+    Tensor y = empty_like(x, y_shape);
+    kernels(x).strided_copy(x, layout, y, contiguous_layout(window_shape), false);
+    return y;
+}
+
 // The window start <= j < end of x along `axis`, given the shape `y_shape` (x's shape with that
-// extent replaced by end - start, or removed by select): a view when every dim before `axis` has
-// extent 1, else a copy.
+// extent replaced by end - start, or removed by select).
 //   dL/dx[window] += dL/dy
 Tensor window(const char* op, const Tensor& x, int axis, int64_t start, int64_t end, const Shape& y_shape) {
     Shape window_shape = x.shape();
     window_shape[axis] = end - start;
     StridedLayout layout = block_layout(x.shape(), window_shape, axis, start);
-    const bool contiguous_window = numel(Shape(x.shape().begin(), x.shape().begin() + axis)) == 1;
-    Tensor y;
-    if (contiguous_window) {
-        y = alias_with_shape(x, y_shape, layout.offset);
-    } else {
-        y = empty_like(x, y_shape);
-        kernels(x).strided_copy(x, layout, y, contiguous_layout(window_shape), false);
-    }
+    Tensor y = window_values(x, axis, layout, window_shape, y_shape);
     record(op, {x}, y, [layout, window_shape](const Tensor& gy, InputGrads& gx) {
         kernels(gy).strided_copy(gy, contiguous_layout(window_shape), gx.at(0), layout, true);
     });
@@ -120,6 +121,7 @@ Tensor window(const char* op, const Tensor& x, int axis, int64_t start, int64_t 
 }
 }  // namespace
 
+// y = x[.., start:end, ..];   dL/dx[.., start:end, ..] += dL/dy   (a view when the window is contiguous)
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
     axis = normalize_axis("slice", axis, x.dim());
     int64_t extent = x.shape()[axis];
@@ -224,7 +226,7 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
         SplitPieces& s = *state;
         InputGrads::Target g = gx.target(0);
         for (size_t i = 0; i < s.grads.size(); ++i) {
-            Tensor piece = s.grads[i].defined() ? s.grads[i] : Tensor();
+            Tensor piece = s.grads[i];
             if (!piece.defined()) {
                 if (g.accumulate) continue;  // nothing to add; a fresh buffer still needs its zeros
                 piece = Tensor::zeros(s.shapes[i], g.grad.dtype(), g.grad.device());
@@ -233,16 +235,9 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
         }
         s.grads.assign(s.grads.size(), Tensor());  // a later backward pass (keep_tape) starts afresh
     });
-    const bool contiguous_windows = numel(Shape(x.shape().begin(), x.shape().begin() + axis)) == 1;
     std::vector<Tensor> pieces;
     for (size_t i = 0; i < sizes.size(); ++i) {
-        Tensor y;
-        if (contiguous_windows) {
-            y = alias_with_shape(x, state->shapes[i], state->windows[i].offset);
-        } else {
-            y = empty_like(x, state->shapes[i]);
-            kernels(x).strided_copy(x, state->windows[i], y, contiguous_layout(state->shapes[i]), false);
-        }
+        Tensor y = window_values(x, axis, state->windows[i], state->shapes[i], state->shapes[i]);
         record("slice", {marker}, y, [state, i](const Tensor& gy, InputGrads& gx) {
             state->grads[i] = gy;
             gx.at(0);  // marks the split record as reached
