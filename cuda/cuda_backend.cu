@@ -65,7 +65,7 @@ template <BinaryOp OP, typename T>
 __global__ void binary_backward_kernel(const T* a, const T* b, const T* gy, T* g, BroadcastPlan plan, int operand,
                                        bool accumulate, bool reduced) {
     // g has the operand's shape; where the operand was broadcast (`reduced`), many i land on one
-    // element of g: atomicAdd, on a g the op has zeroed or that holds earlier gradients.
+    // element of g: atomicAdd, on a g that is zeroed or holds earlier gradients.
     TG_GRID_LOOP(i, plan.numel) {
         const T term = gy[i] * binary_derivative<OP, T>(operand, a[operand_offset(plan, plan.a, i)],
                                                          b[operand_offset(plan, plan.b, i)]);
@@ -257,13 +257,15 @@ public:
     void binary_backward(BinaryOp op, int operand, const BroadcastPlan& plan, const Tensor& a, const Tensor& b,
                          const Tensor& gy, Tensor& g, bool accumulate) override {
         use_device(a, to_string(op));
+        const bool reduced = is_broadcast(operand == 0 ? plan.a : plan.b);
+        if (reduced && !accumulate) fill(g, 0.0);  // the atomic sums need a zeroed g
         dispatch_float(a.dtype(), [&](auto t) {
             using T = decltype(t);
             dispatch_binary(op, [&](auto op_constant) {
                 constexpr BinaryOp OP = decltype(op_constant)::value;
                 binary_backward_kernel<OP, T><<<blocks_for(plan.numel), kBlock>>>(
                     a.data<T>(), b.data<T>(), gy.data<T>(), g.data<T>(), plan, operand, accumulate,
-                    is_broadcast(operand == 0 ? plan.a : plan.b));
+                    reduced);
             });
         });
         launched(to_string(op));

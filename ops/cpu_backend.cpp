@@ -207,7 +207,9 @@ public:
                 const StridedLayout target = operand == 0 ? plan.a : plan.b;
                 int64_t length = row_length(plan.a), sa = last_stride(plan.a), sb = last_stride(plan.b);
                 const bool reduced = is_broadcast(target), row_sum = last_stride(target) == 0;
-                if (!accumulate) std::fill_n(g_in, g.numel(), T(0));
+                // Sums need a zeroed g; an operand that was not broadcast writes each element once.
+                if (reduced && !accumulate) std::fill_n(g_in, g.numel(), T(0));
+                const bool add = accumulate || reduced;
                 auto rows = [=](int64_t begin, int64_t end) {
                     for (int64_t r = begin; r < end; ++r) {
                         const T* ra = pa + strided_offset(plan.a, r * length);
@@ -221,7 +223,8 @@ public:
                             g_row[0] += total;
                         } else {
                             strided_row(length, sa, sb, [=](int64_t j, int64_t ia, int64_t ib) {
-                                g_row[j] += gy_row[j] * binary_derivative<OP, T>(operand, ra[ia], rb[ib]);
+                                g_row[j] = (add ? g_row[j] : T(0)) +
+                                           gy_row[j] * binary_derivative<OP, T>(operand, ra[ia], rb[ib]);
                             });
                         }
                     }
