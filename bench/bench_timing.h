@@ -57,6 +57,12 @@ inline void parse_clock_flag(int& argc, char** argv) {
     argv[argc] = nullptr;
 }
 
+// The middle value (the upper one of the two middle values for an even count).
+inline double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+}
+
 // Median wall time in seconds of `repeats` runs of fn, after one warm-up run. `sync` runs after
 // each call (e.g. cuda::synchronize, so GPU work is inside the measurement).
 inline double median_seconds(int repeats, const std::function<void()>& fn, const std::function<void()>& sync = [] {}) {
@@ -69,8 +75,7 @@ inline double median_seconds(int repeats, const std::function<void()>& fn, const
         sync();
         times.push_back(now_seconds() - start);
     }
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
+    return median(times);
 }
 
 // A step timed against its floor, interleaved: after one warm-up of each, `rounds` rounds each time
@@ -95,10 +100,6 @@ inline PairedTimes paired_median_seconds(int rounds, const std::function<void()>
         steps.push_back(end - middle);
         ratios.push_back(steps.back() / floors.back());
     }
-    auto median = [](std::vector<double> v) {
-        std::sort(v.begin(), v.end());
-        return v[v.size() / 2];
-    };
     return {median(steps), median(floors), median(ratios)};
 }
 
