@@ -94,10 +94,17 @@ public:
                                 Tensor& gx, bool accumulate) = 0;
     // y = a (op) b, broadcast per plan
     virtual void binary(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, Tensor& y) = 0;
-    // g += d(a op b)/d(operand) * gy (= when !accumulate), g of the operand's shape (operand 0 = a,
-    // 1 = b): where the operand was broadcast, the terms of the repeated elements sum into it.
-    virtual void binary_backward(BinaryOp op, int operand, const BroadcastPlan& plan, const Tensor& a,
-                                 const Tensor& b, const Tensor& gy, Tensor& g, bool accumulate) = 0;
+    // Where binary_backward writes one operand's gradient: `grad` of the operand's shape, added to
+    // (accumulate) or overwritten; a null grad is an operand that needs no gradient.
+    struct OperandGrad {
+        Tensor* grad = nullptr;
+        bool accumulate = false;
+    };
+    // ga += d(a op b)/da * gy and gb += d(a op b)/db * gy (= when !accumulate). Where an operand was
+    // broadcast, the terms of its repeated elements sum into it. When neither was, both gradients
+    // come from one pass over gy, a and b.
+    virtual void binary_backward(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b,
+                                 const Tensor& gy, OperandGrad ga, OperandGrad gb) = 0;
 
     // ---- reductions and their adjoints ----
     // y += scale * (x summed over the dims where y has extent 1); y.dim() == x.dim().

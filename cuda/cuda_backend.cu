@@ -74,6 +74,17 @@ __global__ void binary_backward_kernel(const T* a, const T* b, const T* gy, T* g
     }
 }
 
+// Both gradients of a binary op whose operands were not broadcast, in one pass.
+template <BinaryOp OP, typename T>
+__global__ void binary_backward_both_kernel(const T* a, const T* b, const T* gy, T* ga, T* gb, bool add_a, bool add_b,
+                                            int64_t n) {
+    TG_GRID_LOOP(i, n) {
+        const T g = gy[i];
+        ga[i] = (add_a ? ga[i] : T(0)) + g * binary_derivative<OP, T>(0, a[i], b[i]);
+        gb[i] = (add_b ? gb[i] : T(0)) + g * binary_derivative<OP, T>(1, a[i], b[i]);
+    }
+}
+
 // y[offset(i)] += scale * x[i]: many x elements may land on one y element, hence atomicAdd.
 template <typename T>
 __global__ void sum_to_kernel(const T* x, T* y, StridedLayout y_over_x, T scale, int64_t n) {
@@ -254,18 +265,28 @@ public:
         launched(to_string(op));
     }
 
-    void binary_backward(BinaryOp op, int operand, const BroadcastPlan& plan, const Tensor& a, const Tensor& b,
-                         const Tensor& gy, Tensor& g, bool accumulate) override {
+    void binary_backward(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, const Tensor& gy,
+                         OperandGrad ga, OperandGrad gb) override {
         use_device(a, to_string(op));
-        const bool reduced = is_broadcast(operand == 0 ? plan.a : plan.b);
-        if (reduced && !accumulate) fill(g, 0.0);  // the atomic sums need a zeroed g
         dispatch_float(a.dtype(), [&](auto t) {
             using T = decltype(t);
             dispatch_binary(op, [&](auto op_constant) {
                 constexpr BinaryOp OP = decltype(op_constant)::value;
-                binary_backward_kernel<OP, T><<<blocks_for(plan.numel), kBlock>>>(
-                    a.data<T>(), b.data<T>(), gy.data<T>(), g.data<T>(), plan, operand, accumulate,
-                    reduced);
+                if (plan.same_shape && ga.grad && gb.grad) {
+                    binary_backward_both_kernel<OP, T><<<blocks_for(plan.numel), kBlock>>>(
+                        a.data<T>(), b.data<T>(), gy.data<T>(), ga.grad->data<T>(), gb.grad->data<T>(), ga.accumulate,
+                        gb.accumulate, plan.numel);
+                    return;
+                }
+                for (int operand = 0; operand < 2; ++operand) {
+                    OperandGrad target = operand == 0 ? ga : gb;
+                    if (!target.grad) continue;
+                    const bool reduced = is_broadcast(operand == 0 ? plan.a : plan.b);
+                    if (reduced && !target.accumulate) fill(*target.grad, 0.0);  // the atomic sums need a zeroed g
+                    binary_backward_kernel<OP, T><<<blocks_for(plan.numel), kBlock>>>(
+                        a.data<T>(), b.data<T>(), gy.data<T>(), target.grad->data<T>(), plan, operand,
+                        target.accumulate, reduced);
+                }
             });
         });
         launched(to_string(op));

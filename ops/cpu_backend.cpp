@@ -182,58 +182,80 @@ public:
         });
     }
 
-    void binary_backward(BinaryOp op, int operand, const BroadcastPlan& plan, const Tensor& a, const Tensor& b,
-                         const Tensor& gy, Tensor& g, bool accumulate) override {
+    void binary_backward(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, const Tensor& gy,
+                         OperandGrad ga, OperandGrad gb) override {
         dispatch_float(a.dtype(), [&](auto t) {
             using T = decltype(t);
             const T* pa = a.data<T>();
             const T* pb = b.data<T>();
             const T* g_out = gy.data<T>();
-            T* g_in = g.data<T>();
             int64_t n = plan.numel;
             dispatch_binary(op, [&](auto op_constant) {
                 constexpr BinaryOp OP = decltype(op_constant)::value;
-                if (plan.same_shape) {
+                if (plan.same_shape && ga.grad && gb.grad) {  // both in one pass: gy, a, b read once
+                    T* g_a = ga.grad->data<T>();
+                    T* g_b = gb.grad->data<T>();
+                    const bool add_a = ga.accumulate, add_b = gb.accumulate;
                     parallel_for(n, n, [=](int64_t begin, int64_t end) {
 #pragma omp simd
-                        for (int64_t i = begin; i < end; ++i)
-                            g_in[i] = (accumulate ? g_in[i] : T(0)) +
-                                      g_out[i] * binary_derivative<OP, T>(operand, pa[i], pb[i]);
+                        for (int64_t i = begin; i < end; ++i) {
+                            g_a[i] = (add_a ? g_a[i] : T(0)) + g_out[i] * binary_derivative<OP, T>(0, pa[i], pb[i]);
+                            g_b[i] = (add_b ? g_b[i] : T(0)) + g_out[i] * binary_derivative<OP, T>(1, pa[i], pb[i]);
+                        }
                     });
                     return;
                 }
-                // g has the operand's shape: output rows land on g through the operand's layout
-                // (stride 0 along the dims it was broadcast over, where they sum).
-                const StridedLayout target = operand == 0 ? plan.a : plan.b;
-                int64_t length = row_length(plan.a), sa = last_stride(plan.a), sb = last_stride(plan.b);
-                const bool reduced = is_broadcast(target), row_sum = last_stride(target) == 0;
-                // Sums need a zeroed g; an operand that was not broadcast writes each element once.
-                if (reduced && !accumulate) std::fill_n(g_in, g.numel(), T(0));
-                const bool add = accumulate || reduced;
-                auto rows = [=](int64_t begin, int64_t end) {
-                    for (int64_t r = begin; r < end; ++r) {
-                        const T* ra = pa + strided_offset(plan.a, r * length);
-                        const T* rb = pb + strided_offset(plan.b, r * length);
-                        const T* gy_row = g_out + r * length;
-                        T* g_row = g_in + strided_offset(target, r * length);
-                        if (row_sum) {  // the whole row sums into one element of g
-                            T total = 0;
-                            for (int64_t j = 0; j < length; ++j)
-                                total += gy_row[j] * binary_derivative<OP, T>(operand, ra[j * sa], rb[j * sb]);
-                            g_row[0] += total;
-                        } else {
-                            strided_row(length, sa, sb, [=](int64_t j, int64_t ia, int64_t ib) {
-                                g_row[j] = (add ? g_row[j] : T(0)) +
-                                           gy_row[j] * binary_derivative<OP, T>(operand, ra[ia], rb[ib]);
-                            });
-                        }
-                    }
-                };
-                // Rows that sum into the same elements of g must not run in parallel.
-                if (reduced) rows(0, n / std::max<int64_t>(length, 1));
-                else parallel_for(n / std::max<int64_t>(length, 1), n, rows);
+                for (int operand = 0; operand < 2; ++operand) {
+                    OperandGrad target = operand == 0 ? ga : gb;
+                    if (target.grad) operand_backward<OP>(operand, plan, pa, pb, g_out, *target.grad, target.accumulate);
+                }
             });
         });
+    }
+
+    // One operand's part of binary_backward: g += d(a op b)/d(operand) * gy.
+    template <BinaryOp OP, typename T>
+    static void operand_backward(int operand, const BroadcastPlan& plan, const T* pa, const T* pb, const T* g_out,
+                                 Tensor& g, bool accumulate) {
+        T* g_in = g.data<T>();
+        int64_t n = plan.numel;
+        if (plan.same_shape) {
+            parallel_for(n, n, [=](int64_t begin, int64_t end) {
+#pragma omp simd
+                for (int64_t i = begin; i < end; ++i)
+                    g_in[i] = (accumulate ? g_in[i] : T(0)) + g_out[i] * binary_derivative<OP, T>(operand, pa[i], pb[i]);
+            });
+            return;
+        }
+        // g has the operand's shape: output rows land on g through the operand's layout
+        // (stride 0 along the dims it was broadcast over, where they sum).
+        const StridedLayout target = operand == 0 ? plan.a : plan.b;
+        int64_t length = row_length(plan.a), sa = last_stride(plan.a), sb = last_stride(plan.b);
+        const bool reduced = is_broadcast(target), row_sum = last_stride(target) == 0;
+        // Sums need a zeroed g; an operand that was not broadcast writes each element once.
+        if (reduced && !accumulate) std::fill_n(g_in, g.numel(), T(0));
+        const bool add = accumulate || reduced;
+        auto rows = [=](int64_t begin, int64_t end) {
+            for (int64_t r = begin; r < end; ++r) {
+                const T* ra = pa + strided_offset(plan.a, r * length);
+                const T* rb = pb + strided_offset(plan.b, r * length);
+                const T* gy_row = g_out + r * length;
+                T* g_row = g_in + strided_offset(target, r * length);
+                if (row_sum) {  // the whole row sums into one element of g
+                    T total = 0;
+                    for (int64_t j = 0; j < length; ++j)
+                        total += gy_row[j] * binary_derivative<OP, T>(operand, ra[j * sa], rb[j * sb]);
+                    g_row[0] += total;
+                } else {
+                    strided_row(length, sa, sb, [=](int64_t j, int64_t ia, int64_t ib) {
+                        g_row[j] = (add ? g_row[j] : T(0)) + gy_row[j] * binary_derivative<OP, T>(operand, ra[ia], rb[ib]);
+                    });
+                }
+            }
+        };
+        // Rows that sum into the same elements of g must not run in parallel.
+        if (reduced) rows(0, n / std::max<int64_t>(length, 1));
+        else parallel_for(n / std::max<int64_t>(length, 1), n, rows);
     }
 
     // Walks x in memory order and adds each element into y's offset (stride 0 on the dims y is
@@ -406,6 +428,8 @@ public:
         else dispatch_float(src.dtype(), run);
     }
 
+    // A row whose index is the same along the inner dim (index_select, an embedding lookup:
+    // index_stride_inner == 0) moves as one contiguous run.
     void gather(const Tensor& x, const Tensor& index, const GatherSpec& s, Tensor& y) override {
         const int64_t* idx = index.data<int64_t>();
         dispatch_float(x.dtype(), [&](auto t) {
@@ -415,31 +439,44 @@ public:
             parallel_for(s.outer * s.m, s.outer * s.m * s.inner, [=](int64_t begin, int64_t end) {
                 for (int64_t r = begin; r < end; ++r) {
                     int64_t o = r / s.m, j = r % s.m;
+                    const int64_t* row_index = idx + o * s.index_stride_outer + j * s.index_stride_m;
+                    const T* src = in + o * s.n * s.inner;
                     T* dst = out + r * s.inner;
-                    for (int64_t i = 0; i < s.inner; ++i) {
-                        int64_t k = idx[o * s.index_stride_outer + j * s.index_stride_m + i * s.index_stride_inner];
-                        dst[i] = in[(o * s.n + k) * s.inner + i];
+                    if (s.index_stride_inner == 0) {
+                        std::memcpy(dst, src + row_index[0] * s.inner, size_t(s.inner) * sizeof(T));
+                        continue;
                     }
+                    for (int64_t i = 0; i < s.inner; ++i) dst[i] = src[row_index[i * s.index_stride_inner] * s.inner + i];
                 }
             });
         });
     }
 
-    // Serial: repeated indices add into the same row, which threads would race on.
+    // Repeated indices add into the same row of gx, so threads never split the rows: each takes a
+    // share of the columns (the inner dim) and walks every row in order. No two threads touch one
+    // element, and each element's terms add up in the same order as on one thread.
     void scatter_add(const Tensor& gy, const Tensor& index, const GatherSpec& s, Tensor& gx) override {
         const int64_t* idx = index.data<int64_t>();
         dispatch_float(gy.dtype(), [&](auto t) {
             using T = decltype(t);
             const T* in = gy.data<T>();
             T* out = gx.data<T>();
-            for (int64_t r = 0; r < s.outer * s.m; ++r) {
-                int64_t o = r / s.m, j = r % s.m;
-                const T* src = in + r * s.inner;
-                for (int64_t i = 0; i < s.inner; ++i) {
-                    int64_t k = idx[o * s.index_stride_outer + j * s.index_stride_m + i * s.index_stride_inner];
-                    out[(o * s.n + k) * s.inner + i] += src[i];
+            const int64_t rows = s.outer * s.m;
+            parallel_for(s.inner, rows * s.inner, [=](int64_t begin, int64_t end) {
+                for (int64_t r = 0; r < rows; ++r) {
+                    int64_t o = r / s.m, j = r % s.m;
+                    const int64_t* row_index = idx + o * s.index_stride_outer + j * s.index_stride_m;
+                    const T* src = in + r * s.inner;
+                    T* dst = out + o * s.n * s.inner;
+                    if (s.index_stride_inner == 0) {
+                        T* dst_row = dst + row_index[0] * s.inner;
+#pragma omp simd
+                        for (int64_t i = begin; i < end; ++i) dst_row[i] += src[i];
+                        continue;
+                    }
+                    for (int64_t i = begin; i < end; ++i) dst[row_index[i * s.index_stride_inner] * s.inner + i] += src[i];
                 }
-            }
+            });
         });
     }
 

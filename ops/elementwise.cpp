@@ -47,20 +47,22 @@ void sum_into(const Tensor& full, Tensor& target, double scale = 1.0) {
 // gx.at(first) and gx.at(first + 1).
 void binary_grads(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, const Tensor& gy,
                   InputGrads& gx, size_t first) {
+    Backend::OperandGrad grads[2];
     for (int operand = 0; operand < 2; ++operand) {
         if (!gx.needed(first + operand)) continue;
         const Tensor& input = operand == 0 ? a : b;
         if (input.shape() == gy.shape()) {
             InputGrads::Target g = gx.target(first + operand);
-            kernels(gy).binary_backward(op, operand, plan, a, b, gy, g.grad, g.accumulate);
+            grads[operand] = {&g.grad, g.accumulate};
         } else if (op == BinaryOp::Add || op == BinaryOp::Sub) {
             // d(a ± b)/d(operand) = ±1: reduce dL/dy itself.
             sum_into(gy, gx.at(first + operand), op == BinaryOp::Sub && operand == 1 ? -1.0 : 1.0);
         } else {
             // Summed over the broadcast dims inside the kernel: no output-shaped temporary.
-            kernels(gy).binary_backward(op, operand, plan, a, b, gy, gx.at(first + operand), true);
+            grads[operand] = {&gx.at(first + operand), true};
         }
     }
+    if (grads[0].grad || grads[1].grad) kernels(gy).binary_backward(op, plan, a, b, gy, grads[0], grads[1]);
 }
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {

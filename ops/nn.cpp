@@ -64,7 +64,7 @@ Tensor dropout(const Tensor& x, double p, Generator& gen, bool training) {
     kernels(x).binary(BinaryOp::Mul, plan, x, mask, y);
     record("dropout", {x}, y, [plan, x, mask](const Tensor& gy, InputGrads& gx) {
         InputGrads::Target g = gx.target(0);
-        kernels(gy).binary_backward(BinaryOp::Mul, 0, plan, x, mask, gy, g.grad, g.accumulate);
+        kernels(gy).binary_backward(BinaryOp::Mul, plan, x, mask, gy, {&g.grad, g.accumulate}, {});
     });
     return y;
 }

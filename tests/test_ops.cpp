@@ -65,6 +65,9 @@ BOOST_AUTO_TEST_CASE(binary_same_shape_gradient) {
     TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return v[0] - v[1]; }, (Inputs{a, b}));
     TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return v[0] * v[1]; }, (Inputs{a, b}));
     TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return v[0] / v[1]; }, (Inputs{a, b}));
+    // Both operands' gradients come from one pass: first writes, then adds into earlier gradients,
+    // and one tensor as both operands.
+    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return v[0] * v[0] + (v[0] / v[1]) * v[1]; }, (Inputs{a, b}));
 }
 
 BOOST_AUTO_TEST_CASE(binary_broadcast_gradient) {
@@ -434,6 +437,21 @@ BOOST_AUTO_TEST_CASE(index_select_gather_gradient) {
     Tensor x = input({3, 4, 2}, 61);
     Tensor pick = Tensor::from_vector(std::vector<int64_t>{3, 0, 1, 1, 2, 3}, {3, 2});
     TAPEGRAD_CHECK_GRADIENT([pick](const Inputs& v) { return gather(v[0], 1, pick); }, Inputs{x});
+}
+
+// Big enough that the scatter-add of backward runs on every thread (each takes a share of the
+// columns): repeated rows must still get the sum of all their terms, checked against a plain sum.
+BOOST_AUTO_TEST_CASE(index_select_backward_sums_repeats_on_all_threads) {
+    const int64_t rows = 7, cols = 300, picks = 200;
+    Tensor table = input({rows, cols}, 63);
+    std::vector<int64_t> ids(picks);
+    for (int64_t j = 0; j < picks; ++j) ids[j] = (j * j + 3) % rows;
+    Tensor weights = input({picks, cols}, 64);
+    backward(sum(index_select(table, 0, Tensor::from_vector(ids, {picks})) * weights.detach()));
+    std::vector<double> w = values(weights), expected(rows * cols, 0.0);
+    for (int64_t j = 0; j < picks; ++j)
+        for (int64_t c = 0; c < cols; ++c) expected[ids[j] * cols + c] += w[j * cols + c];
+    check_values(table.grad(), expected, 1e-12);
 }
 
 BOOST_AUTO_TEST_CASE(index_select_gather_values) {
