@@ -43,10 +43,38 @@ void parallel_for(int64_t count, int64_t work, Body body) {
     }
 }
 
-// Strided loops walk rows of the last dim: the offset arithmetic (divisions) of strided_offset
-// runs once per row, and the row itself is a simple strided loop.
+// Strided loops walk rows of the last dim: a RowCursor finds where each row starts, and the row
+// itself is a simple strided loop.
 int64_t row_length(const StridedLayout& layout) { return layout.ndim > 0 ? layout.shape[layout.ndim - 1] : 1; }
 int64_t last_stride(const StridedLayout& layout) { return layout.ndim > 0 ? layout.stride[layout.ndim - 1] : 1; }
+
+// The memory offsets of a layout's rows, row `first` and on, one next() per row: an odometer over
+// the outer dims. strided_offset per row would cost a division and a remainder per dim, which for
+// rows of 128 elements took longer than the row's arithmetic.
+class RowCursor {
+public:
+    RowCursor(const StridedLayout& layout, int64_t first) : layout_(layout), offset_(layout.offset) {
+        for (int k = layout.ndim - 2; k >= 0; --k) {
+            index_[k] = first % layout.shape[k];
+            first /= layout.shape[k];
+            offset_ += index_[k] * layout.stride[k];
+        }
+    }
+    int64_t offset() const { return offset_; }
+    void next() {
+        for (int k = layout_.ndim - 2; k >= 0; --k) {
+            offset_ += layout_.stride[k];
+            if (++index_[k] < layout_.shape[k]) return;
+            offset_ -= layout_.stride[k] * layout_.shape[k];
+            index_[k] = 0;
+        }
+    }
+
+private:
+    const StridedLayout& layout_;
+    int64_t offset_;
+    int64_t index_[kMaxDims] = {};
+};
 
 // body(j, ia, ib) for j < length with ia = j * stride_a, ib = j * stride_b. Broadcast rows almost
 // always have unit or zero strides: those cases get their own loops, which the compiler vectorises
@@ -169,9 +197,10 @@ public:
                 }
                 int64_t length = row_length(plan.a), sa = last_stride(plan.a), sb = last_stride(plan.b);
                 parallel_for(n / std::max<int64_t>(length, 1), n, [=](int64_t begin, int64_t end) {
-                    for (int64_t r = begin; r < end; ++r) {
-                        const T* ra = pa + strided_offset(plan.a, r * length);
-                        const T* rb = pb + strided_offset(plan.b, r * length);
+                    RowCursor row_a(plan.a, begin), row_b(plan.b, begin);
+                    for (int64_t r = begin; r < end; ++r, row_a.next(), row_b.next()) {
+                        const T* ra = pa + row_a.offset();
+                        const T* rb = pb + row_b.offset();
                         T* ry = out + r * length;
                         strided_row(length, sa, sb, [=](int64_t j, int64_t ia, int64_t ib) {
                             ry[j] = binary_value<OP, T>(ra[ia], rb[ib]);
@@ -236,11 +265,12 @@ public:
         if (reduced && !accumulate) std::fill_n(g_in, g.numel(), T(0));
         const bool add = accumulate || reduced;
         auto rows = [=](int64_t begin, int64_t end) {
-            for (int64_t r = begin; r < end; ++r) {
-                const T* ra = pa + strided_offset(plan.a, r * length);
-                const T* rb = pb + strided_offset(plan.b, r * length);
+            RowCursor row_a(plan.a, begin), row_b(plan.b, begin), row_g(target, begin);
+            for (int64_t r = begin; r < end; ++r, row_a.next(), row_b.next(), row_g.next()) {
+                const T* ra = pa + row_a.offset();
+                const T* rb = pb + row_b.offset();
                 const T* gy_row = g_out + r * length;
-                T* g_row = g_in + strided_offset(target, r * length);
+                T* g_row = g_in + row_g.offset();
                 if (row_sum) {  // the whole row sums into one element of g
                     T total = 0;
                     for (int64_t j = 0; j < length; ++j)
@@ -328,8 +358,9 @@ public:
             T s = T(scale);
             int64_t length = row_length(y_over_x), stride = last_stride(y_over_x);
             parallel_for(n / std::max<int64_t>(length, 1), n, [=](int64_t begin, int64_t end) {
-                for (int64_t r = begin; r < end; ++r) {
-                    const T* row = in + strided_offset(y_over_x, r * length);
+                RowCursor source(y_over_x, begin);
+                for (int64_t r = begin; r < end; ++r, source.next()) {
+                    const T* row = in + source.offset();
                     T* dst = out + r * length;
                     strided_row(length, 1, stride, [=](int64_t j, int64_t, int64_t i) { dst[j] += s * row[i]; });
                 }
@@ -406,9 +437,10 @@ public:
             int64_t length = row_length(src_layout);
             int64_t src_stride = last_stride(src_layout), dst_stride = last_stride(dst_layout);
             parallel_for(n / std::max<int64_t>(length, 1), n, [=](int64_t begin, int64_t end) {
-                for (int64_t r = begin; r < end; ++r) {
-                    const T* from = in + strided_offset(src_layout, r * length);
-                    T* to = out + strided_offset(dst_layout, r * length);
+                RowCursor source(src_layout, begin), destination(dst_layout, begin);
+                for (int64_t r = begin; r < end; ++r, source.next(), destination.next()) {
+                    const T* from = in + source.offset();
+                    T* to = out + destination.offset();
                     if (src_stride == 1 && dst_stride == 1) {  // contiguous rows (slices, concat): vectorised
                         if (accumulate) {
 #pragma omp simd

@@ -70,6 +70,37 @@ BOOST_AUTO_TEST_CASE(binary_same_shape_gradient) {
     TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return v[0] * v[0] + (v[0] / v[1]) * v[1]; }, (Inputs{a, b}));
 }
 
+// Broadcast and strided kernels big enough to run on every thread, where each thread starts its
+// rows part-way through the outer dims: y = a [3, 1, 300] * b [3, 50, 300] + c[50, 300] with its
+// gradients, and a slice along the middle dim, against plain loops over the values.
+BOOST_AUTO_TEST_CASE(broadcast_and_strided_kernels_on_all_threads) {
+    const int64_t P = 3, Q = 50, R = 300;  // 45,000 elements: above the threads' threshold
+    Tensor a = input({P, 1, R}, 90), b = input({P, Q, R}, 91), c = input({Q, R}, 92), w = input({P, Q, R}, 93);
+    Tensor y = addcmul(c, a, b);
+    backward(sum(y * w.detach()));
+    std::vector<double> av = values(a), bv = values(b), cv = values(c), wv = values(w), yv = values(y);
+    std::vector<double> ga(P * R, 0.0), gb(P * Q * R), gc(Q * R, 0.0);
+    double worst = 0;
+    for (int64_t i = 0; i < P; ++i)
+        for (int64_t j = 0; j < Q; ++j)
+            for (int64_t k = 0; k < R; ++k) {
+                const int64_t at = (i * Q + j) * R + k;
+                worst = std::max(worst, std::fabs(yv[at] - (cv[j * R + k] + av[i * R + k] * bv[at])));
+                ga[i * R + k] += wv[at] * bv[at];
+                gb[at] = wv[at] * av[i * R + k];
+                gc[j * R + k] += wv[at];
+            }
+    BOOST_CHECK_SMALL(worst, 1e-12);
+    check_values(a.grad(), ga, 1e-10);
+    check_values(b.grad(), gb, 1e-12);
+    check_values(c.grad(), gc, 1e-12);
+    std::vector<double> expected;
+    for (int64_t i = 0; i < P; ++i)
+        for (int64_t j = 7; j < 43; ++j)
+            for (int64_t k = 0; k < R; ++k) expected.push_back(bv[(i * Q + j) * R + k]);
+    check_values(slice(b, 1, 7, 43), expected, 0.0);
+}
+
 BOOST_AUTO_TEST_CASE(binary_broadcast_gradient) {
     // [2,3] with [3]; [2,1,4] with [3,1]; [4] with [2,3,4]; a 0-dim tensor with a matrix.
     std::vector<std::pair<Shape, Shape>> cases = {
