@@ -290,8 +290,8 @@ public:
 
     // Walks x in memory order and adds each element into y's offset (stride 0 on the dims y is
     // reduced along): one streaming pass, on one thread, so the sums into y do not race. x walks in
-    // runs: the trailing dims y keeps are added a whole run at a time; trailing dims y reduces are
-    // summed into one element per run (a row sum). The common bias-gradient case, y = the sum of
+    // rows: where y keeps the last dim, each row of x adds onto the row of y a RowCursor finds;
+    // trailing dims y reduces are summed into one element per run of them (a row sum). The common bias-gradient case, y = the sum of
     // x's rows (y [1, .., 1, run]), runs on all threads, each over its share of rows into a
     // partial sum of its own, and the partials are added in thread order.
     void sum_to(const Tensor& x, Tensor& y, double scale) override {
@@ -339,11 +339,14 @@ public:
                     for (int64_t j = 0; j < run; ++j) out[j] += s * partials[p * run + j];
                 return;
             }
-            for (int64_t i = 0; i < n; i += run) {
-                T* dst = out + strided_offset(y_over_x, i);
+            // Row by row (y keeps x's last dim here, or it has extent 1): each lands on y's row.
+            const int64_t length = row_length(y_over_x);
+            RowCursor target(y_over_x, 0);
+            for (int64_t i = 0; i < n; i += length, target.next()) {
+                T* dst = out + target.offset();
                 const T* src = in + i;
 #pragma omp simd
-                for (int64_t j = 0; j < run; ++j) dst[j] += s * src[j];
+                for (int64_t j = 0; j < length; ++j) dst[j] += s * src[j];
             }
         });
     }
