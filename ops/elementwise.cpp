@@ -100,9 +100,8 @@ Tensor addcmul(const Tensor& a, const Tensor& b, const Tensor& c) {
     kernels(b).broadcast_add(alias_with_shape(a, a_padded), y, 1.0);  // y is still in cache
     record("addcmul", {a, b, c}, y, [plan, a, b, c](const Tensor& gy, InputGrads& gx) {
         if (gx.needed(0)) {
-            if (a.shape() == gy.shape()) {  // dL/da = dL/dy: a copy into a first gradient, else an add
-                InputGrads::Target g = gx.target(0);
-                kernels(gy).cast(gy, g.grad, g.accumulate);
+            if (a.shape() == gy.shape()) {  // dL/da = dL/dy
+                pass_gradient(gx, 0, gy, a.shape());
             } else {
                 sum_into(gy, gx.at(0));
             }

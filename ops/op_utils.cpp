@@ -87,4 +87,14 @@ Tensor alias_with_shape(const Tensor& x, const Shape& shape, int64_t offset) {
     return Tensor(std::move(impl));
 }
 
+void pass_gradient(InputGrads& gx, size_t i, const Tensor& gy, const Shape& input_shape) {
+    Tensor& slot = gx.all()[i];
+    if (!slot.defined() && gy.impl_ptr().use_count() == 1 && gy.impl().storage.use_count() == 1) {
+        slot = alias_with_shape(gy, input_shape);
+        return;
+    }
+    InputGrads::Target g = gx.target(i);
+    kernels(gy).cast(alias_with_shape(gy, input_shape), g.grad, g.accumulate);
+}
+
 }  // namespace tapegrad

@@ -37,10 +37,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
         fail("reshape", "cannot view {} ({} elements) as {}", x.describe(), x.numel(), to_string(shape));
     Tensor y = alias_with_shape(x, resolved);
     Shape x_shape = x.shape();
-    record("reshape", {x}, y, [x_shape](const Tensor& gy, InputGrads& gx) {
-        InputGrads::Target g = gx.target(0);
-        kernels(gy).cast(alias_with_shape(gy, x_shape), g.grad, g.accumulate);
-    });
+    record("reshape", {x}, y, [x_shape](const Tensor& gy, InputGrads& gx) { pass_gradient(gx, 0, gy, x_shape); });
     return y;
 }
 

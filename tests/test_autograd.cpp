@@ -79,6 +79,27 @@ BOOST_AUTO_TEST_CASE(hooks_observe_and_replace) {
     BOOST_CHECK_CLOSE(leaf.grad().item(), 40.0, 1e-12);
 }
 
+// A view's backward hands dL/dy's buffer to its input as that input's first gradient (no copy),
+// and later gradients add into it. That must never change a gradient someone still holds: here
+// a hook keeps dL/dy of the reshape, x's other use adds into x's gradient after the reshape's
+// backward ran, and the kept tensor must still be dL/dy. Without the hook, the handover happens.
+BOOST_AUTO_TEST_CASE(passed_through_gradient_never_changes_a_kept_one) {
+    for (bool keep : {true, false}) {
+        Tensor x = input({2, 3}, 30), w1 = input({3, 2}, 31).detach(), w2 = input({2, 3}, 32).detach();
+        Tensor first_use = sum(x * w2);  // recorded first, so its backward runs after the reshape's
+        Tensor y = reshape(x, {3, 2});
+        Tensor kept;
+        if (keep) y.register_hook([&](const Tensor& g) { kept = g; return g; });
+        backward(first_use + sum(y * w1));
+        std::vector<double> gx = x.grad().to_double_vector(), a = w1.to_double_vector(), b = w2.to_double_vector();
+        for (size_t i = 0; i < gx.size(); ++i) BOOST_CHECK_CLOSE(gx[i], a[i] + b[i], 1e-10);
+        if (keep) {
+            std::vector<double> seen = kept.to_double_vector();
+            for (size_t i = 0; i < seen.size(); ++i) BOOST_CHECK_CLOSE(seen[i], a[i], 1e-10);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(hook_with_wrong_shape_is_an_error) {
     Tensor x = input({3}, 2);
     Tensor h = x * 2.0;
