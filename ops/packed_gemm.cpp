@@ -93,14 +93,19 @@ constexpr int64_t kParallelWork = 1 << 17;
 template <typename T>
 void pack_panels(const T* b, int64_t k, int64_t n, bool transpose, int64_t groups, T* packed) {
     const int64_t w = packed_panel_width<T>(), width = n / groups, panels = (width + w - 1) / w;
-    for (int64_t g = 0; g < groups; ++g)
-        for (int64_t p = 0; p < panels; ++p)
-            for (int64_t kk = 0; kk < k; ++kk)
-                for (int64_t j = 0; j < w; ++j) {
-                    const int64_t within = p * w + j, col = g * width + within;
-                    packed[((g * panels + p) * k + kk) * w + j] =
-                        within >= width ? T(0) : transpose ? b[col * k + kk] : b[kk * n + col];
-                }
+    // Panel q (numbered group by group) holds columns g * width + p * w .. of group g = q / panels.
+    auto pack = [=](int64_t q) {
+        const int64_t g = q / panels, p = q % panels;
+        for (int64_t kk = 0; kk < k; ++kk)
+            for (int64_t j = 0; j < w; ++j) {
+                const int64_t within = p * w + j, col = g * width + within;
+                packed[(q * k + kk) * w + j] = within >= width ? T(0) : transpose ? b[col * k + kk] : b[kk * n + col];
+            }
+    };
+    // A big weight (PR-LSTM's merge, 1280 x 512, packed at every call of linear()) on all threads.
+    const bool parallel = k * n > kParallelWork / 8 && omp_get_max_threads() > 1;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t q = 0; q < groups * panels; ++q) pack(q);
 }
 
 template <typename T>

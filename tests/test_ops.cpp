@@ -266,7 +266,8 @@ BOOST_AUTO_TEST_CASE(recurrent_linear_gradient) {
 
 // The CPU backend's packed product (ops/packed_gemm.h) against a plain triple loop, for every
 // remainder of its 6-row x 2-panel blocks (M up to 13, and 97 for its many-rows order; N across one,
-// two and three panels; odd K), B given as [K, N] or transposed, with an addend, with beta = 0 and
+// two and three panels; odd K, and in float64 a K that makes B big enough to be packed on all
+// threads), B given as [K, N] or transposed, with an addend, with beta = 0 and
 // with beta = 1 (the first and the last with a bias), written as [M, N] or gate-major
 // [groups, M, N / groups].
 template <typename T>
@@ -275,7 +276,7 @@ void check_packed_gemm() {
     const int64_t w = packed_panel_width<T>();
     for (int64_t m : {1, 5, 6, 7, 13, 97})  // 97: enough row blocks for the rows-outer order
         for (int64_t n : {int64_t(1), w - 1, w, w + 3, 2 * w, 2 * w + 1, 5 * w - 2, 6 * w + 3})
-            for (int64_t k : {1, 3, 17})
+            for (int64_t k : sizeof(T) == 8 ? std::vector<int64_t>{1, 3, 17, 400} : std::vector<int64_t>{1, 3, 17})
                 for (bool transpose : {false, true})
                     for (int64_t groups : {1, 3})
                     for (int mode = 0; mode < 3; ++mode) {  // 0: addend, 1: beta 0, 2: beta 1
