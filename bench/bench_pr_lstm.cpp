@@ -159,7 +159,9 @@ int main(int argc, char** argv) {
     const TorchPeer peer = run_torch_peer(peer_args);
     for (const std::string& note : peer.notes) std::printf("%s\n", note.c_str());
     for (int64_t n : lengths) {
-        const double ms = bench_step(n, n > 100 ? 2 : 5);
+        // Rounds: about 10 s of n = 40 steps (this host's speed drifts within seconds: the median
+        // of many short rounds), three of the 5-second n = 500 steps.
+        const double ms = bench_step(n, n > 100 ? 3 : 15);
         auto it = peer.ms.find("PRLSTM_" + std::to_string(n));
         if (it != peer.ms.end())
             std::printf("n=%-4lld torch loop of ops %8.1f ms/step; tapegrad %8.1f ms/step: %s\n", (long long)n, it->second, ms,
