@@ -109,8 +109,9 @@ public:
     // ---- reductions and their adjoints ----
     // y += scale * (x summed over the dims where y has extent 1); y.dim() == x.dim().
     virtual void sum_to(const Tensor& x, Tensor& y, double scale) = 0;
-    // x += scale * broadcast(y) (the adjoint of sum_to); y.dim() == x.dim().
-    virtual void broadcast_add(const Tensor& y, Tensor& x, double scale) = 0;
+    // x += scale * broadcast(y) (the adjoint of sum_to), or x = scale * broadcast(y) when
+    // !accumulate (a first gradient: no zero fill); y.dim() == x.dim().
+    virtual void broadcast_add(const Tensor& y, Tensor& x, double scale, bool accumulate) = 0;
     // x viewed as [outer, n, inner]: values[o, i] = max_j x[o, j, i], argmax (Int64) = first j attaining it.
     virtual void max_axis(const Tensor& x, int64_t outer, int64_t n, int64_t inner, Tensor& values,
                           Tensor& argmax) = 0;

@@ -92,8 +92,8 @@ __global__ void sum_to_kernel(const T* x, T* y, StridedLayout y_over_x, T scale,
 }
 
 template <typename T>
-__global__ void broadcast_add_kernel(const T* y, T* x, StridedLayout y_over_x, T scale, int64_t n) {
-    TG_GRID_LOOP(i, n) x[i] += scale * y[strided_offset(y_over_x, i)];
+__global__ void broadcast_add_kernel(const T* y, T* x, StridedLayout y_over_x, T scale, bool accumulate, int64_t n) {
+    TG_GRID_LOOP(i, n) x[i] = (accumulate ? x[i] : T(0)) + scale * y[strided_offset(y_over_x, i)];
 }
 
 template <typename T>
@@ -303,13 +303,13 @@ public:
         launched("sum");
     }
 
-    void broadcast_add(const Tensor& y, Tensor& x, double scale) override {
+    void broadcast_add(const Tensor& y, Tensor& x, double scale, bool accumulate) override {
         use_device(x, "broadcast_add");
         int64_t n = x.numel();
         StridedLayout layout = broadcast_layout(y, x);
         dispatch_float(x.dtype(), [&](auto t) {
             using T = decltype(t);
-            broadcast_add_kernel<<<blocks_for(n), kBlock>>>(y.data<T>(), x.data<T>(), layout, T(scale), n);
+            broadcast_add_kernel<<<blocks_for(n), kBlock>>>(y.data<T>(), x.data<T>(), layout, T(scale), accumulate, n);
         });
         launched("broadcast_add");
     }
@@ -365,7 +365,7 @@ public:
         }
         if (bias.defined()) {  // c [groups, M, width] += bias viewed [groups, 1, width]
             Tensor rows = alias_with_shape(c, {b.groups, m, width});
-            broadcast_add(alias_with_shape(bias, {b.groups, 1, width}), rows, 1.0);
+            broadcast_add(alias_with_shape(bias, {b.groups, 1, width}), rows, 1.0, true);
         }
     }
 

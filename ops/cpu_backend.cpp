@@ -351,7 +351,7 @@ public:
         });
     }
 
-    void broadcast_add(const Tensor& y, Tensor& x, double scale) override {
+    void broadcast_add(const Tensor& y, Tensor& x, double scale, bool accumulate) override {
         StridedLayout y_over_x = broadcast_layout(y, x);
         int64_t n = x.numel();
         dispatch_float(x.dtype(), [&](auto t) {
@@ -365,7 +365,9 @@ public:
                 for (int64_t r = begin; r < end; ++r, source.next()) {
                     const T* row = in + source.offset();
                     T* dst = out + r * length;
-                    strided_row(length, 1, stride, [=](int64_t j, int64_t, int64_t i) { dst[j] += s * row[i]; });
+                    strided_row(length, 1, stride, [=](int64_t j, int64_t, int64_t i) {
+                        dst[j] = (accumulate ? dst[j] : T(0)) + s * row[i];
+                    });
                 }
             });
         });

@@ -97,7 +97,7 @@ Tensor addcmul(const Tensor& a, const Tensor& b, const Tensor& c) {
     kernels(b).binary(BinaryOp::Mul, plan, b, c, y);
     Shape a_padded(out_shape.size() - a.shape().size(), 1);
     a_padded.insert(a_padded.end(), a.shape().begin(), a.shape().end());
-    kernels(b).broadcast_add(alias_with_shape(a, a_padded), y, 1.0);  // y is still in cache
+    kernels(b).broadcast_add(alias_with_shape(a, a_padded), y, 1.0, true);  // y is still in cache
     record("addcmul", {a, b, c}, y, [plan, a, b, c](const Tensor& gy, InputGrads& gx) {
         if (gx.needed(0)) {
             if (a.shape() == gy.shape()) {  // dL/da = dL/dy

@@ -127,7 +127,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     } else {
         gemm(false, true, x, weight, y, rows, out, in, 0.0);
         Tensor y_rows = alias_with_shape(y, {rows, out});
-        if (bias.defined()) kernels(x).broadcast_add(alias_with_shape(bias, {1, out}), y_rows, 1.0);
+        if (bias.defined()) kernels(x).broadcast_add(alias_with_shape(bias, {1, out}), y_rows, 1.0, true);
     }
 
     std::vector<Tensor> inputs = {x, weight};

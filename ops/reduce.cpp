@@ -23,7 +23,8 @@ Tensor scaled_sum(const char* op, const Tensor& x, int axis, bool keepdim, bool 
     Tensor y_kept = alias_with_shape(y, kept);
     kernels(x).sum_to(x, y_kept, scale);
     record(op, {x}, y, [kept, scale](const Tensor& gy, InputGrads& gx) {
-        kernels(gy).broadcast_add(alias_with_shape(gy, kept), gx.at(0), scale);
+        InputGrads::Target g = gx.target(0);
+        kernels(gy).broadcast_add(alias_with_shape(gy, kept), g.grad, scale, g.accumulate);
     });
     return y;
 }
@@ -37,7 +38,8 @@ Tensor scaled_sum_all(const char* op, const Tensor& x, bool average) {
     kernels(x).sum_to(flat, y_kept, scale);
     Shape ones(x.dim(), 1);
     record(op, {x}, y, [ones, scale](const Tensor& gy, InputGrads& gx) {
-        kernels(gy).broadcast_add(alias_with_shape(gy, ones), gx.at(0), scale);
+        InputGrads::Target g = gx.target(0);
+        kernels(gy).broadcast_add(alias_with_shape(gy, ones), g.grad, scale, g.accumulate);
     });
     return y;
 }
