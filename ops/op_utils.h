@@ -30,7 +30,7 @@ StridedLayout broadcast_layout(const Tensor& y, const Tensor& x);
 // (a contiguous block of x); not recorded (for kernels' use and views).
 Tensor alias_with_shape(const Tensor& x, const Shape& shape, int64_t offset = 0);
 // dL/d(input i) += gy seen with input i's shape (the backward of a view such as reshape, or of
-// a term passed through unchanged, as in a + b). When it is the first gradient to reach input i and
+// a term passed through unchanged, as addcmul's a). When it is the first gradient to reach input i and
 // nothing else holds gy (no hook kept it, no other view of its buffer), the input takes gy's
 // buffer itself instead of a copy: gy dies with the record's backward, so no one sees the adds
 // that later gradients make into it.
