@@ -291,9 +291,10 @@ public:
     // Walks x in memory order and adds each element into y's offset (stride 0 on the dims y is
     // reduced along): one streaming pass, on one thread, so the sums into y do not race. x walks in
     // rows: where y keeps the last dim, each row of x adds onto the row of y a RowCursor finds;
-    // trailing dims y reduces are summed into one element per run of them (a row sum). The common bias-gradient case, y = the sum of
-    // x's rows (y [1, .., 1, run]), runs on all threads, each over its share of rows into a
-    // partial sum of its own, and the partials are added in thread order.
+    // trailing dims y reduces are summed into one element per run of them (a row sum). The common
+    // bias-gradient case, y = the sum of x's rows (y [1, .., 1, run]), runs on all threads, each
+    // over its share of rows into a partial sum of its own, and the partials are added in thread
+    // order.
     void sum_to(const Tensor& x, Tensor& y, double scale) override {
         StridedLayout y_over_x = broadcast_layout(y, x);
         int64_t n = x.numel();
