@@ -234,12 +234,53 @@ public:
                     });
                     return;
                 }
+                if (ga.grad && gb.grad && both_in_one_pass(plan)) {
+                    both_backward<OP>(plan, pa, pb, g_out, ga, gb);
+                    return;
+                }
                 for (int operand = 0; operand < 2; ++operand) {
                     OperandGrad target = operand == 0 ? ga : gb;
                     if (target.grad) operand_backward<OP>(operand, plan, pa, pb, g_out, *target.grad, target.accumulate);
                 }
             });
         });
+    }
+
+    // Broadcast operands whose gradients both come out of one pass over dL/dy, a and b: at least one
+    // is summed over the dims it was broadcast along (those rows run on one thread so the sums do
+    // not race), neither sums whole rows into one element, and the work is small enough that the
+    // operand that is not summed would not have gained from all threads. QL-LSTM's gate scales,
+    // a [4, 1, H] ⊙ z [B, H]: one pass instead of one per operand.
+    static bool both_in_one_pass(const BroadcastPlan& plan) {
+        const bool reduced_a = is_broadcast(plan.a), reduced_b = is_broadcast(plan.b);
+        return (reduced_a || reduced_b) && last_stride(plan.a) != 0 && last_stride(plan.b) != 0 &&
+               (plan.numel <= kParallelThreshold || (reduced_a && reduced_b));
+    }
+
+    // binary_backward's one-pass form for both operands (both_in_one_pass): each gradient has its
+    // operand's layout, so a RowCursor over that layout finds the row of g it adds onto.
+    template <BinaryOp OP, typename T>
+    static void both_backward(const BroadcastPlan& plan, const T* pa, const T* pb, const T* g_out, OperandGrad ga,
+                              OperandGrad gb) {
+        T* g_a = ga.grad->data<T>();
+        T* g_b = gb.grad->data<T>();
+        const bool reduced_a = is_broadcast(plan.a), reduced_b = is_broadcast(plan.b);
+        if (reduced_a && !ga.accumulate) std::fill_n(g_a, ga.grad->numel(), T(0));
+        if (reduced_b && !gb.accumulate) std::fill_n(g_b, gb.grad->numel(), T(0));
+        const bool add_a = ga.accumulate || reduced_a, add_b = gb.accumulate || reduced_b;
+        const int64_t length = row_length(plan.a), sa = last_stride(plan.a), sb = last_stride(plan.b);
+        RowCursor row_a(plan.a, 0), row_b(plan.b, 0);
+        for (int64_t r = 0; r < plan.numel / std::max<int64_t>(length, 1); ++r, row_a.next(), row_b.next()) {
+            const T* ra = pa + row_a.offset();
+            const T* rb = pb + row_b.offset();
+            T* ga_row = g_a + row_a.offset();
+            T* gb_row = g_b + row_b.offset();
+            const T* gy_row = g_out + r * length;
+            strided_row(length, sa, sb, [=](int64_t j, int64_t ia, int64_t ib) {
+                ga_row[ia] = (add_a ? ga_row[ia] : T(0)) + gy_row[j] * binary_derivative<OP, T>(0, ra[ia], rb[ib]);
+                gb_row[ib] = (add_b ? gb_row[ib] : T(0)) + gy_row[j] * binary_derivative<OP, T>(1, ra[ia], rb[ib]);
+            });
+        }
     }
 
     // One operand's part of binary_backward: g += d(a op b)/d(operand) * gy.
