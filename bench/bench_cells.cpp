@@ -12,6 +12,7 @@
 // Peer (bench/torch_peer.h, when .venv/ has torch): the same steps in PyTorch, each cell as a loop of
 // torch ops and the built-in nn.LSTM / nn.GRU, printed beside tapegrad's figures.
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -169,6 +170,9 @@ int main(int argc, char** argv) {
         gru(CellType::GRU, kE, kH, 1, gen);
     BiLstm bilstm(kE, kH, 1, gen);
     QlLstm ql(kE, kH, gen);
+    QlLstmOptions psug_only;
+    psug_only.hgr = false;
+    QlLstm ql_psug(kE, kH, gen, psug_only);
 
     auto params = [&](const Module& cell, const Linear& readout) {
         std::vector<Tensor> p = embedding.parameters();
@@ -237,6 +241,24 @@ int main(int argc, char** argv) {
         paired_rounds, train_step(model_named("LSTM"), ids, labels), train_step(model_named("QL-LSTM"), ids, labels));
     std::printf("QL-LSTM vs LSTM (%d paired rounds): %.2fx faster (budget >= 2x: %s)\n", paired_rounds,
                 ql_vs_lstm.ratio, verdict(ql_vs_lstm.ratio >= 2.0));
+    // The same pairing without the block summaries: what PSUG's quarter of the GEMM work alone buys
+    // (the per-step gate and state arithmetic, the embedding and Adam are the LSTM's).
+    Classifier psug{"QL-LSTM PSUG only",
+                    [&](const Tensor& x) { return head.forward(ql_psug.forward(embedding.forward(x)).last.back().h); },
+                    params(ql_psug, head), layer_schedule(int(kH))};
+    const tapegrad::bench::PairedTimes psug_vs_lstm = tapegrad::bench::paired_median_seconds(
+        paired_rounds, train_step(model_named("LSTM"), ids, labels), train_step(psug, ids, labels));
+    std::printf("QL-LSTM PSUG only (no HGR-ASC) vs LSTM (%d paired rounds): %.2fx faster (for reference)\n",
+                paired_rounds, psug_vs_lstm.ratio);
+    // And both on one thread: the LSTM's extra work is GEMM, which a second core speeds up; the
+    // per-step gate and state arithmetic both cells share runs on one core either way.
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);  // also OpenBLAS's (OpenMP build: it follows omp_get_max_threads)
+    const tapegrad::bench::PairedTimes one_thread = tapegrad::bench::paired_median_seconds(
+        paired_rounds, train_step(model_named("LSTM"), ids, labels), train_step(model_named("QL-LSTM"), ids, labels));
+    omp_set_num_threads(threads);
+    std::printf("QL-LSTM vs LSTM on one thread (%d paired rounds): %.2fx faster (for reference; LSTM %.1f ms, QL-LSTM "
+                "%.1f ms)\n", paired_rounds, one_thread.ratio, one_thread.step_s * 1e3, one_thread.floor_s * 1e3);
     const std::string missing = torch_peer_missing(peer);
     if (!missing.empty()) {
         std::printf("%s\n", missing.c_str());
