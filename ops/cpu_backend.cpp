@@ -264,10 +264,8 @@ public:
                               OperandGrad gb) {
         T* g_a = ga.grad->data<T>();
         T* g_b = gb.grad->data<T>();
-        const bool reduced_a = is_broadcast(plan.a), reduced_b = is_broadcast(plan.b);
-        if (reduced_a && !ga.accumulate) std::fill_n(g_a, ga.grad->numel(), T(0));
-        if (reduced_b && !gb.accumulate) std::fill_n(g_b, gb.grad->numel(), T(0));
-        const bool add_a = ga.accumulate || reduced_a, add_b = gb.accumulate || reduced_b;
+        const bool add_a = adds_onto<T>(*ga.grad, is_broadcast(plan.a), ga.accumulate);
+        const bool add_b = adds_onto<T>(*gb.grad, is_broadcast(plan.b), gb.accumulate);
         const int64_t length = row_length(plan.a), sa = last_stride(plan.a), sb = last_stride(plan.b);
         RowCursor row_a(plan.a, 0), row_b(plan.b, 0);
         for (int64_t r = 0; r < plan.numel / std::max<int64_t>(length, 1); ++r, row_a.next(), row_b.next()) {
@@ -281,6 +279,15 @@ public:
                 gb_row[ib] = (add_b ? gb_row[ib] : T(0)) + gy_row[j] * binary_derivative<OP, T>(1, ra[ia], rb[ib]);
             });
         }
+    }
+
+    // Whether an operand's gradient rows add onto g (else they overwrite it). Sums over broadcast
+    // dims need a zeroed g, so a fresh one is zeroed here; an operand that was not broadcast writes
+    // each element once.
+    template <typename T>
+    static bool adds_onto(Tensor& g, bool reduced, bool accumulate) {
+        if (reduced && !accumulate) std::fill_n(g.data<T>(), g.numel(), T(0));
+        return accumulate || reduced;
     }
 
     // One operand's part of binary_backward: g += d(a op b)/d(operand) * gy.
@@ -302,9 +309,7 @@ public:
         const StridedLayout target = operand == 0 ? plan.a : plan.b;
         int64_t length = row_length(plan.a), sa = last_stride(plan.a), sb = last_stride(plan.b);
         const bool reduced = is_broadcast(target), row_sum = last_stride(target) == 0;
-        // Sums need a zeroed g; an operand that was not broadcast writes each element once.
-        if (reduced && !accumulate) std::fill_n(g_in, g.numel(), T(0));
-        const bool add = accumulate || reduced;
+        const bool add = adds_onto<T>(g, reduced, accumulate);
         auto rows = [=](int64_t begin, int64_t end) {
             RowCursor row_a(plan.a, begin), row_b(plan.b, begin), row_g(target, begin);
             for (int64_t r = begin; r < end; ++r, row_a.next(), row_b.next(), row_g.next()) {
