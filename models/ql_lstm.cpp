@@ -83,15 +83,17 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
     Tensor projected = options.psug ? linear(x_time_major, weight, Tensor()) : lstm->project_inputs(x_time_major);
     RecurrentLinear recurrent = options.psug ? RecurrentLinear(recurrent_weight, projected, Tensor(), T)
                                              : lstm->recurrent_product(projected, T);  // gate-major [4, B, H]
-    // PSUG: the gates' scales and biases stacked gate-major, [4, 1, H] in the order i, f, o, g, so
-    // that one broadcast a ⊙ z + b gives all four pre-activations as [4, B, H], in which i, f, o
-    // are one contiguous block (one sigmoid) and each gate a contiguous view (select of gate k).
+    // PSUG: the sigmoid gates' scales and biases stacked gate-major, [3, 1, H] in the order i, f, o,
+    // so that one broadcast a ⊙ z + b gives their pre-activations as [3, B, H] (one sigmoid, each
+    // gate a contiguous view: select of gate k); g's, [H], give its own [B, H] (one tanh).
     Tensor scales, biases;
     if (options.psug) {
-        biases = reshape(stack({gate_bias[0], gate_bias[1], gate_bias[2], gate_bias[3]}, 0), {4, 1, H});
-        if (options.gate_scales)
-            scales = reshape(stack({gate_scale[0], gate_scale[1], gate_scale[2], gate_scale[3]}, 0), {4, 1, H});
+        biases = reshape(stack({gate_bias[0], gate_bias[1], gate_bias[2]}, 0), {3, 1, H});
+        if (options.gate_scales) scales = reshape(stack({gate_scale[0], gate_scale[1], gate_scale[2]}, 0), {3, 1, H});
     }
+    auto affine = [&](const Tensor& z, const Tensor& scale, const Tensor& bias) {  // a ⊙ z + b
+        return options.gate_scales ? addcmul(bias, z, scale) : z + bias;
+    };
     std::vector<Tensor> outputs, block_h, block_mask;
 
     for (int64_t t = 0; t < T; ++t) {
@@ -100,13 +102,10 @@ RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& len
         // Labels: the gates by name, "c" and "h" for the state (autograd/grad_flow.h finds them).
         Tensor gates[4];  // i, f, o, g
         if (options.psug) {
-            Tensor pre = in_scope("gates", [&] {
-                Tensor z = recurrent.step(h);  // [B, H], broadcast against [4, 1, H]
-                return options.gate_scales ? addcmul(biases, z, scales) : z + biases;  // [4, B, H]
-            });
-            Tensor sigmoids = in_scope("gates", [&] { return sigmoid(slice(pre, 0, 0, 3)); });  // i, f, o
+            Tensor z = in_scope("gates", [&] { return recurrent.step(h); });  // [B, H]
+            Tensor sigmoids = in_scope("gates", [&] { return sigmoid(affine(z, scales, biases)); });  // [3, B, H]
             for (int k = 0; k < 3; ++k) gates[k] = in_scope(kGateScopes[k], [&] { return select(sigmoids, 0, k); });
-            gates[3] = in_scope(kGateScopes[3], [&] { return tanh(select(pre, 0, 3)); });
+            gates[3] = in_scope(kGateScopes[3], [&] { return tanh(affine(z, gate_scale[3], gate_bias[3])); });
         } else {
             Tensor g = in_scope("gates", [&] { return recurrent.step(h); });  // [4, B, H]
             const int standard_order[4] = {0, 1, 3, 2};  // the LSTM cell's layout is i, f, g, o

@@ -250,7 +250,7 @@ public:
     // is summed over the dims it was broadcast along (those rows run on one thread so the sums do
     // not race), neither sums whole rows into one element, and the work is small enough that the
     // operand that is not summed would not have gained from all threads. QL-LSTM's gate scales,
-    // a [4, 1, H] ⊙ z [B, H]: one pass instead of one per operand.
+    // a [3, 1, H] ⊙ z [B, H] and a [H] ⊙ z [B, H]: one pass instead of one per operand.
     static bool both_in_one_pass(const BroadcastPlan& plan) {
         const bool reduced_a = is_broadcast(plan.a), reduced_b = is_broadcast(plan.b);
         return (reduced_a || reduced_b) && last_stride(plan.a) != 0 && last_stride(plan.b) != 0 &&

@@ -413,9 +413,11 @@ BOOST_AUTO_TEST_CASE(cells_label_ops_by_layer_step_and_gate) {
     BOOST_CHECK(ops_in("lstm/layer0/t=19/candidate") == (Ops{"select", "tanh"}));
     BOOST_CHECK(ops_in("lstm/layer0/t=3/c") == (Ops{"mul", "addcmul"}));  // f * c, then + i * g
     BOOST_CHECK(ops_in("gru/layer0/t=1/update_gate") == (Ops{"select", "add", "sigmoid"}));
-    // QL-LSTM: one sigmoid over i, f, o ("gates"); each gate is a view of its block.
-    BOOST_CHECK(ops_in("ql/t=5/gates") == (Ops{"recurrent_linear", "addcmul", "slice", "sigmoid"}));
+    // QL-LSTM: one sigmoid over a ⊙ z + b of i, f, o ("gates"); each is a view of its block; g has
+    // its own a ⊙ z + b and tanh.
+    BOOST_CHECK(ops_in("ql/t=5/gates") == (Ops{"recurrent_linear", "addcmul", "sigmoid"}));
     BOOST_CHECK(ops_in("ql/t=5/forget_gate") == (Ops{"select"}));
+    BOOST_CHECK(ops_in("ql/t=5/candidate") == (Ops{"addcmul", "tanh"}));
     BOOST_CHECK(ops_in("ql/t=7/block=0/c") == (Ops{"add"}));  // every sequence ends the block: c + s
     BOOST_CHECK(ops_in("pr/level=1/left_forget_gate") == Ops{"sigmoid"});
     BOOST_CHECK(ops_in("pr/level=2/refine0/h") == (Ops{"tanh", "mul"}));
