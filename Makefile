@@ -122,6 +122,9 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $< $(LINK_LIB) $(LDLIBS) -o $@
 
+# bench_contention runs bench_cells and bench_pr_lstm (their worker mode): build them with it.
+$(BUILD)/bench/bench_contention: | $(BUILD)/bench/bench_cells $(BUILD)/bench/bench_pr_lstm
+
 # Each suite runs on its own; GPU cases inside them report themselves skipped without a device.
 # Under SAN=1, CUDA's runtime needs the shadow gap unprotected to probe for a driver.
 TEST_ENV := $(if $(filter 1,$(SAN)),ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1,)

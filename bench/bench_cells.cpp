@@ -29,6 +29,7 @@
 #include "models/ql_lstm.h"
 #include "models/recurrent.h"
 #include "bench/bench_timing.h"
+#include "bench/step_worker.h"
 #include "bench/torch_peer.h"
 #include "tapegrad.h"
 
@@ -146,16 +147,20 @@ std::function<void()> train_step(Classifier& model, const Tensor& ids, const Ten
 int main(int argc, char** argv) {
     use_fast_blas_kernels(argc, argv);  // may restart the program: before argv is edited
     tapegrad::bench::parse_clock_flag(argc, argv);
-    tapegrad::bench::warn_if_loaded();
-    std::printf("%s\n", blas_summary().c_str());
+    // --step lstm|qllstm --rounds N: only time that step (bench/step_worker.h, for bench_contention).
+    const tapegrad::bench::StepWorker worker = tapegrad::bench::parse_step_worker(argc, argv);
     const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
     // Many short rounds: this host's speed drifts within seconds, and a median over 7 rounds still
     // moved by 10-20% from run to run (QL-LSTM vs LSTM read 1.66x and 2.05x in two runs a minute apart).
     const int rounds = quick ? 1 : 11, paired_rounds = quick ? 1 : 25;
-    std::printf("Train step: B=%lld T=%lld vocab=%lld E=%lld H=%lld, Adam; medians of %d rounds, each a floor run then a "
-                "step (the ratio is the median of the rounds' ratios); %s\n\n", (long long)kB,
-                (long long)kT, (long long)kVocab, (long long)kE, (long long)kH, rounds,
-                tapegrad::bench::cpu_time_clock() ? "process CPU time (--cpu-time)" : "wall time");
+    if (worker.step.empty()) {
+        tapegrad::bench::warn_if_loaded();
+        std::printf("%s\n", blas_summary().c_str());
+        std::printf("Train step: B=%lld T=%lld vocab=%lld E=%lld H=%lld, Adam; medians of %d rounds, each a floor run "
+                    "then a step (the ratio is the median of the rounds' ratios); %s\n\n", (long long)kB,
+                    (long long)kT, (long long)kVocab, (long long)kE, (long long)kH, rounds,
+                    tapegrad::bench::cpu_time_clock() ? "process CPU time (--cpu-time)" : "wall time");
+    }
 
     Generator gen(1);
     std::vector<int64_t> id_values(static_cast<size_t>(kB * kT)), label_values(static_cast<size_t>(kB));
@@ -210,6 +215,11 @@ int main(int argc, char** argv) {
     auto model_named = [&](const std::string& name) -> Classifier& {
         return *std::find_if(models.begin(), models.end(), [&](const Classifier& m) { return m.name == name; });
     };
+    if (!worker.step.empty()) {
+        const char* name = worker.step == "lstm" ? "LSTM" : worker.step == "qllstm" ? "QL-LSTM" : nullptr;
+        if (!name) return tapegrad::bench::unknown_step(worker, "lstm, qllstm");
+        return tapegrad::bench::run_step_worker(worker, train_step(model_named(name), ids, labels));
+    }
     print_per_step_products();
     const TorchPeer peer = quick ? run_torch_peer("--steps 1") : tapegrad::bench::run_torch_peer_twice("");
     for (const std::string& note : peer.notes) std::printf("%s\n", note.c_str());

@@ -22,6 +22,7 @@
 #include "models/optim.h"
 #include "models/pr_lstm.h"
 #include "bench/bench_timing.h"
+#include "bench/step_worker.h"
 #include "bench/torch_peer.h"
 #include "tapegrad.h"
 
@@ -78,19 +79,34 @@ Tensor one_hot_batch(int64_t batch, int64_t n, int64_t width, uint64_t seed) {
     return Tensor::from_vector(v, {batch, n, width});
 }
 
+constexpr int64_t B = 128, H = 256, width = 3, classes = 2;
+
+// The train step's model, optimiser and batch at length n: what this bench and its worker mode
+// (bench/step_worker.h) time.
+struct PrLstmStep {
+    int64_t n;
+    Generator gen{0};
+    PrLstm model{width, H, classes, gen};
+    Adam adam{model.parameters()};
+    Tensor x = one_hot_batch(B, n, width, 1), targets;
+    explicit PrLstmStep(int64_t length) : n(length) {
+        std::vector<int64_t> labels(B);
+        for (int64_t b = 0; b < B; ++b) labels[b] = int64_t(philox_uniform(2, b) * classes);
+        targets = Tensor::from_vector(labels, {B});
+    }
+    // The classification output sits at the last position (notes §2.5).
+    Tensor loss() { return cross_entropy(squeeze(slice(model.forward(x), 1, n - 1, n), 1), targets); }
+    void step() {
+        adam.zero_grad();
+        backward(loss());
+        adam.step();
+    }
+};
+
 // Returns the step time in ms.
 double bench_step(int64_t n, int repeats) {
-    const int64_t B = 128, H = 256, width = 3, classes = 2;
-    Generator gen(0);
-    PrLstm model(width, H, classes, gen);
-    Adam adam(model.parameters());
-    Tensor x = one_hot_batch(B, n, width, 1);
-    std::vector<int64_t> labels(B);
-    for (int64_t b = 0; b < B; ++b) labels[b] = int64_t(philox_uniform(2, b) * classes);
-    Tensor targets = Tensor::from_vector(labels, {B});
-
-    // The classification output sits at the last position (notes §2.5).
-    auto loss_of = [&] { return cross_entropy(squeeze(slice(model.forward(x), 1, n - 1, n), 1), targets); };
+    PrLstmStep pr(n);
+    auto loss_of = [&] { return pr.loss(); };
 
     std::map<LinearShape, int> linears;
     int64_t merge_calls = 0;
@@ -98,7 +114,7 @@ double bench_step(int64_t n, int repeats) {
         Tape tape;
         TapeGuard guard(tape);
         loss_of();
-        merge_calls = model.merge_calls();
+        merge_calls = pr.model.merge_calls();
         for (const Record& r : tape.records()) {
             if (r.op == "matmul") std::printf("  (unexpected matmul record: not in the floor)\n");
             if (r.op != "linear") continue;
@@ -115,14 +131,8 @@ double bench_step(int64_t n, int repeats) {
     });
     // The step and its floor in interleaved rounds (bench_timing.h).
     LinearFloor floor(linears);
-    const tapegrad::bench::PairedTimes times = tapegrad::bench::paired_median_seconds(
-        repeats,
-        [&] {
-            adam.zero_grad();
-            backward(loss_of());
-            adam.step();
-        },
-        [&] { floor.run(); });
+    const tapegrad::bench::PairedTimes times =
+        tapegrad::bench::paired_median_seconds(repeats, [&] { pr.step(); }, [&] { floor.run(); });
     const double step_s = times.step_s, floor_s = times.floor_s, ratio = times.ratio;
     double flops = 0;
     for (auto& [shape, count] : linears) {
@@ -133,7 +143,7 @@ double bench_step(int64_t n, int repeats) {
                 "  ratio %.2fx  budget 1.3x %s  batched merge calls/forward %lld (x2 with backward)\n",
                 (long long)n, (long long)B, (long long)H, step_s * 1e3, forward_s * 1e3, floor_s * 1e3, flops / 1e9,
                 linears.size(), ratio, verdict(ratio <= 1.3), (long long)merge_calls);
-    adam.zero_grad();
+    pr.adam.zero_grad();
     std::printf("       %s (linear = the GEMM part)\n", backward_breakdown(loss_of()).c_str());
     std::fflush(stdout);
     return step_s * 1e3;
@@ -144,6 +154,13 @@ double bench_step(int64_t n, int repeats) {
 int main(int argc, char** argv) {
     use_fast_blas_kernels(argc, argv);  // may restart the program: before argv is edited
     tapegrad::bench::parse_clock_flag(argc, argv);
+    // --step prlstm --rounds N: only time the n = 40 step (bench/step_worker.h, for bench_contention).
+    const tapegrad::bench::StepWorker worker = tapegrad::bench::parse_step_worker(argc, argv);
+    if (worker.step == "prlstm") {
+        PrLstmStep pr(40);
+        return tapegrad::bench::run_step_worker(worker, [&] { pr.step(); });
+    }
+    if (!worker.step.empty()) return tapegrad::bench::unknown_step(worker, "prlstm");
     tapegrad::bench::warn_if_loaded();
     std::printf("%s\n", blas_summary().c_str());
     std::printf("PR-LSTM (1R) train step: forward, cross-entropy at the last position, backward, Adam; %s\n",

@@ -4,6 +4,7 @@ on the CPU, float32, 2 threads.
 
     .venv/bin/python scripts/torch_peer.py            # the cells: prints "NAME ms" lines
     .venv/bin/python scripts/torch_peer.py --pr 40 500  # PR-LSTM at n = 40 and 500
+    .venv/bin/python scripts/torch_peer.py --pr 40 --only LSTM_loop  # both in one run
 
 One train step = forward, cross-entropy, backward, Adam (PyTorch's defaults), timed as the median
 of --steps steps after one warm-up step (as bench/bench_timing.h does).
@@ -344,7 +345,8 @@ def pr_lstm_step(n):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pr", type=int, nargs="+", metavar="N", help="time PR-LSTM at these lengths instead of the cells")
+    parser.add_argument("--pr", type=int, nargs="+", metavar="N",
+                        help="time PR-LSTM at these lengths instead of the cells (also the --only cells, if given)")
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default 5; 2 for PR-LSTM at n > 100)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these cell models (e.g. LSTM_loop)")
     args = parser.parse_args()
@@ -354,7 +356,8 @@ def main():
         for n in args.pr:
             ms = median_ms(pr_lstm_step(n), args.steps or (2 if n > 100 else 5))
             print(f"PRLSTM_{n} {ms:.1f}", flush=True)
-        return
+        if not args.only:
+            return
     for name, (modules, loss_fn) in cell_models().items():
         if args.only and name not in args.only:
             continue

@@ -1,0 +1,56 @@
+// The worker mode of bench_cells and bench_pr_lstm: `--step NAME --rounds N` builds that bench's
+// model for one train step, runs one warm-up step, times N steps and prints the thread and BLAS
+// set-up it runs with and the median:
+//
+//     # CPU: ...; BLAS: ...; threads: ...
+//     ms 61.3
+//
+// bench_contention runs these workers, each in its own process with its own environment (the
+// thread count, TAPEGRAD_NUM_THREADS, is read once at start-up), so that every configuration
+// times the very step the bench that owns it builds.
+#pragma once
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+
+#include "bench/bench_timing.h"
+#include "ops/blas_info.h"
+
+namespace tapegrad::bench {
+
+struct StepWorker {
+    std::string step;  // empty: not a worker, run the whole benchmark
+    int rounds = 5;
+};
+
+// Removes `--step NAME` and `--rounds N` from the arguments (so that the rest parse as before).
+inline StepWorker parse_step_worker(int& argc, char** argv) {
+    StepWorker worker;
+    int kept = 1;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--step") == 0 && i + 1 < argc) worker.step = argv[++i];
+        else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) worker.rounds = std::max(1, std::atoi(argv[++i]));
+        else argv[kept++] = argv[i];
+    }
+    argc = kept;
+    argv[argc] = nullptr;
+    return worker;
+}
+
+// Times `rounds` runs of step after a warm-up and prints the two lines above; returns main's status.
+inline int run_step_worker(const StepWorker& worker, const std::function<void()>& step) {
+    std::printf("# %s\n", blas_summary().c_str());
+    std::printf("ms %.2f\n", median_seconds(worker.rounds, step) * 1e3);
+    return 0;
+}
+
+// For a step name the bench does not have: the error, and main's status.
+inline int unknown_step(const StepWorker& worker, const char* known) {
+    std::fprintf(stderr, "--step %s: unknown step (this bench has: %s)\n", worker.step.c_str(), known);
+    return 2;
+}
+
+}  // namespace tapegrad::bench
