@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -55,15 +56,16 @@ struct Step {
     const char* bench;
     const char* worker_step;
     const char* peer_name;
+    bool long_step;  // timed --pr-rounds times, not --rounds (PR-LSTM: about 0.5 s a step, idle)
 };
-const Step kSteps[] = {{"LSTM", "bench_cells", "lstm", "LSTM_loop"},
-                       {"QL-LSTM", "bench_cells", "qllstm", "QL-LSTM_loop"},
-                       {"PR-LSTM n=40", "bench_pr_lstm", "prlstm", "PRLSTM_40"}};
-constexpr int kStepCount = 3;
+const Step kSteps[] = {{"LSTM", "bench_cells", "lstm", "LSTM_loop", false},
+                       {"QL-LSTM", "bench_cells", "qllstm", "QL-LSTM_loop", false},
+                       {"PR-LSTM n=40", "bench_pr_lstm", "prlstm", "PRLSTM_40", true}};
+constexpr int kStepCount = int(std::size(kSteps));
 
 // The thread settings compared: 0 = the default policy (no variable set).
 const int kThreads[] = {0, 1, 2};
-constexpr int kConfigCount = 3, kPeerColumn = 3;  // columns: the three settings, then PyTorch
+constexpr int kConfigCount = int(std::size(kThreads)), kPeerColumn = kConfigCount;  // then PyTorch
 const char* const kColumnNames[] = {"default", "1 thread", "2 threads", "PyTorch"};
 
 // ---- the competing busy process ----
@@ -103,12 +105,12 @@ struct WorkerResult {
     std::string setup;  // the worker's "# ..." line: its BLAS and thread set-up
 };
 
-WorkerResult run_worker(const std::string& dir, const Step& step, int threads, int rounds) {
+WorkerResult run_worker(const std::string& dir, const Step& step, int threads, int rounds, double seconds) {
     const std::string n = std::to_string(threads);
     const std::string env = threads == 0 ? "env -u TAPEGRAD_NUM_THREADS -u OMP_NUM_THREADS"
                                          : "env TAPEGRAD_NUM_THREADS=" + n + " OMP_NUM_THREADS=" + n;
     const std::string command = env + " '" + dir + "/" + step.bench + "' --step " + step.worker_step + " --rounds " +
-                                std::to_string(rounds);
+                                std::to_string(rounds) + " --seconds " + std::to_string(seconds);
     FILE* pipe = popen(command.c_str(), "r");
     if (!pipe) throw std::runtime_error("cannot run " + command);
     WorkerResult result;
@@ -141,18 +143,23 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int rounds = 5, pr_rounds = 3, phase_pairs = 2;
+    // Sized for `make bench` on a 2-core machine (a few minutes): under load a step of the
+    // collapsing configurations (and of the peer) takes seconds.
+    int rounds = 3, pr_rounds = 2, peer_steps = 2, phase_pairs = 2;
+    double seconds = 2;
     bool quick = false;
     CLI::App app{"Train steps idle and with one competing busy process: default thread policy, 1 and 2 threads, "
                  "PyTorch peer"};
     app.add_option("--rounds", rounds, "timed LSTM and QL-LSTM steps per worker (after one warm-up)")
         ->check(CLI::PositiveNumber);
-    app.add_option("--pr-rounds", pr_rounds, "timed PR-LSTM steps per worker, and the peer's steps")
-        ->check(CLI::PositiveNumber);
+    app.add_option("--pr-rounds", pr_rounds, "timed PR-LSTM steps per worker")->check(CLI::PositiveNumber);
+    app.add_option("--peer-steps", peer_steps, "timed steps of each model in the PyTorch peer")->check(CLI::PositiveNumber);
     app.add_option("--phases", phase_pairs, "pairs of phases (idle, then loaded)")->check(CLI::PositiveNumber);
+    app.add_option("--seconds", seconds, "a worker stops timing once its timed steps add up to this (at least one)")
+        ->check(CLI::PositiveNumber);
     app.add_flag("--quick", quick, "one pair of phases, one timed step per worker (a smoke test)");
     CLI11_PARSE(app, argc, argv);
-    if (quick) rounds = pr_rounds = phase_pairs = 1;
+    if (quick) rounds = pr_rounds = peer_steps = phase_pairs = 1;
 
     std::atexit(stop_spinner);
     signal(SIGINT, on_signal);
@@ -168,9 +175,10 @@ int main(int argc, char** argv) {
         }
     std::printf("Contention: train steps idle and with one competing busy process (a child of this bench spinning "
                 "on one of the %ld cores); %d idle and %d loaded phases, alternating; in each, every configuration "
-                "is one process timing %d steps (PR-LSTM and the peer: %d) after a warm-up; figures: ms/step, wall "
-                "time, the median over the phases of each phase's median (of two phases: the slower)\n",
-                sysconf(_SC_NPROCESSORS_ONLN), phase_pairs, phase_pairs, rounds, pr_rounds);
+                "is one process timing %d steps (PR-LSTM %d, the peer %d; a worker stops after %.0f s of steps) after a "
+                "warm-up; figures: ms/step, wall time, the median over the phases of each phase's median (of two "
+                "phases: the slower)\n",
+                sysconf(_SC_NPROCESSORS_ONLN), phase_pairs, phase_pairs, rounds, pr_rounds, peer_steps, seconds);
     std::fflush(stdout);
 
     // samples[load][step][column]: one median per phase; load 0 = idle, 1 = loaded.
@@ -186,7 +194,7 @@ int main(int argc, char** argv) {
                 const Step& step = kSteps[s];
                 for (int k = 0; k < kConfigCount; ++k) {
                     const int c = (k + phase / 2) % kConfigCount;  // rotate who runs first after a switch
-                    const WorkerResult r = run_worker(dir, step, kThreads[c], s == 2 ? pr_rounds : rounds);
+                    const WorkerResult r = run_worker(dir, step, kThreads[c], step.long_step ? pr_rounds : rounds, seconds);
                     samples[load][s][c].push_back(r.ms);
                     if (kThreads[c] == 0 && default_setup[load].empty()) default_setup[load] = r.setup;
                 }
@@ -194,7 +202,7 @@ int main(int argc, char** argv) {
             // The peer under the same load, all three steps in one run (importing torch takes seconds).
             if (peer_missing.empty()) {
                 const TorchPeer peer =
-                    run_torch_peer("--pr 40 --only LSTM_loop QL-LSTM_loop --steps " + std::to_string(pr_rounds));
+                    run_torch_peer("--pr 40 --only LSTM_loop QL-LSTM_loop --steps " + std::to_string(peer_steps));
                 peer_missing = tapegrad::bench::torch_peer_missing(peer);
                 if (peer_notes.empty()) peer_notes = peer.notes;
                 for (int s = 0; s < kStepCount; ++s) {
@@ -203,8 +211,17 @@ int main(int argc, char** argv) {
                 }
             }
             if (load) stop_spinner();
-            std::printf("  phase %d of %d (%s) done at %.0f s\n", phase + 1, 2 * phase_pairs, load ? "loaded" : "idle",
+            // This phase's figures (default / 1 thread / 2 threads / PyTorch), to show the drift.
+            std::printf("  phase %d of %d, %s, done at %.0f s:", phase + 1, 2 * phase_pairs, load ? "loaded" : "idle",
                         seconds_since(start));
+            for (int s = 0; s < kStepCount; ++s) {
+                std::printf(" %s", kSteps[s].name);
+                for (int c = 0; c <= kConfigCount; ++c) {
+                    const std::vector<double>& v = samples[load][s][c];
+                    if (int(v.size()) > phase / 2) std::printf("%s%.0f", c ? "/" : " ", v.back());
+                }
+                std::printf(s + 1 < kStepCount ? "," : " ms\n");
+            }
             std::fflush(stdout);
         }
     } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
-// The worker mode of bench_cells and bench_pr_lstm: `--step NAME --rounds N` builds that bench's
-// model for one train step, runs one warm-up step, times N steps and prints the thread and BLAS
-// set-up it runs with and the median:
+// The worker mode of bench_cells and bench_pr_lstm: `--step NAME --rounds N [--seconds S]` builds
+// that bench's model for one train step, runs one warm-up step, times N steps (fewer if they add up
+// to S seconds first, at least one) and prints the thread and BLAS set-up it runs with and the
+// median:
 //
 //     # CPU: ...; BLAS: ...; threads: ...
 //     ms 61.3
@@ -15,6 +16,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "bench/bench_timing.h"
 #include "ops/blas_info.h"
@@ -24,15 +26,18 @@ namespace tapegrad::bench {
 struct StepWorker {
     std::string step;  // empty: not a worker, run the whole benchmark
     int rounds = 5;
+    double seconds = 0;  // 0: no time limit
 };
 
-// Removes `--step NAME` and `--rounds N` from the arguments (so that the rest parse as before).
+// Removes `--step NAME`, `--rounds N` and `--seconds S` from the arguments (so that the rest parse
+// as before).
 inline StepWorker parse_step_worker(int& argc, char** argv) {
     StepWorker worker;
     int kept = 1;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--step") == 0 && i + 1 < argc) worker.step = argv[++i];
         else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) worker.rounds = std::max(1, std::atoi(argv[++i]));
+        else if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) worker.seconds = std::atof(argv[++i]);
         else argv[kept++] = argv[i];
     }
     argc = kept;
@@ -40,10 +45,20 @@ inline StepWorker parse_step_worker(int& argc, char** argv) {
     return worker;
 }
 
-// Times `rounds` runs of step after a warm-up and prints the two lines above; returns main's status.
+// Times the step as above and prints the two lines; returns main's status. The time limit keeps a
+// collapsed configuration (several seconds a step on a busy machine) from stalling `make bench`.
 inline int run_step_worker(const StepWorker& worker, const std::function<void()>& step) {
     std::printf("# %s\n", blas_summary().c_str());
-    std::printf("ms %.2f\n", median_seconds(worker.rounds, step) * 1e3);
+    step();  // warm-up
+    std::vector<double> times;
+    double total = 0;
+    while (int(times.size()) < worker.rounds && (worker.seconds <= 0 || total < worker.seconds)) {
+        const double start = now_seconds();
+        step();
+        times.push_back(now_seconds() - start);
+        total += times.back();
+    }
+    std::printf("ms %.2f\n", median(times) * 1e3);
     return 0;
 }
 
