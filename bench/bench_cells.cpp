@@ -12,7 +12,6 @@
 // Peer (bench/torch_peer.h, when .venv/ has torch): the same steps in PyTorch, each cell as a loop of
 // torch ops and the built-in nn.LSTM / nn.GRU, printed beside tapegrad's figures.
 #include <cblas.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -30,6 +29,7 @@
 #include "models/recurrent.h"
 #include "bench/bench_timing.h"
 #include "bench/torch_peer.h"
+#include "ops/cpu_threads.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
@@ -252,11 +252,11 @@ int main(int argc, char** argv) {
                 paired_rounds, psug_vs_lstm.ratio);
     // And both on one thread: the LSTM's extra work is GEMM, which a second core speeds up; the
     // per-step gate and state arithmetic both cells share runs on one core either way.
-    const int threads = omp_get_max_threads();
-    omp_set_num_threads(1);  // also OpenBLAS's (OpenMP build: it follows omp_get_max_threads)
+    const int threads = num_threads();
+    set_num_threads(1);
     const tapegrad::bench::PairedTimes one_thread = tapegrad::bench::paired_median_seconds(
         paired_rounds, train_step(model_named("LSTM"), ids, labels), train_step(model_named("QL-LSTM"), ids, labels));
-    omp_set_num_threads(threads);
+    set_num_threads(threads);
     std::printf("QL-LSTM vs LSTM on one thread (%d paired rounds): %.2fx faster (for reference; LSTM %.1f ms, QL-LSTM "
                 "%.1f ms)\n", paired_rounds, one_thread.ratio, one_thread.step_s * 1e3, one_thread.floor_s * 1e3);
     const std::string missing = torch_peer_missing(peer);
