@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdlib>
@@ -48,14 +49,24 @@ ThreadPolicy decide_policy() {
     return policy;
 }
 
-// A worker spins this many rounds (each a few pause instructions and, every 16th, a yield of its
-// core to any other runnable thread) before it sleeps: about 50 microseconds on an idle core.
-constexpr int kSpinRounds = 2000;
+// A worker with nothing to do spins this long before it sleeps (the next loop of a train step is
+// usually a few microseconds away; waking a sleeping thread takes tens).
+constexpr auto kSpin = std::chrono::microseconds(50);
 
-inline void pause_briefly() {
+// A wait for a worker's chunk longer than this (and than 8 of the caller's own chunks) means the
+// worker was descheduled: a time slice of the OS scheduler is milliseconds, a chunk microseconds.
+constexpr auto kDescheduled = std::chrono::microseconds(200);
+// Then the loops run on the calling thread alone for this long.
+constexpr auto kAlone = std::chrono::milliseconds(50);
+using Clock = std::chrono::steady_clock;
+
+// One round of waiting: a few pause instructions, and every 16th round a yield of the core to any
+// other runnable thread (another process's, or a worker inside a chunk the caller waits for).
+inline void wait_a_little(int round) {
 #if defined(__x86_64__) || defined(__i386__)
-    for (int i = 0; i < 8; ++i) __builtin_ia32_pause();
+    for (int i = 0; i < 4; ++i) __builtin_ia32_pause();
 #endif
+    if (round % 16 == 15) sched_yield();
 }
 
 // The pool. One loop at a time: `state` holds the loop's number (epoch), its chunk count and the
@@ -67,7 +78,8 @@ class Pool {
 public:
     void run(int64_t chunks, void (*chunk)(void*, int64_t), void* context) {
         std::unique_lock<std::mutex> owner(busy_, std::defer_lock);
-        if (in_chunk_ || !owner.try_lock()) {  // a loop inside a chunk, or while another thread's runs
+        // A loop inside a chunk, or while another thread's runs, or while the machine is busy.
+        if (in_chunk_ || !owner.try_lock() || Clock::now() < alone_until_) {
             for (int64_t i = 0; i < chunks; ++i) chunk(context, i);
             return;
         }
@@ -82,12 +94,17 @@ public:
             wake_.notify_all();
         }
         in_chunk_ = true;
-        work(epoch);
+        const Clock::time_point start = Clock::now();
+        const int64_t mine = work(epoch);
         in_chunk_ = false;
-        for (int round = 0; done_.load(std::memory_order_acquire) < chunks; ++round) {
-            pause_briefly();
-            if (round % 16 == 15) sched_yield();  // a worker is inside a chunk: let it run
-        }
+        if (done_.load(std::memory_order_acquire) == chunks) return;
+        // A worker is inside a chunk. If it takes far longer than the caller's own chunks took, the
+        // OS has most likely descheduled it for another process: then the caller runs the loops
+        // alone for a while (kAlone), and tries the workers again after that.
+        const Clock::time_point finished = Clock::now();
+        for (int round = 0; done_.load(std::memory_order_acquire) < chunks; ++round) wait_a_little(round);
+        const Clock::duration own = (finished - start) / std::max<int64_t>(mine, 1), waited = Clock::now() - finished;
+        if (waited > kDescheduled && waited > 8 * own) alone_until_ = Clock::now() + kAlone;
     }
 
 private:
@@ -98,15 +115,18 @@ private:
     static uint64_t chunks_of(uint64_t s) { return (s >> 20) & kField; }
     static uint64_t next_of(uint64_t s) { return s & kField; }
 
-    // Claims and runs chunks of loop `epoch` until none is left.
-    void work(uint64_t epoch) {
+    // Claims and runs chunks of loop `epoch` until none is left; returns how many it ran.
+    int64_t work(uint64_t epoch) {
+        int64_t ran = 0;
         uint64_t s = state_.load(std::memory_order_acquire);
         while (epoch_of(s) == epoch && next_of(s) < chunks_of(s)) {
             if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
             chunk_(context_, int64_t(next_of(s)));
+            ++ran;
             done_.fetch_add(1, std::memory_order_release);
             s = state_.load(std::memory_order_acquire);
         }
+        return ran;
     }
 
     void worker() {
@@ -114,10 +134,11 @@ private:
         uint64_t seen = epoch_of(state_.load(std::memory_order_acquire));
         for (;;) {
             uint64_t epoch = epoch_of(state_.load(std::memory_order_acquire));
-            for (int round = 0; epoch == seen && round < kSpinRounds; ++round) {
-                pause_briefly();
-                if (round % 16 == 15) sched_yield();
+            const auto give_up = Clock::now() + kSpin;
+            for (int round = 0; epoch == seen; ++round) {
+                wait_a_little(round);
                 epoch = epoch_of(state_.load(std::memory_order_acquire));
+                if (round % 16 == 15 && Clock::now() > give_up) break;
             }
             if (epoch == seen) {
                 std::unique_lock<std::mutex> lock(sleep_mutex_);
@@ -138,7 +159,8 @@ private:
         for (; workers_ < wanted; ++workers_) std::thread([this] { worker(); }).detach();
     }
 
-    std::mutex busy_;  // held by the thread whose loop runs
+    std::mutex busy_;                 // held by the thread whose loop runs
+    Clock::time_point alone_until_;  // until then loops run on the caller alone (guarded by busy_)
     int workers_ = 0;  // workers started (they run until the process ends)
     std::atomic<uint64_t> state_{0};
     std::atomic<int64_t> done_{0};

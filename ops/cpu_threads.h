@@ -11,11 +11,13 @@
 // (measured: 766 tokens/s with 2 threads against 5,776 with 1). Here the calling thread takes
 // chunks itself, and workers take chunks as they wake; the caller waits only for chunks a worker
 // has already begun, never for a worker that has not started. When no worker comes, the loop runs
-// at the speed of one thread.
+// at the speed of one thread. A worker can still be descheduled inside a chunk it began: when the
+// caller waits far longer for one than its own chunks took (ops/cpu_threads.cpp: kDescheduled), the
+// machine is busy, and the caller runs the loops alone for 50 ms before it tries the workers again.
 //
-// Waiting: a worker with nothing to do spins for a short while (the next loop of a train step is
-// usually microseconds away), yielding its core to any other runnable process as it spins, then
-// sleeps until the next loop.
+// Waiting: a worker with nothing to do spins for 50 microseconds (the next loop of a train step is
+// usually a few away), yielding its core to any other runnable process as it spins, then sleeps
+// until the next loop.
 //
 // The number of threads: TAPEGRAD_NUM_THREADS if set, else the cores this process may run on (its
 // CPU affinity mask, capped by a cgroup CPU quota when there is one). It is read once, when the
