@@ -7,12 +7,12 @@ float32, on the CPU, B = 128, H = 256, one-hot inputs of width 3 (V = 2 plus the
 
 One train step = jax.value_and_grad of the loss, then an Adam update with PyTorch's defaults (as
 tapegrad's and the PyTorch peer's steps end with Adam), one jitted function, timed up to
-block_until_ready on its outputs: the median of --steps steps after a warm-up that compiles it.
+block_until_ready on its outputs: the median of --steps steps after a warm-up that compiles it;
+wall time, or with --cpu-time the process's CPU time (bench_pr_lstm --cpu-time passes it on).
 
 The prefix states are jax.lax.associative_scan itself with the merge M as its operator: the
-bracketing docs/PR-LSTM.md defines is this scan's. XLA may drop merges whose results the loss never
-reads (the loss reads P[n-1] only); tapegrad and the PyTorch peer compute every prefix. With
---all-prefixes the states pass an optimization_barrier first, so every merge is computed.
+bracketing docs/PR-LSTM.md defines is this scan's. Although the loss reads P[n-1] only, the compiled
+step computes every merge, as tapegrad does (docs/BENCHMARKS.md, "JAX peer").
 
 Threads: --threads, else $OMP_NUM_THREADS (what tapegrad's step uses), else the CPUs this process
 may run on. XLA's CPU thread pool is sized by the CPUs in the process's affinity mask, so the script
@@ -33,7 +33,7 @@ import numpy as np
 sig, tanh = jax.nn.sigmoid, jnp.tanh
 
 
-def pr_lstm(x, hidden_size, output_size, refinements=1, all_prefixes=False):
+def pr_lstm(x, hidden_size, output_size, refinements=1):
     """x [B, n, V+1] -> (h, c) [B, n, H], the prefix states, and logits [B, n, O] at every position.
     Haiku modules leaf, merge, refine_{r}, readout (tapegrad's leaf.*, merge.*, refine.{r}.*, readout.*);
     hk.Linear's default initialisation is the model's: TruncatedNormal(1/sqrt(fan_in)), biases zero."""
@@ -63,8 +63,6 @@ def pr_lstm(x, hidden_size, output_size, refinements=1, all_prefixes=False):
     h = sig(o) * tanh(c)
     # P[t] = M(...M(M(D_1, D_2), D_3)..., D_k) over the aligned power-of-two blocks of 0..t.
     h, c = jax.lax.associative_scan(combine, (h, c), axis=1)
-    if all_prefixes:
-        h, c = jax.lax.optimization_barrier((h, c))
     return h, c, readout(jax.nn.relu(h))  # logits_t = W_out relu(h_t) + b_out
 
 
@@ -74,10 +72,9 @@ def cross_entropy_last(logits, targets):
     return -jnp.mean(jnp.take_along_axis(log_probs, targets[:, None], 1))
 
 
-def make_model(hidden_size, output_size, refinements=1, all_prefixes=False):
+def make_model(hidden_size, output_size, refinements=1):
     """A haiku transform whose apply(params, x) returns (h, c, logits)."""
-    return hk.without_apply_rng(hk.transform(
-        lambda x: pr_lstm(x, hidden_size, output_size, refinements, all_prefixes)))
+    return hk.without_apply_rng(hk.transform(lambda x: pr_lstm(x, hidden_size, output_size, refinements)))
 
 
 def adam(params, grads, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -92,12 +89,12 @@ def adam(params, grads, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     return params, (step, m, v)
 
 
-def train_step_at(n, all_prefixes, batch=128, hidden=256, width=3, classes=2):
+def train_step_at(n, batch=128, hidden=256, width=3, classes=2):
     """A jitted step(params, adam_state) -> (params, adam_state, loss) at length n, and its start state."""
     rng = np.random.default_rng(0)
     x = jnp.asarray(np.eye(width, dtype=np.float32)[rng.integers(width, size=(batch, n))])  # one-hot [B, n, 3]
     targets = jnp.asarray(rng.integers(classes, size=batch))
-    model = make_model(hidden, classes, all_prefixes=all_prefixes)
+    model = make_model(hidden, classes)
     params = model.init(jax.random.PRNGKey(0), x)
 
     def loss_of(params):
@@ -112,17 +109,17 @@ def train_step_at(n, all_prefixes, batch=128, hidden=256, width=3, classes=2):
     return jax.jit(step, donate_argnums=(0, 1)), (params, (jnp.float32(0), m, v))
 
 
-def median_ms(n, steps, all_prefixes):
-    """(median ms per step, compile + first step in s)."""
-    step, (params, adam_state) = train_step_at(n, all_prefixes)
-    start = time.perf_counter()
+def median_ms(n, steps, clock):
+    """(median ms per step, compile + first step in s), timed by clock() in seconds."""
+    step, (params, adam_state) = train_step_at(n)
+    start = clock()
     params, adam_state, loss = jax.block_until_ready(step(params, adam_state))  # compiles
-    warm_up_s = time.perf_counter() - start
+    warm_up_s = clock() - start
     times = []
     for _ in range(steps):
-        start = time.perf_counter()
+        start = clock()
         params, adam_state, loss = jax.block_until_ready(step(params, adam_state))
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times) * 1e3, warm_up_s
 
 
@@ -140,7 +137,8 @@ def main():
     parser.add_argument("lengths", type=int, nargs="*", default=[40, 500], metavar="N")
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default 15; 3 at n > 100)")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--all-prefixes", action="store_true", help="keep XLA from dropping merges the loss does not read")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time by the process's CPU time, not wall time (as bench_pr_lstm --cpu-time; meaningful on one thread)")
     args = parser.parse_args()
     threads = args.threads or int(os.environ.get("OMP_NUM_THREADS", 0)) or len(os.sched_getaffinity(0))
     threads_note = limit_threads(threads)
@@ -148,11 +146,11 @@ def main():
     print(f"# JAX {jax.__version__} (jaxlib {jaxlib.__version__}), dm-haiku {hk.__version__}, "
           f"device {jax.devices()[0].device_kind} ({jax.default_backend()}), float32", flush=True)
     print(f"# {threads_note}", flush=True)
-    print("# JAX step: value_and_grad + Adam in one jit, median after a compiling warm-up"
-          + ("; every prefix computed (--all-prefixes)" if args.all_prefixes else
-             "; XLA may drop merges the last-position loss does not read"), flush=True)
+    print("# JAX step: value_and_grad + Adam in one jit, median after a compiling warm-up; "
+          + ("process CPU time" if args.cpu_time else "wall time"), flush=True)
     for n in args.lengths:
-        ms, warm_up_s = median_ms(n, args.steps or (3 if n > 100 else 15), args.all_prefixes)
+        clock = time.process_time if args.cpu_time else time.perf_counter
+        ms, warm_up_s = median_ms(n, args.steps or (3 if n > 100 else 15), clock)
         print(f"# n={n}: compile + first step {warm_up_s:.1f} s", flush=True)
         print(f"PRLSTM_{n} {ms:.1f}", flush=True)
 
