@@ -25,6 +25,7 @@
 #include "models/pr_lstm.h"
 #include "bench/bench_timing.h"
 #include "bench/python_peer.h"
+#include "ops/cpu_threads.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
@@ -158,13 +159,13 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) lengths.push_back(std::atoll(argv[i]));
     // The peers, run first so that no two programs share the cores: PyTorch (scripts/torch_peer.py
     // --pr: the same model, schedule and step as loops of torch ops) and JAX (scripts/jax_pr_lstm.py:
-    // the same model and step, jit-compiled; on the same clock as tapegrad's: the PyTorch peer
-    // always times wall time).
+    // the same model and step, jit-compiled, on tapegrad's thread count and clock; the PyTorch
+    // peer always uses 2 threads and wall time).
     std::string lengths_args;
     for (int64_t n : lengths) lengths_args += " " + std::to_string(n);
-    const std::string jax_clock = tapegrad::bench::cpu_time_clock() ? " --cpu-time" : "";
-    const PythonPeer peers[] = {run_peer(torch_peer_kind, "--pr" + lengths_args),
-                                run_peer(jax_peer_kind, lengths_args + jax_clock)};
+    const std::string jax_args = lengths_args + " --threads " + std::to_string(num_threads()) +
+                                 (tapegrad::bench::cpu_time_clock() ? " --cpu-time" : "");
+    const PythonPeer peers[] = {run_peer(torch_peer_kind, "--pr" + lengths_args), run_peer(jax_peer_kind, jax_args)};
     const char* peer_labels[] = {"torch loop of ops", "JAX jit"};
     for (const PythonPeer& peer : peers)
         for (const std::string& note : peer.notes) std::printf("%s\n", note.c_str());

@@ -14,10 +14,11 @@ The prefix states are jax.lax.associative_scan itself with the merge M as its op
 bracketing docs/PR-LSTM.md defines is this scan's. Although the loss reads P[n-1] only, the compiled
 step computes every merge, as tapegrad does (docs/BENCHMARKS.md, "JAX peer").
 
-Threads: --threads, else $OMP_NUM_THREADS (what tapegrad's step uses), else the CPUs this process
-may run on. XLA's CPU thread pool is sized by the CPUs in the process's affinity mask, so the script
-restricts it to that many CPUs (sched_setaffinity) and also sets intra_op_parallelism_threads in
-XLA_FLAGS, before the JAX backend starts. scripts/jax_peer_check.py checks that this model computes
+Threads: --threads (bench_pr_lstm passes tapegrad's count), else $TAPEGRAD_NUM_THREADS, else the
+CPUs this process may run on, as tapegrad chooses (ops/cpu_threads.h; without its cgroup quota).
+XLA's CPU thread pool is sized by the CPUs in the process's affinity mask, so the script restricts
+it to that many CPUs (sched_setaffinity) and also sets intra_op_parallelism_threads in XLA_FLAGS,
+before the JAX backend starts. scripts/jax_peer_check.py checks that this model computes
 tapegrad's PrLstm on tapegrad's weights. Needs scripts/setup-jax.sh; never used by `make test`.
 """
 import argparse
@@ -28,6 +29,7 @@ import time
 import haiku as hk
 import jax
 import jax.numpy as jnp
+import jaxlib
 import numpy as np
 
 sig, tanh = jax.nn.sigmoid, jnp.tanh
@@ -140,9 +142,8 @@ def main():
     parser.add_argument("--cpu-time", action="store_true",
                         help="time by the process's CPU time, not wall time (as bench_pr_lstm --cpu-time; meaningful on one thread)")
     args = parser.parse_args()
-    threads = args.threads or int(os.environ.get("OMP_NUM_THREADS", 0)) or len(os.sched_getaffinity(0))
+    threads = args.threads or int(os.environ.get("TAPEGRAD_NUM_THREADS", 0)) or len(os.sched_getaffinity(0))
     threads_note = limit_threads(threads)
-    import jaxlib
     print(f"# JAX {jax.__version__} (jaxlib {jaxlib.__version__}), dm-haiku {hk.__version__}, "
           f"device {jax.devices()[0].device_kind} ({jax.default_backend()}), float32", flush=True)
     print(f"# {threads_note}", flush=True)
