@@ -49,9 +49,10 @@ ifeq ($(USE_CUDA),)
 endif
 
 # ---- dependencies: pkg-config first, then the standard Debian paths -------------------------
-# OpenBLAS's single-threaded build: the CPU backend runs the products on its own threads
-# (ops/cpu_threads.h), so that no second thread pool competes with them.
-OPENBLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-serial
+# OpenBLAS's pthreads build, told to use one thread (ops/cpu_gemm.cpp): the CPU backend runs the
+# products on its own threads (ops/cpu_threads.h). Not the "serial" build: it is not safe to call
+# from two threads at once (two concurrent products gave wrong results; tests/test_train checks).
+OPENBLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-pthread
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 ifeq ($(BLAS_CFLAGS),)
   BLAS_CFLAGS := $(if $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h),-I/usr/include/x86_64-linux-gnu/openblas-pthread,)
@@ -104,7 +105,7 @@ all: info $(LIB) $(TESTS) $(EXAMPLES) $(BENCHES)
 
 info:
 	@echo "tapegrad build ($(BUILD)): CXX=$(CXX)"
-	@echo "  OpenBLAS: $(if $(HAVE_BLAS),found ($(BLAS_LIBS)),MISSING: run scripts/setup.sh or apt-get install libopenblas-dev libopenblas0-serial)"
+	@echo "  OpenBLAS: $(if $(HAVE_BLAS),found ($(BLAS_LIBS)),MISSING: run scripts/setup.sh or apt-get install libopenblas-dev libopenblas0-pthread)"
 	@echo "  libxsmm: $(if $(HAVE_XSMM),found,MISSING: run scripts/setup.sh or apt-get install libxsmm-dev)"
 	@echo "  jemalloc: $(if $(filter 1,$(SAN)),not used under SAN=1,$(if $(HAVE_JEMALLOC),found,MISSING (falling back to glibc malloc: slower tape): apt-get install libjemalloc-dev))"
 	@echo "  Boost.Test: $(if $(HAVE_BOOST),found,MISSING: run scripts/setup.sh or apt-get install libboost-test-dev)"

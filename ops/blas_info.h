@@ -12,14 +12,14 @@ namespace tapegrad {
 struct BlasInfo {
     std::string core;        // kernel set in use, e.g. "SkylakeX"
     std::string best_core;   // the fastest kernel set this CPU supports
-    std::string threading;   // "sequential": the CPU backend's own threads call it (ops/cpu_threads.h)
+    std::string threading;   // "pthreads", set to one thread: the CPU backend's own threads call it
     std::string isa;         // the instruction sets this build's own code was compiled for (ARCH)
     std::string cpu;         // CPU model name
 };
 
 BlasInfo blas_info();
 // "CPU: AMD EPYC 9R14; build ISA x86-64-v2; BLAS: OpenBLAS core SkylakeX (best for this CPU:
-// SkylakeX), sequential; matrix products: libxsmm ...; threads: 2 (CPU affinity: 2 cores)"
+// SkylakeX), pthreads; matrix products: libxsmm ...; threads: 2 (CPU affinity: 2 cores)"
 std::string blas_summary();
 
 // For programs (examples, benchmarks): if OpenBLAS runs slower kernels than this CPU supports,

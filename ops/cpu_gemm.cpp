@@ -11,10 +11,14 @@
 #include "ops/cpu_threads.h"
 
 extern "C" char* openblas_get_corename(void);
+extern "C" void openblas_set_num_threads(int);
 
 namespace tapegrad {
 
 namespace {
+
+// OpenBLAS runs each block on the calling thread: the blocks are shared among tapegrad's threads.
+[[maybe_unused]] const bool openblas_single_threaded = (openblas_set_num_threads(1), true);
 
 // libxsmm is column-major: the row-major C = op(A) B is its C^T = B^T op(A)^T, with B (row-major
 // [k, n]) read as a column-major [n, k] and A as [k, m] (or, stored transposed, flagged TRANS_B).
@@ -120,7 +124,7 @@ template void cpu_gemm<double>(const GemmPart<double>*, int64_t);
 
 std::string gemm_path_summary() {
     return fmt::format("matrix products: libxsmm {} (target {}) for blocks up to {} multiply-adds, else OpenBLAS "
-                       "(core {}, single-threaded); {} multiply-adds a block",
+                       "(core {}, one thread a call); {} multiply-adds a block",
                        LIBXSMM_VERSION, libxsmm_get_target_arch(), kSmallGemmWork, openblas_get_corename(),
                        kGemmBlockWork);
 }

@@ -2,7 +2,7 @@
 //   small products (a recurrent step's h U^T and dz U: at most kSmallGemmWork multiply-adds a
 //     block) on libxsmm, which JIT-compiles a kernel for each shape and instruction set and copies
 //     nothing; it needs B untransposed, so a weight used at every step is prepared once as B [K, N];
-//   everything else on OpenBLAS (single-threaded build), which packs both operands into cache
+//   everything else on OpenBLAS (one thread a call), which packs both operands into cache
 //     blocks on every call: that costs little next to a large product.
 // Chosen by measurement (bench/bench_gemm.cpp, figures in docs/BENCHMARKS.md): on the per-step
 // shapes libxsmm took 0.5-0.86x OpenBLAS's time on AVX-512 and 0.8-1.25x on AVX2 on one thread,

@@ -70,8 +70,10 @@ inline int64_t chunks_for(int64_t work) { return std::clamp<int64_t>(work / kChu
 // pointers then sit in registers, and the compiler can vectorise the loops inside.
 template <typename Body>
 void parallel_for(int64_t count, int64_t work, Body body) {
+    // The same chunks on one thread as on many: a vectorised loop's scalar remainder (another
+    // rounding of expf, say) then falls on the same elements whatever the thread count.
     const int64_t chunks = std::min(count, chunks_for(work));
-    if (work <= kParallelWork || chunks <= 1 || num_threads() == 1) {
+    if (work <= kParallelWork || chunks <= 1) {
         body(int64_t(0), count);
         return;
     }

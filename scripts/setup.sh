@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
     g++ make pkg-config
-    libopenblas-dev libopenblas0-serial   # BLAS, single-threaded: tapegrad's own threads call it
+    libopenblas-dev libopenblas0-pthread  # BLAS, set to one thread: tapegrad's own threads call it
     libxsmm-dev                           # small matrix products, JIT-compiled for the running CPU
     libblis-serial-dev libblis4-serial    # BLIS: only bench/bench_gemm times it against the others
     libboost-test-dev                     # Boost.Test for tests/
