@@ -10,7 +10,7 @@
 // dX = dZ W_ih, dW_hh = dZ^T H_prev. (QL-LSTM adds its per-block summary products.) Everything
 // else (gate arithmetic, masking, the tape, the embedding, Adam) is overhead above the floor.
 // Goals: every cell within 1.5x of its floor, the LSTM within 1.3x.
-// Peer (bench/torch_peer.h, when .venv/ has torch): the same steps in PyTorch, each cell as a loop of
+// Peer (bench/python_peer.h, when .venv/ has torch): the same steps in PyTorch, each cell as a loop of
 // torch ops and the built-in nn.LSTM / nn.GRU, printed beside tapegrad's figures.
 #include <algorithm>
 #include <chrono>
@@ -28,17 +28,18 @@
 #include "models/recurrent.h"
 #include "bench/bench_timing.h"
 #include "bench/gemm_floor.h"
-#include "bench/torch_peer.h"
+#include "bench/python_peer.h"
 #include "ops/cpu_threads.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
 using tapegrad::bench::backward_breakdown;
-using tapegrad::bench::run_torch_peer;
-using tapegrad::bench::torch_peer_missing;
-using tapegrad::bench::TorchPeer;
-using tapegrad::bench::versus_torch;
 using tapegrad::bench::floor_sgemm;
+using tapegrad::bench::peer_missing;
+using tapegrad::bench::PythonPeer;
+using tapegrad::bench::run_peer;
+using tapegrad::bench::torch_peer_kind;
+using tapegrad::bench::versus_peer;
 using tapegrad::bench::verdict;
 
 namespace {
@@ -210,7 +211,8 @@ int main(int argc, char** argv) {
         return *std::find_if(models.begin(), models.end(), [&](const Classifier& m) { return m.name == name; });
     };
     print_per_step_products();
-    const TorchPeer peer = quick ? run_torch_peer("--steps 1") : tapegrad::bench::run_torch_peer_twice("");
+    const PythonPeer peer =
+        quick ? run_peer(torch_peer_kind, "--steps 1") : tapegrad::bench::run_peer_twice(torch_peer_kind, "");
     for (const std::string& note : peer.notes) std::printf("%s\n", note.c_str());
     std::printf("%-9s %10s %11s %10s %9s %14s  %s\n", "cell", "ms/step", "floor ms", "GFLOP", "vs floor",
                 "torch loop ms", "tapegrad vs torch loop");
@@ -226,7 +228,7 @@ int main(int argc, char** argv) {
                     gemm_flops(m.floor_schedule) / 1e9, ratio);
         auto it = peer.ms.find(m.name + "_loop");
         if (it != peer.ms.end()) {
-            std::printf(" %14.1f  %s", it->second, versus_torch(ms[m.name], it->second).c_str());
+            std::printf(" %14.1f  %s", it->second, versus_peer(ms[m.name], it->second).c_str());
             all_faster &= ms[m.name] < it->second;
         } else {
             all_faster = false;
@@ -258,7 +260,7 @@ int main(int argc, char** argv) {
     set_num_threads(threads);
     std::printf("QL-LSTM vs LSTM on one thread (%d paired rounds): %.2fx faster (for reference; LSTM %.1f ms, QL-LSTM "
                 "%.1f ms)\n", paired_rounds, one_thread.ratio, one_thread.step_s * 1e3, one_thread.floor_s * 1e3);
-    const std::string missing = torch_peer_missing(peer);
+    const std::string missing = peer_missing(peer);
     if (!missing.empty()) {
         std::printf("%s\n", missing.c_str());
     } else {
@@ -267,7 +269,7 @@ int main(int argc, char** argv) {
             auto it = peer.ms.find(std::string(cell) + "_fused");
             if (it == peer.ms.end()) continue;
             std::printf("torch built-in nn.%s (fused): %.1f ms/step; tapegrad %s %.1f ms/step: %s\n", cell, it->second,
-                        cell, ms[cell], versus_torch(ms[cell], it->second).c_str());
+                        cell, ms[cell], versus_peer(ms[cell], it->second).c_str());
         }
         // The goal's verdict from adjacent rounds: a PyTorch run of nn.LSTM (the median of its 5
         // steps), then 5 tapegrad LSTM steps (their median), five times; the median of the five
@@ -275,7 +277,7 @@ int main(int argc, char** argv) {
         // compares figures a minute apart on a host whose speed drifts.
         std::vector<double> ratios, torch_ms, tapegrad_ms;
         for (int r = 0; r < (quick ? 1 : 5); ++r) {
-            const TorchPeer fused = run_torch_peer("--only LSTM_fused");
+            const PythonPeer fused = run_peer(torch_peer_kind, "--only LSTM_fused");
             auto it = fused.ms.find("LSTM_fused");
             if (it == fused.ms.end()) break;
             torch_ms.push_back(it->second);
@@ -289,7 +291,7 @@ int main(int argc, char** argv) {
                         ratios.size(), *std::min_element(torch_ms.begin(), torch_ms.end()),
                         *std::max_element(torch_ms.begin(), torch_ms.end()),
                         *std::min_element(tapegrad_ms.begin(), tapegrad_ms.end()),
-                        *std::max_element(tapegrad_ms.begin(), tapegrad_ms.end()), versus_torch(ratio, 1.0).c_str(),
+                        *std::max_element(tapegrad_ms.begin(), tapegrad_ms.end()), versus_peer(ratio, 1.0).c_str(),
                         verdict(ratio <= 1.0));
         }
     }

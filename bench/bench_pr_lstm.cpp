@@ -6,7 +6,9 @@
 // median of the rounds' ratios). The shapes are read off the tape after the forward pass: each `linear` record with
 // x [rows, in] and W [out, in] costs the forward GEMM x W^T, and in backward dW = gy^T x and (if x
 // needs a gradient) dx = gy W. Goal: the step within 1.25x of that floor.
-// Peer (bench/torch_peer.h, when .venv/ has torch): the same model and schedule as loops of torch ops.
+// Peers (bench/python_peer.h, each when .venv/ has it): PyTorch, the same model and schedule as loops
+// of torch ops (scripts/torch_peer.py --pr); JAX, the same model jit-compiled, its prefixes one
+// jax.lax.associative_scan (scripts/jax_pr_lstm.py).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -21,17 +23,20 @@
 #include "models/pr_lstm.h"
 #include "bench/bench_timing.h"
 #include "bench/gemm_floor.h"
-#include "bench/torch_peer.h"
+#include "bench/python_peer.h"
+#include "ops/cpu_threads.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
 using tapegrad::bench::backward_breakdown;
 using tapegrad::bench::median_seconds;
-using tapegrad::bench::run_torch_peer;
-using tapegrad::bench::torch_peer_missing;
-using tapegrad::bench::TorchPeer;
-using tapegrad::bench::versus_torch;
 using tapegrad::bench::floor_sgemm;
+using tapegrad::bench::jax_peer_kind;
+using tapegrad::bench::peer_missing;
+using tapegrad::bench::PythonPeer;
+using tapegrad::bench::run_peer;
+using tapegrad::bench::torch_peer_kind;
+using tapegrad::bench::versus_peer;
 using tapegrad::bench::verdict;
 
 namespace {
@@ -148,22 +153,32 @@ int main(int argc, char** argv) {
     std::vector<int64_t> lengths = {40, 500};
     if (argc > 1) lengths.clear();
     for (int i = 1; i < argc; ++i) lengths.push_back(std::atoll(argv[i]));
-    // The PyTorch peer (scripts/torch_peer.py --pr): the same model, schedule and step as loops of
-    // torch ops, run first so that the two never share the cores.
-    std::string peer_args = "--pr";
-    for (int64_t n : lengths) peer_args += " " + std::to_string(n);
-    const TorchPeer peer = run_torch_peer(peer_args);
-    for (const std::string& note : peer.notes) std::printf("%s\n", note.c_str());
+    // The peers, run first so that no two programs share the cores: PyTorch (scripts/torch_peer.py
+    // --pr: the same model, schedule and step as loops of torch ops) and JAX (scripts/jax_pr_lstm.py:
+    // the same model and step, jit-compiled, on tapegrad's thread count and clock; the PyTorch
+    // peer always uses 2 threads and wall time).
+    std::string lengths_args;
+    for (int64_t n : lengths) lengths_args += " " + std::to_string(n);
+    const std::string jax_args = lengths_args + " --threads " + std::to_string(num_threads()) +
+                                 (tapegrad::bench::cpu_time_clock() ? " --cpu-time" : "");
+    const PythonPeer peers[] = {run_peer(torch_peer_kind, "--pr" + lengths_args), run_peer(jax_peer_kind, jax_args)};
+    const char* peer_labels[] = {"torch loop of ops", "JAX jit"};
+    for (const PythonPeer& peer : peers)
+        for (const std::string& note : peer.notes) std::printf("%s\n", note.c_str());
     for (int64_t n : lengths) {
         // Rounds: about 10 s of n = 40 steps (this host's speed drifts within seconds: the median
         // of many short rounds), three of the 5-second n = 500 steps.
         const double ms = bench_step(n, n > 100 ? 3 : 15);
-        auto it = peer.ms.find("PRLSTM_" + std::to_string(n));
-        if (it != peer.ms.end())
-            std::printf("n=%-4lld torch loop of ops %8.1f ms/step; tapegrad %8.1f ms/step: %s\n", (long long)n, it->second, ms,
-                        versus_torch(ms, it->second).c_str());
+        for (int p = 0; p < 2; ++p) {
+            auto it = peers[p].ms.find("PRLSTM_" + std::to_string(n));
+            if (it == peers[p].ms.end()) continue;
+            std::printf("n=%-4lld %-17s %8.1f ms/step; tapegrad %8.1f ms/step: %s\n", (long long)n, peer_labels[p],
+                        it->second, ms, versus_peer(ms, it->second).c_str());
+        }
     }
-    const std::string missing = torch_peer_missing(peer);
-    if (!missing.empty()) std::printf("%s\n", missing.c_str());
+    for (const PythonPeer& peer : peers) {
+        const std::string missing = peer_missing(peer);
+        if (!missing.empty()) std::printf("%s\n", missing.c_str());
+    }
     return 0;
 }
