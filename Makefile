@@ -3,6 +3,10 @@
 #   SAN=1     AddressSanitizer + UndefinedBehaviorSanitizer build (in build-san/)
 #   DEBUG=1   -O0 -g build (in build-debug/)
 #   CUDA=0    build without CUDA even if nvcc is found; CUDA_ARCHS="80 90" picks GPU targets
+#   ARCH=...  the instruction set of tapegrad's own code (in build-ARCH/): unset, a portable build
+#             (x86-64-v2) whose libraries pick their kernels for the running CPU; ARCH=native for
+#             this CPU; ARCH=x86-64-v3 for AVX2, with the libraries capped at their AVX2 kernels
+#             too, so that an AVX-512 machine measures what an AVX2 machine runs
 # Targets: all (default), test, test-gpu, run, bench, clean, info.
 
 CXX      ?= g++
@@ -32,9 +36,12 @@ ifeq ($(SAN),1)
 else ifeq ($(DEBUG),1)
   BUILD := build-debug
   OPT   := -O0 -g
+else ifneq ($(ARCH),)
+  BUILD := build-$(ARCH)
+  OPT   := -O3 -march=$(ARCH) -DTAPEGRAD_ARCH='"$(ARCH)"' $(if $(filter x86-64-v3,$(ARCH)),-DTAPEGRAD_CAP_AVX2,)
 else
   BUILD := build
-  OPT   := -O3 -march=native
+  OPT   := -O3 -march=x86-64-v2 -mtune=generic
 endif
 # A CPU-only build (CUDA=0 or no nvcc) compiles with other flags: keep its objects apart.
 ifeq ($(USE_CUDA),)
@@ -42,18 +49,23 @@ ifeq ($(USE_CUDA),)
 endif
 
 # ---- dependencies: pkg-config first, then the standard Debian paths -------------------------
-OPENBLAS_OMP_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
+# OpenBLAS's pthreads build, told to use one thread (ops/cpu_gemm.cpp): the CPU backend runs the
+# products on its own threads (ops/cpu_threads.h). Not the "serial" build: it is not safe to call
+# from two threads at once (two concurrent products gave wrong results; tests/test_train checks).
+OPENBLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-pthread
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 ifeq ($(BLAS_CFLAGS),)
   BLAS_CFLAGS := $(if $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h),-I/usr/include/x86_64-linux-gnu/openblas-pthread,)
 endif
-# Link the OpenMP flavour of OpenBLAS when present: it shares the OpenMP thread pool with our
-# elementwise loops instead of fighting it (pthreads OpenBLAS + OpenMP oversubscribes cores).
-ifneq ($(wildcard $(OPENBLAS_OMP_DIR)/libopenblas.so.0),)
-  BLAS_LIBS := $(OPENBLAS_OMP_DIR)/libopenblas.so.0 -Wl,-rpath,$(OPENBLAS_OMP_DIR)
-else
-  BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
-endif
+BLAS_LIBS := $(OPENBLAS_DIR)/libopenblas.so.0 -Wl,-rpath,$(OPENBLAS_DIR)
+# libxsmm (small matrix products, JIT-compiled for the running CPU): Debian ships it as a static
+# library; it calls BLAS only as a fallback.
+XSMM_LIBS := /usr/lib/libxsmm.a -ldl
+HAVE_XSMM := $(if $(wildcard /usr/include/libxsmm.h),yes,)
+# BLIS, only for bench/bench_gemm (the library comparison): its single-threaded build.
+BLIS_DIR := /usr/lib/x86_64-linux-gnu/blis-serial
+BLIS_CFLAGS := -isystem /usr/include/x86_64-linux-gnu/blis-serial
+BLIS_LIBS := $(BLIS_DIR)/libblis.so.4 -Wl,-rpath,$(BLIS_DIR)
 HAVE_BLAS  := $(if $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h /usr/include/cblas.h),yes,)
 HAVE_BOOST := $(if $(wildcard /usr/include/boost/test/unit_test.hpp),yes,)
 FMT_LIBS   := $(shell pkg-config --libs fmt 2>/dev/null || echo -lfmt)
@@ -64,10 +76,14 @@ HAVE_JEMALLOC := $(if $(wildcard /usr/lib/x86_64-linux-gnu/libjemalloc.so),yes,)
 MALLOC_LIBS := $(if $(filter 1,$(SAN)),,$(if $(HAVE_JEMALLOC),-ljemalloc,))
 
 # -fno-math-errno: math functions need not set errno, so loops calling them can vectorise.
-CXXFLAGS := -std=c++17 $(OPT) -fno-math-errno -Wall -Wextra -fopenmp -I. $(BLAS_CFLAGS) $(CUDA_DEFS) -DBOOST_TEST_DYN_LINK
+# -fopenmp-simd: the `#pragma omp simd` hints only; threads are tapegrad's own (no OpenMP runtime).
+# No peeling of loop iterations to align a pointer: how many elements a vector loop peels off
+# would depend on where the allocator put the array, and those run through scalar code (another
+# sum order, scalar expf instead of libmvec's): results would change from run to run.
+CXXFLAGS := -std=c++17 $(OPT) -fno-math-errno --param=vect-max-peeling-for-alignment=0 -Wall -Wextra -fopenmp-simd -pthread -I. $(BLAS_CFLAGS) $(CUDA_DEFS) -DBOOST_TEST_DYN_LINK
 NVCCFLAGS := -std=c++17 -O3 -I. $(BLAS_CFLAGS) $(CUDA_DEFS) $(NVCC_GENCODE) --expt-relaxed-constexpr \
-             -Xcompiler -fopenmp,-Wall
-LDLIBS := $(BLAS_LIBS) $(FMT_LIBS) $(MALLOC_LIBS) $(CUDA_LIBS) -lz -fopenmp $(LDSAN)
+             -Xcompiler -Wall
+LDLIBS := $(XSMM_LIBS) $(BLAS_LIBS) $(FMT_LIBS) $(MALLOC_LIBS) $(CUDA_LIBS) -lz -pthread $(LDSAN)
 
 # ---- sources -----------------------------------------------------------------------------------
 LIB_SRCS  := $(wildcard core/*.cpp autograd/*.cpp ops/*.cpp models/*.cpp cuda/*.cpp data/*.cpp)
@@ -89,7 +105,8 @@ all: info $(LIB) $(TESTS) $(EXAMPLES) $(BENCHES)
 
 info:
 	@echo "tapegrad build ($(BUILD)): CXX=$(CXX)"
-	@echo "  OpenBLAS: $(if $(HAVE_BLAS),found ($(BLAS_LIBS)),MISSING: run scripts/setup.sh or apt-get install libopenblas-dev libopenblas0-openmp)"
+	@echo "  OpenBLAS: $(if $(HAVE_BLAS),found ($(BLAS_LIBS)),MISSING: run scripts/setup.sh or apt-get install libopenblas-dev libopenblas0-pthread)"
+	@echo "  libxsmm: $(if $(HAVE_XSMM),found,MISSING: run scripts/setup.sh or apt-get install libxsmm-dev)"
 	@echo "  jemalloc: $(if $(filter 1,$(SAN)),not used under SAN=1,$(if $(HAVE_JEMALLOC),found,MISSING (falling back to glibc malloc: slower tape): apt-get install libjemalloc-dev))"
 	@echo "  Boost.Test: $(if $(HAVE_BOOST),found,MISSING: run scripts/setup.sh or apt-get install libboost-test-dev)"
 	@echo "  CUDA: $(if $(USE_CUDA),nvcc found at $(NVCC_PATH): building CUDA backend for sm_$(CUDA_ARCHS),not built ($(if $(filter 0,$(CUDA)),CUDA=0,no nvcc on PATH)): CPU-only library)"
@@ -122,6 +139,12 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $< $(LINK_LIB) $(LDLIBS) -o $@
 
+# bench_gemm also times BLIS (after OpenBLAS on the link line, so that cblas_* stay OpenBLAS's).
+$(BUILD)/obj/bench/bench_gemm.o: CXXFLAGS += $(BLIS_CFLAGS)
+$(BUILD)/bench/bench_gemm: $(BUILD)/obj/bench/bench_gemm.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $< $(LINK_LIB) $(LDLIBS) $(BLIS_LIBS) -o $@
+
 # bench_contention runs bench_cells and bench_pr_lstm (their worker mode): build them with it.
 $(BUILD)/bench/bench_contention: | $(BUILD)/bench/bench_cells $(BUILD)/bench/bench_pr_lstm
 
@@ -153,6 +176,6 @@ bench: deps
 build-benches: info $(BENCHES)
 
 clean:
-	rm -rf build build-san build-debug
+	rm -rf build build-* 
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,7 +1,7 @@
 // Contention: the LSTM and QL-LSTM train steps of bench_cells (B = 32, T = 256, H = 128) and the
 // PR-LSTM train step of bench_pr_lstm (B = 128, H = 256, n = 40), timed on an idle machine and with
 // one competing busy process, for the default thread policy, 1 thread and 2 threads, and beside the
-// PyTorch peer (bench/torch_peer.h, when .venv/ has torch) under the same load.
+// PyTorch peer (bench/python_peer.h, when .venv/ has torch) under the same load.
 //
 // Why: a shared machine is the common case, and a thread policy that is fast only when it has every
 // core to itself collapses there (OpenMP's spinning barriers and fixed team: PR-LSTM training went
@@ -13,8 +13,7 @@
 // - Each configuration is its own process: bench_cells or bench_pr_lstm in its worker mode
 //   (`--step NAME --rounds N`, bench/step_worker.h: one warm-up step, then the median of N), with
 //   TAPEGRAD_NUM_THREADS set to the thread count, or unset for the default policy: the library reads
-//   it once at start-up. OMP_NUM_THREADS is set (or unset) alike, for builds whose CPU backend still
-//   runs on OpenMP.
+//   it once at start-up (ops/cpu_threads.h).
 // - The load: a child process of this bench running a busy loop, as much CPU as one core. It is
 //   killed when a loaded phase ends, when this bench exits or is interrupted, and by the kernel if
 //   this bench dies (PR_SET_PDEATHSIG).
@@ -39,13 +38,12 @@
 #include <vector>
 
 #include "bench/bench_timing.h"
-#include "bench/torch_peer.h"
+#include "bench/python_peer.h"
 
 using tapegrad::bench::median;
-using tapegrad::bench::run_torch_peer;
-using tapegrad::bench::TorchPeer;
+using tapegrad::bench::PythonPeer;
 using tapegrad::bench::verdict;
-using tapegrad::bench::versus_torch;
+using tapegrad::bench::versus_peer;
 
 namespace {
 
@@ -106,9 +104,8 @@ struct WorkerResult {
 };
 
 WorkerResult run_worker(const std::string& dir, const Step& step, int threads, int rounds, double seconds) {
-    const std::string n = std::to_string(threads);
-    const std::string env = threads == 0 ? "env -u TAPEGRAD_NUM_THREADS -u OMP_NUM_THREADS"
-                                         : "env TAPEGRAD_NUM_THREADS=" + n + " OMP_NUM_THREADS=" + n;
+    const std::string env =
+        threads == 0 ? "env -u TAPEGRAD_NUM_THREADS" : "env TAPEGRAD_NUM_THREADS=" + std::to_string(threads);
     const std::string command = env + " '" + dir + "/" + step.bench + "' --step " + step.worker_step + " --rounds " +
                                 std::to_string(rounds) + " --seconds " + std::to_string(seconds);
     FILE* pipe = popen(command.c_str(), "r");
@@ -201,9 +198,9 @@ int main(int argc, char** argv) {
             }
             // The peer under the same load, all three steps in one run (importing torch takes seconds).
             if (peer_missing.empty()) {
-                const TorchPeer peer =
-                    run_torch_peer("--pr 40 --only LSTM_loop QL-LSTM_loop --steps " + std::to_string(peer_steps));
-                peer_missing = tapegrad::bench::torch_peer_missing(peer);
+                const std::string args = "--pr 40 --only LSTM_loop QL-LSTM_loop --steps " + std::to_string(peer_steps);
+                const PythonPeer peer = tapegrad::bench::run_peer(tapegrad::bench::torch_peer_kind, args);
+                peer_missing = tapegrad::bench::peer_missing(peer);
                 if (peer_notes.empty()) peer_notes = peer.notes;
                 for (int s = 0; s < kStepCount; ++s) {
                     auto it = peer.ms.find(kSteps[s].peer_name);
@@ -247,7 +244,7 @@ int main(int argc, char** argv) {
                 if (f[c] < 0) std::printf(" %9s", "-");
                 else std::printf(" %9.1f", f[c]);
             std::printf("   %17.2fx %15.2fx  %s\n", f[0] / std::min(f[1], f[2]), f[0] / f[1],
-                        f[kPeerColumn] < 0 ? "-" : versus_torch(f[0], f[kPeerColumn]).c_str());
+                        f[kPeerColumn] < 0 ? "-" : versus_peer(f[0], f[kPeerColumn]).c_str());
         }
 
     // The goals, from the loaded phases.
@@ -268,7 +265,7 @@ int main(int argc, char** argv) {
         if (f[kPeerColumn] < 0) continue;
         ahead &= f[0] < f[kPeerColumn];
         std::snprintf(buffer, sizeof buffer, "%s%s %s", s ? "; " : "", kSteps[s].name,
-                      versus_torch(f[0], f[kPeerColumn]).c_str());
+                      versus_peer(f[0], f[kPeerColumn]).c_str());
         peer_detail += buffer;
     }
     std::printf("goal (a), with the spinner: the default within 1.15x of the best fixed thread count and never "

@@ -1,14 +1,14 @@
 // PR-LSTM train step (forward, loss, backward, Adam) at B = 128, H = 256, one-hot inputs of size 3
 // (V = 2 plus the empty token), n = 40 and n = 500, against its GEMM floor measured in the same run.
 //
-// The floor: every matrix product the step does, at raw cblas_sgemm speed for the same shapes and
-// transposes, timed in rounds interleaved with the step's (a floor run, then a step; the ratio is the
+// The floor: every matrix product the step does, at OpenBLAS's speed on the step's threads
+// (bench/gemm_floor.h) for the same shapes and transposes, timed in rounds interleaved with the step's (a floor run, then a step; the ratio is the
 // median of the rounds' ratios). The shapes are read off the tape after the forward pass: each `linear` record with
 // x [rows, in] and W [out, in] costs the forward GEMM x W^T, and in backward dW = gy^T x and (if x
-// needs a gradient) dx = gy W. Budget: the step within 1.3x of that floor.
-// Peer (bench/torch_peer.h, when .venv/ has torch): the same model and schedule as loops of torch ops.
-#include <cblas.h>
-
+// needs a gradient) dx = gy W. Goal: the step within 1.25x of that floor.
+// Peers (bench/python_peer.h, each when .venv/ has it): PyTorch, the same model and schedule as loops
+// of torch ops (scripts/torch_peer.py --pr); JAX, the same model jit-compiled, its prefixes one
+// jax.lax.associative_scan (scripts/jax_pr_lstm.py).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,17 +22,22 @@
 #include "models/optim.h"
 #include "models/pr_lstm.h"
 #include "bench/bench_timing.h"
+#include "bench/gemm_floor.h"
+#include "bench/python_peer.h"
 #include "bench/step_worker.h"
-#include "bench/torch_peer.h"
+#include "ops/cpu_threads.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
 using tapegrad::bench::backward_breakdown;
 using tapegrad::bench::median_seconds;
-using tapegrad::bench::run_torch_peer;
-using tapegrad::bench::torch_peer_missing;
-using tapegrad::bench::TorchPeer;
-using tapegrad::bench::versus_torch;
+using tapegrad::bench::floor_sgemm;
+using tapegrad::bench::jax_peer_kind;
+using tapegrad::bench::peer_missing;
+using tapegrad::bench::PythonPeer;
+using tapegrad::bench::run_peer;
+using tapegrad::bench::torch_peer_kind;
+using tapegrad::bench::versus_peer;
 using tapegrad::bench::verdict;
 
 namespace {
@@ -40,8 +45,8 @@ namespace {
 // One linear record: x [rows, in], W [out, in], and whether backward computes dx.
 using LinearShape = std::tuple<int64_t, int64_t, int64_t, bool>;
 
-// The GEMMs of every linear record at raw sgemm speed (the ones linear() itself calls), each
-// shape as many times as the step runs it: one run of the floor.
+// The GEMMs of every linear record at OpenBLAS's speed on the step's threads (bench/gemm_floor.h),
+// each shape as many times as the step runs it: one run of the floor.
 struct LinearFloor {
     struct Buffers {
         std::vector<float> x, w, y, gx, gw;
@@ -61,13 +66,9 @@ struct LinearFloor {
             auto [rows, in, out, needs_dx] = shape;
             Buffers& b = buffers[i++];
             for (int r = 0; r < count; ++r) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1, b.x.data(), in, b.w.data(), in, 0,
-                            b.y.data(), out);
-                if (needs_dx)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1, b.y.data(), out, b.w.data(),
-                                in, 1, b.gx.data(), in);
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1, b.y.data(), out, b.x.data(), in, 1,
-                            b.gw.data(), in);
+                floor_sgemm(false, true, rows, out, in, b.x.data(), in, b.w.data(), in, 0, b.y.data(), out);
+                if (needs_dx) floor_sgemm(false, false, rows, in, out, b.y.data(), out, b.w.data(), in, 1, b.gx.data(), in);
+                floor_sgemm(true, false, out, in, rows, b.y.data(), out, b.x.data(), in, 1, b.gw.data(), in);
             }
         }
     }
@@ -140,9 +141,9 @@ double bench_step(int64_t n, int repeats) {
         flops += count * 2.0 * rows * in * out * (needs_dx ? 3 : 2);
     }
     std::printf("n=%-4lld B=%lld H=%lld  step %8.1f ms (forward %7.1f ms)  GEMM floor %8.1f ms (%5.1f GFLOP, %3zu shapes)"
-                "  ratio %.2fx  budget 1.3x %s  batched merge calls/forward %lld (x2 with backward)\n",
+                "  ratio %.2fx  goal 1.25x %s  batched merge calls/forward %lld (x2 with backward)\n",
                 (long long)n, (long long)B, (long long)H, step_s * 1e3, forward_s * 1e3, floor_s * 1e3, flops / 1e9,
-                linears.size(), ratio, verdict(ratio <= 1.3), (long long)merge_calls);
+                linears.size(), ratio, verdict(ratio <= 1.25), (long long)merge_calls);
     pr.adam.zero_grad();
     std::printf("       %s (linear = the GEMM part)\n", backward_breakdown(loss_of()).c_str());
     std::fflush(stdout);
@@ -169,22 +170,32 @@ int main(int argc, char** argv) {
     std::vector<int64_t> lengths = {40, 500};
     if (argc > 1) lengths.clear();
     for (int i = 1; i < argc; ++i) lengths.push_back(std::atoll(argv[i]));
-    // The PyTorch peer (scripts/torch_peer.py --pr): the same model, schedule and step as loops of
-    // torch ops, run first so that the two never share the cores.
-    std::string peer_args = "--pr";
-    for (int64_t n : lengths) peer_args += " " + std::to_string(n);
-    const TorchPeer peer = run_torch_peer(peer_args);
-    for (const std::string& note : peer.notes) std::printf("%s\n", note.c_str());
+    // The peers, run first so that no two programs share the cores: PyTorch (scripts/torch_peer.py
+    // --pr: the same model, schedule and step as loops of torch ops) and JAX (scripts/jax_pr_lstm.py:
+    // the same model and step, jit-compiled, on tapegrad's thread count and clock; the PyTorch
+    // peer always uses 2 threads and wall time).
+    std::string lengths_args;
+    for (int64_t n : lengths) lengths_args += " " + std::to_string(n);
+    const std::string jax_args = lengths_args + " --threads " + std::to_string(num_threads()) +
+                                 (tapegrad::bench::cpu_time_clock() ? " --cpu-time" : "");
+    const PythonPeer peers[] = {run_peer(torch_peer_kind, "--pr" + lengths_args), run_peer(jax_peer_kind, jax_args)};
+    const char* peer_labels[] = {"torch loop of ops", "JAX jit"};
+    for (const PythonPeer& peer : peers)
+        for (const std::string& note : peer.notes) std::printf("%s\n", note.c_str());
     for (int64_t n : lengths) {
         // Rounds: about 10 s of n = 40 steps (this host's speed drifts within seconds: the median
         // of many short rounds), three of the 5-second n = 500 steps.
         const double ms = bench_step(n, n > 100 ? 3 : 15);
-        auto it = peer.ms.find("PRLSTM_" + std::to_string(n));
-        if (it != peer.ms.end())
-            std::printf("n=%-4lld torch loop of ops %8.1f ms/step; tapegrad %8.1f ms/step: %s\n", (long long)n, it->second, ms,
-                        versus_torch(ms, it->second).c_str());
+        for (int p = 0; p < 2; ++p) {
+            auto it = peers[p].ms.find("PRLSTM_" + std::to_string(n));
+            if (it == peers[p].ms.end()) continue;
+            std::printf("n=%-4lld %-17s %8.1f ms/step; tapegrad %8.1f ms/step: %s\n", (long long)n, peer_labels[p],
+                        it->second, ms, versus_peer(ms, it->second).c_str());
+        }
     }
-    const std::string missing = torch_peer_missing(peer);
-    if (!missing.empty()) std::printf("%s\n", missing.c_str());
+    for (const PythonPeer& peer : peers) {
+        const std::string missing = peer_missing(peer);
+        if (!missing.empty()) std::printf("%s\n", missing.c_str());
+    }
     return 0;
 }

@@ -19,7 +19,7 @@ namespace tapegrad::bench {
 
 // The clock the benchmarks read: wall time, or with --cpu-time the process's CPU time. On a shared,
 // loaded machine CPU time counts only the time this process ran; it is the meaningful one with a
-// single thread (OMP_NUM_THREADS=1), since with more it also counts threads spin-waiting for peers.
+// single thread (TAPEGRAD_NUM_THREADS=1), since with more it also counts threads spinning for work.
 inline bool& cpu_time_clock() {
     static bool on = false;
     return on;
@@ -32,8 +32,8 @@ inline double now_seconds() {
     return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 // Prints a warning when other processes load the machine: the 1-minute load average against the
-// cores. Wall-clock figures of multi-threaded runs are then unreliable (OpenMP threads spin-wait
-// for descheduled peers); OMP_NUM_THREADS=1 with --cpu-time still measures something.
+// cores. Wall-clock figures are then slower than on an idle machine; bench_contention measures that
+// on purpose, the other benches only report it.
 inline void warn_if_loaded() {
     double load = 0;
     FILE* f = std::fopen("/proc/loadavg", "r");
@@ -43,7 +43,7 @@ inline void warn_if_loaded() {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (read && load > 0.5 * double(cores))
         std::printf("WARNING: load average %.1f on %ld cores: other processes are running; wall-clock figures "
-                    "of multi-threaded runs are unreliable (try OMP_NUM_THREADS=1 and --cpu-time)\n", load, cores);
+                    "are slower than idle ones (TAPEGRAD_NUM_THREADS=1 with --cpu-time counts only this process's work)\n", load, cores);
 }
 
 // Removes --cpu-time from the arguments (so that the rest parse as before) and switches the clock.

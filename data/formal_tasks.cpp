@@ -185,19 +185,25 @@ FormalExample binary_operation(int64_t length, bool multiply, Generator& gen) {
     return ex;
 }
 
+// ℓ <= 2 leaves no room for "n op m", so both binary tasks then read one number n ~ U[0, 2^ℓ - 2],
+// as ℓ little-endian bits, with no operator: at ℓ = 1 always 0, at ℓ = 2 one of 0, 1, 2 (never 3).
+BigUint short_operand(int64_t length, Generator& gen) {
+    return BigUint(uint64_t(random_int(gen, 0, (int64_t(1) << length) - 2)));
+}
+
 FormalExample binary_addition(int64_t length, Generator& gen) {
-    if (length <= 2) {  // one number in [0, 2^ℓ - 2], no '+'
-        BigUint n(uint64_t(random_int(gen, 0, (int64_t(1) << length) - 2)));
+    if (length <= 2) {  // the answer is n itself
+        BigUint n = short_operand(length, gen);
         return {padded_bits_le(n, length), terminated_answer(n, length + 1)};
     }
     return binary_operation(length, false, gen);
 }
 
 FormalExample binary_multiplication(int64_t length, Generator& gen) {
-    if (length <= 2) {  // random bits; the answer is 0 (ℓ = 2) or empty (ℓ = 1), then termination
-        std::vector<int64_t> target = length == 1 ? std::vector<int64_t>{kTermination}
-                                                  : std::vector<int64_t>{0, kTermination};
-        return {random_tokens(length, 2, gen), target};
+    if (length <= 2) {  // no product: the reference's fixed answer is ℓ-1 zeros, then termination
+        std::vector<int64_t> target(size_t(length), 0);
+        target.back() = kTermination;
+        return {padded_bits_le(short_operand(length, gen), length), target};
     }
     return binary_operation(length, true, gen);
 }

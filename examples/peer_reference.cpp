@@ -1,8 +1,13 @@
 // Reference outputs for scripts/torch_peer_check.py, which checks that the PyTorch peer of the
-// benchmarks (scripts/torch_peer.py) computes the same functions as tapegrad's cells. For each
-// model this writes, into DIR:
+// benchmarks (scripts/torch_peer.py) computes the same functions as tapegrad's cells, and for
+// scripts/jax_peer_check.py, which checks the JAX PR-LSTM (scripts/jax_pr_lstm.py). For each model
+// this writes, into DIR:
 //   <model>.safetensors     its parameters (save_checkpoint, tapegrad's parameter names)
 //   <model>_io.safetensors  a fixed input "x" and tapegrad's outputs on it
+// and for PR-LSTM also
+//   pr_lstm_loss.safetensors  on the same weights in float64: the bench's loss, cross-entropy at the
+//                             last position ("x", "targets", "loss"), and its gradient for every
+//                             parameter ("grad.<name>")
 //
 //   build/examples/peer_reference DIR
 //
@@ -42,16 +47,9 @@ std::vector<std::pair<std::string, Tensor>> recurrent_io(const Tensor& x, const 
     return io;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: %s DIR\n", argv[0]);
-        return 2;
-    }
-    const std::string dir = argv[1];
+// RNN, LSTM, GRU, BiLSTM and QL-LSTM on one input [B, T, D] uniform in ±1.
+void write_cells(const std::string& dir, Generator& gen) {
     NoGrad no_grad;
-    Generator gen(7);
     const Tensor x = Tensor::uniform({kB, kT, kD}, -1.0, 1.0, gen);
 
     const std::pair<const char*, CellType> cells[] = {
@@ -64,13 +62,44 @@ int main(int argc, char** argv) {
     write(dir, "bilstm", bilstm, recurrent_io(x, bilstm.forward(x)));
     QlLstm ql(kD, kH, gen);
     write(dir, "ql_lstm", ql, recurrent_io(x, ql.forward(x)));
+}
 
-    // PR-LSTM on one-hot inputs of width 3 (V = 2 plus the empty token), R = 1, 2 classes.
+// PR-LSTM on one-hot inputs of width 3 (V = 2 plus the empty token), R = 1, 2 classes: its prefix
+// states and logits (float32), then in float64 on the same weights the bench's loss,
+// cross_entropy(logits[:, T-1], targets), and its gradients.
+void write_pr_lstm(const std::string& dir, Generator& gen) {
     std::vector<float> one_hot(kB * kT * 3, 0.0f);
     for (int64_t i = 0; i < kB * kT; ++i) one_hot[i * 3 + (i * 7 + i / 5) % 3] = 1.0f;
     const Tensor tokens = Tensor::from_vector(one_hot, {kB, kT, 3});
     PrLstm pr(3, kH, 2, gen);
-    PrStates prefixes = pr.prefix_states(tokens);
-    write(dir, "pr_lstm", pr, {{"x", tokens}, {"h", prefixes.h}, {"c", prefixes.c}, {"logits", pr.forward(tokens)}});
+    {
+        NoGrad no_grad;
+        PrStates prefixes = pr.prefix_states(tokens);
+        write(dir, "pr_lstm", pr, {{"x", tokens}, {"h", prefixes.h}, {"c", prefixes.c}, {"logits", pr.forward(tokens)}});
+    }
+    pr.to(DType::Float64);
+    const Tensor x = to(tokens, DType::Float64);
+    std::vector<int64_t> labels(kB);
+    for (int64_t b = 0; b < kB; ++b) labels[b] = b % 2;
+    const Tensor targets = Tensor::from_vector(labels, {kB});
+    Tensor loss = cross_entropy(squeeze(slice(pr.forward(x), 1, kT - 1, kT), 1), targets);
+    backward(loss);
+    std::vector<std::pair<std::string, Tensor>> io = {{"x", x}, {"targets", targets}, {"loss", loss}};
+    for (const auto& [name, param] : pr.named_parameters()) io.push_back({"grad." + name, param.grad()});
+    save_tensors(dir + "/pr_lstm_loss.safetensors", io);
+    std::printf("wrote %s/pr_lstm_loss.safetensors (float64 loss %.17g)\n", dir.c_str(), loss.item());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    const std::string dir = argv[1];
+    Generator gen(7);
+    write_cells(dir, gen);
+    write_pr_lstm(dir, gen);
     return 0;
 }

@@ -20,6 +20,9 @@
 #include "core/atomic_file.h"
 #include "models/checkpoint.h"
 #include "models/optim.h"
+#include "ops/blas_info.h"
+#include "ops/cpu_gemm.h"
+#include "ops/cpu_threads.h"
 #include "ops/nn.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
@@ -293,6 +296,15 @@ void write_summary_json(const TrainConfig& c, const TrainSummary& s) {
     j["final_accuracy"] = s.final_accuracy;
     j["parameters"] = s.parameters;
     j["encoder_parameters"] = s.encoder_parameters;
+    // The machine the figures come from: results are bit-identical for any thread count on one
+    // machine, but the speed and (through the libraries' kernels) the last bits are not.
+    const BlasInfo blas = blas_info();
+    j["cpu"] = blas.cpu;
+    j["build_isa"] = blas.isa;
+    j["threads"] = num_threads();
+    j["thread_policy"] = thread_policy().source;
+    j["blas"] = "OpenBLAS " + blas.core + " (" + blas.threading + ")";
+    j["matrix_products"] = gemm_path_summary();
     if (is_imdb(c)) {
         j["max_length"] = c.imdb.max_length;
         j["test_accuracy"] = s.test_accuracy;

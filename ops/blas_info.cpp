@@ -1,7 +1,7 @@
 #include "ops/blas_info.h"
 
 #include <cblas.h>
-#include <omp.h>
+#include <libxsmm.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -9,6 +9,9 @@
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "ops/cpu_gemm.h"
+#include "ops/cpu_threads.h"
 
 extern "C" char* openblas_get_corename(void);
 
@@ -23,14 +26,35 @@ std::string cpu_model() {
     return "unknown CPU";
 }
 
-// The best OpenBLAS 0.3.21 kernel set for the instruction sets this CPU has.
-std::string best_core_for_cpu() {
+// The build's own instruction set (Makefile: ARCH). ARCH=x86-64-v3 (AVX2) also caps the libraries'
+// kernels at AVX2 (TAPEGRAD_CAP_AVX2).
+#ifndef TAPEGRAD_ARCH
+#define TAPEGRAD_ARCH "x86-64-v2"
+#endif
+#ifdef TAPEGRAD_CAP_AVX2
+constexpr bool kCapAtAvx2 = true;
+#else
+constexpr bool kCapAtAvx2 = false;
+#endif
+
+bool cpu_has_avx512() {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
-        return "SkylakeX";
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+}
+bool kernels_may_use_avx512() { return cpu_has_avx512() && !kCapAtAvx2; }
+
+// The best OpenBLAS 0.3.21 kernel set for the instruction sets this CPU (and build) allows.
+std::string best_core_for_cpu() {
+    if (kernels_may_use_avx512()) return "SkylakeX";
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
     return "";  // nothing better than what OpenBLAS detects
 }
+
+// libxsmm picks its JIT target when it starts: an AVX2-capped build sets it to "hsw".
+[[maybe_unused]] const bool libxsmm_capped = [] {
+    if (!kernels_may_use_avx512() && cpu_has_avx512()) libxsmm_set_target_arch("hsw");
+    return true;
+}();
 
 std::string threading_name(int parallel) {
     switch (parallel) {
@@ -48,16 +72,15 @@ BlasInfo blas_info() {
     info.best_core = best_core_for_cpu();
     if (info.best_core.empty()) info.best_core = info.core;
     info.threading = threading_name(openblas_get_parallel());
-    info.blas_threads = openblas_get_num_threads();
-    info.omp_threads = omp_get_max_threads();
+    info.isa = TAPEGRAD_ARCH;
     info.cpu = cpu_model();
     return info;
 }
 
 std::string blas_summary() {
     BlasInfo i = blas_info();
-    return fmt::format("BLAS: OpenBLAS core {} (best for this CPU: {}), {}, {} threads; OpenMP {} threads; CPU: {}",
-                       i.core, i.best_core, i.threading, i.blas_threads, i.omp_threads, i.cpu);
+    return fmt::format("CPU: {}; build ISA {}; BLAS: OpenBLAS core {} (best for this CPU: {}), {}; {}; {}", i.cpu,
+                       i.isa, i.core, i.best_core, i.threading, gemm_path_summary(), thread_summary());
 }
 
 void use_fast_blas_kernels(int argc, char** argv) {

@@ -1,4 +1,4 @@
-// Which BLAS kernels tapegrad runs on, and choosing the fast ones.
+// Which BLAS kernels and threads tapegrad runs on, and choosing the fast kernels.
 //
 // Debian's OpenBLAS 0.3.21 picks its kernels at load time from the CPU id, and misdetects
 // newer CPUs (some Xeons as "Prescott", Zen 5 as "Haswell"), falling back to SSE3 or AVX2
@@ -12,14 +12,14 @@ namespace tapegrad {
 struct BlasInfo {
     std::string core;        // kernel set in use, e.g. "SkylakeX"
     std::string best_core;   // the fastest kernel set this CPU supports
-    std::string threading;   // "openmp", "pthreads" or "sequential"
-    int blas_threads = 1;
-    int omp_threads = 1;
+    std::string threading;   // "pthreads", set to one thread: the CPU backend's own threads call it
+    std::string isa;         // the instruction sets this build's own code was compiled for (ARCH)
     std::string cpu;         // CPU model name
 };
 
 BlasInfo blas_info();
-// "BLAS: OpenBLAS core SkylakeX (best for this CPU: SkylakeX), openmp, 2 threads; OpenMP 2 threads; CPU: AMD EPYC"
+// "CPU: AMD EPYC 9R14; build ISA x86-64-v2; BLAS: OpenBLAS core SkylakeX (best for this CPU:
+// SkylakeX), pthreads; matrix products: libxsmm ...; threads: 2 (CPU affinity: 2 cores)"
 std::string blas_summary();
 
 // For programs (examples, benchmarks): if OpenBLAS runs slower kernels than this CPU supports,
@@ -27,6 +27,8 @@ std::string blas_summary();
 // the best kernel set, replacing any preset value. To pin a kernel set, set TAPEGRAD_BLAS_CORE
 // (e.g. TAPEGRAD_BLAS_CORE=Haswell). Results are unchanged to float32 rounding: bench/ checks
 // sgemm on the chosen kernels against a float64 reference.
+// A build for an older instruction set than the CPU has (make ARCH=x86-64-v3 on an AVX-512 CPU)
+// caps the libraries' kernels at that set too, so that it measures what an AVX2 CPU would run.
 void use_fast_blas_kernels(int argc, char** argv);
 
 }  // namespace tapegrad

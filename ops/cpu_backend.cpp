@@ -1,8 +1,8 @@
-// The CPU backend: plain loops over contiguous arrays, OpenMP across cores where the work is
-// large enough to pay for waking threads, OpenBLAS for every matrix product. The per-element
+// The CPU backend: plain loops over contiguous arrays, shared among threads where the work is
+// large enough to pay for it (ops/cpu_threads.h), libxsmm and OpenBLAS for the matrix products
+// (ops/cpu_gemm.h). The per-element
 // math comes from ops/elementwise_math.h, shared with the CUDA kernels.
 #include <cblas.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -14,34 +14,12 @@
 #include "ops/elementwise_math.h"
 #include "ops/op_utils.h"
 #include "ops/optimizer_math.h"
-#include "ops/packed_gemm.h"
+#include "ops/cpu_gemm.h"
+#include "ops/cpu_threads.h"
 #include "ops/vector_math.h"
 
 namespace tapegrad {
 namespace {
-
-// Below this many elements of work a loop runs on the calling thread: entering a parallel region
-// costs a few microseconds, more than small loops take.
-constexpr int64_t kParallelThreshold = 1 << 15;
-
-// Runs body(begin, end) over [0, count), one contiguous chunk per OpenMP thread when `work`
-// (elements touched) is large, inline otherwise. body is copied into each thread (firstprivate),
-// so lambdas passed here capture by value ([=]): their pointers then sit in registers, and the
-// compiler can vectorise the loops inside (shared, by-reference pointers would block it).
-template <typename Body>
-void parallel_for(int64_t count, int64_t work, Body body) {
-    if (work <= kParallelThreshold) {
-        body(int64_t(0), count);
-        return;
-    }
-#pragma omp parallel firstprivate(body)
-    {
-        int64_t threads = omp_get_num_threads(), id = omp_get_thread_num();
-        int64_t chunk = (count + threads - 1) / threads;
-        int64_t begin = std::min(count, id * chunk), end = std::min(count, begin + chunk);
-        body(begin, end);
-    }
-}
 
 // Strided loops walk rows of the last dim: a RowCursor finds where each row starts, and the row
 // itself is a simple strided loop.
@@ -254,7 +232,7 @@ public:
     static bool both_in_one_pass(const BroadcastPlan& plan) {
         const bool reduced_a = is_broadcast(plan.a), reduced_b = is_broadcast(plan.b);
         return (reduced_a || reduced_b) && last_stride(plan.a) != 0 && last_stride(plan.b) != 0 &&
-               (plan.numel <= kParallelThreshold || (reduced_a && reduced_b));
+               (plan.numel <= kParallelWork || (reduced_a && reduced_b));
     }
 
     // binary_backward's one-pass form for both operands (both_in_one_pass): each gradient has its
@@ -363,27 +341,24 @@ public:
                 }
                 return;
             }
-            if (y.numel() == run && n > kParallelThreshold && run > 0) {  // rows summed into one row
-                const int64_t rows = n / run;
-                std::vector<T> partial(size_t(omp_get_max_threads()) * size_t(run), T(0));
+            if (y.numel() == run && n > kParallelWork && run > 0) {  // rows summed into one row
+                // Chunks of rows, each into a partial sum of its own, the partials then added in
+                // chunk order: the chunks depend on the size alone, so the sum does not depend
+                // on the thread count.
+                const int64_t rows = n / run, chunks = std::min(rows, chunks_for(n));
+                std::vector<T> partial(size_t(chunks) * size_t(run), T(0));
                 T* partials = partial.data();
-                int used = 1;
-#pragma omp parallel
-                {
-                    const int64_t threads = omp_get_num_threads(), id = omp_get_thread_num();
-#pragma omp single
-                    used = int(threads);
-                    const int64_t share = (rows + threads - 1) / threads;
-                    T* mine = partials + id * run;
-                    for (int64_t r = id * share; r < std::min(rows, (id + 1) * share); ++r) {
+                parallel_chunks(chunks, [=](int64_t c) {
+                    T* mine = partials + c * run;
+                    for (int64_t r = rows * c / chunks; r < rows * (c + 1) / chunks; ++r) {
                         const T* src = in + r * run;
 #pragma omp simd
                         for (int64_t j = 0; j < run; ++j) mine[j] += src[j];
                     }
-                }
-                for (int p = 0; p < used; ++p)
+                });
+                for (int64_t c = 0; c < chunks; ++c)
 #pragma omp simd
-                    for (int64_t j = 0; j < run; ++j) out[j] += s * partials[p * run + j];
+                    for (int64_t j = 0; j < run; ++j) out[j] += s * partials[c * run + j];
                 return;
             }
             // Row by row (y keeps x's last dim here, or it has extent 1): each lands on y's row.
@@ -440,41 +415,51 @@ public:
     }
 
     void gemm(const GemmArgs& g) override {
-        CBLAS_TRANSPOSE ta = g.transpose_a ? CblasTrans : CblasNoTrans;
-        CBLAS_TRANSPOSE tb = g.transpose_b ? CblasTrans : CblasNoTrans;
-        for (int64_t i = 0; i < g.batch; ++i) {
-            if (g.dtype == DType::Float32) {
-                cblas_sgemm(CblasRowMajor, ta, tb, g.m, g.n, g.k, float(g.alpha),
-                            static_cast<const float*>(g.a) + i * g.stride_a, g.lda,
-                            static_cast<const float*>(g.b) + i * g.stride_b, g.ldb, float(g.beta),
-                            static_cast<float*>(g.c) + i * g.stride_c, g.ldc);
-            } else {
-                cblas_dgemm(CblasRowMajor, ta, tb, g.m, g.n, g.k, g.alpha,
-                            static_cast<const double*>(g.a) + i * g.stride_a, g.lda,
-                            static_cast<const double*>(g.b) + i * g.stride_b, g.ldb, g.beta,
-                            static_cast<double*>(g.c) + i * g.stride_c, g.ldc);
+        dispatch_float(g.dtype, [&](auto t) {
+            using T = decltype(t);
+            if (g.alpha != 1.0) fail("gemm", "the CPU backend multiplies with alpha = 1 only, got {}", g.alpha);
+            std::vector<GemmPart<T>> products(size_t(g.batch));
+            for (int64_t i = 0; i < g.batch; ++i) {
+                GemmPart<T>& p = products[size_t(i)];
+                p.m = g.m, p.n = g.n, p.k = g.k;
+                p.a = static_cast<const T*>(g.a) + i * g.stride_a, p.lda = g.lda, p.transpose_a = g.transpose_a;
+                p.b = static_cast<const T*>(g.b) + i * g.stride_b, p.ldb = g.ldb, p.transpose_b = g.transpose_b;
+                p.c = static_cast<T*>(g.c) + i * g.stride_c, p.ldc = g.ldc;
+                p.beta = T(g.beta);
             }
-        }
+            cpu_gemm(products.data(), g.batch);
+        });
     }
 
+    // The CPU form of a prepared matrix is B itself, row-major [K, N] (b^T copied once when
+    // `transpose`): libxsmm multiplies by B only untransposed (ops/cpu_gemm.h).
     PackedMatrix pack_matrix(const Tensor& b, bool transpose, int64_t groups) override {
         const int64_t k = b.shape()[transpose ? 1 : 0], n = b.shape()[transpose ? 0 : 1];
         PackedMatrix packed{Tensor(), k, n, groups, false};
-        dispatch_float(b.dtype(), [&](auto t) {
-            using T = decltype(t);
-            packed.data = Tensor::empty({packed_size<T>(k, n, groups)}, b.dtype(), b.device());
-            pack_panels<T>(b.data<T>(), k, n, transpose, groups, packed.data.data<T>());
-        });
+        packed.data = Tensor::empty({k, n}, b.dtype(), b.device());
+        if (transpose) strided_copy(b, permuted_layout(b.shape(), {1, 0}), packed.data, contiguous_layout({k, n}), false);
+        else copy_within(packed.data.raw_data(), b.raw_data(), size_t(k * n) * dtype_size(b.dtype()));
         return packed;
     }
 
+    // Group g of c (gate-major [groups, M, N / groups]) is A times columns g N / groups .. of B.
     void gemm_packed(const Tensor& a, const PackedMatrix& b, const void* addend, const Tensor& bias, double beta,
                      Tensor& c) override {
         dispatch_float(a.dtype(), [&](auto t) {
             using T = decltype(t);
-            gemm_panels<T>(a.data<T>(), a.numel() / std::max<int64_t>(b.k, 1), b.k, b.data.data<T>(), b.n, b.groups,
-                           static_cast<const T*>(addend), bias.defined() ? bias.data<T>() : nullptr, T(beta),
-                           c.data<T>());
+            const int64_t m = a.numel() / std::max<int64_t>(b.k, 1), width = b.n / b.groups;
+            std::vector<GemmPart<T>> groups(size_t(b.groups));
+            for (int64_t g = 0; g < b.groups; ++g) {
+                GemmPart<T>& p = groups[size_t(g)];
+                p.m = m, p.n = width, p.k = b.k;
+                p.a = a.data<T>(), p.lda = b.k;
+                p.b = b.data.data<T>() + g * width, p.ldb = b.n;
+                p.c = c.data<T>() + g * m * width, p.ldc = width;
+                p.beta = T(beta);
+                if (addend) p.addend = static_cast<const T*>(addend) + g * width, p.ld_addend = b.n;
+                if (bias.defined()) p.bias = bias.data<T>() + g * width;
+            }
+            cpu_gemm(groups.data(), b.groups);
         });
     }
 

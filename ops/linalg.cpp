@@ -90,23 +90,6 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     return y;
 }
 
-namespace {
-// A weight up to this size, times at least this many rows, is multiplied on the packed kernel
-// (ops/packed_gemm.h): there faster than cblas_sgemm, with the bias added as the product is
-// written and a first dL/dx written without a zeroing pass (OpenBLAS zeroes C before accumulating
-// when beta = 0). Packing costs one pass over the weight per product, which few rows do not pay
-// back (PR-LSTM's merge, [rows, 512] x [512, 1280] forward and backward: 1.46x the time of the same
-// cblas_sgemm calls at 128 rows, 1.27x at 256, even at 640, 0.98x at 2560); and a larger weight
-// stays on BLAS, whose cache blocking the packed kernel lacks (every block of rows streams the
-// whole packed weight).
-constexpr size_t kPackedWeightBytes = size_t(4) << 20;
-constexpr int64_t kPackedMinRows = 512;
-
-bool packable(const Tensor& weight, int64_t rows) {
-    return rows >= kPackedMinRows && weight.numel() * dtype_size(weight.dtype()) <= kPackedWeightBytes;
-}
-}  // namespace
-
 // y = x W^T + b      x: [N, in] (leading dims folded into N), W: [out, in], b: [out]
 //   dL/dx += dL/dy W      dL/dW += dL/dy^T x      dL/db += sum_N dL/dy
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
@@ -128,23 +111,14 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     Shape out_shape = x.shape();
     out_shape.back() = out;
     Tensor y = empty_like(x, out_shape);
-    if (packable(weight, rows) && in > 0) {
-        kernels(x).gemm_packed(x, kernels(x).pack_matrix(weight, /*transpose=*/true, 1), nullptr, bias, 0.0, y);
-    } else {
-        gemm(false, true, x, weight, y, rows, out, in, 0.0);
-        Tensor y_rows = alias_with_shape(y, {rows, out});
-        if (bias.defined()) kernels(x).broadcast_add(alias_with_shape(bias, {1, out}), y_rows, 1.0, true);
-    }
+    gemm(false, true, x, weight, y, rows, out, in, 0.0);
+    Tensor y_rows = alias_with_shape(y, {rows, out});
+    if (bias.defined()) kernels(x).broadcast_add(alias_with_shape(bias, {1, out}), y_rows, 1.0, true);
 
     std::vector<Tensor> inputs = {x, weight};
     if (bias.defined()) inputs.push_back(bias);
     record("linear", inputs, y, [x, weight, rows, in, out](const Tensor& gy, InputGrads& gx) {
-        if (gx.needed(0)) into(gx.target(0), [&](Tensor& g, double beta) {
-            if (packable(weight, rows) && out > 0)
-                kernels(gy).gemm_packed(gy, kernels(gy).pack_matrix(weight, false, 1), nullptr, Tensor(), beta, g);
-            else
-                gemm(false, false, gy, weight, g, rows, in, out, beta);
-        });
+        if (gx.needed(0)) into(gx.target(0), [&](Tensor& g, double beta) { gemm(false, false, gy, weight, g, rows, in, out, beta); });
         if (gx.needed(1)) into(gx.target(1), [&](Tensor& g, double beta) { gemm(true, false, gy, x, g, out, in, rows, beta); });
         if (gx.size() > 2 && gx.needed(2)) {
             Tensor g_bias = alias_with_shape(gx.at(2), {1, out});
@@ -161,8 +135,8 @@ struct RecurrentLinear::State {
     Tensor added;        // A [T, N, G] or undefined
     Tensor bias;         // b [G] or undefined
     Tensor weight_view;  // U as the output of the "recurrent_weight" record; every step's input
-    PackedMatrix forward_weight;   // U^T [K, G], packed once: z_t = A_t + h_t U^T at every step
-    PackedMatrix backward_weight;  // U [G, K], packed by the first step backward: dh_t += dz_t U
+    PackedMatrix forward_weight;   // U^T [K, G], prepared once: z_t = A_t + h_t U^T at every step
+    PackedMatrix backward_weight;  // U [G, K], prepared by the first step backward: dh_t += dz_t U
     int64_t capacity = 0, steps = 0, rows = -1, gates = 1;
     Tensor inputs;                // H [T, N, K]: h_t, saved by step t
     Tensor output_grads;          // dZ [T, N, G]: dL/dz_t, saved by step t's backward
@@ -247,7 +221,7 @@ Tensor RecurrentLinear::step(const Tensor& h) {
     const int64_t t = s.steps++;
     const bool per_step = s.added.defined();
 
-    // z_t [N, G], or gate-major [gates, N, G / gates]: the packed product writes each gate as one
+    // z_t [N, G], or gate-major [gates, N, G / gates]: the prepared product writes each gate as one
     // contiguous block, reading A_t in its own [N, G] layout.
     const int64_t gates = s.gates, width = g / gates;
     Tensor z = empty_like(h, gates == 1 ? Shape{n, g} : Shape{gates, n, width});

@@ -11,7 +11,7 @@ make -s build/examples/tapegrad-train >/dev/null
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 tokens() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['tokens_per_second']))" "$1/summary.json"; }
-export OMP_NUM_THREADS=1
+export TAPEGRAD_NUM_THREADS=1
 for m in rnn lstm gru bilstm qllstm prlstm prrnn transformer; do
     build/examples/tapegrad-train --task parity_check --model $m --protocol reduced --min-train-length 40 \
         --max-train-length 40 --steps 100 --no-eval --progress lines --log-every 100 --out "$out/f-$m" >/dev/null

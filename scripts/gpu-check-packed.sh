@@ -47,9 +47,9 @@ train=$g/examples/tapegrad-train
 } >"$out/train-gpu.txt" 2>&1
 cat "$out/train-gpu.txt"
 
-log "4. CPU benchmarks on cores 0-1 (OMP_NUM_THREADS=2)"
-OMP_NUM_THREADS=2 taskset -c 0,1 "$g/bench/bench_cells" >"$out/bench-cells.txt" 2>&1
-OMP_NUM_THREADS=2 taskset -c 0,1 "$g/bench/bench_pr_lstm" 40 500 >"$out/bench-pr-lstm.txt" 2>&1
+log "4. CPU benchmarks on cores 0-1 (TAPEGRAD_NUM_THREADS=2)"
+TAPEGRAD_NUM_THREADS=2 taskset -c 0,1 "$g/bench/bench_cells" >"$out/bench-cells.txt" 2>&1
+TAPEGRAD_NUM_THREADS=2 taskset -c 0,1 "$g/bench/bench_pr_lstm" 40 500 >"$out/bench-pr-lstm.txt" 2>&1
 grep -v "^ *backward" "$out/bench-cells.txt" | head -30
 cat "$out/bench-pr-lstm.txt"
 log "done"

@@ -22,12 +22,12 @@ for task in even_pairs modular_arithmetic parity_check cycle_navigation stack_ma
             binary_addition binary_multiplication compute_sqrt bucket_sort; do
     d=$OUT/formal/transformer/$task
     mkdir -p "$d"
-    OMP_NUM_THREADS=1 $T --out "$d" --task $task --model transformer --protocol reduced --log-every 100 \
+    TAPEGRAD_NUM_THREADS=1 $T --out "$d" --task $task --model transformer --protocol reduced --log-every 100 \
         --progress lines >"$d/stdout.txt" 2>&1 &
 done
 
 log "driver tests $(date +%T)"
-OMP_NUM_THREADS=1 build/tests/test_train 2>&1 | tail -2
+TAPEGRAD_NUM_THREADS=1 build/tests/test_train 2>&1 | tail -2
 
 log "GPU: LSTM on parity_check, reduced protocol with H=256, 2,000 steps $(date +%T)"
 $T --device cuda --task parity_check --model lstm --protocol reduced --hidden 256 --out "$OUT/gpu-parity-lstm" \

@@ -82,7 +82,7 @@ run_one() {  # folder, arguments...
     mkdir "$dir/.running" 2>/dev/null || return 0  # another invocation is running it
     trap 'rmdir "$dir/.running"' RETURN
     echo "start $dir ($(date +%H:%M:%S))"
-    OMP_NUM_THREADS=1 nice -n 10 "$TRAIN" --out "$dir" "$@" >"$dir/stdout.txt" 2>&1 || echo "FAILED $dir (see $dir/stdout.txt)"
+    TAPEGRAD_NUM_THREADS=1 nice -n 10 "$TRAIN" --out "$dir" "$@" >"$dir/stdout.txt" 2>&1 || echo "FAILED $dir (see $dir/stdout.txt)"
     echo "done  $dir ($(date +%H:%M:%S))"
 }
 export -f run_one

@@ -5,7 +5,9 @@ set -euo pipefail
 
 packages=(
     g++ make pkg-config
-    libopenblas-dev libopenblas0-openmp   # BLAS; the OpenMP flavour shares one thread pool with our loops
+    libopenblas-dev libopenblas0-pthread  # BLAS, set to one thread: tapegrad's own threads call it
+    libxsmm-dev                           # small matrix products, JIT-compiled for the running CPU
+    libblis-serial-dev libblis4-serial    # BLIS: only bench/bench_gemm times it against the others
     libboost-test-dev                     # Boost.Test for tests/
     libfmt-dev                            # error messages and printouts
     libjemalloc-dev                       # fast malloc for the tape's many small objects

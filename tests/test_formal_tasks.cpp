@@ -1,7 +1,9 @@
 #define BOOST_TEST_MODULE formal_tasks
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
+#include <string>
 
 #include "data/big_uint.h"
 #include "data/formal_tasks.h"
@@ -127,6 +129,16 @@ uint64_t to_u64(const Tokens& bits_le) {
     for (size_t i = bits_le.size(); i-- > 0;) v = v * 2 + uint64_t(bits_le[i]);
     return v;
 }
+Tokens bits_of(uint64_t v, int64_t width) {  // the inverse of to_u64, zero-padded to width
+    Tokens bits;
+    for (int64_t i = 0; i < width; ++i) bits.push_back(int64_t(v >> i & 1));
+    return bits;
+}
+std::string show(const Tokens& tokens) {  // "[1, 0, 2, 1]"
+    std::string text = "[";
+    for (size_t i = 0; i < tokens.size(); ++i) text += (i ? ", " : "") + std::to_string(tokens[i]);
+    return text + "]";
+}
 
 // Splits a binary add/mult input "n 2 m" into (n, m) digit vectors.
 std::pair<Tokens, Tokens> operands(const Tokens& input) {
@@ -248,24 +260,25 @@ void check_example(FormalTask task, int64_t length, const FormalExample& ex) {
             break;
         }
         case FormalTask::BinaryAddition:
-            if (length <= 2) {
-                uint64_t n = to_u64(s);
-                BOOST_CHECK_LE(n, (uint64_t(1) << length) - 2);
+        case FormalTask::BinaryMultiplication: {
+            bool multiply = task == FormalTask::BinaryMultiplication;
+            if (length >= 3) {
+                check_binary_operation(ex, length, multiply);
+                break;
+            }
+            // ℓ <= 2: one number n in [0, 2^ℓ - 2], no operator; the sum is n, the product fixed.
+            for (int64_t t : s) BOOST_CHECK_LE(t, 1);
+            uint64_t n = to_u64(s);
+            BOOST_CHECK_LE(n, (uint64_t(1) << length) - 2);
+            if (multiply) {
+                BOOST_CHECK(ex.target == (length == 1 ? Tokens{2} : Tokens{0, 2}));
+            } else {
                 Tokens answer = answer_digits(ex.target);
                 BOOST_CHECK_EQUAL(to_u64(answer), n);
                 BOOST_CHECK(n == 0 ? answer == Tokens{0} : answer.back() == 1);
-            } else {
-                check_binary_operation(ex, length, false);
             }
             break;
-        case FormalTask::BinaryMultiplication:
-            if (length <= 2) {
-                BOOST_CHECK(ex.target == (length == 1 ? Tokens{2} : Tokens{0, 2}));
-                for (int64_t t : s) BOOST_CHECK_LE(t, 1);
-            } else {
-                check_binary_operation(ex, length, true);
-            }
-            break;
+        }
         case FormalTask::ComputeSqrt: {
             Tokens n(s.rbegin(), s.rend()), root(ex.target.rbegin(), ex.target.rend());  // big-endian in and out
             BOOST_CHECK(!bits_trim(n).empty());
@@ -372,7 +385,8 @@ BOOST_AUTO_TEST_CASE(formal_tasks_edge_lengths) {
     BOOST_CHECK(generate_example(FormalTask::MissingDuplicateString, 2, gen).input.size() == 2);
     FormalExample add1 = generate_example(FormalTask::BinaryAddition, 1, gen);  // [0, 2^1 - 2] = {0}
     BOOST_CHECK(add1.input == Tokens{0} && add1.target == (Tokens{0, 2}));
-    BOOST_CHECK(generate_example(FormalTask::BinaryMultiplication, 1, gen).target == Tokens{2});
+    FormalExample mul1 = generate_example(FormalTask::BinaryMultiplication, 1, gen);  // the same n = 0
+    BOOST_CHECK(mul1.input == Tokens{0} && mul1.target == Tokens{2});
     BOOST_CHECK(generate_example(FormalTask::BinaryMultiplication, 2, gen).target == (Tokens{0, 2}));
     FormalExample root1 = generate_example(FormalTask::ComputeSqrt, 1, gen);  // n = 1
     BOOST_CHECK(root1.input == Tokens{1} && root1.target == Tokens{1});
@@ -393,11 +407,54 @@ BOOST_AUTO_TEST_CASE(formal_tasks_edge_lengths) {
         FormalExample br2 = generate_example(FormalTask::ModularArithmeticBrackets, 2, gen);
         BOOST_CHECK(br2.input[0] == 6 && br2.target[0] == (5 - br2.input[1]) % 5);
     }
-    // Every value of the small ranges shows up: binary_addition at ℓ = 2 draws n in {0, 1, 2}.
-    std::set<uint64_t> seen;
-    for (int i = 0; i < 200; ++i) seen.insert(to_u64(generate_example(FormalTask::BinaryAddition, 2, gen).input));
-    BOOST_CHECK(seen == (std::set<uint64_t>{0, 1, 2}));
     for (FormalTask task : all_formal_tasks()) TAPEGRAD_CHECK_ERROR(generate_example(task, 0, gen), "length is 0");
+}
+
+BOOST_AUTO_TEST_CASE(binary_operands_distribution) {
+    // Both binary tasks draw their inputs by the reference's rule (tasks/cs/binary_addition.py and
+    // binary_multiplication.py of google-deepmind/neural_networks_chomsky_hierarchy):
+    //   ℓ <= 2: one number n ~ U[0, 2^ℓ - 2] as ℓ little-endian bits: ℓ = 1 is always [0], ℓ = 2 is
+    //           [0, 0], [1, 0] or [0, 1], a third each, and never [1, 1];
+    //   ℓ >= 3: len_n ~ U{1..ℓ-2}, len_m = ℓ-1-len_n, n ~ U[1, 2^len_n - 1], m ~ U[1, 2^len_m - 1],
+    //           input "n 2 m" (each zero-padded), so no operand is ever 0.
+    // Every input the rule can make must be drawn at its probability (within 5 standard
+    // deviations of the count), and no other input may be drawn at all.
+    constexpr int kDraws = 30000;
+    for (FormalTask task : {FormalTask::BinaryAddition, FormalTask::BinaryMultiplication})
+        for (int64_t length : {1, 2, 3, 6}) {
+            std::map<Tokens, double> probability;  // every possible input -> its probability
+            if (length <= 2) {
+                uint64_t values = (uint64_t(1) << length) - 1;  // n = 0 .. 2^ℓ - 2
+                for (uint64_t n = 0; n < values; ++n) probability[bits_of(n, length)] = 1.0 / double(values);
+            } else {
+                for (int64_t n_bits = 1; n_bits <= length - 2; ++n_bits) {
+                    int64_t m_bits = length - 1 - n_bits;
+                    uint64_t n_values = (uint64_t(1) << n_bits) - 1, m_values = (uint64_t(1) << m_bits) - 1;
+                    for (uint64_t n = 1; n <= n_values; ++n)
+                        for (uint64_t m = 1; m <= m_values; ++m) {
+                            Tokens input = bits_of(n, n_bits), m_digits = bits_of(m, m_bits);
+                            input.push_back(2);
+                            input.insert(input.end(), m_digits.begin(), m_digits.end());
+                            probability[input] = 1.0 / double(length - 2) / double(n_values * m_values);
+                        }
+                }
+            }
+            Generator gen(2100 + uint64_t(length));
+            std::map<Tokens, int> counts;
+            for (int i = 0; i < kDraws; ++i) ++counts[generate_example(task, length, gen).input];
+            BOOST_TEST_CONTEXT(task_name(task) << " at length " << length) {
+                for (const auto& [input, count] : counts)
+                    BOOST_CHECK_MESSAGE(probability.count(input), "input " << show(input) << " was drawn " << count
+                                                                           << " times; the reference never draws it");
+                for (const auto& [input, p] : probability) {
+                    double expected = kDraws * p, tolerance = 5 * std::sqrt(kDraws * p * (1 - p));
+                    int count = counts.count(input) ? counts.at(input) : 0;
+                    BOOST_CHECK_MESSAGE(std::abs(count - expected) <= tolerance,
+                                        "input " << show(input) << " was drawn " << count << " times in " << kDraws
+                                                 << " (expected " << expected << " +- " << tolerance << ")");
+                }
+            }
+        }
 }
 
 BOOST_AUTO_TEST_CASE(stack_manipulation_distribution) {

@@ -4,7 +4,6 @@
 #define BOOST_TEST_MODULE ops
 #include <cmath>
 
-#include "ops/packed_gemm.h"
 #include "tests/test_helpers.h"
 
 using namespace tapegrad;
@@ -264,18 +263,17 @@ BOOST_AUTO_TEST_CASE(recurrent_linear_gradient) {
         (Inputs{h0, w, a6, b6}));
 }
 
-// The CPU backend's packed product (ops/packed_gemm.h) against a plain triple loop, for every
-// remainder of its 6-row x 2-panel blocks (M up to 13, and 97 for its many-rows order; N across one,
-// two and three panels; odd K, and in float64 a K that makes B big enough to be packed on all
-// threads), B given as [K, N] or transposed, with an addend, with beta = 0 and
-// with beta = 1 (the first and the last with a bias), written as [M, N] or gate-major
+// The CPU backend's product with a prepared matrix (pack_matrix, gemm_packed: ops/cpu_gemm.h)
+// against a plain triple loop: small blocks (libxsmm) and, in float64 with K = 400, large ones
+// (OpenBLAS) cut into several blocks of rows or columns (the threads' shares), widths that are and
+// are not whole vector registers; B given as [K, N] or transposed, with an addend, with beta = 0
+// and with beta = 1 (the first and the last with a bias), written as [M, N] or gate-major
 // [groups, M, N / groups].
 template <typename T>
-void check_packed_gemm() {
+void check_prepared_gemm() {
     Backend& cpu = backend_for(Device::cpu());
-    const int64_t w = packed_panel_width<T>();
-    for (int64_t m : {1, 5, 6, 7, 13, 97})  // 97: enough row blocks for the rows-outer order
-        for (int64_t n : {int64_t(1), w - 1, w, w + 3, 2 * w, 2 * w + 1, 5 * w - 2, 6 * w + 3})
+    for (int64_t m : {1, 5, 13, 97})
+        for (int64_t n : {1, 15, 16, 19, 33, 96, 300})
             for (int64_t k : sizeof(T) == 8 ? std::vector<int64_t>{1, 3, 17, 400} : std::vector<int64_t>{1, 3, 17})
                 for (bool transpose : {false, true})
                     for (int64_t groups : {1, 3})
@@ -308,9 +306,53 @@ void check_packed_gemm() {
                     }
 }
 
-BOOST_AUTO_TEST_CASE(packed_gemm_matches_plain_product) {
-    check_packed_gemm<float>();
-    check_packed_gemm<double>();
+// The CPU backend's plain product, C = op(A) op(B) (+ C with beta = 1), for every pair of
+// transposes, against a triple loop: shapes whose blocks run on libxsmm (small, B untransposed),
+// on OpenBLAS (B transposed, or large), and large ones cut into blocks of rows or of columns.
+template <typename T>
+void check_backend_gemm() {
+    Backend& cpu = backend_for(Device::cpu());
+    struct Case {
+        int64_t m, n, k;
+    };
+    for (Case s : {Case{1, 1, 1}, Case{3, 5, 7}, Case{32, 96, 40}, Case{17, 9, 300}, Case{700, 40, 33}, Case{40, 700, 33}})
+        for (bool ta : {false, true})
+            for (bool tb : {false, true})
+                for (double beta : {0.0, 1.0}) {
+                    auto make = [](const Shape& shape, uint64_t seed) { return to(input(shape, seed), dtype_of<T>()).detach(); };
+                    Tensor a = make(ta ? Shape{s.k, s.m} : Shape{s.m, s.k}, 80), b = make(tb ? Shape{s.n, s.k} : Shape{s.k, s.n}, 81);
+                    Tensor c = make({s.m, s.n}, 82);
+                    const std::vector<double> av = values(a), bv = values(b), before = values(c);
+                    GemmArgs g;
+                    g.transpose_a = ta, g.transpose_b = tb;
+                    g.m = s.m, g.n = s.n, g.k = s.k, g.beta = beta;
+                    g.a = a.raw_data(), g.b = b.raw_data(), g.c = c.raw_data();
+                    g.lda = ta ? s.m : s.k, g.ldb = tb ? s.k : s.n, g.ldc = s.n;
+                    g.dtype = dtype_of<T>();
+                    cpu.gemm(g);
+                    const std::vector<double> got = values(c);
+                    double worst = 0;
+                    for (int64_t i = 0; i < s.m; ++i)
+                        for (int64_t j = 0; j < s.n; ++j) {
+                            double want = beta * before[i * s.n + j];
+                            for (int64_t kk = 0; kk < s.k; ++kk)
+                                want += av[ta ? kk * s.m + i : i * s.k + kk] * bv[tb ? j * s.k + kk : kk * s.n + j];
+                            worst = std::max(worst, std::fabs(got[i * s.n + j] - want));
+                        }
+                    BOOST_CHECK_MESSAGE(worst <= (sizeof(T) == 4 ? 1e-4 : 1e-12),
+                                        "m " << s.m << " n " << s.n << " k " << s.k << " ta " << ta << " tb " << tb
+                                             << " beta " << beta << ": error " << worst);
+                }
+}
+
+BOOST_AUTO_TEST_CASE(backend_gemm_matches_plain_product) {
+    check_backend_gemm<float>();
+    check_backend_gemm<double>();
+}
+
+BOOST_AUTO_TEST_CASE(prepared_gemm_matches_plain_product) {
+    check_prepared_gemm<float>();
+    check_prepared_gemm<double>();
 }
 
 BOOST_AUTO_TEST_CASE(recurrent_linear_gate_major) {

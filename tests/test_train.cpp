@@ -17,6 +17,7 @@
 #include "tests/test_helpers.h"
 #include "models/train_options.h"
 #include "models/trainer.h"
+#include "ops/cpu_threads.h"
 
 using namespace tapegrad;
 using namespace tapegrad::train;
@@ -193,6 +194,33 @@ BOOST_AUTO_TEST_CASE(resume_is_bit_identical) {
         check_identical_checkpoints(whole / "checkpoint.safetensors", parts / "checkpoint.safetensors");
         BOOST_CHECK_EQUAL(lines_of(parts / "log.csv").size(), 5u);  // the resumed run appends
     }
+}
+
+// The same run on 1, 2 and 3 threads ends with the same bits (parameters and Adam state): the CPU
+// backend cuts every loop and product into pieces that depend on the sizes alone and adds partial
+// sums in a fixed order (ops/cpu_threads.h). The sizes are large enough that the elementwise
+// loops, the bias-gradient sums and the matrix products all run in several pieces.
+BOOST_AUTO_TEST_CASE(results_do_not_depend_on_the_thread_count) {
+    TempDir dir("threads");
+    const int threads_before = num_threads();
+    for (const char* model : {"lstm", "qllstm", "prlstm"}) {
+        std::vector<fs::path> runs;
+        for (int threads : {1, 2, 3}) {
+            set_num_threads(threads);
+            std::ostringstream out;
+            TrainConfig c = parse({"--task", "bucket_sort", "--model", model, "--hidden", "160", "--batch-size", "64",
+                                   "--max-train-length", "12", "--log-every", "3", "--progress", "lines"});
+            c.steps = 3;
+            c.evaluate = false;
+            c.out_dir = (dir.path / (std::string(model) + "_" + std::to_string(threads))).string();
+            run_training(c, out);
+            runs.push_back(fs::path(c.out_dir) / "checkpoint.safetensors");
+        }
+        for (size_t i = 1; i < runs.size(); ++i) {
+            BOOST_TEST_CONTEXT(model << ": 1 thread against " << i + 1) check_identical_checkpoints(runs[0], runs[i]);
+        }
+    }
+    set_num_threads(threads_before);
 }
 
 BOOST_AUTO_TEST_CASE(resume_checks_the_checkpoint_matches) {
