@@ -150,7 +150,8 @@ int main(int argc, char** argv) {
     app.add_option("--rounds", rounds, "timed LSTM and QL-LSTM steps per worker (after one warm-up)")
         ->check(CLI::PositiveNumber);
     app.add_option("--pr-rounds", pr_rounds, "timed PR-LSTM steps per worker")->check(CLI::PositiveNumber);
-    app.add_option("--peer-steps", peer_steps, "timed steps of each model in the PyTorch peer")->check(CLI::PositiveNumber);
+    app.add_option("--peer-steps", peer_steps, "timed steps of each model in the PyTorch peer")
+        ->check(CLI::PositiveNumber);
     app.add_option("--phases", phase_pairs, "pairs of phases (idle, then loaded)")->check(CLI::PositiveNumber);
     app.add_option("--seconds", seconds, "a worker stops timing once its timed steps add up to this (at least one)")
         ->check(CLI::PositiveNumber);
@@ -172,8 +173,8 @@ int main(int argc, char** argv) {
         }
     std::printf("Contention: train steps idle and with one competing busy process (a child of this bench spinning "
                 "on one of the %ld cores); %d idle and %d loaded phases, alternating; in each, every configuration "
-                "is one process timing %d steps (PR-LSTM %d, the peer %d; a worker stops after %.0f s of steps) after a "
-                "warm-up; figures: ms/step, wall time, the median over the phases of each phase's median (of two "
+                "is one process timing %d steps (PR-LSTM %d, the peer %d; a worker stops after %.0f s of steps) after "
+                "a warm-up; figures: ms/step, wall time, the median over the phases of each phase's median (of two "
                 "phases: the slower)\n",
                 sysconf(_SC_NPROCESSORS_ONLN), phase_pairs, phase_pairs, rounds, pr_rounds, peer_steps, seconds);
     std::fflush(stdout);
@@ -191,7 +192,8 @@ int main(int argc, char** argv) {
                 const Step& step = kSteps[s];
                 for (int k = 0; k < kConfigCount; ++k) {
                     const int c = (k + phase / 2) % kConfigCount;  // rotate who runs first after a switch
-                    const WorkerResult r = run_worker(dir, step, kThreads[c], step.long_step ? pr_rounds : rounds, seconds);
+                    const int timed = step.long_step ? pr_rounds : rounds;
+                    const WorkerResult r = run_worker(dir, step, kThreads[c], timed, seconds);
                     samples[load][s][c].push_back(r.ms);
                     if (kThreads[c] == 0 && default_setup[load].empty()) default_setup[load] = r.setup;
                 }

@@ -35,9 +35,10 @@ inline StepWorker parse_step_worker(int& argc, char** argv) {
     StepWorker worker;
     int kept = 1;
     for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--step") == 0 && i + 1 < argc) worker.step = argv[++i];
-        else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) worker.rounds = std::max(1, std::atoi(argv[++i]));
-        else if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) worker.seconds = std::atof(argv[++i]);
+        const bool has_value = i + 1 < argc;
+        if (has_value && std::strcmp(argv[i], "--step") == 0) worker.step = argv[++i];
+        else if (has_value && std::strcmp(argv[i], "--rounds") == 0) worker.rounds = std::max(1, std::atoi(argv[++i]));
+        else if (has_value && std::strcmp(argv[i], "--seconds") == 0) worker.seconds = std::atof(argv[++i]);
         else argv[kept++] = argv[i];
     }
     argc = kept;
