@@ -34,20 +34,45 @@ int cgroup_cores() {
 }
 
 ThreadPolicy decide_policy() {
+    ThreadPolicy policy;
+    if (const char* env = std::getenv("TAPEGRAD_DENORMALS")) {
+        if (std::string(env) != "keep" && std::string(env) != "flush")
+            fail("TAPEGRAD_DENORMALS", "is \"{}\" (expected keep or flush)", env);
+        policy.flush_denormals = std::string(env) == "flush";
+    }
     if (const char* env = std::getenv("TAPEGRAD_NUM_THREADS")) {
         char* end = nullptr;
         const long n = std::strtol(env, &end, 10);
         if (end == env || *end != '\0' || n < 1 || n > 1024)
             fail("TAPEGRAD_NUM_THREADS", "is \"{}\" (expected a whole number from 1 to 1024)", env);
-        return {int(n), "TAPEGRAD_NUM_THREADS"};
+        policy.threads = int(n);
+        policy.source = "TAPEGRAD_NUM_THREADS";
+        return policy;
     }
     cpu_set_t mask;
     int cores = sched_getaffinity(0, sizeof mask, &mask) == 0 ? CPU_COUNT(&mask) : int(sysconf(_SC_NPROCESSORS_ONLN));
-    ThreadPolicy policy{std::max(cores, 1), fmt::format("CPU affinity: {} cores", cores)};
+    policy.threads = std::max(cores, 1);
+    policy.source = fmt::format("CPU affinity: {} cores", cores);
     const int quota = cgroup_cores();
-    if (quota > 0 && quota < policy.threads) policy = {quota, fmt::format("cgroup CPU quota: {} cores", quota)};
+    if (quota > 0 && quota < policy.threads) {
+        policy.threads = quota;
+        policy.source = fmt::format("cgroup CPU quota: {} cores", quota);
+    }
     return policy;
 }
+
+// Sets the calling thread's subnormal mode (ThreadPolicy::flush_denormals). Threads inherit it
+// from the thread that creates them; the pool's workers set it themselves.
+void apply_denormal_mode() {
+#if defined(__SSE2__)
+    const unsigned ftz_daz = 0x8040;  // MXCSR bits: flush to zero (15), denormals are zero (6)
+    const unsigned mxcsr = __builtin_ia32_stmxcsr();
+    __builtin_ia32_ldmxcsr(thread_policy().flush_denormals ? mxcsr | ftz_daz : mxcsr & ~ftz_daz);
+#endif
+}
+
+// The program's first thread gets the mode as the library loads.
+[[maybe_unused]] const bool main_thread_mode = (apply_denormal_mode(), true);
 
 // A worker with nothing to do spins this long before it sleeps (the next loop of a train step is
 // usually a few microseconds away; waking a sleeping thread takes tens).
@@ -130,6 +155,7 @@ private:
     }
 
     void worker() {
+        apply_denormal_mode();
         in_chunk_ = true;  // a loop started from inside a chunk runs inline
         uint64_t seen = epoch_of(state_.load(std::memory_order_acquire));
         for (;;) {
@@ -194,8 +220,10 @@ const ThreadPolicy& thread_policy() {
 std::string thread_summary() {
     const ThreadPolicy& p = thread_policy();
     const int now = num_threads();
-    return now == p.threads ? fmt::format("threads: {} ({})", now, p.source)
-                            : fmt::format("threads: {} (set by the program; {} gave {})", now, p.source, p.threads);
+    const char* subnormals = p.flush_denormals ? "subnormals flushed to zero" : "subnormals kept";
+    return now == p.threads
+               ? fmt::format("threads: {} ({}), {}", now, p.source, subnormals)
+               : fmt::format("threads: {} (set by the program; {} gave {}), {}", now, p.source, p.threads, subnormals);
 }
 
 void set_num_threads(int threads) {
