@@ -3,10 +3,11 @@
 #   SAN=1     AddressSanitizer + UndefinedBehaviorSanitizer build (in build-san/)
 #   DEBUG=1   -O0 -g build (in build-debug/)
 #   CUDA=0    build without CUDA even if nvcc is found; CUDA_ARCHS="80 90" picks GPU targets
-#   ARCH=...  the instruction set of tapegrad's own code (in build-ARCH/): unset, a portable build
-#             (x86-64-v2) whose libraries pick their kernels for the running CPU; ARCH=native for
-#             this CPU; ARCH=x86-64-v3 for AVX2, with the libraries capped at their AVX2 kernels
-#             too, so that an AVX-512 machine measures what an AVX2 machine runs
+#   ARCH=...  the instruction set of tapegrad's own code (in build-ARCH/): unset, x86-64-v3 (AVX2,
+#             FMA: x86 CPUs since 2013) with libraries that pick AVX2 or AVX-512 kernels for the
+#             running CPU; ARCH=native for this CPU; ARCH=x86-64-v2 for CPUs without AVX2;
+#             ARCH=x86-64-v3 for AVX2 with the libraries capped at their AVX2 kernels too, so that
+#             an AVX-512 machine measures what an AVX2 machine runs
 # Targets: all (default), test, test-gpu, run, bench, clean, info.
 
 CXX      ?= g++
@@ -41,7 +42,7 @@ else ifneq ($(ARCH),)
   OPT   := -O3 -march=$(ARCH) -DTAPEGRAD_ARCH='"$(ARCH)"' $(if $(filter x86-64-v3,$(ARCH)),-DTAPEGRAD_CAP_AVX2,)
 else
   BUILD := build
-  OPT   := -O3 -march=x86-64-v2 -mtune=generic
+  OPT   := -O3 -march=x86-64-v3 -mtune=generic -DTAPEGRAD_ARCH='"x86-64-v3"'
 endif
 # A CPU-only build (CUDA=0 or no nvcc) compiles with other flags: keep its objects apart.
 ifeq ($(USE_CUDA),)
@@ -85,6 +86,15 @@ NVCCFLAGS := -std=c++17 -O3 -I. $(BLAS_CFLAGS) $(CUDA_DEFS) $(NVCC_GENCODE) --ex
              -Xcompiler -Wall
 LDLIBS := $(XSMM_LIBS) $(BLAS_LIBS) $(FMT_LIBS) $(MALLOC_LIBS) $(CUDA_LIBS) -lz -pthread $(LDSAN)
 
+# Objects depend on the compiler and its flags: a build after a change of them (a new ARCH, a
+# newer Makefile) recompiles everything instead of mixing objects of both.
+FLAGS_FILE  := $(BUILD)/compile-flags
+BUILD_FLAGS := $(CXX) $(CXXFLAGS) | $(NVCC) $(NVCCFLAGS)
+ifneq ($(file <$(FLAGS_FILE)),$(BUILD_FLAGS))
+  $(shell mkdir -p $(BUILD))
+  $(file >$(FLAGS_FILE),$(BUILD_FLAGS))
+endif
+
 # ---- sources -----------------------------------------------------------------------------------
 LIB_SRCS  := $(wildcard core/*.cpp autograd/*.cpp ops/*.cpp models/*.cpp cuda/*.cpp data/*.cpp)
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o) $(CUDA_SRCS:%.cu=$(BUILD)/obj/%.cu.o)
@@ -114,11 +124,14 @@ info:
 deps:
 	@scripts/setup.sh
 
-$(BUILD)/obj/%.o: %.cpp
+# The instruction-set check runs before anything else, so it is compiled for any x86-64 CPU.
+$(BUILD)/obj/ops/cpu_isa_check.o: CXXFLAGS := $(filter-out -march=% -mtune=%,$(CXXFLAGS))
+
+$(BUILD)/obj/%.o: %.cpp $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/obj/%.cu.o: %.cu
+$(BUILD)/obj/%.cu.o: %.cu $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 

@@ -29,7 +29,7 @@ std::string cpu_model() {
 // The build's own instruction set (Makefile: ARCH). ARCH=x86-64-v3 (AVX2) also caps the libraries'
 // kernels at AVX2 (TAPEGRAD_CAP_AVX2).
 #ifndef TAPEGRAD_ARCH
-#define TAPEGRAD_ARCH "x86-64-v2"
+#define TAPEGRAD_ARCH "x86-64-v3"
 #endif
 #ifdef TAPEGRAD_CAP_AVX2
 constexpr bool kCapAtAvx2 = true;

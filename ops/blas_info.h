@@ -18,7 +18,7 @@ struct BlasInfo {
 };
 
 BlasInfo blas_info();
-// "CPU: AMD EPYC 9R14; build ISA x86-64-v2; BLAS: OpenBLAS core SkylakeX (best for this CPU:
+// "CPU: AMD EPYC 9R14; build ISA x86-64-v3; BLAS: OpenBLAS core SkylakeX (best for this CPU:
 // SkylakeX), pthreads; matrix products: libxsmm ...; threads: 2 (CPU affinity: 2 cores)"
 std::string blas_summary();
 

@@ -77,6 +77,23 @@ BOOST_AUTO_TEST_CASE(bad_thread_counts_are_errors) {
     BOOST_TEST_MESSAGE(thread_summary());
 }
 
+// Subnormal results are flushed to zero on the calling thread and on the pool's workers (a loop
+// large enough to run in many chunks), unless TAPEGRAD_DENORMALS=keep.
+BOOST_AUTO_TEST_CASE(subnormals_are_flushed_to_zero_by_default) {
+    if (!thread_policy().flush_denormals) {
+        BOOST_TEST_MESSAGE("TAPEGRAD_DENORMALS=keep: nothing to check");
+        return;
+    }
+    RestoreThreads restore;
+    set_num_threads(2);
+    const int64_t n = 1 << 20;
+    Tensor x = Tensor::full({n}, 1e-30, DType::Float32);
+    const std::vector<double> y = (x * 1e-10).to_double_vector();  // 1e-40: a float32 subnormal
+    int64_t nonzero = 0;
+    for (double v : y) nonzero += v != 0.0;
+    BOOST_CHECK_EQUAL(nonzero, 0);
+}
+
 // The chosen path (a weight prepared once, products by Backend::gemm_packed and Backend::gemm on
 // one thread, so that the library choice is measured and not the threads) against cblas_sgemm for
 // the LSTM's per-step products at B = 32, H = 128: h U^T [32, 128] x [128, 512] (gate-major) and
