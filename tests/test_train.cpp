@@ -167,6 +167,11 @@ BOOST_AUTO_TEST_CASE(run_writes_log_checkpoint_lengths_and_summary) {
     BOOST_CHECK_CLOSE(s.score, (s.lengths[0].accuracy + s.lengths[1].accuracy) / 2, 1e-9);
 
     BOOST_CHECK(fs::exists(dir.path / "run" / "summary.json"));
+    // The machine the figures come from: CPU, instruction set, threads, libraries.
+    std::string summary_json;
+    for (const std::string& line : lines_of(dir.path / "run" / "summary.json")) summary_json += line;
+    for (const char* key : {"\"cpu\"", "\"build_isa\"", "\"threads\"", "\"thread_policy\"", "\"blas\"", "\"matrix_products\""})
+        BOOST_CHECK_MESSAGE(summary_json.find(key) != std::string::npos, "summary.json has no " << key);
     const auto meta = load_metadata((dir.path / "run" / "checkpoint.safetensors").string());
     BOOST_CHECK_EQUAL(meta.at("step"), "12");
     BOOST_CHECK_EQUAL(meta.at("model"), "lstm");
