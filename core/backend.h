@@ -58,7 +58,7 @@ struct AdamHyper {
 
 // A matrix B [K, N] prepared by Backend::pack_matrix for repeated products with it.
 struct PackedMatrix {
-    Tensor data;              // CPU: B in panels (ops/packed_gemm.h); CUDA: the matrix handed in
+    Tensor data;              // CPU: B row-major [K, N] (ops/cpu_gemm.h); CUDA: the matrix handed in
     int64_t k = 0, n = 0;
     int64_t groups = 1;       // products are written gate-major, [groups, M, N / groups]
     bool transposed = false;  // data holds B^T [N, K] (CUDA keeps the caller's matrix as it is)
