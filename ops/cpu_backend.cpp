@@ -530,8 +530,12 @@ public:
             using T = decltype(t);
             const T* in = gy.data<T>();
             T* out = gx.data<T>();
-            const int64_t rows = s.outer * s.m;
-            parallel_for(s.inner, rows * s.inner, [=](int64_t begin, int64_t end) {
+            // Threads split the columns (repeated indices then never race), in blocks of 16: a
+            // chunk of 2 columns walked all rows for 2 adds each (the embedding's backward took
+            // 9-23 ms of a cell's step).
+            const int64_t rows = s.outer * s.m, width = 16, blocks = (s.inner + width - 1) / width;
+            parallel_for(blocks, rows * s.inner, [=](int64_t first, int64_t last) {
+                const int64_t begin = first * width, end = std::min(s.inner, last * width);
                 for (int64_t r = 0; r < rows; ++r) {
                     int64_t o = r / s.m, j = r % s.m;
                     const int64_t* row_index = idx + o * s.index_stride_outer + j * s.index_stride_m;
