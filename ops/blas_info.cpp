@@ -53,7 +53,7 @@ std::string best_core_for_cpu() {
 // libxsmm picks its JIT target when it initialises (a target set before that is reset): an
 // AVX2-capped build initialises it, then sets "hsw".
 [[maybe_unused]] const bool libxsmm_capped = [] {
-    if (!kernels_may_use_avx512() && cpu_has_avx512()) {
+    if (kCapAtAvx2 && cpu_has_avx512()) {
         libxsmm_init();
         libxsmm_set_target_arch("hsw");
     }

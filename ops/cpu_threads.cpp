@@ -71,8 +71,16 @@ void apply_denormal_mode() {
 #endif
 }
 
-// The program's first thread gets the mode as the library loads.
-[[maybe_unused]] const bool main_thread_mode = (apply_denormal_mode(), true);
+// The program's first thread gets the mode as the library loads. A bad TAPEGRAD_NUM_THREADS or
+// TAPEGRAD_DENORMALS cannot be reported here (an exception during static initialisation ends the
+// program): it is thrown, as a tapegrad::Error, by the first loop or thread query instead.
+[[maybe_unused]] const bool main_thread_mode = [] {
+    try {
+        apply_denormal_mode();
+    } catch (const Error&) {
+    }
+    return true;
+}();
 
 // A worker with nothing to do spins this long before it sleeps (the next loop of a train step is
 // usually a few microseconds away; waking a sleeping thread takes tens).
@@ -93,6 +101,9 @@ inline void wait_a_little(int round) {
 #endif
     if (round % 16 == 15) sched_yield();
 }
+
+// The widest chunk count the pool's state word holds (its 20-bit fields); longer loops run inline.
+constexpr int kCountBits = 20;
 
 // The pool. One loop at a time: `state` holds the loop's number (epoch), its chunk count and the
 // next chunk to hand out, in one word, so that a worker claims a chunk of the loop it saw and never
@@ -134,10 +145,12 @@ public:
 
 private:
     // state: epoch (24 bits) | chunks (20 bits) | next chunk (20 bits)
-    static constexpr uint64_t kEpochMask = (uint64_t(1) << 24) - 1, kField = (uint64_t(1) << 20) - 1;
-    static uint64_t pack(uint64_t epoch, uint64_t chunks, uint64_t next) { return epoch << 40 | chunks << 20 | next; }
-    static uint64_t epoch_of(uint64_t s) { return s >> 40; }
-    static uint64_t chunks_of(uint64_t s) { return (s >> 20) & kField; }
+    static constexpr uint64_t kEpochMask = (uint64_t(1) << 24) - 1, kField = (uint64_t(1) << kCountBits) - 1;
+    static uint64_t pack(uint64_t epoch, uint64_t chunks, uint64_t next) {
+        return epoch << (2 * kCountBits) | chunks << kCountBits | next;
+    }
+    static uint64_t epoch_of(uint64_t s) { return s >> (2 * kCountBits); }
+    static uint64_t chunks_of(uint64_t s) { return (s >> kCountBits) & kField; }
     static uint64_t next_of(uint64_t s) { return s & kField; }
 
     // Claims and runs chunks of loop `epoch` until none is left; returns how many it ran.
@@ -235,7 +248,7 @@ int num_threads() { return thread_count().load(std::memory_order_relaxed); }
 
 void run_chunks(int64_t chunks, void (*chunk)(void*, int64_t), void* context) {
     if (chunks <= 0) return;
-    if (chunks == 1 || num_threads() == 1 || chunks >= (int64_t(1) << 20)) {  // (the pool's chunk field)
+    if (chunks == 1 || num_threads() == 1 || chunks >= (int64_t(1) << kCountBits)) {
         for (int64_t i = 0; i < chunks; ++i) chunk(context, i);
         return;
     }
