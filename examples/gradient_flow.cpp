@@ -7,7 +7,8 @@
 // HGR-ASC), and PR-LSTM. Each runs forward on one batch; gradient_flow() then reports
 // ‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖) for every step t, found on the tape by the models' labels. For
 // PR-LSTM the state of token t is its leaf, level 0 of the tree; the report also gives every
-// node of every tree level.
+// node of every tree level. Every model runs its reference schedule (models/schedule.h): the
+// states measured are those of the equations, one step (one prefix) at a time.
 //
 // Outputs (in --out, default out/gradient_flow/, which git ignores): for each T and phase ("init", and "trained" after
 // --train-steps N > 0 Adam steps on fresh batches):
@@ -107,6 +108,7 @@ std::vector<Model> make_models(int64_t hidden, Generator& gen) {
     for (CellType type : {CellType::LSTM, CellType::GRU}) {
         const bool lstm = type == CellType::LSTM;
         auto rnn = std::make_shared<Recurrent>(type, kInput, hidden, 1, gen);
+        rnn->schedule = Schedule::Reference;
         auto head = std::make_shared<Linear>(hidden, kClasses, gen);
         std::string scope = lstm ? "lstm" : "gru";
         models.push_back(make_model(
@@ -121,6 +123,7 @@ std::vector<Model> make_models(int64_t hidden, Generator& gen) {
         QlLstmOptions options;
         options.hgr = skip;  // without HGR-ASC there is no block summary and no skip into c
         auto ql = std::make_shared<QlLstm>(kInput, hidden, gen, options);
+        ql->schedule = Schedule::Reference;
         auto head = std::make_shared<Linear>(hidden, kClasses, gen);
         std::string scope = skip ? "qllstm" : "qllstm_noskip";
         models.push_back(make_model(
@@ -131,6 +134,7 @@ std::vector<Model> make_models(int64_t hidden, Generator& gen) {
             {ql, head}));
     }
     auto pr = std::make_shared<PrLstm>(kInput, hidden, kClasses, gen);
+    pr->schedule = Schedule::Reference;
     models.push_back(make_model(
         "PR-LSTM", "prlstm", {"h", "c"}, "prlstm/level=",
         [pr](const Tensor& x) { return last_position(in_scope("prlstm", [&] { return pr->forward(x); })); }, {pr},

@@ -1,6 +1,7 @@
 // Step through backward by hand. Builds a small model, runs it forward, then runs backward one
 // tape record at a time while you watch: each step prints the op, its scope, its backward rule
-// and the numbers going in and out.
+// and the numbers going in and out. The models run their reference schedule (models/schedule.h):
+// their tape reads like their equations.
 //
 //   build/examples/step_through [--model lstm|prlstm|neuron]
 //
@@ -89,7 +90,8 @@ void print_step(const BackwardStep& s, const Parameters& parameters) {
                                      values(s.added[i]));
 }
 
-// A 4-step LSTM, H = 2, on one sequence of 3 features; the loss reads the last h.
+// A 4-step LSTM, H = 2, on one sequence of 3 features (LstmCell::step, models/lstm.cpp); the loss
+// reads the last h.
 Tensor lstm_loss(Generator& gen, Parameters& parameters,
                  std::unique_ptr<Module>& model) {
     auto cell = std::make_unique<LstmCell>(3, 2, gen);
@@ -98,7 +100,7 @@ Tensor lstm_loss(Generator& gen, Parameters& parameters,
     Tensor loss;
     {
         NameScope scope("lstm");
-        RecurrentOutput out = run_recurrent(*cell, x, {}, {});
+        RecurrentOutput out = run_recurrent(*cell, x, {}, {}, Schedule::Reference);
         loss = sum(out.last[0].h * Tensor::from_vector(std::vector<double>{1.0, -0.5}, {1, 2}));
     }
     parameters = cell->named_parameters();
@@ -120,11 +122,13 @@ Tensor expr_loss(Generator&, Parameters& parameters, std::unique_ptr<Module>&) {
     return tanh(n);
 }
 
-// A PR-LSTM over 5 leaves (tokens of a 3-letter vocabulary), H = 2; cross-entropy at the last prefix.
+// A PR-LSTM over 5 leaves (tokens of a 3-letter vocabulary), H = 2; cross-entropy at the last
+// prefix (PrLstm::reference_prefixes, models/pr_lstm.cpp).
 Tensor prlstm_loss(Generator& gen, Parameters& parameters,
                    std::unique_ptr<Module>& model) {
     auto net = std::make_unique<PrLstm>(4, 2, 3, gen);
     net->to(DType::Float64);
+    net->schedule = Schedule::Reference;
     std::vector<double> one_hot(5 * 4, 0.0);
     const int tokens[5] = {1, 0, 2, 2, 1};
     for (int t = 0; t < 5; ++t) one_hot[t * 4 + tokens[t]] = 1.0;

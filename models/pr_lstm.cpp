@@ -5,6 +5,7 @@
 
 #include "autograd/tape.h"
 #include "models/init.h"
+#include "models/lstm.h"
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
 #include "ops/shape_ops.h"
@@ -72,8 +73,8 @@ PrStates PrLstm::leaves(const Tensor& x) const {
     Tensor input_gate = in_scope("input_gate", [&] { return sigmoid(gates[0]); });
     Tensor candidate = in_scope("candidate", [&] { return tanh(gates[1]); });
     Tensor output_gate = in_scope("output_gate", [&] { return sigmoid(gates[2]); });
-    Tensor c = in_scope("c", [&] { return input_gate * candidate; });
-    return {in_scope("h", [&] { return output_gate * tanh(c); }), c};
+    RecurrentState s = lstm_state(input_gate, candidate, output_gate, {});  // c = i ⊙ g: no previous state
+    return {s.h, s.c};
 }
 
 PrStates PrLstm::merge(const PrStates& left, const PrStates& right) const {
@@ -92,8 +93,8 @@ PrStates PrLstm::merge_pairs(const Tensor& h_pairs, const Tensor& c_left, const 
         Tensor output_gate = in_scope("output_gate", [&] { return sigmoid(g[2]); });
         Tensor left_forget = in_scope("left_forget_gate", [&] { return sigmoid(g[3]); });
         Tensor right_forget = in_scope("right_forget_gate", [&] { return sigmoid(g[4]); });
-        s.c = in_scope("c", [&] { return addcmul(addcmul(input_gate * candidate, left_forget, c_left), right_forget, c_right); });
-        s.h = in_scope("h", [&] { return output_gate * tanh(s.c); });
+        RecurrentState next = lstm_state(input_gate, candidate, output_gate, {{left_forget, c_left}, {right_forget, c_right}});
+        s = {next.h, next.c};
     }
     for (size_t r = 0; r < refine.size(); ++r) {
         NameScope scope("refine" + std::to_string(r));
@@ -105,22 +106,62 @@ PrStates PrLstm::merge_pairs(const Tensor& h_pairs, const Tensor& c_left, const 
             Tensor candidate = in_scope("candidate", [&] { return tanh(g[1]); });
             Tensor output_gate = in_scope("output_gate", [&] { return sigmoid(g[2]); });
             Tensor forget_gate = in_scope("forget_gate", [&] { return sigmoid(g[3]); });
-            s.c = in_scope("c", [&] { return addcmul(input_gate * candidate, forget_gate, s.c); });
-            s.h = in_scope("h", [&] { return output_gate * tanh(s.c); });
+            RecurrentState next = lstm_state(input_gate, candidate, output_gate, {{forget_gate, s.c}});
+            s = {next.h, next.c};
         }
     }
     return s;
 }
 
-// The two-phase schedule of pr-lstm-notes.md §6, batched per level over the whole batch:
-//  1. blocks: level k holds the aligned blocks of size 2^k, D_k[j] = M(D_{k-1}[2j], D_{k-1}[2j+1]);
-//  2. prefixes: P[t] = D_a[0] when t+1 = 2^a, else P[t] = M(P[t - 2^b], D_b[(t+1)/2^b - 1]) with 2^b
-//     the lowest set bit of t+1. Grouping t by that bit, from the highest to the lowest, each
-//     group needs only earlier groups: one batched merge per group.
 PrStates PrLstm::prefix_states(const Tensor& x) const {
     if (x.dim() != 3 || x.shape()[2] != leaf.weight.shape()[1])
         fail("pr_lstm", "expected inputs [B, n, {}], got {}", leaf.weight.shape()[1], x.describe());
     merge_calls_ = 0;
+    return schedule == Schedule::Fast ? batched_prefixes(x) : reference_prefixes(x);
+}
+
+// Reference: the equations as written. D_k[j] is the aligned block of 2^k leaves that starts at
+// leaf j 2^k, reduced as a perfect balanced tree; P[t] folds the blocks of t+1's binary digits,
+// the largest first:
+//   D_0 = leaves(x)                               [B, n, H]: every token's leaf
+//   D_k[j] = M(D_{k-1}[2j], D_{k-1}[2j+1])        all blocks of level k side by side, [B, n / 2^k, H]
+//   P[t] = M(...M(M(D_a1[.], D_a2[.]), D_a3[.])..., D_ak[.]),   t+1 = 2^a1 + ... + 2^ak, a1 > ... > ak
+// Labels: the levels as in the fast schedule ("level=2/h"), each prefix's merges under "prefix=t".
+PrStates PrLstm::reference_prefixes(const Tensor& x) const {
+    const int64_t n = x.shape()[1];
+    std::vector<PrStates> level = {leaves(x)};  // level[k]: D_k
+    for (int64_t k = 1; (int64_t(1) << k) <= n; ++k) {
+        NameScope scope("level=" + std::to_string(k));
+        std::vector<int64_t> left, right;  // blocks 2j and 2j+1 of the level below
+        for (int64_t j = 0; j < n >> k; ++j) {
+            left.push_back(2 * j);
+            right.push_back(2 * j + 1);
+        }
+        level.push_back(merge(select(level.back(), index_tensor(left, x)), select(level.back(), index_tensor(right, x))));
+    }
+    std::vector<PrStates> prefixes;
+    for (int64_t t = 0; t < n; ++t) {
+        NameScope scope("prefix=" + std::to_string(t));
+        PrStates prefix;
+        int64_t start = 0;  // the first leaf of the next block
+        for (int64_t a = int64_t(level.size()) - 1; a >= 0; --a) {
+            const int64_t size = int64_t(1) << a;
+            if (!((t + 1) & size)) continue;
+            PrStates block = select(level[a], index_tensor({start / size}, x));  // D_a[start / 2^a]
+            prefix = prefix.h.defined() ? merge(prefix, block) : block;
+            start += size;
+        }
+        prefixes.push_back(prefix);
+    }
+    return join(prefixes);
+}
+
+// Fast: the two-phase schedule of docs/PR-LSTM.md, batched per level over the whole batch:
+//  1. blocks: level k holds the aligned blocks of size 2^k, D_k[j] = M(D_{k-1}[2j], D_{k-1}[2j+1]);
+//  2. prefixes: P[t] = D_a[0] when t+1 = 2^a, else P[t] = M(P[t - 2^b], D_b[(t+1)/2^b - 1]) with 2^b
+//     the lowest set bit of t+1. Grouping t by that bit, from the highest to the lowest, each
+//     group needs only earlier groups: one batched merge per group.
+PrStates PrLstm::batched_prefixes(const Tensor& x) const {
     const int64_t n = x.shape()[1];
     std::vector<PrStates> level = {leaves(x)};  // level[k]: D_k, [B, floor(n / 2^k), H]
     for (int64_t k = 1; (int64_t(1) << k) <= n; ++k) {

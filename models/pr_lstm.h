@@ -1,5 +1,5 @@
 // PR-LSTM (Gaudreault & Mao, "Parallel Recursive LSTM", arXiv 2605.17108), exactly as the
-// authors' released code computes it (docs/PR-LSTM.md; ../shared/papers/pr-lstm-notes.md §2):
+// authors' released code computes it (docs/PR-LSTM.md):
 //
 // leaf (token -> state, no forget gate, no previous state):
 //   [a_i; a_g; a_o] = W_leaf x_t + b_leaf           W_leaf [3H, V+1]
@@ -15,6 +15,11 @@
 // (a1 > ... > ak), cut 0..t into aligned blocks of those sizes, reduce each block as a perfect
 // balanced tree, and fold the blocks left to right: P[t] = M(...M(M(D1, D2), D3)..., Dk).
 // readout at every position: logits_t = W_out relu(h_t) + b_out.
+// The cell states' updates are the LSTM gate block (lstm_state, models/lstm.h).
+//
+// Two schedules (models/schedule.h) compute the prefixes: Reference builds the blocks level by
+// level and then folds each prefix on its own, as written above; Fast makes the same merges in
+// about 2 log2 n batched calls (one per level, then one per group of prefixes).
 //
 // PR-RNN (the ablation): leaf h = W_leaf x + b (no activation, W_leaf [H, V+1]); binary
 // h = relu(W_B [h_L; h_R] + b_B) (W_B [H, 2H]); unary h' = relu(W_U h + b_U) (W_U [H, H]).
@@ -24,6 +29,7 @@
 
 #include "core/random.h"
 #include "models/layers.h"
+#include "models/schedule.h"
 
 namespace tapegrad {
 
@@ -47,15 +53,18 @@ public:
     PrStates leaves(const Tensor& x) const;
     // M(left, right) on batches of states [B, m, H]: one GEMM for the merge, one per refinement.
     PrStates merge(const PrStates& left, const PrStates& right) const;
-    // Batched merge calls made by the last prefix_states() (about 2 log2 n).
+    // Batched merge calls made by the last prefix_states() (the fast schedule: about 2 log2 n).
     int64_t merge_calls() const { return merge_calls_; }
 
     const int64_t hidden_size;
     const PrCell cell;
     Linear leaf, merge_block, readout;
     std::vector<std::unique_ptr<Linear>> refine;
+    Schedule schedule = Schedule::Fast;  // models/schedule.h
 
 private:
+    PrStates reference_prefixes(const Tensor& x) const;
+    PrStates batched_prefixes(const Tensor& x) const;
     // M on h_pairs = [h_L; h_R] [B, m, 2H] and c_left, c_right [B, m, H] (undefined for PR-RNN).
     PrStates merge_pairs(const Tensor& h_pairs, const Tensor& c_left, const Tensor& c_right) const;
     mutable int64_t merge_calls_ = 0;

@@ -13,12 +13,10 @@ namespace tapegrad {
 
 namespace {
 const char* kGateNames[4] = {"i", "f", "o", "g"};
-// Tape labels of the gates, in the same order: ".../t=3/forget_gate".
-const char* kGateScopes[4] = {"input_gate", "forget_gate", "output_gate", "candidate"};
 }
 
-QlLstm::QlLstm(int64_t input_size_, int64_t hidden_size_, Generator& gen, QlLstmOptions opts)
-    : input_size(input_size_), hidden_size(hidden_size_), options(opts) {
+QlLstm::QlLstm(int64_t input_size, int64_t hidden_size, Generator& gen, QlLstmOptions opts)
+    : RecurrentCell(input_size, hidden_size), options(opts) {
     if (options.block_size < 1) fail("QlLstm", "block_size K must be at least 1, got {}", options.block_size);
     const int64_t H = hidden_size;
     double bound = 1.0 / std::sqrt(double(H));
@@ -65,120 +63,115 @@ int64_t QlLstm::parameter_count(int64_t D, int64_t H, const QlLstmOptions& o) {
     return gates + hgr;
 }
 
-RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& lengths_in,
+RecurrentOutput QlLstm::forward(const Tensor& x, const std::vector<int64_t>& lengths,
                                 const RecurrentState& initial) const {
-    std::vector<int64_t> lengths = resolve_lengths("ql_lstm", x, lengths_in);
+    std::vector<int64_t> resolved = resolve_lengths("ql_lstm", x, lengths);
     if (x.shape()[2] != input_size)
         fail("ql_lstm", "input is {} but the layer expects {} features", x.describe(), input_size);
-    const int64_t B = x.shape()[0], T = x.shape()[1], H = hidden_size, K = options.block_size;
-    bool padded = false;
-    for (int64_t len : lengths) padded |= len < T;
+    return run_recurrent(*this, x, resolved, initial, schedule);
+}
 
-    Tensor h = initial.h.defined() ? initial.h : Tensor::zeros({B, H}, x.dtype(), x.device());
-    Tensor c = initial.c.defined() ? initial.c : Tensor::zeros({B, H}, x.dtype(), x.device());
-    Tensor summary = Tensor::zeros({B, H}, x.dtype(), x.device());  // s_{k-1}
-    // The hoisted input projection of all steps, time-major so that each step's slice is a
-    // contiguous view: W x [T, B, H] (PSUG) or W_ih x [T, B, 4H] (its biases join in the product).
-    Tensor x_time_major = transpose(x, 0, 1);
-    Tensor projected = options.psug ? linear(x_time_major, weight, Tensor()) : lstm->project_inputs(x_time_major);
-    RecurrentLinear recurrent = options.psug ? RecurrentLinear(recurrent_weight, projected, Tensor(), T)
-                                             : lstm->recurrent_product(projected, T);  // gate-major [4, B, H]
-    // PSUG: the sigmoid gates' scales and biases stacked gate-major, [3, 1, H] in the order i, f, o,
-    // so that one broadcast a ⊙ z + b gives their pre-activations as [3, B, H] (one sigmoid, each
-    // gate a contiguous view: select of gate k); g's, [H], give its own [B, H] (one tanh).
-    Tensor scales, biases;
-    if (options.psug) {
-        biases = reshape(stack({gate_bias[0], gate_bias[1], gate_bias[2]}, 0), {3, 1, H});
-        if (options.gate_scales) scales = reshape(stack({gate_scale[0], gate_scale[1], gate_scale[2]}, 0), {3, 1, H});
+Tensor QlLstm::scaled(const Tensor& z, const Tensor& scale, const Tensor& bias) const {
+    return options.gate_scales ? addcmul(bias, z, scale) : z + bias;
+}
+
+// Reference: one step as the equations read. Labels: the gates by name, "c" and "h" for the state.
+RecurrentState QlLstm::step(const Tensor& x, const RecurrentState& previous, const StepContext& at) const {
+    if (!options.psug) return update(lstm_gates(lstm->preactivations(x, previous.h)), previous, at);
+    // z_t = W x_t + U h_{t-1}, [B, H]: one affine map shared by the four gates
+    Tensor z = in_scope("gates", [&] {
+        Tensor from_input = linear(x, weight, Tensor());  // first on the tape: the order of the equation
+        return from_input + linear(previous.h, recurrent_weight, Tensor());
+    });
+    LstmGates gates;
+    gates.input_gate = in_scope("input_gate", [&] { return sigmoid(scaled(z, gate_scale[0], gate_bias[0])); });
+    gates.forget_gate = in_scope("forget_gate", [&] { return sigmoid(scaled(z, gate_scale[1], gate_bias[1])); });
+    gates.output_gate = in_scope("output_gate", [&] { return sigmoid(scaled(z, gate_scale[2], gate_bias[2])); });
+    gates.candidate = in_scope("candidate", [&] { return tanh(scaled(z, gate_scale[3], gate_bias[3])); });
+    return update(gates, previous, at);
+}
+
+// Fast: the input projection of all steps, W x [T, B, H] (PSUG) or W_ih x [T, B, 4H] (its biases
+// join in the product), and the recurrent product. PSUG: the sigmoid gates' scales and biases
+// stacked gate-major, [3, 1, H] in the order i, f, o, so that one broadcast a ⊙ z + b gives their
+// pre-activations as [3, B, H] (one sigmoid, each gate a contiguous view: select of gate k).
+Hoisted QlLstm::hoist(const Tensor& x) const {
+    if (!options.psug) return lstm->hoist(x);  // gate-major [4, B, H]
+    Tensor projected = linear(x, weight, Tensor());
+    Hoisted hoisted{projected, RecurrentLinear(recurrent_weight, projected, Tensor(), x.shape()[0])};
+    hoisted.biases = reshape(stack({gate_bias[0], gate_bias[1], gate_bias[2]}, 0), {3, 1, hidden_size});
+    if (options.gate_scales)
+        hoisted.scales = reshape(stack({gate_scale[0], gate_scale[1], gate_scale[2]}, 0), {3, 1, hidden_size});
+    return hoisted;
+}
+
+RecurrentState QlLstm::fast_step(Hoisted& hoisted, const RecurrentState& previous, const StepContext& at) const {
+    if (!options.psug) return update(lstm_gates(lstm->fast_preactivations(hoisted.recurrent, previous.h)), previous, at);
+    Tensor z = in_scope("gates", [&] { return hoisted.recurrent.step(previous.h); });  // [B, H]
+    Tensor sigmoids = in_scope("gates", [&] { return sigmoid(scaled(z, hoisted.scales, hoisted.biases)); });  // [3, B, H]
+    LstmGates gates;
+    gates.input_gate = in_scope("input_gate", [&] { return select(sigmoids, 0, 0); });
+    gates.forget_gate = in_scope("forget_gate", [&] { return select(sigmoids, 0, 1); });
+    gates.output_gate = in_scope("output_gate", [&] { return select(sigmoids, 0, 2); });
+    gates.candidate = in_scope("candidate", [&] { return tanh(scaled(z, gate_scale[3], gate_bias[3])); });
+    return update(gates, previous, at);
+}
+
+RecurrentState QlLstm::update(const LstmGates& gates, const RecurrentState& previous, const StepContext& at) const {
+    RecurrentState next = lstm_state(gates, previous.c);
+    if (!options.hgr) return next;
+    const int64_t B = next.h.shape()[0], K = options.block_size, t = at.t;
+    next.summary = previous.summary.defined() ? previous.summary : Tensor::zeros({B, hidden_size}, next.h.dtype(), next.h.device());
+    next.block_h = previous.block_h;
+    next.block_mask = previous.block_mask;
+    next.block_h.push_back(next.h);
+    next.block_mask.push_back(at.mask);
+    // Which sequences end a block here: at multiples of K, or at their own last real step.
+    std::vector<double> ends(B);
+    bool any_end = false, all_end = true;
+    for (int64_t b = 0; b < B; ++b) {
+        ends[b] = t < at.lengths[b] && ((t + 1) % K == 0 || t == at.lengths[b] - 1) ? 1.0 : 0.0;
+        any_end |= ends[b] != 0.0;
+        all_end &= ends[b] != 0.0;
     }
-    auto affine = [&](const Tensor& z, const Tensor& scale, const Tensor& bias) {  // a ⊙ z + b
-        return options.gate_scales ? addcmul(bias, z, scale) : z + bias;
-    };
-    std::vector<Tensor> outputs, block_h, block_mask;
-
-    for (int64_t t = 0; t < T; ++t) {
-        NameScope step_scope("t=" + std::to_string(t));
-        Tensor h_new, c_new, output_gate;
-        // Labels: the gates by name, "c" and "h" for the state (autograd/grad_flow.h finds them).
-        Tensor gates[4];  // i, f, o, g
-        if (options.psug) {
-            Tensor z = in_scope("gates", [&] { return recurrent.step(h); });  // [B, H]
-            Tensor sigmoids = in_scope("gates", [&] { return sigmoid(affine(z, scales, biases)); });  // [3, B, H]
-            for (int k = 0; k < 3; ++k) gates[k] = in_scope(kGateScopes[k], [&] { return select(sigmoids, 0, k); });
-            gates[3] = in_scope(kGateScopes[3], [&] { return tanh(affine(z, gate_scale[3], gate_bias[3])); });
+    if (any_end) {
+        NameScope block_scope("block=" + std::to_string(t / K));
+        // m_k: pool over the block's real steps, [k, B, H] -> [B, H] (stacked time-major: each
+        // step's h is one contiguous block of the stack).
+        Tensor stacked = stack(next.block_h, 0);
+        Tensor pooled;
+        if (at.mask.defined()) {
+            Tensor mask = stack(next.block_mask, 0);  // [k, B, 1]
+            pooled = options.max_pool ? max(stacked + (mask - 1.0) * 1e30, 0)
+                                      : sum(stacked * mask, 0) / (sum(mask, 0) + 1e-30);
         } else {
-            Tensor g = in_scope("gates", [&] { return recurrent.step(h); });  // [4, B, H]
-            const int standard_order[4] = {0, 1, 3, 2};  // the LSTM cell's layout is i, f, g, o
-            for (int k = 0; k < 4; ++k)
-                gates[k] = in_scope(kGateScopes[k], [&] {
-                    Tensor pre = select(g, 0, standard_order[k]);
-                    return k == 3 ? tanh(pre) : sigmoid(pre);
-                });
+            pooled = options.max_pool ? max(stacked, 0) : mean(stacked, 0);
         }
-        c_new = in_scope("c", [&] { return addcmul(gates[1] * c, gates[0], gates[3]); });
-        output_gate = gates[2];
-        h_new = in_scope("h", [&] { return output_gate * tanh(c_new); });
-        Tensor m = padded ? step_mask(lengths, t, x) : Tensor();
-
-        if (options.hgr) {
-            block_h.push_back(h_new);
-            block_mask.push_back(m);
-            // Which sequences end a block here: at multiples of K, or at their own last real step.
-            std::vector<double> ends(B);
-            bool any_end = false, all_end = true;
-            for (int64_t b = 0; b < B; ++b) {
-                ends[b] = t < lengths[b] && ((t + 1) % K == 0 || t == lengths[b] - 1) ? 1.0 : 0.0;
-                any_end |= ends[b] != 0.0;
-                all_end &= ends[b] != 0.0;
-            }
-            if (any_end) {
-                NameScope block_scope("block=" + std::to_string(t / K));
-                // m_k: pool over the block's real steps, [k, B, H] -> [B, H] (stacked time-major:
-                // each step's h is one contiguous block of the stack).
-                Tensor stacked = stack(block_h, 0);
-                Tensor pooled;
-                if (padded) {
-                    Tensor mask = stack(block_mask, 0);  // [k, B, 1]
-                    pooled = options.max_pool ? max(stacked + (mask - 1.0) * 1e30, 0)
-                                              : sum(stacked * mask, 0) / (sum(mask, 0) + 1e-30);
-                } else {
-                    pooled = options.max_pool ? max(stacked, 0) : mean(stacked, 0);
-                }
-                Tensor pre = linear(pooled, summary_weight, summary_bias);
-                if (options.block_recurrence) pre = pre + linear(summary, summary_recurrent, Tensor());
-                Tensor s = tanh(pre);
-                auto skip = [&] {  // c + s_k, or the gated f_skip ⊙ c + (1 - f_skip) ⊙ s_k
-                    if (!options.gated_skip) return c_new + s;
-                    Tensor keep = sigmoid(linear(pooled, skip_gate_weight, skip_gate_bias));
-                    return addcmul(keep * c_new, 1.0 - keep, s);
-                };
-                if (all_end) {
-                    c_new = in_scope("c", skip);
-                    h_new = in_scope("h", [&] { return output_gate * tanh(c_new); });
-                    summary = s;
-                } else {  // only the sequences that end a block here take the skip: x + e (x_new - x)
-                    Tensor e = column_mask(ends, x), skipped = skip();
-                    c_new = in_scope("c", [&] { return addcmul(c_new, e, skipped - c_new); });
-                    h_new = in_scope("h", [&] { return addcmul(h_new, e, output_gate * tanh(c_new) - h_new); });
-                    summary = addcmul(summary, e, s - summary);
-                }
-            }
-            if ((t + 1) % K == 0) {
-                block_h.clear();
-                block_mask.clear();
-            }
+        Tensor pre = linear(pooled, summary_weight, summary_bias);
+        if (options.block_recurrence) pre = pre + linear(next.summary, summary_recurrent, Tensor());
+        Tensor s = tanh(pre);
+        auto skip = [&] {  // c + s_k, or the gated f_skip ⊙ c + (1 - f_skip) ⊙ s_k
+            if (!options.gated_skip) return next.c + s;
+            Tensor keep = sigmoid(linear(pooled, skip_gate_weight, skip_gate_bias));
+            return addcmul(keep * next.c, 1.0 - keep, s);
+        };
+        if (all_end) {
+            next.c = in_scope("c", skip);
+            next.h = lstm_hidden(gates.output_gate, next.c);
+            next.summary = s;
+        } else {  // only the sequences that end a block here take the skip: x + e (x_new - x)
+            Tensor e = column_mask(ends, next.h), skipped = skip();
+            next.c = in_scope("c", [&] { return addcmul(next.c, e, skipped - next.c); });
+            Tensor skipped_h = lstm_hidden(gates.output_gate, next.c);
+            next.h = in_scope("h", [&] { return addcmul(next.h, e, skipped_h - next.h); });
+            next.summary = addcmul(next.summary, e, s - next.summary);
         }
-        if (padded) {
-            h_new = in_scope("h", [&] { return addcmul(h, m, h_new - h); });
-            c_new = in_scope("c", [&] { return addcmul(c, m, c_new - c); });
-            outputs.push_back(h_new * m);
-        } else {
-            outputs.push_back(h_new);
-        }
-        h = h_new;
-        c = c_new;
     }
-    return {stack(outputs, 1), {{h, c}}};
+    if ((t + 1) % K == 0) {
+        next.block_h.clear();
+        next.block_mask.clear();
+    }
+    return next;
 }
 
 }  // namespace tapegrad

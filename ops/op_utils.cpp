@@ -97,4 +97,32 @@ void pass_gradient(InputGrads& gx, size_t i, const Tensor& gy, const Shape& inpu
     kernels(gy).cast(alias_with_shape(gy, input_shape), g.grad, g.accumulate);
 }
 
+void gemm(bool transpose_a, bool transpose_b, const Tensor& a, const Tensor& b, Tensor& c, int64_t m, int64_t n,
+          int64_t k, double beta, int64_t batch) {
+    if (m == 0 || n == 0) return;
+    GemmArgs g;
+    g.transpose_a = transpose_a;
+    g.transpose_b = transpose_b;
+    g.m = m;
+    g.n = n;
+    g.k = k;
+    g.beta = beta;
+    g.a = a.raw_data();
+    g.b = b.raw_data();
+    g.c = c.raw_data();
+    g.lda = transpose_a ? m : k;
+    g.ldb = transpose_b ? k : n;
+    g.ldc = n;
+    g.batch = batch;
+    g.stride_a = m * k;
+    g.stride_b = k * n;
+    g.stride_c = m * n;
+    g.dtype = a.dtype();
+    if (k == 0) {
+        if (beta == 0.0) kernels(c).fill(c, 0.0);
+        return;
+    }
+    kernels(a).gemm(g);
+}
+
 }  // namespace tapegrad

@@ -36,4 +36,10 @@ Tensor alias_with_shape(const Tensor& x, const Shape& shape, int64_t offset = 0)
 // that later gradients make into it.
 void pass_gradient(InputGrads& gx, size_t i, const Tensor& gy, const Shape& input_shape);
 
+// C (+)= op(A) op(B) on the tensors' backend, for `batch` row-major matrices laid out back to back:
+// op(A) is [m, k], op(B) is [k, n], C is [m, n]; beta = 0 writes C, beta = 1 adds to it. The GEMM
+// of matmul, linear and RecurrentLinear (models/recurrent_linear.h).
+void gemm(bool transpose_a, bool transpose_b, const Tensor& a, const Tensor& b, Tensor& c, int64_t m, int64_t n,
+          int64_t k, double beta, int64_t batch = 1);
+
 }  // namespace tapegrad

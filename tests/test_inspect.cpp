@@ -262,15 +262,16 @@ BOOST_AUTO_TEST_CASE(grad_flow_lstm_equals_retained_gradients) {
     BOOST_CHECK_EQUAL(series[0].steps[3], "t=3");
     GradFlowReport report = gradient_flow(loss, series);
 
-    // The same model unrolled here by hand through the cell's public step, its states retained:
-    // the report must have found these very states (same values) and their gradients.
+    // The same model unrolled here by hand through the cell's public fast step (the model's
+    // schedule), its states retained: the report must have found these very states (same values)
+    // and their gradients.
     const LstmCell& cell = static_cast<const LstmCell&>(*model.lstm.layers[0]);
-    Tensor projected = cell.project_inputs(transpose(model.x, 0, 1));  // [T, B, 4H]
-    RecurrentLinear recurrent = cell.recurrent_product(projected, 6);
+    Hoisted hoisted = cell.hoist(transpose(model.x, 0, 1));  // A [T, B, 4H] and the recurrent product
     RecurrentState state{Tensor::zeros({2, 4}, DType::Float64), Tensor::zeros({2, 4}, DType::Float64)};
+    const std::vector<int64_t> lengths = {6, 6};
     std::vector<RecurrentState> states;
     for (int64_t t = 0; t < 6; ++t) {
-        state = cell.step(projected, t, state, recurrent);
+        state = cell.fast_step(hoisted, state, {t, lengths, Tensor()});
         state.h.retain_grad();
         state.c.retain_grad();
         states.push_back(state);
@@ -518,8 +519,9 @@ BOOST_AUTO_TEST_CASE(step_through_example_driven_by_stdin) {
     BOOST_CHECK(has(l[8], " mul ") && ends_with(l[8], "lstm"));
     BOOST_CHECK(has(l[9], "dL/dh_3 += dL/d#") && has(l[9], " ⊙ const"));
     BOOST_CHECK_EQUAL(l[11], "    dL/dh_3 += [1.0000, -0.5000]");
-    // Further down the forget chain: dL/dc_2 += dL/dc_3 ⊙ f_3 (dL/dc_3 reaches the product as is).
-    BOOST_CHECK(has(out, ";  dL/dc_2 += dL/d#") && has(out, " ⊙ forget_gate_3\n"));
+    // Further down the forget chain: the reference step writes c_3 = i_3 ⊙ g_3 + f_3 ⊙ c_2 as one
+    // addcmul (models/lstm.h), whose rule names the chain: dL/dc_2 += dL/dc_3 ⊙ f_3.
+    BOOST_CHECK(has(out, ";  dL/dc_2 += dL/dc_3 ⊙ forget_gate_3\n"));
     BOOST_CHECK(has(out, "> p lstm/t=3/forget_gate\n#") && has(out, " lstm/t=3/forget_gate  sigmoid  in: #"));
 }
 

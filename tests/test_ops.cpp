@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE ops
 #include <cmath>
 
+#include "models/recurrent_linear.h"  // the recurrent cells' product, an op on the tape
 #include "tests/test_helpers.h"
 
 using namespace tapegrad;
