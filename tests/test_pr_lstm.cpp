@@ -1,5 +1,6 @@
-// PR-LSTM: the batched two-phase schedule against a slow closed-form reference, gradients through
-// every bracket pattern, causality under right-padding, merge calls and parameter counts.
+// PR-LSTM: the batched two-phase schedule against the closed form (the reference schedule),
+// gradients through every bracket pattern, causality under right-padding, merge calls and
+// parameter counts.
 #define BOOST_TEST_MODULE pr_lstm
 #include <cmath>
 
@@ -19,33 +20,11 @@ Tensor one_hot_batch(int64_t batch, int64_t n, int64_t width, uint64_t seed) {
     return Tensor::from_vector(v, {batch, n, width});
 }
 
-// The slow reference: each prefix on its own, by the closed form of pr-lstm-notes.md §2.4.
-struct Reference {
-    const PrLstm& model;
-    PrStates leaves;  // [B, n, H]
-    PrStates position(int64_t i) const {
-        Tensor index = Tensor::from_vector(std::vector<int64_t>{i}, {1});
-        return {index_select(leaves.h, 1, index), leaves.c.defined() ? index_select(leaves.c, 1, index) : Tensor()};
-    }
-    // The perfect balanced tree over positions [start, start + size).
-    PrStates block(int64_t start, int64_t size) const {
-        if (size == 1) return position(start);
-        return model.merge(block(start, size / 2), block(start + size / 2, size / 2));
-    }
-    // P[t] = M(...M(M(D1, D2), D3)..., Dk), blocks from the binary digits of t+1, largest first.
-    PrStates prefix(int64_t t) const {
-        PrStates acc;
-        int64_t start = 0;
-        for (int bit = 62; bit >= 0; --bit) {
-            int64_t size = int64_t(1) << bit;
-            if (!((t + 1) & size)) continue;
-            PrStates d = block(start, size);
-            acc = acc.h.defined() ? model.merge(acc, d) : d;
-            start += size;
-        }
-        return acc;
-    }
-};
+// Position i (along axis 1) of a batch of states [B, n, H].
+PrStates position(const PrStates& s, int64_t i) {
+    Tensor index = Tensor::from_vector(std::vector<int64_t>{i}, {1});
+    return {index_select(s.h, 1, index), s.c.defined() ? index_select(s.c, 1, index) : Tensor()};
+}
 }  // namespace
 
 // Batched merge calls of JAX's recursion (notes §2.4): an up-sweep call at every level with
@@ -56,18 +35,21 @@ int64_t jax_merge_calls(int64_t n) {
     return calls;
 }
 
-double max_difference(const std::vector<double>& got, const std::vector<std::vector<double>>& expected, int64_t n,
+// got [B, n, H] against the first n positions of expected [B, total, H].
+double max_difference(const std::vector<double>& got, const std::vector<double>& expected, int64_t n, int64_t total,
                       int64_t batch, int64_t hidden) {
     double worst = 0;
     for (int64_t b = 0; b < batch; ++b)
         for (int64_t t = 0; t < n; ++t)
             for (int64_t j = 0; j < hidden; ++j)
-                worst = std::max(worst, std::fabs(got[(b * n + t) * hidden + j] - expected[t][b * hidden + j]));
+                worst = std::max(worst, std::fabs(got[(b * n + t) * hidden + j] - expected[(b * total + t) * hidden + j]));
     return worst;
 }
 
-// h and c of every prefix, for PR-LSTM with R = 0, 1, 2 and PR-RNN, against the closed form; and
-// the number of batched merge calls against JAX's recursion.
+// h and c of every prefix, for PR-LSTM with R = 0, 1, 2 and PR-RNN, against the closed form (the
+// model's reference schedule, each prefix folded on its own, on all 70 positions: the batched
+// schedule on the first n positions must give the same prefixes); and the number of batched
+// merge calls against JAX's recursion.
 BOOST_AUTO_TEST_CASE(batched_schedule_matches_closed_form_for_n_1_to_70) {
     struct Variant {
         int64_t refinements;
@@ -80,19 +62,17 @@ BOOST_AUTO_TEST_CASE(batched_schedule_matches_closed_form_for_n_1_to_70) {
             model.to(DType::Float64);
             NoGrad no_grad;
             Tensor x = one_hot_batch(2, 70, 3, 2);
-            Reference ref{model, model.leaves(x)};
-            std::vector<std::vector<double>> expected_h, expected_c;  // [t] -> [B, 1, H]
-            for (int64_t t = 0; t < 70; ++t) {
-                PrStates p = ref.prefix(t);
-                expected_h.push_back(p.h.to_double_vector());
-                if (v.cell == PrCell::LSTM) expected_c.push_back(p.c.to_double_vector());
-            }
+            model.schedule = Schedule::Reference;
+            PrStates expected = model.prefix_states(x);  // [B, 70, H]
+            std::vector<double> expected_h = expected.h.to_double_vector(), expected_c;
+            if (v.cell == PrCell::LSTM) expected_c = expected.c.to_double_vector();
+            model.schedule = Schedule::Fast;
             for (int64_t n = 1; n <= 70; ++n) {
                 PrStates got = model.prefix_states(slice(x, 1, 0, n));  // [B, n, H]
-                double dh = max_difference(got.h.to_double_vector(), expected_h, n, 2, 3);
+                double dh = max_difference(got.h.to_double_vector(), expected_h, n, 70, 2, 3);
                 BOOST_CHECK_MESSAGE(dh < 1e-13, "n = " << n << ": h differs by " << dh);
                 if (v.cell == PrCell::LSTM) {
-                    double dc = max_difference(got.c.to_double_vector(), expected_c, n, 2, 3);
+                    double dc = max_difference(got.c.to_double_vector(), expected_c, n, 70, 2, 3);
                     BOOST_CHECK_MESSAGE(dc < 1e-13, "n = " << n << ": c differs by " << dc);
                 }
                 BOOST_CHECK_MESSAGE(model.merge_calls() == jax_merge_calls(n),
@@ -103,15 +83,15 @@ BOOST_AUTO_TEST_CASE(batched_schedule_matches_closed_form_for_n_1_to_70) {
     }
 }
 
-// The closed-form test can only catch a wrong bracketing if M is far from associative.
 BOOST_AUTO_TEST_CASE(merge_is_not_associative) {
     Generator gen(3);
     PrLstm model(3, 3, 2, gen);
     model.to(DType::Float64);
     NoGrad no_grad;
-    Reference ref{model, model.leaves(one_hot_batch(1, 3, 3, 4))};
-    std::vector<double> left_first = model.merge(model.merge(ref.position(0), ref.position(1)), ref.position(2)).h.to_double_vector();
-    std::vector<double> right_first = model.merge(ref.position(0), model.merge(ref.position(1), ref.position(2))).h.to_double_vector();
+    PrStates leaves = model.leaves(one_hot_batch(1, 3, 3, 4));
+    PrStates a = position(leaves, 0), b = position(leaves, 1), c = position(leaves, 2);
+    std::vector<double> left_first = model.merge(model.merge(a, b), c).h.to_double_vector();
+    std::vector<double> right_first = model.merge(a, model.merge(b, c)).h.to_double_vector();
     double worst = 0;
     for (size_t i = 0; i < left_first.size(); ++i) worst = std::max(worst, std::fabs(left_first[i] - right_first[i]));
     BOOST_CHECK_GT(worst, 1e-3);
