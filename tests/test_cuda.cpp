@@ -191,9 +191,9 @@ BOOST_AUTO_TEST_CASE(mlp_and_lstm_like_train_steps_match, *boost::unit_test::pre
         Tensor h = Tensor::zeros({2, 4}, DType::Float64, p[0].device()), c = h;
         for (int t = 0; t < 4; ++t) {
             Tensor z = linear(concat({squeeze(slice(xs, 1, t, t + 1), 1), h}, 1), p[0], p[1]);
-            std::vector<Tensor> g = chunk(z, 4, 1);
-            c = sigmoid(g[1]) * c + sigmoid(g[0]) * tanh(g[2]);
-            h = sigmoid(g[3]) * tanh(c);
+            RecurrentState next = lstm_state(lstm_gates(chunk(z, 4, 1)), c);  // models/lstm.h
+            c = next.c;
+            h = next.h;
         }
         return mean(h * h);
     };
@@ -250,37 +250,56 @@ void compare_model(const std::string& name, Make make, const Tensor& input, Forw
 }
 }  // namespace
 
-// Every recurrent model of models/ (padded batch of mixed lengths) and the Transformer, on both
-// devices in float64: the composed cells must agree to rounding, forward and backward.
+// Every recurrent model of models/ (padded batch of mixed lengths), in both schedules
+// (models/schedule.h), and the Transformer, on both devices in float64: the composed cells must
+// agree to rounding, forward and backward.
 BOOST_AUTO_TEST_CASE(every_model_matches_cpu, *boost::unit_test::precondition(GpuAvailable())) {
     Generator gen(21);
     Tensor x = Tensor::randn({3, 7, 5}, gen);  // [B, T, D]
     const std::vector<int64_t> lengths = {7, 4, 1};
-    for (CellType type : {CellType::RNN, CellType::LSTM, CellType::GRU})
-        compare_model<Recurrent>(
-            "recurrent " + std::to_string(int(type)),
-            [&](Generator& g) { return std::make_unique<Recurrent>(type, 5, 6, 2, g); }, x,
-            [&](Recurrent& m, const Tensor& in) { return m.forward(in, lengths).output; });
-    compare_model<BiLstm>(
-        "bilstm", [](Generator& g) { return std::make_unique<BiLstm>(5, 6, 1, g); }, x,
-        [&](BiLstm& m, const Tensor& in) { return m.forward(in, lengths).output; });
-    for (bool psug : {true, false}) {
-        QlLstmOptions options;
-        options.psug = psug;
-        options.block_size = 3;  // K does not divide T = 7
-        compare_model<QlLstm>(
-            std::string("qllstm psug=") + (psug ? "on" : "off"),
-            [&](Generator& g) { return std::make_unique<QlLstm>(5, 6, g, options); }, x,
-            [&](QlLstm& m, const Tensor& in) { return m.forward(in, lengths).output; });
-    }
-    for (int64_t refinements : {0, 1, 2})
+    for (Schedule schedule : {Schedule::Fast, Schedule::Reference}) {
+        const std::string in_schedule = schedule == Schedule::Fast ? " (fast)" : " (reference)";
+        for (CellType type : {CellType::RNN, CellType::LSTM, CellType::GRU})
+            compare_model<Recurrent>(
+                "recurrent " + std::to_string(int(type)) + in_schedule,
+                [&](Generator& g) { return std::make_unique<Recurrent>(type, 5, 6, 2, g); }, x,
+                [&](Recurrent& m, const Tensor& in) {
+                    m.schedule = schedule;
+                    return m.forward(in, lengths).output;
+                });
+        compare_model<BiLstm>(
+            "bilstm" + in_schedule, [](Generator& g) { return std::make_unique<BiLstm>(5, 6, 1, g); }, x,
+            [&](BiLstm& m, const Tensor& in) {
+                m.schedule = schedule;
+                return m.forward(in, lengths).output;
+            });
+        for (bool psug : {true, false}) {
+            QlLstmOptions options;
+            options.psug = psug;
+            options.block_size = 3;  // K does not divide T = 7
+            compare_model<QlLstm>(
+                std::string("qllstm psug=") + (psug ? "on" : "off") + in_schedule,
+                [&](Generator& g) { return std::make_unique<QlLstm>(5, 6, g, options); }, x,
+                [&](QlLstm& m, const Tensor& in) {
+                    m.schedule = schedule;
+                    return m.forward(in, lengths).output;
+                });
+        }
+        for (int64_t refinements : {0, 1, 2})
+            compare_model<PrLstm>(
+                "prlstm R=" + std::to_string(refinements) + in_schedule,
+                [&](Generator& g) { return std::make_unique<PrLstm>(5, 6, 3, g, refinements); }, x,
+                [&](PrLstm& m, const Tensor& in) {
+                    m.schedule = schedule;
+                    return m.forward(in);
+                });
         compare_model<PrLstm>(
-            "prlstm R=" + std::to_string(refinements),
-            [&](Generator& g) { return std::make_unique<PrLstm>(5, 6, 3, g, refinements); }, x,
-            [](PrLstm& m, const Tensor& in) { return m.forward(in); });
-    compare_model<PrLstm>(
-        "prrnn", [](Generator& g) { return std::make_unique<PrLstm>(5, 6, 3, g, 1, PrCell::RNN); }, x,
-        [](PrLstm& m, const Tensor& in) { return m.forward(in); });
+            "prrnn" + in_schedule, [](Generator& g) { return std::make_unique<PrLstm>(5, 6, 3, g, 1, PrCell::RNN); }, x,
+            [&](PrLstm& m, const Tensor& in) {
+                m.schedule = schedule;
+                return m.forward(in);
+            });
+    }
     TransformerOptions options;
     options.d_model = 8, options.heads = 2, options.layers = 2, options.dropout = 0.0, options.causal = true;
     compare_model<TransformerEncoder>(
