@@ -13,7 +13,7 @@ Cells (B=32, T=256, vocabulary 10,000, E=128, H=128): embedding -> cell -> Linea
   LSTM_fused, GRU_fused   PyTorch's built-in nn.LSTM / nn.GRU
   RNN_loop, LSTM_loop, GRU_loop, BiLSTM_loop, QL-LSTM_loop
                           the cells as Python loops of torch ops with tapegrad's equations and
-                          schedule (models/recurrent.h, models/ql_lstm.h): the input projection of
+                          fast schedule (models/schedule.h): the input projection of
                           all steps is one product before the loop; each step does h W_hh^T and
                           the gate arithmetic.
 PR-LSTM (B=128, H=256, one-hot width 3, R=1): models/pr_lstm.cpp's two-phase schedule (one batched
@@ -35,7 +35,7 @@ import torch.nn.functional as F
 sig = torch.sigmoid
 
 
-# ---- the recurrent cells, as loops of torch ops (models/recurrent.h) --------------------------
+# ---- the recurrent cells, as loops of torch ops (models/rnn.h, lstm.h, gru.h) -------------------
 
 class LoopCell(nn.Module):
     """One layer with tapegrad's parameter names: weight_ih [G, D], weight_hh [G, H], bias_ih,
