@@ -108,7 +108,8 @@ Hoisted QlLstm::hoist(const Tensor& x) const {
 RecurrentState QlLstm::fast_step(Hoisted& hoisted, const RecurrentState& previous, const StepContext& at) const {
     if (!options.psug) return update(lstm_gates(lstm->fast_preactivations(hoisted.recurrent, previous.h)), previous, at);
     Tensor z = in_scope("gates", [&] { return hoisted.recurrent.step(previous.h); });  // [B, H]
-    Tensor sigmoids = in_scope("gates", [&] { return sigmoid(scaled(z, hoisted.scales, hoisted.biases)); });  // [3, B, H]
+    // i, f, o: one sigmoid of the stacked a ⊙ z + b, [3, B, H]; each gate a view of it
+    Tensor sigmoids = in_scope("gates", [&] { return sigmoid(scaled(z, hoisted.scales, hoisted.biases)); });
     LstmGates gates;
     gates.input_gate = in_scope("input_gate", [&] { return select(sigmoids, 0, 0); });
     gates.forget_gate = in_scope("forget_gate", [&] { return select(sigmoids, 0, 1); });
@@ -121,7 +122,9 @@ RecurrentState QlLstm::update(const LstmGates& gates, const RecurrentState& prev
     RecurrentState next = lstm_state(gates, previous.c);
     if (!options.hgr) return next;
     const int64_t B = next.h.shape()[0], K = options.block_size, t = at.t;
-    next.summary = previous.summary.defined() ? previous.summary : Tensor::zeros({B, hidden_size}, next.h.dtype(), next.h.device());
+    // s_{k-1}: zero before the first block ends
+    next.summary = previous.summary.defined() ? previous.summary
+                                              : Tensor::zeros({B, hidden_size}, next.h.dtype(), next.h.device());
     next.block_h = previous.block_h;
     next.block_mask = previous.block_mask;
     next.block_h.push_back(next.h);
