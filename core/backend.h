@@ -1,5 +1,5 @@
 // The kernel interface: everything an op needs from a device, implemented once for the CPU
-// (ops/cpu_backend.cpp) and once for CUDA (cuda/cuda_backend.cu). Ops never ask which device
+// (cpu/cpu_backend.cpp) and once for CUDA (cuda/cuda_backend.cu). Ops never ask which device
 // they run on: they call backend_for(tensor.device()) and the kernels below. Tensors passed in
 // are contiguous, already allocated on that device, with dtypes checked by the op.
 //
@@ -49,7 +49,7 @@ struct GemmArgs {
     DType dtype = DType::Float32;
 };
 
-// Optimizer hyperparameters for the fused update kernels (math in ops/optimizer_math.h).
+// Optimizer hyperparameters for the fused update kernels (math in core/optimizer_math.h).
 struct AdamHyper {
     double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
     bool decoupled = false;   // AdamW: decay the weights directly instead of adding wd * p to g
@@ -58,7 +58,7 @@ struct AdamHyper {
 
 // A matrix B [K, N] prepared by Backend::pack_matrix for repeated products with it.
 struct PackedMatrix {
-    Tensor data;              // CPU: B row-major [K, N] (ops/cpu_gemm.h); CUDA: the matrix handed in
+    Tensor data;              // CPU: B row-major [K, N] (cpu/cpu_gemm.h); CUDA: the matrix handed in
     int64_t k = 0, n = 0;
     int64_t groups = 1;       // products are written gate-major, [groups, M, N / groups]
     bool transposed = false;  // data holds B^T [N, K] (CUDA keeps the caller's matrix as it is)

@@ -3,7 +3,7 @@
 // Few kernels, many ops (minitorch's idea): a generic map, zip (with broadcasting through
 // strided offsets) and strided copy cover most of them; reductions into a smaller tensor use
 // atomicAdd; softmax and gather/scatter have their own kernels. Every per-element formula is a
-// TG_HD function from ops/elementwise_math.h or ops/optimizer_math.h, the same code the CPU
+// TG_HD function from core/elementwise_math.h or core/optimizer_math.h, the same code the CPU
 // backend runs, and every index computation comes from core/indexing.h (grid_stride,
 // strided_offset), which the CPU tests exercise with emulated block and thread indices.
 #include <algorithm>
@@ -12,9 +12,9 @@
 #include "cuda/check.h"
 #include "cuda/device_memory.h"
 #include "cuda/gemm.h"
-#include "ops/elementwise_math.h"
-#include "ops/op_utils.h"
-#include "ops/optimizer_math.h"
+#include "core/elementwise_math.h"
+#include "core/layout.h"
+#include "core/optimizer_math.h"
 
 namespace tapegrad {
 namespace {

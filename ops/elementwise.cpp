@@ -5,7 +5,7 @@
 
 namespace tapegrad {
 
-// ---- unary: y = f(x);  dL/dx += dL/dy * f'(x)   (formulas in ops/elementwise_math.h) ----------
+// ---- unary: y = f(x);  dL/dx += dL/dy * f'(x)   (formulas in core/elementwise_math.h) ----------
 
 namespace {
 Tensor unary(UnaryOp op, const Tensor& x, double scalar = 0.0) {

@@ -1,5 +1,5 @@
-// The CPU backend's threads (ops/cpu_threads.h) and its choice of matrix-product library
-// (ops/cpu_gemm.h): every chunk of a loop runs exactly once, whoever calls, however nested; and the
+// The CPU backend's threads (cpu/cpu_threads.h) and its choice of matrix-product library
+// (cpu/cpu_gemm.h): every chunk of a loop runs exactly once, whoever calls, however nested; and the
 // chosen path is not slower than plain cblas_sgemm on this CPU for the LSTM's per-step products.
 #define BOOST_TEST_MODULE cpu_backend
 #include <boost/test/unit_test.hpp>
@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "bench/bench_timing.h"
-#include "ops/blas_info.h"
-#include "ops/cpu_threads.h"
+#include "cpu/blas_info.h"
+#include "cpu/cpu_threads.h"
 #include "tests/test_helpers.h"
 
 using namespace tapegrad;

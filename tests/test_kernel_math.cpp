@@ -4,9 +4,9 @@
 #include <cmath>
 #include <set>
 
-#include "ops/elementwise_math.h"
+#include "core/elementwise_math.h"
 #include "ops/op_utils.h"
-#include "ops/optimizer_math.h"
+#include "core/optimizer_math.h"
 #include "tests/test_helpers.h"
 
 using namespace tapegrad;

@@ -1,5 +1,5 @@
 // The math of every elementwise op, for one element, on host and device (TG_HD).
-// The CPU kernels (ops/cpu_backend.cpp) and the CUDA kernels (cuda/) both call these, so the
+// The CPU kernels (cpu/cpu_backend.cpp) and the CUDA kernels (cuda/) both call these, so the
 // formulas exist once and CPU tests check the code the GPU runs.
 //
 //   op           forward y = f(x)              derivative dy/dx (x = input, y = output, s = scalar)

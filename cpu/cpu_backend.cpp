@@ -1,7 +1,7 @@
 // The CPU backend: plain loops over contiguous arrays, shared among threads where the work is
-// large enough to pay for it (ops/cpu_threads.h), libxsmm and OpenBLAS for the matrix products
-// (ops/cpu_gemm.h). The per-element
-// math comes from ops/elementwise_math.h, shared with the CUDA kernels.
+// large enough to pay for it (cpu/cpu_threads.h), libxsmm and OpenBLAS for the matrix products
+// (cpu/cpu_gemm.h). The per-element
+// math comes from core/elementwise_math.h, shared with the CUDA kernels.
 #include <cblas.h>
 
 #include <algorithm>
@@ -10,13 +10,13 @@
 #include <vector>
 
 #include "core/backend.h"
-#include "ops/cpu_allocator.h"
-#include "ops/elementwise_math.h"
-#include "ops/op_utils.h"
-#include "ops/optimizer_math.h"
-#include "ops/cpu_gemm.h"
-#include "ops/cpu_threads.h"
-#include "ops/vector_math.h"
+#include "cpu/cpu_allocator.h"
+#include "core/elementwise_math.h"
+#include "core/layout.h"
+#include "core/optimizer_math.h"
+#include "cpu/cpu_gemm.h"
+#include "cpu/cpu_threads.h"
+#include "cpu/vector_math.h"
 
 namespace tapegrad {
 namespace {
@@ -432,7 +432,7 @@ public:
     }
 
     // The CPU form of a prepared matrix is B itself, row-major [K, N] (b^T copied once when
-    // `transpose`): libxsmm multiplies by B only untransposed (ops/cpu_gemm.h).
+    // `transpose`): libxsmm multiplies by B only untransposed (cpu/cpu_gemm.h).
     PackedMatrix pack_matrix(const Tensor& b, bool transpose, int64_t groups) override {
         const int64_t k = b.shape()[transpose ? 1 : 0], n = b.shape()[transpose ? 0 : 1];
         PackedMatrix packed{Tensor(), k, n, groups, false};
