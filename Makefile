@@ -50,8 +50,8 @@ ifeq ($(USE_CUDA),)
 endif
 
 # ---- dependencies: pkg-config first, then the standard Debian paths -------------------------
-# OpenBLAS's pthreads build, told to use one thread (ops/cpu_gemm.cpp): the CPU backend runs the
-# products on its own threads (ops/cpu_threads.h). Not the "serial" build: it is not safe to call
+# OpenBLAS's pthreads build, told to use one thread (cpu/cpu_gemm.cpp): the CPU backend runs the
+# products on its own threads (cpu/cpu_threads.h). Not the "serial" build: it is not safe to call
 # from two threads at once (two concurrent products gave wrong results; tests/test_train checks).
 OPENBLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-pthread
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
@@ -96,7 +96,7 @@ ifneq ($(file <$(FLAGS_FILE)),$(BUILD_FLAGS))
 endif
 
 # ---- sources -----------------------------------------------------------------------------------
-LIB_SRCS  := $(wildcard core/*.cpp autograd/*.cpp ops/*.cpp models/*.cpp cuda/*.cpp data/*.cpp)
+LIB_SRCS  := $(wildcard core/*.cpp autograd/*.cpp ops/*.cpp cpu/*.cpp models/*.cpp train/*.cpp cuda/*.cpp data/*.cpp)
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o) $(CUDA_SRCS:%.cu=$(BUILD)/obj/%.cu.o)
 LIB       := $(BUILD)/libtapegrad.a
 TEST_SRCS := $(wildcard tests/test_*.cpp)
@@ -125,7 +125,7 @@ deps:
 	@scripts/setup.sh
 
 # The instruction-set check runs before anything else, so it is compiled for any x86-64 CPU.
-$(BUILD)/obj/ops/cpu_isa_check.o: CXXFLAGS := $(filter-out -march=% -mtune=%,$(CXXFLAGS))
+$(BUILD)/obj/cpu/cpu_isa_check.o: CXXFLAGS := $(filter-out -march=% -mtune=%,$(CXXFLAGS))
 
 $(BUILD)/obj/%.o: %.cpp $(FLAGS_FILE)
 	@mkdir -p $(dir $@)

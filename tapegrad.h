@@ -4,7 +4,6 @@
 #include "autograd/tape.h"
 #include "core/backend.h"
 #include "core/tensor.h"
-#include "ops/blas_info.h"
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
 #include "ops/nn.h"

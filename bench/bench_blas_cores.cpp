@@ -1,7 +1,7 @@
 // Which OpenBLAS kernel set is fastest on this CPU? Runs itself once per kernel set (the
 // detected one, Haswell, SkylakeX: OPENBLAS_CORETYPE is read only when OpenBLAS loads, so each
 // needs its own process) and prints sgemm GFLOP/s for a small and a large product, and each
-// kernel set's error against a float64 dgemm reference. ops/blas_info.cpp picks the kernel set
+// kernel set's error against a float64 dgemm reference. cpu/blas_info.cpp picks the kernel set
 // for `make run` and `make bench` from the CPU's instruction sets; this table checks that choice.
 #include <cblas.h>
 #include <unistd.h>
@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "cpu/blas_info.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
@@ -99,7 +100,7 @@ int main(int argc, char** argv) {
         fmt::print("{:<34} {:<10} {:>18.1f} {:>12.2e} {:>20.1f} {:>12.2e}\n", choice.label, core, small_gflops,
                    small_error, large_gflops, large_error);
     }
-    fmt::print("\nops/blas_info.cpp picks {} for this CPU: use_fast_blas_kernels() runs `make run` and `make bench` "
+    fmt::print("\ncpu/blas_info.cpp picks {} for this CPU: use_fast_blas_kernels() runs `make run` and `make bench` "
                "on it (TAPEGRAD_BLAS_CORE pins another).\n", info.best_core);
     return 0;
 }

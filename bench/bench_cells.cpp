@@ -21,16 +21,17 @@
 #include <string>
 #include <vector>
 
+#include "cpu/blas_info.h"
 #include "models/layers.h"
 #include "models/optim.h"
-#include "models/param_table.h"
+#include "train/param_table.h"
 #include "models/ql_lstm.h"
 #include "models/recurrent.h"
 #include "bench/bench_timing.h"
 #include "bench/gemm_floor.h"
 #include "bench/python_peer.h"
 #include "bench/step_worker.h"
-#include "ops/cpu_threads.h"
+#include "cpu/cpu_threads.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
@@ -103,7 +104,7 @@ struct Classifier {
 
 // The per-step products of the LSTM, h [B, H] x U^T [H, 4H] and dz [B, 4H] x U [4H, H], as raw
 // OpenBLAS on the step's threads (what the floor counts) and as the CPU backend runs them (what the
-// step runs, ops/cpu_gemm.h: U prepared once per loop, libxsmm on the same threads), 256 calls each:
+// step runs, cpu/cpu_gemm.h: U prepared once per loop, libxsmm on the same threads), 256 calls each:
 // the step's GEMMs can beat the floor.
 void print_per_step_products() {
     Backend& cpu = backend_for(Device::cpu());

@@ -13,7 +13,7 @@
 // - Each configuration is its own process: bench_cells or bench_pr_lstm in its worker mode
 //   (`--step NAME --rounds N`, bench/step_worker.h: one warm-up step, then the median of N), with
 //   TAPEGRAD_NUM_THREADS set to the thread count, or unset for the default policy: the library reads
-//   it once at start-up (ops/cpu_threads.h).
+//   it once at start-up (cpu/cpu_threads.h).
 // - The load: a child process of this bench running a busy loop, as much CPU as one core. It is
 //   killed when a loaded phase ends, when this bench exits or is interrupted, and by the kernel if
 //   this bench dies (PR_SET_PDEATHSIG).

@@ -11,6 +11,7 @@
 #include <functional>
 #include <vector>
 
+#include "cpu/blas_info.h"
 #include "cuda/cuda.h"
 #include "models/layers.h"
 #include "models/optim.h"

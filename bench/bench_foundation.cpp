@@ -10,6 +10,7 @@
 #include <functional>
 #include <vector>
 
+#include "cpu/blas_info.h"
 #include "bench/bench_timing.h"
 #include "tapegrad.h"
 

@@ -1,7 +1,7 @@
 // Which library multiplies the cells' matrices fastest on this CPU: OpenBLAS, libxsmm and BLIS on
 // the shapes the cells run, on one thread and on two (the columns of C split in two halves, one
-// single-threaded library call per half on the CPU backend's threads, ops/cpu_threads.h), and the
-// path the CPU backend chose (ops/cpu_gemm.h) on its default threads.
+// single-threaded library call per half on the CPU backend's threads, cpu/cpu_threads.h), and the
+// path the CPU backend chose (cpu/cpu_gemm.h) on its default threads.
 //
 // Shapes (B = 32, T = 256, E = H = 128 as in bench_cells; PR-LSTM B = 128, H = 256 as in
 // bench_pr_lstm):
@@ -31,9 +31,9 @@
 #include <blis.h>
 
 #include "bench/bench_timing.h"
-#include "ops/blas_info.h"
-#include "ops/cpu_gemm.h"
-#include "ops/cpu_threads.h"
+#include "cpu/blas_info.h"
+#include "cpu/cpu_gemm.h"
+#include "cpu/cpu_threads.h"
 
 namespace {
 

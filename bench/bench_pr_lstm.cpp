@@ -19,13 +19,14 @@
 #include <tuple>
 #include <vector>
 
+#include "cpu/blas_info.h"
 #include "models/optim.h"
 #include "models/pr_lstm.h"
 #include "bench/bench_timing.h"
 #include "bench/gemm_floor.h"
 #include "bench/python_peer.h"
 #include "bench/step_worker.h"
-#include "ops/cpu_threads.h"
+#include "cpu/cpu_threads.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;

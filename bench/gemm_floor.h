@@ -1,6 +1,6 @@
 // The GEMM floor of the benchmarks: a product at OpenBLAS's speed on the same threads as the step
 // it is compared with. C's longer side is cut into one part per thread of the CPU backend's pool
-// (ops/cpu_threads.h), each part one cblas_sgemm call (OpenBLAS runs one thread a call, as the
+// (cpu/cpu_threads.h), each part one cblas_sgemm call (OpenBLAS runs one thread a call, as the
 // backend sets it). So a step at 1.0x its floor runs its products as fast as plain OpenBLAS would
 // on those threads, and anything above is the cost of everything else.
 #pragma once
@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "ops/cpu_threads.h"
+#include "cpu/cpu_threads.h"
 
 namespace tapegrad::bench {
 

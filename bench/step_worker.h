@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "bench/bench_timing.h"
-#include "ops/blas_info.h"
+#include "cpu/blas_info.h"
 
 namespace tapegrad::bench {
 

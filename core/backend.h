@@ -1,31 +1,24 @@
 // The kernel interface: everything an op needs from a device, implemented once for the CPU
-// (ops/cpu_backend.cpp) and once for CUDA (cuda/cuda_backend.cu). Ops never ask which device
+// (cpu/cpu_backend.cpp) and once for CUDA (cuda/cuda_backend.cu). Ops never ask which device
 // they run on: they call backend_for(tensor.device()) and the kernels below. Tensors passed in
 // are contiguous, already allocated on that device, with dtypes checked by the op.
 //
 // Convention (from llm.c): a kernel whose output is a gradient ACCUMULATES into it (`+=`), so the
 // gradient of a tensor used twice is the sum of both uses; forward kernels overwrite. The
-// elementwise backward kernels take `accumulate`: false when theirs is the FIRST gradient to reach
-// a tensor, which they then write (`=`) into an uninitialised buffer, saving a zero fill and a read
-// (InputGrads::target, autograd/tape.h).
+// backward kernels that take `accumulate` are told by the engine (InputGrads::out,
+// autograd/tape.h) when theirs is the FIRST gradient to reach a tensor: they then write (`=`)
+// into an uninitialised buffer, saving a zero fill and a read.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "core/device.h"
+#include "core/elementwise_math.h"
 #include "core/indexing.h"
 #include "core/tensor.h"
 
 namespace tapegrad {
-
-// Elementwise ops with one input (the scalar parameterises pow/add_scalar/mul_scalar).
-enum class UnaryOp { Neg, Exp, Log, Tanh, Sigmoid, Relu, Sqrt, Pow, AddScalar, MulScalar };
-// Elementwise ops with two (broadcast) inputs.
-enum class BinaryOp { Add, Sub, Mul, Div, BceWithLogits };
-
-const char* to_string(UnaryOp op);
-const char* to_string(BinaryOp op);
 
 // Broadcast plan of a binary op: output shape, and the strides of a and b over it (0 where the
 // operand is broadcast). Built by ops/elementwise.cpp, consumed by both backends.
@@ -49,7 +42,7 @@ struct GemmArgs {
     DType dtype = DType::Float32;
 };
 
-// Optimizer hyperparameters for the fused update kernels (math in ops/optimizer_math.h).
+// Optimizer hyperparameters for the fused update kernels (math in core/optimizer_math.h).
 struct AdamHyper {
     double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
     bool decoupled = false;   // AdamW: decay the weights directly instead of adding wd * p to g
@@ -58,7 +51,7 @@ struct AdamHyper {
 
 // A matrix B [K, N] prepared by Backend::pack_matrix for repeated products with it.
 struct PackedMatrix {
-    Tensor data;              // CPU: B row-major [K, N] (ops/cpu_gemm.h); CUDA: the matrix handed in
+    Tensor data;              // CPU: B row-major [K, N] (cpu/cpu_gemm.h); CUDA: the matrix handed in
     int64_t k = 0, n = 0;
     int64_t groups = 1;       // products are written gate-major, [groups, M, N / groups]
     bool transposed = false;  // data holds B^T [N, K] (CUDA keeps the caller's matrix as it is)
@@ -82,8 +75,8 @@ public:
     virtual void copy_to_host(void* host_dst, const void* src, size_t bytes) = 0;
     virtual void copy_within(void* dst, const void* src, size_t bytes) = 0;
     virtual void fill(Tensor& y, double value) = 0;
-    // y = x converted to y's dtype (float32 <-> float64); accumulate: y += x.
-    virtual void cast(const Tensor& x, Tensor& y, bool accumulate) = 0;
+    // y = x converted to y's dtype (float32 <-> float64)
+    virtual void cast(const Tensor& x, Tensor& y) = 0;
 
     // ---- elementwise ----
     // y = f(x)

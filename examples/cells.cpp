@@ -14,9 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "cpu/blas_info.h"
 #include "models/layers.h"
 #include "models/optim.h"
-#include "models/param_table.h"
+#include "train/param_table.h"
 #include "models/pr_lstm.h"
 #include "models/ql_lstm.h"
 #include "models/recurrent.h"

@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/blas_info.h"
 #include "autograd/grad_flow.h"
 #include "core/atomic_file.h"
 #include "models/layers.h"

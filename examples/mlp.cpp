@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "autograd/tape_print.h"
+#include "models/optim.h"
 #include "tapegrad.h"
 
 using namespace tapegrad;
@@ -33,10 +34,7 @@ Tensor mlp(const std::vector<Layer>& layers, const Tensor& x) {
 }
 }  // namespace
 
-int main(int argc, char** argv) {
-    use_fast_blas_kernels(argc, argv);
-    std::printf("%s\n\n", blas_summary().c_str());
-
+int main() {
     // Data: 256 points of y = sin(3x) + noise on x in [-1, 1].
     Generator gen(7);
     const int64_t n = 256;
@@ -50,29 +48,19 @@ int main(int argc, char** argv) {
     }
 
     std::vector<Layer> layers = {Layer(1, 32, gen), Layer(32, 32, gen), Layer(32, 1, gen)};
-    std::vector<Tensor> params, velocity;
-    for (Layer& l : layers)
-        for (Tensor* p : {&l.weight, &l.bias}) {
-            params.push_back(*p);
-            velocity.push_back(Tensor::zeros(p->shape()));
-        }
+    std::vector<Tensor> params;
+    for (Layer& l : layers) params.insert(params.end(), {l.weight, l.bias});
 
-    // Training: mean squared error, SGD with momentum (the backend's fused update kernel).
-    SgdHyper sgd;
-    sgd.lr = 0.05;
-    sgd.momentum = 0.9;
+    // Training: mean squared error, SGD with momentum (torch.optim.SGD's update).
+    SGD optimizer(params, {/*lr=*/0.05, /*momentum=*/0.9});
     std::printf("training a 1-32-32-1 tanh MLP on y = sin(3x) + noise (256 points)\n");
     for (int step = 0; step <= 1500; ++step) {
         Tensor err = mlp(layers, x) - y;
         Tensor loss = mean(err * err);
         backward(loss);
         if (step % 150 == 0) std::printf("  step %4d   loss %.5f\n", step, loss.item());
-        NoGrad no_grad;
-        for (size_t i = 0; i < params.size(); ++i) {
-            backend_for(params[i].device()).sgd_step(params[i], params[i].grad(), velocity[i], sgd);
-            params[i].zero_grad();
-        }
-        sgd.first_step = false;
+        optimizer.step();
+        optimizer.zero_grad();
     }
 
     // One more step, looked at: the tape of its forward pass, then each parameter's gradient.

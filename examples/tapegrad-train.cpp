@@ -1,5 +1,5 @@
 // tapegrad-train: trains one model on IMDB or on one of the 15 formal-language tasks and
-// evaluates it (models/trainer.h has the loop; models/train_options.h the command line).
+// evaluates it (train/trainer.h has the loop; train/train_options.h the command line).
 //   build/examples/tapegrad-train --help
 //   build/examples/tapegrad-train --task parity_check --model lstm --protocol reduced --out runs/parity-lstm
 //   build/examples/tapegrad-train --task imdb --model qllstm --max-length 256 --epochs 1 --out runs/imdb-ql
@@ -7,9 +7,9 @@
 #include <iostream>
 
 #include "core/error.h"
-#include "ops/blas_info.h"
-#include "models/train_options.h"
-#include "models/trainer.h"
+#include "cpu/blas_info.h"
+#include "train/train_options.h"
+#include "train/trainer.h"
 
 int main(int argc, char** argv) {
     using namespace tapegrad::train;

@@ -1,5 +1,5 @@
 // Optimizers with PyTorch's update equations and defaults, gradient clipping, and learning-rate
-// schedules. The per-element updates are the backend's fused kernels (ops/optimizer_math.h), so
+// schedules. The per-element updates are the backend's fused kernels (core/optimizer_math.h), so
 // a step is one pass over each parameter on the CPU or the GPU.
 #pragma once
 #include <string>

@@ -61,32 +61,25 @@ RecurrentLinear::RecurrentLinear(const Tensor& weight, const Tensor& added, cons
     if (bias.defined()) inputs.push_back(bias);
     // Runs after every step's record. The gradient handed in is the zeros the steps put there only
     // to mark this record as reached.
-    record("recurrent_weight", inputs, s.weight_view, [state = state_](const Tensor&, InputGrads& gx) {
+    static const char* const formulas[2][2] = {  // [has A][has b]
+        {"dL/dU += Σ_t dL/dz_tᵀ h_t", "dL/dU += Σ_t dL/dz_tᵀ h_t;  dL/db += Σ_t Σ_rows dL/dz_t"},
+        {"dL/dU += Σ_t dL/dz_tᵀ h_t;  dL/dA_t += dL/dz_t",
+         "dL/dU += Σ_t dL/dz_tᵀ h_t;  dL/dA_t += dL/dz_t;  dL/db += Σ_t Σ_rows dL/dz_t"}};
+    const char* formula = formulas[added.defined()][bias.defined()];
+    record("recurrent_weight", formula, inputs, s.weight_view, [state = state_](const Tensor&, InputGrads& gx) {
         State& s = *state;
         if (!s.output_grads.defined()) return;  // no step's backward ran
+        Tensor dz = s.output_grads;              // dZ [T, N, G]
+        s.output_grads = Tensor();               // a later backward pass (keep_tape) starts afresh
         const int64_t n = s.rows, g = s.weight.shape()[0], k = s.weight.shape()[1];
         for (int64_t t = 0; t < s.capacity; ++t) {
             if (s.has_grad[t]) continue;
-            Tensor block = alias_with_shape(s.output_grads, {n, g}, t * n * g);
+            Tensor block = alias_with_shape(dz, {n, g}, t * n * g);
             kernels(block).fill(block, 0.0);
         }
-        Tensor dz = s.output_grads;
-        if (gx.needed(0)) {  // beta = 1 adds to a gradient already there, 0 writes the fresh buffer
-            InputGrads::Target gu = gx.target(0);
-            gemm(true, false, dz, s.inputs, gu.grad, g, k, s.steps * n, gu.accumulate ? 1.0 : 0.0);
-        }
-        const size_t bias_index = s.added.defined() ? 2 : 1;
-        if (s.bias.defined() && gx.needed(bias_index)) {
-            Tensor g_bias = alias_with_shape(gx.at(bias_index), {1, g});
-            kernels(dz).sum_to(alias_with_shape(dz, {s.capacity * n, g}), g_bias, 1.0);
-        }
-        if (s.added.defined() && gx.needed(1)) {
-            // dL/dA = dZ: hand the buffer over when A has no gradient yet, else add it.
-            Tensor& g_added = gx.all()[1];
-            if (!g_added.defined()) g_added = dz;
-            else kernels(dz).cast(dz, g_added, true);
-        }
-        s.output_grads = Tensor();  // a later backward pass (keep_tape) starts afresh
+        into(gx, 0, [&](Tensor& gu, double beta) { gemm(true, false, dz, s.inputs, gu, g, k, s.steps * n, beta); });
+        if (s.bias.defined()) gx.add(s.added.defined() ? 2 : 1, dz);  // dL/db: dZ summed over T and N
+        if (s.added.defined()) gx.add(1, dz);                          // dL/dA = dZ, last: it may take dZ over
         s.backward_weight = PackedMatrix();
         s.has_grad.assign(s.capacity, false);
     });
@@ -120,14 +113,15 @@ Tensor RecurrentLinear::step(const Tensor& h) {
                                h.numel() * dtype_size(h.dtype()));
     }
 
-    record(op, {h, s.weight_view}, z, [state = state_, t](const Tensor& gy, InputGrads& gx) {
+    record(op, "dL/dh += dL/dz U;  dL/dU += 0 (dL/dz is saved: the recurrent_weight record adds Σ_t dL/dz_tᵀ h_t)", {h, s.weight_view}, z,
+           [state = state_, t](const Tensor& gy, InputGrads& gx) {
         State& s = *state;
         const int64_t n = s.rows, g = s.weight.shape()[0], gates = s.gates;
         // dL/dz_t in the [N, G] layout: saved into dZ (for dL/dU and dL/dA) when U needs a
         // gradient; gate-major gradients are put back in that order on the way.
         Tensor dz = gy;
         if (gx.needed(1)) {
-            gx.at(1);  // zeros: marks the weight record as reached
+            gx.out(1, InputGrads::Writes::Part);  // zeros: marks the weight record as reached
             if (!s.output_grads.defined()) s.output_grads = empty_like(gy, {s.capacity, n, g});
             dz = alias_with_shape(s.output_grads, {n, g}, t * n * g);
             s.has_grad[t] = true;
@@ -143,8 +137,9 @@ Tensor RecurrentLinear::step(const Tensor& h) {
         }
         if (gx.needed(0)) {
             if (!s.backward_weight.data.defined()) s.backward_weight = kernels(gy).pack_matrix(s.weight, false, 1);
-            InputGrads::Target gh = gx.target(0);
-            kernels(dz).gemm_packed(dz, s.backward_weight, nullptr, Tensor(), gh.accumulate ? 1.0 : 0.0, gh.grad);
+            into(gx, 0, [&](Tensor& gh, double beta) {
+                kernels(dz).gemm_packed(dz, s.backward_weight, nullptr, Tensor(), beta, gh);
+            });
         }
     });
     return z;

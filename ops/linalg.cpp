@@ -6,13 +6,6 @@
 namespace tapegrad {
 
 namespace {
-// Runs product(buffer, beta) into a backward target: beta = 1 adds to the gradient already there,
-// beta = 0 writes the first one into the fresh buffer.
-template <typename Product>
-void into(InputGrads::Target target, Product product) {
-    product(target.grad, target.accumulate ? 1.0 : 0.0);
-}
-
 void check_matrix_inputs(const char* op, const Tensor& a, const Tensor& b) {
     check_floating(op, a);
     check_floating(op, b);
@@ -22,6 +15,7 @@ void check_matrix_inputs(const char* op, const Tensor& a, const Tensor& b) {
 
 // y = a b
 //   dL/da += dL/dy b^T      dL/db += a^T dL/dy       (per batch for batched products)
+constexpr const char* kMatmulFormula = "dL/da += dL/dy bᵀ;  dL/db += aᵀ dL/dy";
 Tensor matmul(const Tensor& a, const Tensor& b) {
     check_matrix_inputs("matmul", a, b);
     if (a.dim() < 2 || b.dim() < 2)
@@ -40,9 +34,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
         if (k == 0) rows = numel(out_shape) / std::max<int64_t>(n, 1);
         Tensor y = empty_like(a, out_shape);
         gemm(false, false, a, b, y, rows, n, k, 0.0);
-        record("matmul", {a, b}, y, [a, b, rows, n, k](const Tensor& gy, InputGrads& gx) {
-            if (gx.needed(0)) into(gx.target(0), [&](Tensor& g, double beta) { gemm(false, true, gy, b, g, rows, k, n, beta); });
-            if (gx.needed(1)) into(gx.target(1), [&](Tensor& g, double beta) { gemm(true, false, a, gy, g, k, n, rows, beta); });
+        record("matmul", kMatmulFormula, {a, b}, y, [a, b, rows, n, k](const Tensor& gy, InputGrads& gx) {
+            into(gx, 0, [&](Tensor& g, double beta) { gemm(false, true, gy, b, g, rows, k, n, beta); });
+            into(gx, 1, [&](Tensor& g, double beta) { gemm(true, false, a, gy, g, k, n, rows, beta); });
         });
         return y;
     }
@@ -53,9 +47,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     int64_t batch = numel(batch_a);
     Tensor y = empty_like(a, out_shape);
     gemm(false, false, a, b, y, m, n, k, 0.0, batch);
-    record("matmul", {a, b}, y, [a, b, m, n, k, batch](const Tensor& gy, InputGrads& gx) {
-        if (gx.needed(0)) into(gx.target(0), [&](Tensor& g, double beta) { gemm(false, true, gy, b, g, m, k, n, beta, batch); });
-        if (gx.needed(1)) into(gx.target(1), [&](Tensor& g, double beta) { gemm(true, false, a, gy, g, k, n, m, beta, batch); });
+    record("matmul", kMatmulFormula, {a, b}, y, [a, b, m, n, k, batch](const Tensor& gy, InputGrads& gx) {
+        into(gx, 0, [&](Tensor& g, double beta) { gemm(false, true, gy, b, g, m, k, n, beta, batch); });
+        into(gx, 1, [&](Tensor& g, double beta) { gemm(true, false, a, gy, g, k, n, m, beta, batch); });
     });
     return y;
 }
@@ -87,13 +81,12 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 
     std::vector<Tensor> inputs = {x, weight};
     if (bias.defined()) inputs.push_back(bias);
-    record("linear", inputs, y, [x, weight, rows, in, out](const Tensor& gy, InputGrads& gx) {
-        if (gx.needed(0)) into(gx.target(0), [&](Tensor& g, double beta) { gemm(false, false, gy, weight, g, rows, in, out, beta); });
-        if (gx.needed(1)) into(gx.target(1), [&](Tensor& g, double beta) { gemm(true, false, gy, x, g, out, in, rows, beta); });
-        if (gx.size() > 2 && gx.needed(2)) {
-            Tensor g_bias = alias_with_shape(gx.at(2), {1, out});
-            kernels(gy).sum_to(alias_with_shape(gy, {rows, out}), g_bias, 1.0);
-        }
+    const char* formula = bias.defined() ? "dL/dx += dL/dy W;  dL/dW += dL/dyᵀ x;  dL/db += Σ_rows dL/dy"
+                                         : "dL/dx += dL/dy W;  dL/dW += dL/dyᵀ x";
+    record("linear", formula, inputs, y, [x, weight, rows, in, out, has_bias = bias.defined()](const Tensor& gy, InputGrads& gx) {
+        into(gx, 0, [&](Tensor& g, double beta) { gemm(false, false, gy, weight, g, rows, in, out, beta); });
+        into(gx, 1, [&](Tensor& g, double beta) { gemm(true, false, gy, x, g, out, in, rows, beta); });
+        if (has_bias) gx.add(2, gy);  // dL/db: dL/dy summed over its rows
     });
     return y;
 }

@@ -15,7 +15,7 @@ bracketing docs/PR-LSTM.md defines is this scan's. Although the loss reads P[n-1
 step computes every merge, as tapegrad does (docs/BENCHMARKS.md, "JAX peer").
 
 Threads: --threads (bench_pr_lstm passes tapegrad's count), else $TAPEGRAD_NUM_THREADS, else the
-CPUs this process may run on, as tapegrad chooses (ops/cpu_threads.h; without its cgroup quota).
+CPUs this process may run on, as tapegrad chooses (cpu/cpu_threads.h; without its cgroup quota).
 XLA's CPU thread pool is sized by the CPUs in the process's affinity mask, so the script restricts
 it to that many CPUs (sched_setaffinity) and also sets intra_op_parallelism_threads in XLA_FLAGS,
 before the JAX backend starts. scripts/jax_peer_check.py checks that this model computes

@@ -264,7 +264,7 @@ BOOST_AUTO_TEST_CASE(recurrent_linear_gradient) {
         (Inputs{h0, w, a6, b6}));
 }
 
-// The CPU backend's product with a prepared matrix (pack_matrix, gemm_packed: ops/cpu_gemm.h)
+// The CPU backend's product with a prepared matrix (pack_matrix, gemm_packed: cpu/cpu_gemm.h)
 // against a plain triple loop: small blocks (libxsmm) and, in float64 with K = 400, large ones
 // (OpenBLAS) cut into several blocks of rows or columns (the threads' shares), widths that are and
 // are not whole vector registers; B given as [K, N] or transposed, with an addend, with beta = 0

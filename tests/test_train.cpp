@@ -1,4 +1,4 @@
-// The training driver's library (models/trainer.h and friends): option parsing and its errors,
+// The training driver's library (train/trainer.h and friends): option parsing and its errors,
 // the CSV log and run files, resume giving bit-identical parameters and optimizer state, and the
 // SIGINT stop with a checkpoint.
 #define BOOST_TEST_MODULE train
@@ -15,9 +15,9 @@
 #include "models/checkpoint.h"
 #include "tests/test_files.h"
 #include "tests/test_helpers.h"
-#include "models/train_options.h"
-#include "models/trainer.h"
-#include "ops/cpu_threads.h"
+#include "train/train_options.h"
+#include "train/trainer.h"
+#include "cpu/cpu_threads.h"
 
 using namespace tapegrad;
 using namespace tapegrad::train;
@@ -203,7 +203,7 @@ BOOST_AUTO_TEST_CASE(resume_is_bit_identical) {
 
 // The same run on 1, 2 and 3 threads ends with the same bits (parameters and Adam state): the CPU
 // backend cuts every loop and product into pieces that depend on the sizes alone and adds partial
-// sums in a fixed order (ops/cpu_threads.h). The sizes are large enough that the elementwise
+// sums in a fixed order (cpu/cpu_threads.h). The sizes are large enough that the elementwise
 // loops, the bias-gradient sums and the matrix products all run in several pieces.
 BOOST_AUTO_TEST_CASE(results_do_not_depend_on_the_thread_count) {
     TempDir dir("threads");

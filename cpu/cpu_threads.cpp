@@ -1,4 +1,4 @@
-#include "ops/cpu_threads.h"
+#include "cpu/cpu_threads.h"
 
 #include <sched.h>
 #include <unistd.h>

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "models/trainer.h"
+#include "train/trainer.h"
 
 namespace tapegrad::train {
 

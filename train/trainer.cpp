@@ -1,4 +1,4 @@
-#include "models/trainer.h"
+#include "train/trainer.h"
 
 #include <unistd.h>
 
@@ -20,13 +20,13 @@
 #include "core/atomic_file.h"
 #include "models/checkpoint.h"
 #include "models/optim.h"
-#include "ops/blas_info.h"
-#include "ops/cpu_gemm.h"
-#include "ops/cpu_threads.h"
+#include "cpu/blas_info.h"
+#include "cpu/cpu_gemm.h"
+#include "cpu/cpu_threads.h"
 #include "ops/nn.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
-#include "models/train_progress.h"
+#include "train/train_progress.h"
 
 namespace tapegrad::train {
 

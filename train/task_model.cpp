@@ -1,4 +1,4 @@
-#include "models/task_model.h"
+#include "train/task_model.h"
 
 #include "core/error.h"
 #include "models/pr_lstm.h"

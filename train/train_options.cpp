@@ -1,4 +1,4 @@
-#include "models/train_options.h"
+#include "train/train_options.h"
 
 #include <CLI/CLI.hpp>
 

@@ -12,7 +12,7 @@
 // chunks itself, and workers take chunks as they wake; the caller waits only for chunks a worker
 // has already begun, never for a worker that has not started. When no worker comes, the loop runs
 // at the speed of one thread. A worker can still be descheduled inside a chunk it began: when the
-// caller waits far longer for one than its own chunks took (ops/cpu_threads.cpp: kDescheduled), the
+// caller waits far longer for one than its own chunks took (cpu/cpu_threads.cpp: kDescheduled), the
 // machine is busy, and the caller runs the loops alone for 50 ms before it tries the workers again.
 //
 // Waiting: a worker with nothing to do spins for 50 microseconds (the next loop of a train step is

@@ -1,4 +1,4 @@
-#include "ops/cpu_allocator.h"
+#include "cpu/cpu_allocator.h"
 
 #include <unistd.h>
 

@@ -10,7 +10,7 @@
 //
 // Threads: a product is cut into blocks of rows or columns of C that depend only on its shape
 // (never on the thread count, so results are bit-identical with any number of threads), and the
-// blocks run on the pool of ops/cpu_threads.h, one single-threaded library call each.
+// blocks run on the pool of cpu/cpu_threads.h, one single-threaded library call each.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -24,7 +24,7 @@
 #include "core/device.h"
 #include "data/formal_tasks.h"
 #include "data/imdb.h"
-#include "models/task_model.h"
+#include "train/task_model.h"
 
 namespace tapegrad::train {
 

@@ -1,4 +1,4 @@
-#include "models/param_table.h"
+#include "train/param_table.h"
 
 #include <fmt/format.h>
 

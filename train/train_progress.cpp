@@ -1,4 +1,4 @@
-#include "models/train_progress.h"
+#include "train/train_progress.h"
 
 #include <chrono>
 #include <cmath>
