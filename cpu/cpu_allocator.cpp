@@ -75,9 +75,4 @@ void cpu_deallocate(void* ptr, size_t bytes) {
     std::free(ptr);
 }
 
-size_t cpu_cached_bytes() {
-    std::lock_guard<std::mutex> lock(cache().mutex);
-    return cache().cached_bytes;
-}
-
 }  // namespace tapegrad
