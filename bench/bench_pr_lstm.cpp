@@ -184,8 +184,8 @@ int main(int argc, char** argv) {
     for (const PythonPeer& peer : peers)
         for (const std::string& note : peer.notes) std::printf("%s\n", note.c_str());
     for (int64_t n : lengths) {
-        // Rounds: about 10 s of n = 40 steps (this host's speed drifts within seconds: the median
-        // of many short rounds), three of the 5-second n = 500 steps.
+        // Rounds: 15 of the short n = 40 steps (this host's speed drifts within seconds: the median
+        // of many short rounds), three of the long n = 500 steps.
         const double ms = bench_step(n, n > 100 ? 3 : 15);
         for (int p = 0; p < 2; ++p) {
             auto it = peers[p].ms.find("PRLSTM_" + std::to_string(n));
