@@ -96,7 +96,8 @@ struct PrLstmStep {
         for (int64_t b = 0; b < B; ++b) labels[b] = int64_t(philox_uniform(2, b) * classes);
         targets = Tensor::from_vector(labels, {B});
     }
-    // The classification output sits at the last position (notes §2.5).
+    // A classification task reads its one output at the last position, the appended empty token
+    // (data/formal_tasks.h).
     Tensor loss() { return cross_entropy(squeeze(slice(model.forward(x), 1, n - 1, n), 1), targets); }
     void step() {
         adam.zero_grad();
