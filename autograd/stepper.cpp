@@ -1,55 +1,28 @@
 #include "autograd/stepper.h"
 
-#include <map>
+#include <cctype>
 
 #include "core/error.h"
 
 namespace tapegrad {
 
-std::string backward_formula(const std::string& op) {
-    // x, a, b: inputs; y: output; ⊙: elementwise product; broadcast inputs sum the gradient back
-    // over their broadcast axes.
-    static const std::map<std::string, std::string> formulas = {
-        {"neg", "dL/dx += −dL/dy"},
-        {"exp", "dL/dx += dL/dy ⊙ y"},
-        {"log", "dL/dx += dL/dy / x"},
-        {"tanh", "dL/dx += dL/dy ⊙ (1 − y²)"},
-        {"sigmoid", "dL/dx += dL/dy ⊙ y ⊙ (1 − y)"},
-        {"relu", "dL/dx += dL/dy ⊙ [x > 0]"},
-        {"sqrt", "dL/dx += dL/dy / (2 y)"},
-        {"pow", "dL/dx += dL/dy ⊙ p x^(p−1)"},
-        {"add_scalar", "dL/dx += dL/dy"},
-        {"mul_scalar", "dL/dx += s dL/dy"},
-        {"add", "dL/da += dL/dy;  dL/db += dL/dy"},
-        {"sub", "dL/da += dL/dy;  dL/db += −dL/dy"},
-        {"mul", "dL/da += dL/dy ⊙ b;  dL/db += dL/dy ⊙ a"},
-        {"div", "dL/da += dL/dy / b;  dL/db += −dL/dy ⊙ a / b²"},
-        {"addcmul", "dL/da += dL/dy;  dL/db += dL/dy ⊙ c;  dL/dc += dL/dy ⊙ b"},  // y = a + b ⊙ c
-        {"bce_with_logits", "dL/dz += dL/dy ⊙ (σ(z) − t)"},
-        {"matmul", "dL/dA += dL/dY Bᵀ;  dL/dB += Aᵀ dL/dY"},
-        {"linear", "dL/dx += dL/dy W;  dL/dW += dL/dyᵀ x;  dL/db += Σ_batch dL/dy"},
-        {"recurrent_linear", "dL/da += dL/dz;  dL/dh += dL/dz U;  dL/dz saved into dZ for dL/dU"},
-        {"recurrent_weight", "dL/dU += dZᵀ H (all steps in one GEMM)"},
-        {"sum", "dL/dx += dL/dy (broadcast back over the summed axes)"},
-        {"mean", "dL/dx += dL/dy / n (broadcast back over the averaged axes)"},
-        {"max", "dL/dx[argmax] += dL/dy"},
-        {"softmax", "dL/dx += y ⊙ (dL/dy − Σ dL/dy ⊙ y)"},
-        {"log_softmax", "dL/dx += dL/dy − softmax(x) Σ dL/dy"},
-        {"cross_entropy", "dL/dz += dL/dy (softmax(z) − onehot(t)) / B"},
-        {"dropout", "dL/dx += dL/dy ⊙ mask / (1 − p)"},
-        {"reshape", "dL/dx += reshape(dL/dy, shape of x)"},
-        {"select", "dL/dx[index] += dL/dy"},
-        {"split", "dL/dx += [dL/dy_0, dL/dy_1, ...] along the axis (the pieces' gradients, zeros where none came)"},
-        {"permute", "dL/dx += permute(dL/dy, inverse permutation)"},
-        {"slice", "dL/dx[window] += dL/dy"},
-        {"concat", "dL/dx_i += dL/dy[block i]"},
-        {"index_select", "dL/dx[index[j]] += dL/dy[j]"},
-        {"gather", "dL/dx[index[j]] += dL/dy[j]"},
-        {"to_dtype", "dL/dx += cast(dL/dy)"},
-        {"to_device", "dL/dx += copy(dL/dy)"},
-    };
-    auto it = formulas.find(op);
-    return it == formulas.end() ? "dL/d(inputs) += (backward of " + op + ")" : it->second;
+std::vector<std::string> formula_inputs(const std::string& formula) {
+    auto is_word_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    std::vector<std::string> names;
+    size_t start = 0;
+    while (start < formula.size()) {
+        size_t end = formula.find(';', start);
+        if (end == std::string::npos) end = formula.size();
+        const size_t term = formula.find_first_not_of(' ', start);
+        if (term < end && formula.compare(term, 4, "dL/d") == 0) {
+            size_t name_end = term + 4;
+            while (name_end < end && is_word_char(formula[name_end])) ++name_end;
+            const size_t plus = formula.find("+=", name_end);
+            if (name_end > term + 4 && plus < end) names.push_back(formula.substr(term + 4, name_end - term - 4));
+        }
+        start = end + 1;
+    }
+    return names;
 }
 
 namespace {
@@ -79,7 +52,7 @@ const BackwardStep& BackwardStepper::step() {
         if (g.defined()) before[i] = host_copy(g);
     }
     Tensor grad_output = pass_.step();
-    last_ = BackwardStep{r, rec.op, rec.scope, backward_formula(rec.op), &rec, grad_output, {}, {}};
+    last_ = BackwardStep{r, rec.op, rec.scope, rec.formula, &rec, grad_output, {}, {}};
     for (size_t i = 0; i < rec.inputs.size(); ++i) {
         Tensor after = rec.inputs[i].requires_grad() ? pass_.in_flight(rec.inputs[i]) : Tensor();
         last_.grad_inputs.push_back(after.defined() ? host_copy(after) : Tensor());

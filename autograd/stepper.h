@@ -18,12 +18,14 @@
 
 namespace tapegrad {
 
-// The math of an op's backward rule, e.g. "dL/dx += dL/dy ⊙ y ⊙ (1 − y)" for "sigmoid".
-std::string backward_formula(const std::string& op);
+// The inputs a record's formula names, in input order: the names after "dL/d" of its terms,
+// "dL/dx += dL/dW ...;  dL/dW += ...;  dL/db += ..." -> {"x", "W", "b"} (record(), autograd/tape.h).
+// An op of any number of inputs writes one term for input i ("dL/dx_i += ..." -> {"x_i"}).
+std::vector<std::string> formula_inputs(const std::string& formula);
 
 struct BackwardStep {
     int64_t index = -1;   // tape index of the record
-    std::string op, scope, formula;
+    std::string op, scope, formula;  // formula: the record's (record(), autograd/tape.h)
     const Record* record = nullptr;
     Tensor grad_output;                // dL/d(output) the record received (after hooks)
     std::vector<Tensor> added;         // per input: what this step added to its gradient, float64 on the

@@ -4,6 +4,7 @@
 
 #include "autograd/anomaly.h"
 #include "core/backend.h"
+#include "core/layout.h"
 
 namespace tapegrad {
 
@@ -38,7 +39,6 @@ NameScope::NameScope(const std::string& name) : previous_length_(scope_path.size
     scope_path += (scope_path.empty() ? "" : "/") + name;
 }
 NameScope::~NameScope() { scope_path.resize(previous_length_); }
-const std::string& current_scope() { return scope_path; }
 
 // ---- recording -------------------------------------------------------------------------------
 
@@ -51,7 +51,7 @@ std::shared_ptr<TapeState> live_tape_of(const Tensor& t) {
 }
 }  // namespace
 
-void record(const char* op, std::vector<Tensor> inputs, Tensor& output, BackwardFn backward) {
+void record(const char* op, const char* formula, std::vector<Tensor> inputs, Tensor& output, BackwardFn backward) {
     bool any_requires_grad = false;
     for (const Tensor& x : inputs) any_requires_grad |= x.requires_grad();
     const bool recording = grad_mode && any_requires_grad;
@@ -76,7 +76,7 @@ void record(const char* op, std::vector<Tensor> inputs, Tensor& output, Backward
     out.tape = state;
     out.tape_epoch = state->epoch;
     out.record = int64_t(state->records.size());
-    state->records.push_back(Record{op, scope_path, std::move(inputs), output, std::move(backward)});
+    state->records.push_back(Record{op, formula, scope_path, std::move(inputs), output, std::move(backward)});
 }
 
 const Record& producer(const Tensor& t) {
@@ -88,7 +88,22 @@ const Record& producer(const Tensor& t) {
 
 // ---- backward --------------------------------------------------------------------------------
 
-InputGrads::InputGrads(const std::vector<Tensor>& inputs) : inputs_(&inputs), grads_(inputs.size()) {}
+namespace {
+Tensor clone(const Tensor& t) {
+    Tensor copy = Tensor::empty(t.shape(), t.dtype(), t.device());
+    backend_for(t.device()).copy_within(copy.raw_data(), t.raw_data(), t.numel() * dtype_size(t.dtype()));
+    return copy;
+}
+
+// acc += g, elementwise, same shape, dtype and device (the add kernel, in place).
+void add_into(Tensor& acc, const Tensor& g) {
+    BroadcastPlan plan = broadcast_plan(acc.shape(), acc.shape(), acc.shape());
+    backend_for(acc.device()).binary(binary_op<rules::Add>, plan, acc, alias_with_shape(g, acc.shape()), acc);
+}
+
+// Nothing but `t` holds its buffer: a gradient handed over can become an input's own.
+bool sole_owner(const Tensor& t) { return t.impl_ptr().use_count() == 1 && t.impl().storage.use_count() == 1; }
+}  // namespace
 
 void InputGrads::reset(const std::vector<Tensor>& inputs) {
     inputs_ = &inputs;
@@ -97,26 +112,36 @@ void InputGrads::reset(const std::vector<Tensor>& inputs) {
 
 bool InputGrads::needed(size_t i) const { return (*inputs_)[i].requires_grad(); }
 
-InputGrads::Target InputGrads::target(size_t i) {
+void InputGrads::add(size_t i, const Tensor& g) {
     const Tensor& x = (*inputs_)[i];
+    if (!x.requires_grad()) return;
+    Tensor& slot = grads_[i];
+    if (g.numel() == x.numel()) {  // x's elements, in x's shape or a view's
+        if (slot.defined()) add_into(slot, g);
+        else slot = sole_owner(g) ? alias_with_shape(g, x.shape()) : alias_with_shape(clone(g), x.shape());
+        return;
+    }
+    // g is x broadcast to g's shape: x's gradient is g summed over the dims x was repeated along.
+    if (!slot.defined()) slot = Tensor::zeros(x.shape(), x.dtype(), x.device());
+    Shape padded(g.dim() - x.dim(), 1);
+    padded.insert(padded.end(), x.shape().begin(), x.shape().end());
+    Tensor view = alias_with_shape(slot, padded);
+    backend_for(g.device()).sum_to(g, view, 1.0);
+}
+
+InputGrads::Out InputGrads::out(size_t i, Writes writes) {
+    const Tensor& x = (*inputs_)[i];
+    if (!x.requires_grad()) return {none_, false};
     if (grads_[i].defined()) return {grads_[i], true};
+    if (writes == Writes::Part) {
+        grads_[i] = Tensor::zeros(x.shape(), x.dtype(), x.device());
+        return {grads_[i], true};
+    }
     grads_[i] = Tensor::empty(x.shape(), x.dtype(), x.device());
     return {grads_[i], false};
 }
 
-Tensor& InputGrads::at(size_t i) {
-    const Tensor& x = (*inputs_)[i];
-    if (!grads_[i].defined() && x.requires_grad()) grads_[i] = Tensor::zeros(x.shape(), x.dtype(), x.device());
-    return grads_[i];
-}
-
 namespace {
-Tensor clone(const Tensor& t) {
-    Tensor copy = Tensor::empty(t.shape(), t.dtype(), t.device());
-    backend_for(t.device()).copy_within(copy.raw_data(), t.raw_data(), t.numel() * dtype_size(t.dtype()));
-    return copy;
-}
-
 // acc += g (same shape, dtype and device). If acc is empty it takes g itself when `g_is_ours`
 // (a buffer backward allocated and nobody else holds), else a copy of g.
 void accumulate(std::shared_ptr<TensorImpl>& acc, const Tensor& g, bool g_is_ours) {
@@ -125,7 +150,7 @@ void accumulate(std::shared_ptr<TensorImpl>& acc, const Tensor& g, bool g_is_our
         return;
     }
     Tensor target(acc);
-    backend_for(target.device()).cast(g, target, /*accumulate=*/true);
+    add_into(target, g);
 }
 
 Tensor run_hooks(const Tensor& t, Tensor grad) {
@@ -196,14 +221,14 @@ Tensor BackwardPass::step() {
     // tensor sum into one gradient.
     grads_.reset(rec.inputs);
     for (size_t i = 0; i < rec.inputs.size(); ++i)
-        if (rec.inputs[i].requires_grad()) grads_.all()[i] = slot_of(rec.inputs[i]);
+        if (rec.inputs[i].requires_grad()) grads_.grads_[i] = slot_of(rec.inputs[i]);
     rec.backward(grad_output, grads_);
     for (size_t i = 0; i < rec.inputs.size(); ++i) {
-        const Tensor& g = grads_.all()[i];
+        const Tensor& g = grads_.grads_[i];
         if (!g.defined()) continue;
         Tensor& slot = slot_of(rec.inputs[i]);
         if (!slot.defined()) slot = g;  // first gradient to reach this tensor
-        else if (!slot.same(g)) backend_for(g.device()).cast(g, slot, true);  // input used twice by this op
+        else if (!slot.same(g)) add_into(slot, g);  // input used twice by this op
         if (anomaly_detection_enabled()) check_backward_anomaly(rec, r, i, slot);
     }
     do --next_;

@@ -22,38 +22,46 @@
 
 namespace tapegrad {
 
-// The gradients of a record's inputs, handed to its backward function. at(i) is the buffer to
-// accumulate into (allocated as zeros on first use), or an undefined Tensor if input i does
-// not require grad: backward functions skip those.
+// The gradients of a record's inputs, handed to its backward function. A backward function adds
+// dL/d(input i) one way, through this object, and never decides how: whether input i's gradient is
+// a fresh buffer to write or one that already holds the gradient of another use, to add to, and
+// whether a tensor is taken over or copied, are the engine's choices alone.
 class InputGrads {
 public:
-    InputGrads() = default;
-    explicit InputGrads(const std::vector<Tensor>& inputs);
-    // Re-targets this object at another record's inputs (backward reuses one InputGrads).
-    void reset(const std::vector<Tensor>& inputs);
+    // Whether input i requires grad; backward functions skip the inputs that do not.
     bool needed(size_t i) const;
-    Tensor& at(size_t i);
-    // The buffer for input i and whether to ADD into it: true when a gradient already arrived
-    // there; false for the first one, in a fresh UNINITIALISED buffer that the backward function
-    // must write whole (kernels with an `accumulate` flag; a zero fill is saved).
-    struct Target {
+    // dL/d(input i) += g, where g holds input i's elements (input i's shape, or any shape with as
+    // many elements: the gradient of a view) or input i broadcast to a larger shape (its gradient is
+    // then g summed back over the broadcast dims: the one place broadcasting is undone). The first
+    // gradient to reach input i takes g's buffer itself when nothing else holds it; else it is
+    // copied or added.
+    void add(size_t i, const Tensor& g);
+    // Where a kernel adds dL/d(input i) of input i's shape itself, without a tensor of its own:
+    // `grad` with `accumulate`, to add to (+=) the gradient already there, or without, a fresh
+    // uninitialised buffer the kernel writes whole (=). A kernel that adds to only a part of the
+    // gradient (a slice's window, a scatter) asks for Writes::Part: a fresh buffer comes zeroed.
+    // `grad` is undefined when input i needs no gradient.
+    enum class Writes { All, Part };
+    struct Out {
         Tensor& grad;
         bool accumulate;
     };
-    Target target(size_t i);
-    size_t size() const { return grads_.size(); }
-    std::vector<Tensor>& all() { return grads_; }
+    Out out(size_t i, Writes writes = Writes::All);
 
 private:
+    friend class BackwardPass;
+    void reset(const std::vector<Tensor>& inputs);
     const std::vector<Tensor>* inputs_ = nullptr;
     std::vector<Tensor> grads_;
+    Tensor none_;  // out(i)'s grad for an input that needs none
 };
 
-// backward(gy, gx): given dL/d(output) = gy, accumulate dL/d(input i) into gx.at(i).
+// backward(gy, gx): given dL/d(output) = gy, add dL/d(input i) for each input through gx.
 using BackwardFn = std::function<void(const Tensor& grad_output, InputGrads& grad_inputs)>;
 
 struct Record {
     std::string op;     // "sigmoid"
+    const char* formula;  // what backward adds to each input's gradient: "dL/dx += dL/dy ⊙ y ⊙ (1 − y)"
     std::string scope;  // the NameScope path it ran under, e.g. "lstm/t=3/forget_gate" ("" if none)
     std::vector<Tensor> inputs;
     Tensor output;
@@ -117,7 +125,6 @@ public:
 private:
     size_t previous_length_;
 };
-const std::string& current_scope();
 
 // Runs op() inside NameScope(label) and returns what it returns:
 //   Tensor c = in_scope("c", [&] { return forget_gate * c_prev + input_gate * candidate; });
@@ -128,8 +135,11 @@ auto in_scope(const std::string& label, Op op) {
 }
 
 // Records an op on the active tape if grad is enabled and any input requires grad; marks
-// `output` as requiring grad and remembers where it was recorded. Called by every op.
-void record(const char* op, std::vector<Tensor> inputs, Tensor& output, BackwardFn backward);
+// `output` as requiring grad and remembers where it was recorded. Called by every op, with the
+// gradient it adds as a formula, one term per input in input order ("dL/da += dL/dy ⊙ b;  dL/db
+// += dL/dy ⊙ a"; an op of any number of inputs writes one term for input i, "dL/dx_i += ..."):
+// the formula the step-through prints (autograd/stepper.h).
+void record(const char* op, const char* formula, std::vector<Tensor> inputs, Tensor& output, BackwardFn backward);
 
 struct BackwardOptions {
     Tensor seed;             // dL/d(output); required when the output is not a scalar

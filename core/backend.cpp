@@ -19,31 +19,4 @@ Backend& backend_for(Device device) {
     return *backend;
 }
 
-const char* to_string(UnaryOp op) {
-    switch (op) {
-        case UnaryOp::Neg: return "neg";
-        case UnaryOp::Exp: return "exp";
-        case UnaryOp::Log: return "log";
-        case UnaryOp::Tanh: return "tanh";
-        case UnaryOp::Sigmoid: return "sigmoid";
-        case UnaryOp::Relu: return "relu";
-        case UnaryOp::Sqrt: return "sqrt";
-        case UnaryOp::Pow: return "pow";
-        case UnaryOp::AddScalar: return "add_scalar";
-        case UnaryOp::MulScalar: return "mul_scalar";
-    }
-    return "?";
-}
-
-const char* to_string(BinaryOp op) {
-    switch (op) {
-        case BinaryOp::Add: return "add";
-        case BinaryOp::Sub: return "sub";
-        case BinaryOp::Mul: return "mul";
-        case BinaryOp::Div: return "div";
-        case BinaryOp::BceWithLogits: return "bce_with_logits";
-    }
-    return "?";
-}
-
 }  // namespace tapegrad

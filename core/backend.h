@@ -5,27 +5,20 @@
 //
 // Convention (from llm.c): a kernel whose output is a gradient ACCUMULATES into it (`+=`), so the
 // gradient of a tensor used twice is the sum of both uses; forward kernels overwrite. The
-// elementwise backward kernels take `accumulate`: false when theirs is the FIRST gradient to reach
-// a tensor, which they then write (`=`) into an uninitialised buffer, saving a zero fill and a read
-// (InputGrads::target, autograd/tape.h).
+// backward kernels that take `accumulate` are told by the engine (InputGrads::out,
+// autograd/tape.h) when theirs is the FIRST gradient to reach a tensor: they then write (`=`)
+// into an uninitialised buffer, saving a zero fill and a read.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "core/device.h"
+#include "core/elementwise_math.h"
 #include "core/indexing.h"
 #include "core/tensor.h"
 
 namespace tapegrad {
-
-// Elementwise ops with one input (the scalar parameterises pow/add_scalar/mul_scalar).
-enum class UnaryOp { Neg, Exp, Log, Tanh, Sigmoid, Relu, Sqrt, Pow, AddScalar, MulScalar };
-// Elementwise ops with two (broadcast) inputs.
-enum class BinaryOp { Add, Sub, Mul, Div, BceWithLogits };
-
-const char* to_string(UnaryOp op);
-const char* to_string(BinaryOp op);
 
 // Broadcast plan of a binary op: output shape, and the strides of a and b over it (0 where the
 // operand is broadcast). Built by ops/elementwise.cpp, consumed by both backends.
@@ -82,8 +75,8 @@ public:
     virtual void copy_to_host(void* host_dst, const void* src, size_t bytes) = 0;
     virtual void copy_within(void* dst, const void* src, size_t bytes) = 0;
     virtual void fill(Tensor& y, double value) = 0;
-    // y = x converted to y's dtype (float32 <-> float64); accumulate: y += x.
-    virtual void cast(const Tensor& x, Tensor& y, bool accumulate) = 0;
+    // y = x converted to y's dtype (float32 <-> float64)
+    virtual void cast(const Tensor& x, Tensor& y) = 0;
 
     // ---- elementwise ----
     // y = f(x)

@@ -1,24 +1,21 @@
-// The math of every elementwise op, for one element, on host and device (TG_HD).
-// The CPU kernels (cpu/cpu_backend.cpp) and the CUDA kernels (cuda/) both call these, so the
-// formulas exist once and CPU tests check the code the GPU runs.
+// The math of every elementwise op, for one element, on host and device (TG_HD), each op one
+// rule: its name, the gradient formula the step-through prints, its value and its derivative.
+// The CPU kernels (cpu/cpu_backend.cpp) and the CUDA kernels (cuda/) both call these, so each
+// formula exists once and CPU tests check the code the GPU runs. The lists UnaryRules and
+// BinaryRules are the one place that names every elementwise op: an op's id (UnaryOp,
+// BinaryOp), its name and the kernels' dispatch all come from its position there.
 //
-//   op           forward y = f(x)              derivative dy/dx (x = input, y = output, s = scalar)
-//   neg          -x                            -1
-//   exp          e^x                           y
-//   log          ln x                          1 / x
-//   tanh         tanh x                        1 - y^2
-//   sigmoid      1 / (1 + e^-x)                y (1 - y)
-//   relu         max(x, 0)                     1 if x > 0 else 0
-//   sqrt         sqrt x                        1 / (2 y)
-//   pow          x^s                           s x^(s-1)
-//   add_scalar   x + s                         1
-//   mul_scalar   s x                           s
+// Adding a unary op (say softplus) is a rule here, its entry in UnaryRules, a one-line public
+// function in ops/elementwise.h and a case in tests/ (docs/TUTORIAL.md shows it done).
 #pragma once
 #include <cmath>
+#include <cstdint>
 #include <type_traits>
 
-#include "core/backend.h"
+#include "core/dtype.h"
+#include "core/error.h"
 #include "core/hostdevice.h"
+#include "core/random.h"
 
 namespace tapegrad {
 
@@ -26,97 +23,202 @@ namespace tapegrad {
 // also what lets the CPU loops use the 16-lane float SIMD variants.
 #define TG_USING_STD_MATH using std::exp, std::log, std::tanh, std::sqrt, std::pow, std::log1p, std::fabs
 
-template <UnaryOp OP, typename T>
-TG_HD T unary_value(T x, T s) {
-    TG_USING_STD_MATH;
-    if constexpr (OP == UnaryOp::Neg) return -x;
-    if constexpr (OP == UnaryOp::Exp) return exp(x);
-    if constexpr (OP == UnaryOp::Log) return log(x);
-    if constexpr (OP == UnaryOp::Tanh) return tanh(x);
+// A list of rules: the position of each is its op's id.
+template <typename... Rules>
+struct RuleList {
+    static constexpr int size = int(sizeof...(Rules));
+    // The id of `Rule`; a rule missing from the list fails to build.
+    template <typename Rule>
+    static constexpr int id() {
+        constexpr bool matches[] = {std::is_same_v<Rule, Rules>...};
+        for (int i = 0; i < size; ++i)
+            if (matches[i]) return i;
+        return -1;
+    }
+    static const char* name(int id) {
+        static const char* const names[] = {Rules::name...};
+        return id >= 0 && id < size ? names[id] : "?";
+    }
+    static const char* formula(int id) {
+        static const char* const formulas[] = {Rules::formula...};
+        return id >= 0 && id < size ? formulas[id] : "?";
+    }
+    // Calls fn(Rule{}) for the rule with this id: turns the runtime id into a compile-time rule
+    // once per kernel launch, so the per-element loop has no switch inside.
+    template <typename Fn>
+    static void dispatch(int id, Fn&& fn) {
+        int i = 0;
+        ((i++ == id ? (fn(Rules{}), true) : false) || ...);
+    }
+    // No two rules share a name (checked at compile time below).
+    static constexpr bool names_unique() {
+        constexpr const char* names[] = {Rules::name...};
+        for (int i = 0; i < size; ++i)
+            for (int j = i + 1; j < size; ++j)
+                if (same_text(names[i], names[j])) return false;
+        return true;
+    }
+
+private:
+    static constexpr bool same_text(const char* a, const char* b) {
+        while (*a && *a == *b) ++a, ++b;
+        return *a == *b;
+    }
+};
+
+// ---- unary: y = f(x; s), s the scalar of pow, add_scalar and mul_scalar ------------------------
+//   dL/dx += dL/dy ⊙ f'(x), where a rule may write f' with the output y (x = input, y = output)
+
+namespace rules {
+
+struct Neg {  // y = -x
+    static constexpr const char* name = "neg";
+    static constexpr const char* formula = "dL/dx += −dL/dy";
+    template <typename T> TG_HD static T value(T x, T) { return -x; }
+    template <typename T> TG_HD static T derivative(T, T, T) { return T(-1); }
+};
+
+struct Exp {  // y = e^x
+    static constexpr const char* name = "exp";
+    static constexpr const char* formula = "dL/dx += dL/dy ⊙ y";
+    template <typename T> TG_HD static T value(T x, T) { TG_USING_STD_MATH; return exp(x); }
+    template <typename T> TG_HD static T derivative(T, T y, T) { return y; }
+};
+
+struct Log {  // y = ln x
+    static constexpr const char* name = "log";
+    static constexpr const char* formula = "dL/dx += dL/dy / x";
+    template <typename T> TG_HD static T value(T x, T) { TG_USING_STD_MATH; return log(x); }
+    template <typename T> TG_HD static T derivative(T x, T, T) { return T(1) / x; }
+};
+
+struct Tanh {  // y = tanh x
+    static constexpr const char* name = "tanh";
+    static constexpr const char* formula = "dL/dx += dL/dy ⊙ (1 − y²)";
+    template <typename T> TG_HD static T value(T x, T) { TG_USING_STD_MATH; return tanh(x); }
+    template <typename T> TG_HD static T derivative(T, T y, T) { return T(1) - y * y; }
+};
+
+struct Sigmoid {  // y = σ(x) = 1 / (1 + e^-x)
+    static constexpr const char* name = "sigmoid";
+    static constexpr const char* formula = "dL/dx += dL/dy ⊙ y ⊙ (1 − y)";
     // Stable on both tails without a branch: for x -> -inf, exp(-x) -> inf and 1 / inf = 0.
-    if constexpr (OP == UnaryOp::Sigmoid) return T(1) / (T(1) + exp(-x));
-    if constexpr (OP == UnaryOp::Relu) return x > T(0) ? x : T(0);
-    if constexpr (OP == UnaryOp::Sqrt) return sqrt(x);
-    if constexpr (OP == UnaryOp::Pow) return pow(x, s);
-    if constexpr (OP == UnaryOp::AddScalar) return x + s;
-    if constexpr (OP == UnaryOp::MulScalar) return x * s;
-    return T(0);
-}
+    template <typename T> TG_HD static T value(T x, T) { TG_USING_STD_MATH; return T(1) / (T(1) + exp(-x)); }
+    template <typename T> TG_HD static T derivative(T, T y, T) { return y * (T(1) - y); }
+};
 
-template <UnaryOp OP, typename T>
-TG_HD T unary_derivative(T x, T y, T s) {
-    TG_USING_STD_MATH;
-    if constexpr (OP == UnaryOp::Neg) return T(-1);
-    if constexpr (OP == UnaryOp::Exp) return y;
-    if constexpr (OP == UnaryOp::Log) return T(1) / x;
-    if constexpr (OP == UnaryOp::Tanh) return T(1) - y * y;
-    if constexpr (OP == UnaryOp::Sigmoid) return y * (T(1) - y);
-    if constexpr (OP == UnaryOp::Relu) return x > T(0) ? T(1) : T(0);
-    if constexpr (OP == UnaryOp::Sqrt) return T(0.5) / y;
-    if constexpr (OP == UnaryOp::Pow) return s * pow(x, s - T(1));
-    if constexpr (OP == UnaryOp::AddScalar) return T(1);
-    if constexpr (OP == UnaryOp::MulScalar) return s;
-    return T(0);
-}
+struct Relu {  // y = max(x, 0)
+    static constexpr const char* name = "relu";
+    static constexpr const char* formula = "dL/dx += dL/dy ⊙ [x > 0]";
+    template <typename T> TG_HD static T value(T x, T) { return x > T(0) ? x : T(0); }
+    template <typename T> TG_HD static T derivative(T x, T, T) { return x > T(0) ? T(1) : T(0); }
+};
 
-//   op                forward y = f(a, b)                        dy/da            dy/db
-//   add               a + b                                      1                1
-//   sub               a - b                                      1                -1
-//   mul               a b                                        b                a
-//   div               a / b                                      1 / b            -a / b^2
-//   bce_with_logits   max(a,0) - a b + log(1 + e^-|a|)           sigmoid(a) - b   -a
-//                     (a = logit, b = target in [0, 1]; the stable form of
-//                      -b log sigmoid(a) - (1 - b) log(1 - sigmoid(a)))
-template <BinaryOp OP, typename T>
-TG_HD T binary_value(T a, T b) {
-    TG_USING_STD_MATH;
-    if constexpr (OP == BinaryOp::Add) return a + b;
-    if constexpr (OP == BinaryOp::Sub) return a - b;
-    if constexpr (OP == BinaryOp::Mul) return a * b;
-    if constexpr (OP == BinaryOp::Div) return a / b;
-    if constexpr (OP == BinaryOp::BceWithLogits) return (a > T(0) ? a : T(0)) - a * b + log1p(exp(-fabs(a)));
-    return T(0);
-}
+struct Sqrt {  // y = √x
+    static constexpr const char* name = "sqrt";
+    static constexpr const char* formula = "dL/dx += dL/dy / (2 y)";
+    template <typename T> TG_HD static T value(T x, T) { TG_USING_STD_MATH; return sqrt(x); }
+    template <typename T> TG_HD static T derivative(T, T y, T) { return T(0.5) / y; }
+};
 
-template <BinaryOp OP, typename T>
-TG_HD T binary_derivative(int operand, T a, T b) {
-    if constexpr (OP == BinaryOp::Add) return T(1);
-    if constexpr (OP == BinaryOp::Sub) return operand == 0 ? T(1) : T(-1);
-    if constexpr (OP == BinaryOp::Mul) return operand == 0 ? b : a;
-    if constexpr (OP == BinaryOp::Div) return operand == 0 ? T(1) / b : -a / (b * b);
-    if constexpr (OP == BinaryOp::BceWithLogits)
-        return operand == 0 ? unary_value<UnaryOp::Sigmoid, T>(a, T(0)) - b : -a;
-    return T(0);
-}
+struct Pow {  // y = x^s
+    static constexpr const char* name = "pow";
+    static constexpr const char* formula = "dL/dx += dL/dy ⊙ s x^(s−1)";
+    template <typename T> TG_HD static T value(T x, T s) { TG_USING_STD_MATH; return pow(x, s); }
+    template <typename T> TG_HD static T derivative(T x, T, T s) { TG_USING_STD_MATH; return s * pow(x, s - T(1)); }
+};
 
-// Calls fn(std::integral_constant<UnaryOp, op>) for the runtime `op`: turns the runtime enum into
-// a compile-time one once per kernel launch, so the per-element loop has no switch inside.
-template <typename Fn>
-void dispatch_unary(UnaryOp op, Fn&& fn) {
-    switch (op) {
-        case UnaryOp::Neg: fn(std::integral_constant<UnaryOp, UnaryOp::Neg>{}); break;
-        case UnaryOp::Exp: fn(std::integral_constant<UnaryOp, UnaryOp::Exp>{}); break;
-        case UnaryOp::Log: fn(std::integral_constant<UnaryOp, UnaryOp::Log>{}); break;
-        case UnaryOp::Tanh: fn(std::integral_constant<UnaryOp, UnaryOp::Tanh>{}); break;
-        case UnaryOp::Sigmoid: fn(std::integral_constant<UnaryOp, UnaryOp::Sigmoid>{}); break;
-        case UnaryOp::Relu: fn(std::integral_constant<UnaryOp, UnaryOp::Relu>{}); break;
-        case UnaryOp::Sqrt: fn(std::integral_constant<UnaryOp, UnaryOp::Sqrt>{}); break;
-        case UnaryOp::Pow: fn(std::integral_constant<UnaryOp, UnaryOp::Pow>{}); break;
-        case UnaryOp::AddScalar: fn(std::integral_constant<UnaryOp, UnaryOp::AddScalar>{}); break;
-        case UnaryOp::MulScalar: fn(std::integral_constant<UnaryOp, UnaryOp::MulScalar>{}); break;
+struct AddScalar {  // y = x + s
+    static constexpr const char* name = "add_scalar";
+    static constexpr const char* formula = "dL/dx += dL/dy";
+    template <typename T> TG_HD static T value(T x, T s) { return x + s; }
+    template <typename T> TG_HD static T derivative(T, T, T) { return T(1); }
+};
+
+struct MulScalar {  // y = s x
+    static constexpr const char* name = "mul_scalar";
+    static constexpr const char* formula = "dL/dx += s dL/dy";
+    template <typename T> TG_HD static T value(T x, T s) { return x * s; }
+    template <typename T> TG_HD static T derivative(T, T, T s) { return s; }
+};
+
+}  // namespace rules
+
+using UnaryRules = RuleList<rules::Neg, rules::Exp, rules::Log, rules::Tanh, rules::Sigmoid, rules::Relu, rules::Sqrt,
+                            rules::Pow, rules::AddScalar, rules::MulScalar>;
+static_assert(UnaryRules::names_unique(), "two unary rules share a name");
+
+// ---- binary: y = f(a, b), broadcast -----------------------------------------------------------
+//   dL/da += dL/dy ⊙ ∂f/∂a and dL/db += dL/dy ⊙ ∂f/∂b, each summed over the dims its operand was
+//   repeated along. derivative(0, a, b) is ∂f/∂a, derivative(1, a, b) is ∂f/∂b.
+
+namespace rules {
+
+struct Add {  // y = a + b
+    static constexpr const char* name = "add";
+    static constexpr const char* formula = "dL/da += dL/dy;  dL/db += dL/dy";
+    template <typename T> TG_HD static T value(T a, T b) { return a + b; }
+    template <typename T> TG_HD static T derivative(int, T, T) { return T(1); }
+};
+
+struct Sub {  // y = a - b
+    static constexpr const char* name = "sub";
+    static constexpr const char* formula = "dL/da += dL/dy;  dL/db += −dL/dy";
+    template <typename T> TG_HD static T value(T a, T b) { return a - b; }
+    template <typename T> TG_HD static T derivative(int operand, T, T) { return operand == 0 ? T(1) : T(-1); }
+};
+
+struct Mul {  // y = a ⊙ b
+    static constexpr const char* name = "mul";
+    static constexpr const char* formula = "dL/da += dL/dy ⊙ b;  dL/db += dL/dy ⊙ a";
+    template <typename T> TG_HD static T value(T a, T b) { return a * b; }
+    template <typename T> TG_HD static T derivative(int operand, T a, T b) { return operand == 0 ? b : a; }
+};
+
+struct Div {  // y = a / b
+    static constexpr const char* name = "div";
+    static constexpr const char* formula = "dL/da += dL/dy / b;  dL/db += −dL/dy ⊙ a / b²";
+    template <typename T> TG_HD static T value(T a, T b) { return a / b; }
+    template <typename T> TG_HD static T derivative(int operand, T a, T b) {
+        return operand == 0 ? T(1) / b : -a / (b * b);
     }
-}
+};
 
-template <typename Fn>
-void dispatch_binary(BinaryOp op, Fn&& fn) {
-    switch (op) {
-        case BinaryOp::Add: fn(std::integral_constant<BinaryOp, BinaryOp::Add>{}); break;
-        case BinaryOp::Sub: fn(std::integral_constant<BinaryOp, BinaryOp::Sub>{}); break;
-        case BinaryOp::Mul: fn(std::integral_constant<BinaryOp, BinaryOp::Mul>{}); break;
-        case BinaryOp::Div: fn(std::integral_constant<BinaryOp, BinaryOp::Div>{}); break;
-        case BinaryOp::BceWithLogits: fn(std::integral_constant<BinaryOp, BinaryOp::BceWithLogits>{}); break;
+// The per-element loss of binary cross-entropy on a logit z (operand a) and a target t in [0, 1]
+// (operand b): y = -t log σ(z) - (1 - t) log(1 - σ(z)), in the stable form
+// y = max(z, 0) - z t + log(1 + e^-|z|).
+struct BceWithLogits {
+    static constexpr const char* name = "bce_with_logits";
+    static constexpr const char* formula = "dL/dz += dL/dy ⊙ (σ(z) − t);  dL/dt += −dL/dy ⊙ z";
+    template <typename T> TG_HD static T value(T z, T t) {
+        TG_USING_STD_MATH;
+        return (z > T(0) ? z : T(0)) - z * t + log1p(exp(-fabs(z)));
     }
-}
+    template <typename T> TG_HD static T derivative(int operand, T z, T t) {
+        return operand == 0 ? Sigmoid::value(z, T(0)) - t : -z;
+    }
+};
+
+}  // namespace rules
+
+using BinaryRules = RuleList<rules::Add, rules::Sub, rules::Mul, rules::Div, rules::BceWithLogits>;
+static_assert(BinaryRules::names_unique(), "two binary rules share a name");
+
+// An elementwise op's id, handed to the kernels: its rule's position in UnaryRules or BinaryRules.
+enum class UnaryOp : int8_t {};
+enum class BinaryOp : int8_t {};
+template <typename Rule>
+constexpr UnaryOp unary_op = UnaryOp(UnaryRules::id<Rule>());
+template <typename Rule>
+constexpr BinaryOp binary_op = BinaryOp(BinaryRules::id<Rule>());
+inline const char* to_string(UnaryOp op) { return UnaryRules::name(int(op)); }
+inline const char* to_string(BinaryOp op) { return BinaryRules::name(int(op)); }
+
+// Calls fn(Rule{}) with the rule of a runtime op id (see RuleList::dispatch).
+template <typename Fn>
+void dispatch_unary(UnaryOp op, Fn&& fn) { UnaryRules::dispatch(int(op), fn); }
+template <typename Fn>
+void dispatch_binary(BinaryOp op, Fn&& fn) { BinaryRules::dispatch(int(op), fn); }
 
 // Calls fn(T{}) with T = float or double for a floating dtype.
 template <typename Fn>

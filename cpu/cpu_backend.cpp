@@ -98,7 +98,7 @@ public:
         });
     }
 
-    void cast(const Tensor& x, Tensor& y, bool accumulate) override {
+    void cast(const Tensor& x, Tensor& y) override {
         int64_t n = x.numel();
         dispatch_float(x.dtype(), [&](auto tx) {
             dispatch_float(y.dtype(), [&](auto ty) {
@@ -107,13 +107,8 @@ public:
                 const X* src = x.data<X>();
                 Y* dst = y.data<Y>();
                 parallel_for(n, n, [=](int64_t begin, int64_t end) {
-                    if (accumulate) {
 #pragma omp simd
-                        for (int64_t i = begin; i < end; ++i) dst[i] += Y(src[i]);
-                    } else {
-#pragma omp simd
-                        for (int64_t i = begin; i < end; ++i) dst[i] = Y(src[i]);
-                    }
+                    for (int64_t i = begin; i < end; ++i) dst[i] = Y(src[i]);
                 });
             });
         });
@@ -126,11 +121,11 @@ public:
             const T* in = x.data<T>();
             T* out = y.data<T>();
             T s = T(scalar);
-            dispatch_unary(op, [&](auto op_constant) {
-                constexpr UnaryOp OP = decltype(op_constant)::value;
+            dispatch_unary(op, [&](auto rule) {
+                using Rule = decltype(rule);
                 parallel_for(n, n, [=](int64_t begin, int64_t end) {
 #pragma omp simd
-                    for (int64_t i = begin; i < end; ++i) out[i] = unary_value<OP, T>(in[i], s);
+                    for (int64_t i = begin; i < end; ++i) out[i] = Rule::value(in[i], s);
                 });
             });
         });
@@ -146,12 +141,12 @@ public:
             const T* g_out = gy.data<T>();
             T* g_in = gx.data<T>();
             T s = T(scalar);
-            dispatch_unary(op, [&](auto op_constant) {
-                constexpr UnaryOp OP = decltype(op_constant)::value;
+            dispatch_unary(op, [&](auto rule) {
+                using Rule = decltype(rule);
                 parallel_for(n, n, [=](int64_t begin, int64_t end) {
 #pragma omp simd
                     for (int64_t i = begin; i < end; ++i)
-                        g_in[i] = (accumulate ? g_in[i] : T(0)) + g_out[i] * unary_derivative<OP, T>(in[i], out[i], s);
+                        g_in[i] = (accumulate ? g_in[i] : T(0)) + g_out[i] * Rule::derivative(in[i], out[i], s);
                 });
             });
         });
@@ -164,12 +159,12 @@ public:
             const T* pb = b.data<T>();
             T* out = y.data<T>();
             int64_t n = plan.numel;
-            dispatch_binary(op, [&](auto op_constant) {
-                constexpr BinaryOp OP = decltype(op_constant)::value;
+            dispatch_binary(op, [&](auto rule) {
+                using Rule = decltype(rule);
                 if (plan.same_shape) {
                     parallel_for(n, n, [=](int64_t begin, int64_t end) {
 #pragma omp simd
-                        for (int64_t i = begin; i < end; ++i) out[i] = binary_value<OP, T>(pa[i], pb[i]);
+                        for (int64_t i = begin; i < end; ++i) out[i] = Rule::value(pa[i], pb[i]);
                     });
                     return;
                 }
@@ -181,7 +176,7 @@ public:
                         const T* rb = pb + row_b.offset();
                         T* ry = out + r * length;
                         strided_row(length, sa, sb, [=](int64_t j, int64_t ia, int64_t ib) {
-                            ry[j] = binary_value<OP, T>(ra[ia], rb[ib]);
+                            ry[j] = Rule::value(ra[ia], rb[ib]);
                         });
                     }
                 });
@@ -197,8 +192,8 @@ public:
             const T* pb = b.data<T>();
             const T* g_out = gy.data<T>();
             int64_t n = plan.numel;
-            dispatch_binary(op, [&](auto op_constant) {
-                constexpr BinaryOp OP = decltype(op_constant)::value;
+            dispatch_binary(op, [&](auto rule) {
+                using Rule = decltype(rule);
                 if (plan.same_shape && ga.grad && gb.grad) {  // both in one pass: gy, a, b read once
                     T* g_a = ga.grad->data<T>();
                     T* g_b = gb.grad->data<T>();
@@ -206,19 +201,19 @@ public:
                     parallel_for(n, n, [=](int64_t begin, int64_t end) {
 #pragma omp simd
                         for (int64_t i = begin; i < end; ++i) {
-                            g_a[i] = (add_a ? g_a[i] : T(0)) + g_out[i] * binary_derivative<OP, T>(0, pa[i], pb[i]);
-                            g_b[i] = (add_b ? g_b[i] : T(0)) + g_out[i] * binary_derivative<OP, T>(1, pa[i], pb[i]);
+                            g_a[i] = (add_a ? g_a[i] : T(0)) + g_out[i] * Rule::derivative(0, pa[i], pb[i]);
+                            g_b[i] = (add_b ? g_b[i] : T(0)) + g_out[i] * Rule::derivative(1, pa[i], pb[i]);
                         }
                     });
                     return;
                 }
                 if (ga.grad && gb.grad && both_in_one_pass(plan)) {
-                    both_backward<OP>(plan, pa, pb, g_out, ga, gb);
+                    both_backward<Rule>(plan, pa, pb, g_out, ga, gb);
                     return;
                 }
                 for (int operand = 0; operand < 2; ++operand) {
                     OperandGrad target = operand == 0 ? ga : gb;
-                    if (target.grad) operand_backward<OP>(operand, plan, pa, pb, g_out, *target.grad, target.accumulate);
+                    if (target.grad) operand_backward<Rule>(operand, plan, pa, pb, g_out, *target.grad, target.accumulate);
                 }
             });
         });
@@ -237,7 +232,7 @@ public:
 
     // binary_backward's one-pass form for both operands (both_in_one_pass): each gradient has its
     // operand's layout, so a RowCursor over that layout finds the row of g it adds onto.
-    template <BinaryOp OP, typename T>
+    template <typename Rule, typename T>
     static void both_backward(const BroadcastPlan& plan, const T* pa, const T* pb, const T* g_out, OperandGrad ga,
                               OperandGrad gb) {
         T* g_a = ga.grad->data<T>();
@@ -253,8 +248,8 @@ public:
             T* gb_row = g_b + row_b.offset();
             const T* gy_row = g_out + r * length;
             strided_row(length, sa, sb, [=](int64_t j, int64_t ia, int64_t ib) {
-                ga_row[ia] = (add_a ? ga_row[ia] : T(0)) + gy_row[j] * binary_derivative<OP, T>(0, ra[ia], rb[ib]);
-                gb_row[ib] = (add_b ? gb_row[ib] : T(0)) + gy_row[j] * binary_derivative<OP, T>(1, ra[ia], rb[ib]);
+                ga_row[ia] = (add_a ? ga_row[ia] : T(0)) + gy_row[j] * Rule::derivative(0, ra[ia], rb[ib]);
+                gb_row[ib] = (add_b ? gb_row[ib] : T(0)) + gy_row[j] * Rule::derivative(1, ra[ia], rb[ib]);
             });
         }
     }
@@ -269,7 +264,7 @@ public:
     }
 
     // One operand's part of binary_backward: g += d(a op b)/d(operand) * gy.
-    template <BinaryOp OP, typename T>
+    template <typename Rule, typename T>
     static void operand_backward(int operand, const BroadcastPlan& plan, const T* pa, const T* pb, const T* g_out,
                                  Tensor& g, bool accumulate) {
         T* g_in = g.data<T>();
@@ -278,7 +273,7 @@ public:
             parallel_for(n, n, [=](int64_t begin, int64_t end) {
 #pragma omp simd
                 for (int64_t i = begin; i < end; ++i)
-                    g_in[i] = (accumulate ? g_in[i] : T(0)) + g_out[i] * binary_derivative<OP, T>(operand, pa[i], pb[i]);
+                    g_in[i] = (accumulate ? g_in[i] : T(0)) + g_out[i] * Rule::derivative(operand, pa[i], pb[i]);
             });
             return;
         }
@@ -298,11 +293,11 @@ public:
                 if (row_sum) {  // the whole row sums into one element of g
                     T total = 0;
                     for (int64_t j = 0; j < length; ++j)
-                        total += gy_row[j] * binary_derivative<OP, T>(operand, ra[j * sa], rb[j * sb]);
+                        total += gy_row[j] * Rule::derivative(operand, ra[j * sa], rb[j * sb]);
                     g_row[0] += total;
                 } else {
                     strided_row(length, sa, sb, [=](int64_t j, int64_t ia, int64_t ib) {
-                        g_row[j] = (add ? g_row[j] : T(0)) + gy_row[j] * binary_derivative<OP, T>(operand, ra[ia], rb[ib]);
+                        g_row[j] = (add ? g_row[j] : T(0)) + gy_row[j] * Rule::derivative(operand, ra[ia], rb[ib]);
                     });
                 }
             }

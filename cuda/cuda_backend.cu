@@ -35,18 +35,18 @@ __global__ void fill_kernel(T* y, T value, int64_t n) {
 }
 
 template <typename X, typename Y>
-__global__ void cast_kernel(const X* x, Y* y, int64_t n, bool accumulate) {
-    TG_GRID_LOOP(i, n) y[i] = accumulate ? y[i] + Y(x[i]) : Y(x[i]);
+__global__ void cast_kernel(const X* x, Y* y, int64_t n) {
+    TG_GRID_LOOP(i, n) y[i] = Y(x[i]);
 }
 
-template <UnaryOp OP, typename T>
+template <typename Rule, typename T>
 __global__ void unary_kernel(const T* x, T* y, T s, int64_t n) {
-    TG_GRID_LOOP(i, n) y[i] = unary_value<OP, T>(x[i], s);
+    TG_GRID_LOOP(i, n) y[i] = Rule::value(x[i], s);
 }
 
-template <UnaryOp OP, typename T>
+template <typename Rule, typename T>
 __global__ void unary_backward_kernel(const T* x, const T* y, const T* gy, T* gx, T s, int64_t n, bool accumulate) {
-    TG_GRID_LOOP(i, n) gx[i] = (accumulate ? gx[i] : T(0)) + gy[i] * unary_derivative<OP, T>(x[i], y[i], s);
+    TG_GRID_LOOP(i, n) gx[i] = (accumulate ? gx[i] : T(0)) + gy[i] * Rule::derivative(x[i], y[i], s);
 }
 
 // Without broadcasting, a and b are read at i itself: strided_offset's 64-bit divisions cost more
@@ -55,19 +55,19 @@ TG_HD int64_t operand_offset(const BroadcastPlan& plan, const StridedLayout& lay
     return plan.same_shape ? i : strided_offset(layout, i);
 }
 
-template <BinaryOp OP, typename T>
+template <typename Rule, typename T>
 __global__ void binary_kernel(const T* a, const T* b, T* y, BroadcastPlan plan) {
     TG_GRID_LOOP(i, plan.numel)
-    y[i] = binary_value<OP, T>(a[operand_offset(plan, plan.a, i)], b[operand_offset(plan, plan.b, i)]);
+    y[i] = Rule::value(a[operand_offset(plan, plan.a, i)], b[operand_offset(plan, plan.b, i)]);
 }
 
-template <BinaryOp OP, typename T>
+template <typename Rule, typename T>
 __global__ void binary_backward_kernel(const T* a, const T* b, const T* gy, T* g, BroadcastPlan plan, int operand,
                                        bool accumulate, bool reduced) {
     // g has the operand's shape; where the operand was broadcast (`reduced`), many i land on one
     // element of g: atomicAdd, on a g that is zeroed or holds earlier gradients.
     TG_GRID_LOOP(i, plan.numel) {
-        const T term = gy[i] * binary_derivative<OP, T>(operand, a[operand_offset(plan, plan.a, i)],
+        const T term = gy[i] * Rule::derivative(operand, a[operand_offset(plan, plan.a, i)],
                                                          b[operand_offset(plan, plan.b, i)]);
         if (!reduced) g[i] = (accumulate ? g[i] : T(0)) + term;
         else atomicAdd(&g[strided_offset(operand == 0 ? plan.a : plan.b, i)], term);
@@ -75,13 +75,13 @@ __global__ void binary_backward_kernel(const T* a, const T* b, const T* gy, T* g
 }
 
 // Both gradients of a binary op whose operands were not broadcast, in one pass.
-template <BinaryOp OP, typename T>
+template <typename Rule, typename T>
 __global__ void binary_backward_both_kernel(const T* a, const T* b, const T* gy, T* ga, T* gb, bool add_a, bool add_b,
                                             int64_t n) {
     TG_GRID_LOOP(i, n) {
         const T g = gy[i];
-        ga[i] = (add_a ? ga[i] : T(0)) + g * binary_derivative<OP, T>(0, a[i], b[i]);
-        gb[i] = (add_b ? gb[i] : T(0)) + g * binary_derivative<OP, T>(1, a[i], b[i]);
+        ga[i] = (add_a ? ga[i] : T(0)) + g * Rule::derivative(0, a[i], b[i]);
+        gb[i] = (add_b ? gb[i] : T(0)) + g * Rule::derivative(1, a[i], b[i]);
     }
 }
 
@@ -212,14 +212,14 @@ public:
         launched("fill");
     }
 
-    void cast(const Tensor& x, Tensor& y, bool accumulate) override {
+    void cast(const Tensor& x, Tensor& y) override {
         use_device(x, "cast");
         int64_t n = x.numel();
         dispatch_float(x.dtype(), [&](auto tx) {
             dispatch_float(y.dtype(), [&](auto ty) {
                 using X = decltype(tx);
                 using Y = decltype(ty);
-                cast_kernel<<<blocks_for(n), kBlock>>>(x.data<X>(), y.data<Y>(), n, accumulate);
+                cast_kernel<<<blocks_for(n), kBlock>>>(x.data<X>(), y.data<Y>(), n);
             });
         });
         launched("cast");
@@ -230,9 +230,9 @@ public:
         int64_t n = x.numel();
         dispatch_float(x.dtype(), [&](auto t) {
             using T = decltype(t);
-            dispatch_unary(op, [&](auto op_constant) {
-                constexpr UnaryOp OP = decltype(op_constant)::value;
-                unary_kernel<OP, T><<<blocks_for(n), kBlock>>>(x.data<T>(), y.data<T>(), T(scalar), n);
+            dispatch_unary(op, [&](auto rule) {
+                using Rule = decltype(rule);
+                unary_kernel<Rule, T><<<blocks_for(n), kBlock>>>(x.data<T>(), y.data<T>(), T(scalar), n);
             });
         });
         launched(to_string(op));
@@ -244,9 +244,9 @@ public:
         int64_t n = x.numel();
         dispatch_float(x.dtype(), [&](auto t) {
             using T = decltype(t);
-            dispatch_unary(op, [&](auto op_constant) {
-                constexpr UnaryOp OP = decltype(op_constant)::value;
-                unary_backward_kernel<OP, T><<<blocks_for(n), kBlock>>>(x.data<T>(), y.data<T>(), gy.data<T>(),
+            dispatch_unary(op, [&](auto rule) {
+                using Rule = decltype(rule);
+                unary_backward_kernel<Rule, T><<<blocks_for(n), kBlock>>>(x.data<T>(), y.data<T>(), gy.data<T>(),
                                                                          gx.data<T>(), T(scalar), n, accumulate);
             });
         });
@@ -257,9 +257,9 @@ public:
         use_device(a, to_string(op));
         dispatch_float(a.dtype(), [&](auto t) {
             using T = decltype(t);
-            dispatch_binary(op, [&](auto op_constant) {
-                constexpr BinaryOp OP = decltype(op_constant)::value;
-                binary_kernel<OP, T><<<blocks_for(plan.numel), kBlock>>>(a.data<T>(), b.data<T>(), y.data<T>(), plan);
+            dispatch_binary(op, [&](auto rule) {
+                using Rule = decltype(rule);
+                binary_kernel<Rule, T><<<blocks_for(plan.numel), kBlock>>>(a.data<T>(), b.data<T>(), y.data<T>(), plan);
             });
         });
         launched(to_string(op));
@@ -270,10 +270,10 @@ public:
         use_device(a, to_string(op));
         dispatch_float(a.dtype(), [&](auto t) {
             using T = decltype(t);
-            dispatch_binary(op, [&](auto op_constant) {
-                constexpr BinaryOp OP = decltype(op_constant)::value;
+            dispatch_binary(op, [&](auto rule) {
+                using Rule = decltype(rule);
                 if (plan.same_shape && ga.grad && gb.grad) {
-                    binary_backward_both_kernel<OP, T><<<blocks_for(plan.numel), kBlock>>>(
+                    binary_backward_both_kernel<Rule, T><<<blocks_for(plan.numel), kBlock>>>(
                         a.data<T>(), b.data<T>(), gy.data<T>(), ga.grad->data<T>(), gb.grad->data<T>(), ga.accumulate,
                         gb.accumulate, plan.numel);
                     return;
@@ -283,7 +283,7 @@ public:
                     if (!target.grad) continue;
                     const bool reduced = is_broadcast(operand == 0 ? plan.a : plan.b);
                     if (reduced && !target.accumulate) fill(*target.grad, 0.0);  // the atomic sums need a zeroed g
-                    binary_backward_kernel<OP, T><<<blocks_for(plan.numel), kBlock>>>(
+                    binary_backward_kernel<Rule, T><<<blocks_for(plan.numel), kBlock>>>(
                         a.data<T>(), b.data<T>(), gy.data<T>(), target.grad->data<T>(), plan, operand,
                         target.accumulate, reduced);
                 }

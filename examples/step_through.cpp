@@ -59,22 +59,32 @@ std::string tensor_name(const Tensor& x, const Parameters& parameters) {
     return label + "_" + cluster.substr(cluster.rfind('=') + 1);
 }
 
-// The op's backward rule with its symbols (x or a, b, c: inputs 0, 1, 2; y: output) replaced by the
-// names of this record's tensors: "dL/da += dL/dy ⊙ b" becomes "dL/dc_2 += dL/d#41 ⊙ forget_gate_3".
+// The record's formula with the names of its tensors: each input's symbol (the name its term
+// gives it, "dL/da += ...": formula_inputs) and y, the output, replaced by the name of the tensor
+// the record holds there. "dL/da += dL/dy ⊙ b" becomes "dL/dc_2 += dL/d#41 ⊙ forget_gate_3".
 std::string named_formula(const BackwardStep& s, const Parameters& parameters) {
-    auto name_of = [&](char symbol) -> std::string {
-        if (symbol == 'y') return tensor_name(s.record->output, parameters);
-        const size_t input = symbol == 'c' ? 2 : symbol == 'b' ? 1 : 0;
-        return input < s.record->inputs.size() ? tensor_name(s.record->inputs[input], parameters) : "?";
+    const std::vector<std::string> symbols = formula_inputs(s.formula);
+    auto name_of = [&](const std::string& symbol) -> std::string {
+        if (symbol == "y") return tensor_name(s.record->output, parameters);
+        for (size_t i = 0; i < symbols.size() && i < s.record->inputs.size(); ++i)
+            if (symbols[i] == symbol) return tensor_name(s.record->inputs[i], parameters);
+        return symbol;  // not a tensor of this record (a scalar, an index, a sum's variable)
     };
     auto is_word_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
     std::string out;
     const std::string& f = s.formula;
-    for (size_t i = 0; i < f.size(); ++i) {
-        const bool symbol = std::string("abcxy").find(f[i]) != std::string::npos;
-        const bool starts = i == 0 || !is_word_char(f[i - 1]) || (i >= 4 && f.compare(i - 4, 4, "dL/d") == 0);
-        const bool ends = i + 1 == f.size() || !is_word_char(f[i + 1]);
-        out += symbol && starts && ends ? name_of(f[i]) : std::string(1, f[i]);
+    for (size_t i = 0; i < f.size();) {
+        if (!is_word_char(f[i])) {
+            out += f[i++];
+            continue;
+        }
+        size_t end = i;
+        while (end < f.size() && is_word_char(f[end])) ++end;
+        std::string word = f.substr(i, end - i);
+        // "dL/dh" reads as the word "dh" after "dL/": the symbol is what follows its d.
+        const bool after_d = i >= 3 && f.compare(i - 3, 3, "dL/") == 0 && word[0] == 'd';
+        out += after_d ? "d" + name_of(word.substr(1)) : name_of(word);
+        i = end;
     }
     return out;
 }

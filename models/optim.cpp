@@ -104,7 +104,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
         double scale = max_norm / (norm + 1e-6);
         for (const Tensor& p : params) {
             Tensor g = p.grad();
-            if (g.defined()) backend_for(g.device()).unary(UnaryOp::MulScalar, scale, g, g);  // in place
+            if (g.defined()) backend_for(g.device()).unary(unary_op<rules::MulScalar>, scale, g, g);  // in place
         }
     }
     return norm;

@@ -36,11 +36,13 @@ void gemm(bool transpose_a, bool transpose_b, const Tensor& a, const Tensor& b, 
     kernels(a).gemm(g);
 }
 
-// Runs product(buffer, beta) into a backward target: beta = 1 adds to the gradient already there,
-// beta = 0 writes the first one into the fresh buffer.
+// Runs product(buffer, beta) into input i's gradient, when it needs one: beta = 1 adds to the
+// gradient already there, beta = 0 writes a fresh one.
 template <typename Product>
-void into(InputGrads::Target target, Product product) {
-    product(target.grad, target.accumulate ? 1.0 : 0.0);
+void into(InputGrads& gx, size_t i, Product product) {
+    if (!gx.needed(i)) return;
+    InputGrads::Out g = gx.out(i);
+    product(g.grad, g.accumulate ? 1.0 : 0.0);
 }
 
 void check_matrix_inputs(const char* op, const Tensor& a, const Tensor& b) {
@@ -52,6 +54,7 @@ void check_matrix_inputs(const char* op, const Tensor& a, const Tensor& b) {
 
 // y = a b
 //   dL/da += dL/dy b^T      dL/db += a^T dL/dy       (per batch for batched products)
+constexpr const char* kMatmulFormula = "dL/da += dL/dy bᵀ;  dL/db += aᵀ dL/dy";
 Tensor matmul(const Tensor& a, const Tensor& b) {
     check_matrix_inputs("matmul", a, b);
     if (a.dim() < 2 || b.dim() < 2)
@@ -70,9 +73,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
         if (k == 0) rows = numel(out_shape) / std::max<int64_t>(n, 1);
         Tensor y = empty_like(a, out_shape);
         gemm(false, false, a, b, y, rows, n, k, 0.0);
-        record("matmul", {a, b}, y, [a, b, rows, n, k](const Tensor& gy, InputGrads& gx) {
-            if (gx.needed(0)) into(gx.target(0), [&](Tensor& g, double beta) { gemm(false, true, gy, b, g, rows, k, n, beta); });
-            if (gx.needed(1)) into(gx.target(1), [&](Tensor& g, double beta) { gemm(true, false, a, gy, g, k, n, rows, beta); });
+        record("matmul", kMatmulFormula, {a, b}, y, [a, b, rows, n, k](const Tensor& gy, InputGrads& gx) {
+            into(gx, 0, [&](Tensor& g, double beta) { gemm(false, true, gy, b, g, rows, k, n, beta); });
+            into(gx, 1, [&](Tensor& g, double beta) { gemm(true, false, a, gy, g, k, n, rows, beta); });
         });
         return y;
     }
@@ -83,9 +86,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     int64_t batch = numel(batch_a);
     Tensor y = empty_like(a, out_shape);
     gemm(false, false, a, b, y, m, n, k, 0.0, batch);
-    record("matmul", {a, b}, y, [a, b, m, n, k, batch](const Tensor& gy, InputGrads& gx) {
-        if (gx.needed(0)) into(gx.target(0), [&](Tensor& g, double beta) { gemm(false, true, gy, b, g, m, k, n, beta, batch); });
-        if (gx.needed(1)) into(gx.target(1), [&](Tensor& g, double beta) { gemm(true, false, a, gy, g, k, n, m, beta, batch); });
+    record("matmul", kMatmulFormula, {a, b}, y, [a, b, m, n, k, batch](const Tensor& gy, InputGrads& gx) {
+        into(gx, 0, [&](Tensor& g, double beta) { gemm(false, true, gy, b, g, m, k, n, beta, batch); });
+        into(gx, 1, [&](Tensor& g, double beta) { gemm(true, false, a, gy, g, k, n, m, beta, batch); });
     });
     return y;
 }
@@ -117,13 +120,12 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 
     std::vector<Tensor> inputs = {x, weight};
     if (bias.defined()) inputs.push_back(bias);
-    record("linear", inputs, y, [x, weight, rows, in, out](const Tensor& gy, InputGrads& gx) {
-        if (gx.needed(0)) into(gx.target(0), [&](Tensor& g, double beta) { gemm(false, false, gy, weight, g, rows, in, out, beta); });
-        if (gx.needed(1)) into(gx.target(1), [&](Tensor& g, double beta) { gemm(true, false, gy, x, g, out, in, rows, beta); });
-        if (gx.size() > 2 && gx.needed(2)) {
-            Tensor g_bias = alias_with_shape(gx.at(2), {1, out});
-            kernels(gy).sum_to(alias_with_shape(gy, {rows, out}), g_bias, 1.0);
-        }
+    const char* formula = bias.defined() ? "dL/dx += dL/dy W;  dL/dW += dL/dyᵀ x;  dL/db += Σ_rows dL/dy"
+                                         : "dL/dx += dL/dy W;  dL/dW += dL/dyᵀ x";
+    record("linear", formula, inputs, y, [x, weight, rows, in, out, has_bias = bias.defined()](const Tensor& gy, InputGrads& gx) {
+        into(gx, 0, [&](Tensor& g, double beta) { gemm(false, false, gy, weight, g, rows, in, out, beta); });
+        into(gx, 1, [&](Tensor& g, double beta) { gemm(true, false, gy, x, g, out, in, rows, beta); });
+        if (has_bias) gx.add(2, gy);  // dL/db: dL/dy summed over its rows
     });
     return y;
 }
@@ -177,29 +179,25 @@ RecurrentLinear::RecurrentLinear(const Tensor& weight, const Tensor& added, cons
     if (bias.defined()) inputs.push_back(bias);
     // Runs after every step's record. The gradient handed in is the zeros the steps put there only
     // to mark this record as reached.
-    record("recurrent_weight", inputs, s.weight_view, [state = state_](const Tensor&, InputGrads& gx) {
+    static const char* const formulas[2][2] = {  // [has A][has b]
+        {"dL/dU += Σ_t dL/dz_tᵀ h_t", "dL/dU += Σ_t dL/dz_tᵀ h_t;  dL/db += Σ_t Σ_rows dL/dz_t"},
+        {"dL/dU += Σ_t dL/dz_tᵀ h_t;  dL/dA_t += dL/dz_t",
+         "dL/dU += Σ_t dL/dz_tᵀ h_t;  dL/dA_t += dL/dz_t;  dL/db += Σ_t Σ_rows dL/dz_t"}};
+    const char* formula = formulas[added.defined()][bias.defined()];
+    record("recurrent_weight", formula, inputs, s.weight_view, [state = state_](const Tensor&, InputGrads& gx) {
         State& s = *state;
         if (!s.output_grads.defined()) return;  // no step's backward ran
+        Tensor dz = s.output_grads;              // dZ [T, N, G]
+        s.output_grads = Tensor();               // a later backward pass (keep_tape) starts afresh
         const int64_t n = s.rows, g = s.weight.shape()[0], k = s.weight.shape()[1];
         for (int64_t t = 0; t < s.capacity; ++t) {
             if (s.has_grad[t]) continue;
-            Tensor block = alias_with_shape(s.output_grads, {n, g}, t * n * g);
+            Tensor block = alias_with_shape(dz, {n, g}, t * n * g);
             kernels(block).fill(block, 0.0);
         }
-        Tensor dz = s.output_grads;
-        if (gx.needed(0)) into(gx.target(0), [&](Tensor& gu, double beta) { gemm(true, false, dz, s.inputs, gu, g, k, s.steps * n, beta); });
-        const size_t bias_index = s.added.defined() ? 2 : 1;
-        if (s.bias.defined() && gx.needed(bias_index)) {
-            Tensor g_bias = alias_with_shape(gx.at(bias_index), {1, g});
-            kernels(dz).sum_to(alias_with_shape(dz, {s.capacity * n, g}), g_bias, 1.0);
-        }
-        if (s.added.defined() && gx.needed(1)) {
-            // dL/dA = dZ: hand the buffer over when A has no gradient yet, else add it.
-            Tensor& g_added = gx.all()[1];
-            if (!g_added.defined()) g_added = dz;
-            else kernels(dz).cast(dz, g_added, true);
-        }
-        s.output_grads = Tensor();  // a later backward pass (keep_tape) starts afresh
+        into(gx, 0, [&](Tensor& gu, double beta) { gemm(true, false, dz, s.inputs, gu, g, k, s.steps * n, beta); });
+        if (s.bias.defined()) gx.add(s.added.defined() ? 2 : 1, dz);  // dL/db: dZ summed over T and N
+        if (s.added.defined()) gx.add(1, dz);                          // dL/dA = dZ, last: it may take dZ over
         s.backward_weight = PackedMatrix();
         s.has_grad.assign(s.capacity, false);
     });
@@ -233,14 +231,15 @@ Tensor RecurrentLinear::step(const Tensor& h) {
                                h.numel() * dtype_size(h.dtype()));
     }
 
-    record(op, {h, s.weight_view}, z, [state = state_, t](const Tensor& gy, InputGrads& gx) {
+    record(op, "dL/dh += dL/dz U;  dL/dU += 0 (dL/dz is saved: the recurrent_weight record adds Σ_t dL/dz_tᵀ h_t)", {h, s.weight_view}, z,
+           [state = state_, t](const Tensor& gy, InputGrads& gx) {
         State& s = *state;
         const int64_t n = s.rows, g = s.weight.shape()[0], gates = s.gates;
         // dL/dz_t in the [N, G] layout: saved into dZ (for dL/dU and dL/dA) when U needs a
         // gradient; gate-major gradients are put back in that order on the way.
         Tensor dz = gy;
         if (gx.needed(1)) {
-            gx.at(1);  // zeros: marks the weight record as reached
+            gx.out(1, InputGrads::Writes::Part);  // zeros: marks the weight record as reached
             if (!s.output_grads.defined()) s.output_grads = empty_like(gy, {s.capacity, n, g});
             dz = alias_with_shape(s.output_grads, {n, g}, t * n * g);
             s.has_grad[t] = true;
@@ -256,7 +255,7 @@ Tensor RecurrentLinear::step(const Tensor& h) {
         }
         if (gx.needed(0)) {
             if (!s.backward_weight.data.defined()) s.backward_weight = kernels(gy).pack_matrix(s.weight, false, 1);
-            into(gx.target(0), [&](Tensor& gh, double beta) {
+            into(gx, 0, [&](Tensor& gh, double beta) {
                 kernels(dz).gemm_packed(dz, s.backward_weight, nullptr, Tensor(), beta, gh);
             });
         }

@@ -12,21 +12,25 @@ namespace {
 // y = softmax or log_softmax over the middle axis of [outer, n, inner]
 //   softmax:     dL/dx += y (dL/dy - sum_j dL/dy_j y_j)
 //   log_softmax: dL/dx += dL/dy - softmax(x) sum_j dL/dy_j
-Tensor softmax_op(const char* op, const Tensor& x, int axis, bool log) {
+Tensor softmax_op(const char* op, const char* formula, const Tensor& x, int axis, bool log) {
     check_floating(op, x);
     axis = normalize_axis(op, axis, x.dim());
     AxisSplit s = split_at_axis(x.shape(), axis);
     Tensor y = empty_like(x);
     kernels(x).softmax(x, s.outer, s.n, s.inner, log, y);
-    record(op, {x}, y, [y, s, log](const Tensor& gy, InputGrads& gx) {
-        kernels(gy).softmax_backward(y, gy, s.outer, s.n, s.inner, log, gx.at(0));
+    record(op, formula, {x}, y, [y, s, log](const Tensor& gy, InputGrads& gx) {
+        kernels(gy).softmax_backward(y, gy, s.outer, s.n, s.inner, log, gx.out(0, InputGrads::Writes::Part).grad);
     });
     return y;
 }
 }  // namespace
 
-Tensor softmax(const Tensor& x, int axis) { return softmax_op("softmax", x, axis, false); }
-Tensor log_softmax(const Tensor& x, int axis) { return softmax_op("log_softmax", x, axis, true); }
+Tensor softmax(const Tensor& x, int axis) {
+    return softmax_op("softmax", "dL/dx += y ⊙ (dL/dy − Σ dL/dy ⊙ y)", x, axis, false);
+}
+Tensor log_softmax(const Tensor& x, int axis) {
+    return softmax_op("log_softmax", "dL/dx += dL/dy − e^y Σ dL/dy", x, axis, true);
+}
 
 // L = -mean_n log_softmax(logits)[n, target_n], composed of log_softmax, gather and mean.
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets) {
@@ -52,7 +56,7 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& targets) {
     return mean(bce_with_logits_elementwise(logits, targets));
 }
 
-// y = x * mask;   dL/dx += dL/dy * mask
+// y = x ⊙ mask, mask = 1/(1 - p) with probability 1 - p, else 0;   dL/dx += dL/dy ⊙ mask
 Tensor dropout(const Tensor& x, double p, Generator& gen, bool training) {
     check_floating("dropout", x);
     if (!(p >= 0.0 && p < 1.0)) fail("dropout", "probability p = {} is out of range (expected 0 <= p < 1)", p);
@@ -61,10 +65,10 @@ Tensor dropout(const Tensor& x, double p, Generator& gen, bool training) {
     kernels(x).dropout_mask(mask, p, gen.seed(), gen.take(x.numel()));
     BroadcastPlan plan = broadcast_plan(x.shape(), x.shape(), x.shape());
     Tensor y = empty_like(x);
-    kernels(x).binary(BinaryOp::Mul, plan, x, mask, y);
-    record("dropout", {x}, y, [plan, x, mask](const Tensor& gy, InputGrads& gx) {
-        InputGrads::Target g = gx.target(0);
-        kernels(gy).binary_backward(BinaryOp::Mul, plan, x, mask, gy, {&g.grad, g.accumulate}, {});
+    kernels(x).binary(binary_op<rules::Mul>, plan, x, mask, y);
+    record("dropout", "dL/dx += dL/dy ⊙ mask", {x}, y, [plan, x, mask](const Tensor& gy, InputGrads& gx) {
+        InputGrads::Out g = gx.out(0);
+        kernels(gy).binary_backward(binary_op<rules::Mul>, plan, x, mask, gy, {&g.grad, g.accumulate}, {});
     });
     return y;
 }

@@ -21,14 +21,4 @@ Tensor empty_like(const Tensor& x, const Shape& shape) { return Tensor::empty(sh
 Tensor empty_like(const Tensor& x) { return empty_like(x, x.shape()); }
 Backend& kernels(const Tensor& x) { return backend_for(x.device()); }
 
-void pass_gradient(InputGrads& gx, size_t i, const Tensor& gy, const Shape& input_shape) {
-    Tensor& slot = gx.all()[i];
-    if (!slot.defined() && gy.impl_ptr().use_count() == 1 && gy.impl().storage.use_count() == 1) {
-        slot = alias_with_shape(gy, input_shape);
-        return;
-    }
-    InputGrads::Target g = gx.target(i);
-    kernels(gy).cast(alias_with_shape(gy, input_shape), g.grad, g.accumulate);
-}
-
 }  // namespace tapegrad

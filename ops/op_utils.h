@@ -18,11 +18,5 @@ void check_same_dtype_device(const char* op, const std::vector<Tensor>& tensors)
 Tensor empty_like(const Tensor& x, const Shape& shape);
 Tensor empty_like(const Tensor& x);
 Backend& kernels(const Tensor& x);
-// dL/d(input i) += gy seen with input i's shape (the backward of a view such as reshape, or of
-// a term passed through unchanged, as addcmul's a). When it is the first gradient to reach input i and
-// nothing else holds gy (no hook kept it, no other view of its buffer), the input takes gy's
-// buffer itself instead of a copy: gy dies with the record's backward, so no one sees the adds
-// that later gradients make into it.
-void pass_gradient(InputGrads& gx, size_t i, const Tensor& gy, const Shape& input_shape);
 
 }  // namespace tapegrad

@@ -15,6 +15,8 @@ Shape reduced_shape(const Shape& shape, int axis, bool keepdim) {
 
 // sum/mean: y = scale * sum_axis x;   dL/dx += scale * broadcast(dL/dy)
 Tensor scaled_sum(const char* op, const Tensor& x, int axis, bool keepdim, bool average) {
+    const char* formula = average ? "dL/dx += dL/dy / n (broadcast back over the averaged axis)"
+                                  : "dL/dx += dL/dy (broadcast back over the summed axis)";
     check_floating(op, x);
     axis = normalize_axis(op, axis, x.dim());
     double scale = average ? 1.0 / double(x.shape()[axis]) : 1.0;
@@ -22,14 +24,15 @@ Tensor scaled_sum(const char* op, const Tensor& x, int axis, bool keepdim, bool 
     Tensor y = Tensor::zeros(reduced_shape(x.shape(), axis, keepdim), x.dtype(), x.device());
     Tensor y_kept = alias_with_shape(y, kept);
     kernels(x).sum_to(x, y_kept, scale);
-    record(op, {x}, y, [kept, scale](const Tensor& gy, InputGrads& gx) {
-        InputGrads::Target g = gx.target(0);
+    record(op, formula, {x}, y, [kept, scale](const Tensor& gy, InputGrads& gx) {
+        InputGrads::Out g = gx.out(0);
         kernels(gy).broadcast_add(alias_with_shape(gy, kept), g.grad, scale, g.accumulate);
     });
     return y;
 }
 
 Tensor scaled_sum_all(const char* op, const Tensor& x, bool average) {
+    const char* formula = average ? "dL/dx += dL/dy / n (n = the number of elements of x)" : "dL/dx += dL/dy";
     check_floating(op, x);
     Tensor flat = alias_with_shape(x, {x.numel()});
     double scale = average ? 1.0 / double(x.numel()) : 1.0;
@@ -37,8 +40,8 @@ Tensor scaled_sum_all(const char* op, const Tensor& x, bool average) {
     Tensor y_kept = alias_with_shape(y, {1});
     kernels(x).sum_to(flat, y_kept, scale);
     Shape ones(x.dim(), 1);
-    record(op, {x}, y, [ones, scale](const Tensor& gy, InputGrads& gx) {
-        InputGrads::Target g = gx.target(0);
+    record(op, formula, {x}, y, [ones, scale](const Tensor& gy, InputGrads& gx) {
+        InputGrads::Out g = gx.out(0);
         kernels(gy).broadcast_add(alias_with_shape(gy, ones), g.grad, scale, g.accumulate);
     });
     return y;
@@ -56,9 +59,9 @@ Tensor max_over(const Tensor& x, AxisSplit s, const Shape& out_shape, Tensor* ar
         *argmax_out = arg;
         return values;
     }
-    record("max", {x}, values, [s, arg](const Tensor& gy, InputGrads& gx) {
+    record("max", "dL/dx[argmax] += dL/dy", {x}, values, [s, arg](const Tensor& gy, InputGrads& gx) {
         Backend::GatherSpec spec{s.outer, s.n, s.inner, 1, s.inner, 0, 1};
-        kernels(gy).scatter_add(gy, arg, spec, gx.at(0));
+        kernels(gy).scatter_add(gy, arg, spec, gx.out(0, InputGrads::Writes::Part).grad);
     });
     return values;
 }

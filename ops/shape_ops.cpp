@@ -36,8 +36,8 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
     if (numel(resolved) != x.numel() || (inferred >= 0 && known == 0))
         fail("reshape", "cannot view {} ({} elements) as {}", x.describe(), x.numel(), to_string(shape));
     Tensor y = alias_with_shape(x, resolved);
-    Shape x_shape = x.shape();
-    record("reshape", {x}, y, [x_shape](const Tensor& gy, InputGrads& gx) { pass_gradient(gx, 0, gy, x_shape); });
+    record("reshape", "dL/dx += dL/dy seen with x's shape", {x}, y,
+           [](const Tensor& gy, InputGrads& gx) { gx.add(0, gy); });
     return y;
 }
 
@@ -73,8 +73,9 @@ Tensor permute(const Tensor& x, const std::vector<int>& perm) {
     kernels(x).strided_copy(x, src, y, contiguous_layout(y_shape), false);
     std::vector<int> inverse(perm.size());
     for (size_t k = 0; k < resolved.size(); ++k) inverse[resolved[k]] = int(k);
-    record("permute", {x}, y, [y_shape, inverse](const Tensor& gy, InputGrads& gx) {
-        InputGrads::Target g = gx.target(0);
+    record("permute", "dL/dx += dL/dy permuted back (the inverse order)", {x}, y,
+           [y_shape, inverse](const Tensor& gy, InputGrads& gx) {
+        InputGrads::Out g = gx.out(0);
         kernels(gy).strided_copy(gy, permuted_layout(y_shape, inverse), g.grad, contiguous_layout(g.grad.shape()),
                                  g.accumulate);
     });
@@ -106,13 +107,15 @@ Tensor window_values(const Tensor& x, int axis, const StridedLayout& layout, con
 // The window start <= j < end of x along `axis`, given the shape `y_shape` (x's shape with that
 // extent replaced by end - start, or removed by select).
 //   dL/dx[window] += dL/dy
-Tensor window(const char* op, const Tensor& x, int axis, int64_t start, int64_t end, const Shape& y_shape) {
+Tensor window(const char* op, const char* formula, const Tensor& x, int axis, int64_t start, int64_t end,
+              const Shape& y_shape) {
     Shape window_shape = x.shape();
     window_shape[axis] = end - start;
     StridedLayout layout = block_layout(x.shape(), window_shape, axis, start);
     Tensor y = window_values(x, axis, layout, window_shape, y_shape);
-    record(op, {x}, y, [layout, window_shape](const Tensor& gy, InputGrads& gx) {
-        kernels(gy).strided_copy(gy, contiguous_layout(window_shape), gx.at(0), layout, true);
+    record(op, formula, {x}, y, [layout, window_shape](const Tensor& gy, InputGrads& gx) {
+        kernels(gy).strided_copy(gy, contiguous_layout(window_shape), gx.out(0, InputGrads::Writes::Part).grad, layout,
+                                 true);
     });
     return y;
 }
@@ -127,7 +130,7 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
              end, axis, x.describe(), extent);
     Shape y_shape = x.shape();
     y_shape[axis] = end - start;
-    return window("slice", x, axis, start, end, y_shape);
+    return window("slice", "dL/dx[.., start:end, ..] += dL/dy", x, axis, start, end, y_shape);
 }
 
 Tensor select(const Tensor& x, int axis, int64_t index) {
@@ -138,7 +141,7 @@ Tensor select(const Tensor& x, int axis, int64_t index) {
              x.describe(), extent);
     Shape y_shape = x.shape();
     y_shape.erase(y_shape.begin() + axis);
-    return window("select", x, axis, index, index + 1, y_shape);
+    return window("select", "dL/dx[.., index, ..] += dL/dy", x, axis, index, index + 1, y_shape);
 }
 
 // y = [x_0, x_1, ..] along axis;   dL/dx_i += the block of dL/dy that x_i filled
@@ -164,10 +167,10 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
         kernels(x).strided_copy(x, contiguous_layout(x.shape()), y, blocks.back(), false);
         start += x.shape()[axis];
     }
-    record("concat", xs, y, [blocks](const Tensor& gy, InputGrads& gx) {
+    record("concat", "dL/dx_i += the block of dL/dy that x_i filled", xs, y, [blocks](const Tensor& gy, InputGrads& gx) {
         for (size_t i = 0; i < blocks.size(); ++i) {
             if (!gx.needed(i)) continue;
-            InputGrads::Target g = gx.target(i);
+            InputGrads::Out g = gx.out(i);
             kernels(gy).strided_copy(gy, blocks[i], g.grad, contiguous_layout(g.grad.shape()), g.accumulate);
         }
     });
@@ -219,9 +222,10 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
     }
     state->grads.resize(sizes.size());
     Tensor marker = Tensor::zeros({1}, x.dtype(), x.device());
-    record("split", {x}, marker, [state](const Tensor&, InputGrads& gx) {
+    record("split", "dL/dx += [dL/dy_0, dL/dy_1, ...] along the axis (zeros where no gradient came)", {x}, marker,
+           [state](const Tensor&, InputGrads& gx) {
         SplitPieces& s = *state;
-        InputGrads::Target g = gx.target(0);
+        InputGrads::Out g = gx.out(0);
         for (size_t i = 0; i < s.grads.size(); ++i) {
             Tensor piece = s.grads[i];
             if (!piece.defined()) {
@@ -235,9 +239,10 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
     std::vector<Tensor> pieces;
     for (size_t i = 0; i < sizes.size(); ++i) {
         Tensor y = window_values(x, axis, state->windows[i], state->shapes[i], state->shapes[i]);
-        record("slice", {marker}, y, [state, i](const Tensor& gy, InputGrads& gx) {
+        record("slice", "dL/dsplit += 0 (dL/dy goes to the split record, which writes it into dL/dx)", {marker}, y,
+               [state, i](const Tensor& gy, InputGrads& gx) {
             state->grads[i] = gy;
-            gx.at(0);  // marks the split record as reached
+            gx.out(0, InputGrads::Writes::Part);  // marks the split record as reached
         });
         pieces.push_back(y);
     }
@@ -266,12 +271,12 @@ void check_indices(const char* op, const Tensor& index, int64_t n, const Tensor&
 
 namespace {
 // y = x gathered per `spec`;   dL/dx += scatter-add of dL/dy through the same indices
-Tensor gather_op(const char* op, const Tensor& x, const Tensor& index, const Backend::GatherSpec& spec,
-                 const Shape& y_shape) {
+Tensor gather_op(const char* op, const char* formula, const Tensor& x, const Tensor& index,
+                 const Backend::GatherSpec& spec, const Shape& y_shape) {
     Tensor y = empty_like(x, y_shape);
     kernels(x).gather(x, index, spec, y);
-    record(op, {x}, y, [index, spec](const Tensor& gy, InputGrads& gx) {
-        kernels(gy).scatter_add(gy, index, spec, gx.at(0));
+    record(op, formula, {x}, y, [index, spec](const Tensor& gy, InputGrads& gx) {
+        kernels(gy).scatter_add(gy, index, spec, gx.out(0, InputGrads::Writes::Part).grad);
     });
     return y;
 }
@@ -285,7 +290,7 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
     AxisSplit s = split_at_axis(x.shape(), axis);
     Shape y_shape = x.shape();
     y_shape[axis] = index.numel();
-    return gather_op("index_select", x, index, {s.outer, s.n, s.inner, index.numel(), 0, 1, 0}, y_shape);
+    return gather_op("index_select", "dL/dx[.., index[j], ..] += dL/dy[.., j, ..]", x, index, {s.outer, s.n, s.inner, index.numel(), 0, 1, 0}, y_shape);
 }
 
 Tensor gather(const Tensor& x, int axis, const Tensor& index) {
@@ -298,7 +303,7 @@ Tensor gather(const Tensor& x, int axis, const Tensor& index) {
              to_string(index.shape()), to_string(x.shape()), axis, to_string(expected));
     check_indices("gather", index, x.shape()[axis], x);
     AxisSplit s = split_at_axis(x.shape(), axis);
-    return gather_op("gather", x, index, {s.outer, s.n, s.inner, 1, s.inner, 0, 1}, expected);
+    return gather_op("gather", "dL/dx[.., index[..], ..] += dL/dy[..]", x, index, {s.outer, s.n, s.inner, 1, s.inner, 0, 1}, expected);
 }
 
 namespace {
@@ -322,11 +327,11 @@ Tensor to(const Tensor& x, Device device) {
     if (x.device() == device) return x;
     Tensor y = Tensor::empty(x.shape(), x.dtype(), device);
     copy_across_devices(x, y);
-    record("to_device", {x}, y, [](const Tensor& gy, InputGrads& gx) {
-        Tensor& g = gx.at(0);
-        Tensor back = Tensor::empty(g.shape(), g.dtype(), g.device());
+    const Device from = x.device();
+    record("to_device", "dL/dx += dL/dy copied to x's device", {x}, y, [from](const Tensor& gy, InputGrads& gx) {
+        Tensor back = Tensor::empty(gy.shape(), gy.dtype(), from);
         copy_across_devices(gy, back);
-        kernels(g).cast(back, g, true);
+        gx.add(0, back);
     });
     return y;
 }
@@ -337,10 +342,12 @@ Tensor to(const Tensor& x, DType dtype) {
     check_floating("to", x);
     if (!is_floating(dtype)) fail("to", "cannot convert {} to {} (only float32 <-> float64)", x.describe(), to_string(dtype));
     Tensor y = Tensor::empty(x.shape(), dtype, x.device());
-    kernels(x).cast(x, y, false);
-    record("to_dtype", {x}, y, [](const Tensor& gy, InputGrads& gx) {
-        InputGrads::Target g = gx.target(0);
-        kernels(gy).cast(gy, g.grad, g.accumulate);
+    kernels(x).cast(x, y);
+    const DType from = x.dtype();
+    record("to_dtype", "dL/dx += dL/dy converted to x's dtype", {x}, y, [from](const Tensor& gy, InputGrads& gx) {
+        Tensor back = Tensor::empty(gy.shape(), from, gy.device());
+        kernels(gy).cast(gy, back);
+        gx.add(0, back);
     });
     return y;
 }

@@ -1,6 +1,7 @@
 // The CPU backend's threads (cpu/cpu_threads.h) and its choice of matrix-product library
 // (cpu/cpu_gemm.h): every chunk of a loop runs exactly once, whoever calls, however nested; and the
-// chosen path is not slower than plain cblas_sgemm on this CPU for the LSTM's per-step products.
+// chosen path is not slower than plain cblas_sgemm on this CPU for a recurrent step's products.
+// Its fused broadcast backward gives what the plain path gives.
 #define BOOST_TEST_MODULE cpu_backend
 #include <boost/test/unit_test.hpp>
 
@@ -12,6 +13,7 @@
 
 #include "bench/bench_timing.h"
 #include "cpu/blas_info.h"
+#include "core/layout.h"
 #include "cpu/cpu_threads.h"
 #include "tests/test_helpers.h"
 
@@ -138,4 +140,60 @@ BOOST_AUTO_TEST_CASE(chosen_matrix_product_path_is_not_slower_than_cblas) {
     BOOST_CHECK_MESSAGE(t.ratio <= 1.5, "the chosen matrix-product path takes " << t.ratio
                                                                                << "x the time of cblas_sgemm on this CPU ("
                                                                                << blas_summary() << ")");
+}
+
+// binary_backward sums a broadcast operand's gradient inside its pass over dL/dy (the CPU's fused
+// forms). The plain path: both operands broadcast to the output's shape, the same-shape backward
+// there, then each gradient summed back to its operand's shape (sum_to). Both, written fresh and
+// added onto an earlier gradient, for every binary rule.
+BOOST_AUTO_TEST_CASE(fused_broadcast_backward_matches_the_plain_path) {
+    Backend& cpu = backend_for(Device::cpu());
+    const std::vector<std::pair<Shape, Shape>> shapes = {
+        {{4, 1, 6}, {3, 6}}, {{5, 7}, {7}}, {{2, 3, 1}, {1, 3, 4}}, {{3, 1}, {3, 40}}, {{1, 5}, {6, 5}}};
+    for (int id = 0; id < BinaryRules::size; ++id) {
+        for (const auto& [shape_a, shape_b] : shapes) {
+            for (bool accumulate : {false, true}) {
+                BOOST_TEST_CONTEXT(BinaryRules::name(id) << " " << to_string(shape_a) << " " << to_string(shape_b)
+                                                        << (accumulate ? " adding" : " fresh")) {
+                    const BinaryOp op = BinaryOp(id);
+                    Tensor a = input(shape_a, 1, 0.2, 1.0), b = input(shape_b, 2, 0.2, 1.0);
+                    const Shape out = broadcast_shapes("test", shape_a, shape_b);
+                    Tensor gy = input(out, 3);
+                    Tensor earlier_a = input(shape_a, 4), earlier_b = input(shape_b, 5);
+
+                    Tensor fused_a = accumulate ? Tensor::from_vector(earlier_a.to_double_vector(), shape_a) : Tensor::empty(shape_a, DType::Float64);
+                    Tensor fused_b = accumulate ? Tensor::from_vector(earlier_b.to_double_vector(), shape_b) : Tensor::empty(shape_b, DType::Float64);
+                    cpu.binary_backward(op, broadcast_plan(shape_a, shape_b, out), a, b, gy, {&fused_a, accumulate},
+                                        {&fused_b, accumulate});
+
+                    auto expand = [&](const Tensor& x) {
+                        Tensor full = Tensor::empty(out, DType::Float64);
+                        Shape padded(out.size() - x.dim(), 1);
+                        padded.insert(padded.end(), x.shape().begin(), x.shape().end());
+                        cpu.broadcast_add(alias_with_shape(x, padded), full, 1.0, false);
+                        return full;
+                    };
+                    Tensor full_a = expand(a), full_b = expand(b);
+                    Tensor grad_a = Tensor::empty(out, DType::Float64), grad_b = Tensor::empty(out, DType::Float64);
+                    cpu.binary_backward(op, broadcast_plan(out, out, out), full_a, full_b, gy, {&grad_a, false},
+                                        {&grad_b, false});
+                    auto summed = [&](const Tensor& grad, const Tensor& earlier) {
+                        Tensor g = accumulate ? Tensor::from_vector(earlier.to_double_vector(), earlier.shape()) : Tensor::zeros(earlier.shape(), DType::Float64);
+                        Shape padded(out.size() - g.dim(), 1);
+                        padded.insert(padded.end(), g.shape().begin(), g.shape().end());
+                        Tensor view = alias_with_shape(g, padded);
+                        cpu.sum_to(grad, view, 1.0);
+                        return g;
+                    };
+                    Tensor plain_a = summed(grad_a, earlier_a), plain_b = summed(grad_b, earlier_b);
+                    for (auto [fused, plain] : {std::pair{fused_a, plain_a}, std::pair{fused_b, plain_b}}) {
+                        std::vector<double> f = fused.to_double_vector(), p = plain.to_double_vector();
+                        for (size_t i = 0; i < f.size(); ++i)
+                            BOOST_CHECK_MESSAGE(std::fabs(f[i] - p[i]) <= 1e-13 * (1 + std::fabs(p[i])),
+                                                "element " << i << ": fused " << f[i] << ", plain " << p[i]);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "autograd/anomaly.h"
@@ -11,9 +14,11 @@
 #include "autograd/grad_flow.h"
 #include "autograd/stepper.h"
 #include "autograd/tape_print.h"
+#include "models/layers.h"
 #include "models/pr_lstm.h"
 #include "models/ql_lstm.h"
 #include "models/recurrent.h"
+#include "models/transformer.h"
 #include "tests/test_helpers.h"
 
 using namespace tapegrad;
@@ -540,6 +545,65 @@ BOOST_AUTO_TEST_CASE(grad_flow_finds_ql_lstm_state_after_the_block_skip) {
             BOOST_REQUIRE_EQUAL(series[1].states.size(), 8u);
             BOOST_CHECK(series[0].states[7].to_double_vector() == out.last[0].h.to_double_vector());
             BOOST_CHECK(series[1].states[7].to_double_vector() == out.last[0].c.to_double_vector());
+        }
+    }
+}
+
+// Every record of every model names its real inputs: its formula has one "dL/d<name> += ..." term
+// per input, in input order, with distinct names (or one "dL/dx_i" term for an op of any number
+// of inputs), so that the step-through can put each input's name into it.
+BOOST_AUTO_TEST_CASE(every_model_record_formula_names_its_inputs) {
+    Generator gen(4);
+    std::map<std::string, std::function<Tensor()>> models;
+    models["mlp"] = [&] {
+        Linear layer(3, 4, gen);
+        Tensor x = Tensor::randn({5, 3}, gen).set_requires_grad();
+        Tensor logits = to(softmax(tanh(layer.forward(x)), 1), DType::Float64);
+        return cross_entropy(logits, Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 3, 0}, {5}));
+    };
+    for (CellType type : {CellType::RNN, CellType::LSTM, CellType::GRU}) {
+        models["recurrent" + std::to_string(int(type))] = [&, type] {
+            Recurrent net(type, 3, 4, 2, gen);
+            Tensor x = Tensor::randn({2, 5, 3}, gen).set_requires_grad();
+            return sum(net.forward(x, {5, 3}).output);
+        };
+    }
+    models["bilstm"] = [&] {
+        BiLstm net(3, 4, 1, gen);
+        return mean(net.forward(Tensor::randn({2, 5, 3}, gen).set_requires_grad(), {5, 4}).output);
+    };
+    models["ql_lstm"] = [&] {
+        QlLstmOptions options;
+        options.block_size = 2;
+        QlLstm net(3, 4, gen, options);
+        return mean(net.forward(Tensor::randn({2, 5, 3}, gen).set_requires_grad(), {5, 3}).output);
+    };
+    models["pr_lstm"] = [&] {
+        PrLstm net(3, 4, 2, gen, 1);
+        return mean(net.forward(Tensor::randn({2, 5, 3}, gen).set_requires_grad()));
+    };
+    models["transformer"] = [&] {
+        TransformerOptions options;
+        options.d_model = 8, options.heads = 2, options.layers = 1;
+        TransformerEncoder net(0, 3, options, gen);
+        Tensor h = net.forward(Tensor::randn({2, 5, 3}, gen).set_requires_grad(), {5, 4});
+        return bce_with_logits(max(h, 2), to(Tensor::ones({2, 5}), DType::Float32));
+    };
+    for (auto& [name, loss_of] : models) {
+        BOOST_TEST_CONTEXT("model " << name) {
+            Tape tape;
+            TapeGuard guard(tape);
+            loss_of();
+            BOOST_REQUIRE_GT(tape.size(), 0u);
+            for (const Record& rec : tape.records()) {
+                const std::vector<std::string> names = formula_inputs(rec.formula);
+                const bool any_count = names.size() == 1 && names[0].size() > 2 && names[0].compare(names[0].size() - 2, 2, "_i") == 0;
+                BOOST_CHECK_MESSAGE(any_count || names.size() == rec.inputs.size(),
+                                    rec.op << " has " << rec.inputs.size() << " inputs but its formula \"" << rec.formula
+                                           << "\" names " << names.size());
+                std::set<std::string> distinct(names.begin(), names.end());
+                BOOST_CHECK_MESSAGE(distinct.size() == names.size(), rec.op << ": \"" << rec.formula << "\" names an input twice");
+            }
         }
     }
 }

@@ -60,51 +60,71 @@ BOOST_AUTO_TEST_CASE(transposed_layout_offsets) {
         for (int64_t j = 0; j < 2; ++j) BOOST_CHECK_EQUAL(strided_offset(t, i * 2 + j), j * 3 + i);
 }
 
-template <UnaryOp OP>
+template <typename Rule>
 void check_unary_derivative(double x, double s) {
-    double y = unary_value<OP, double>(x, s);
+    double y = Rule::value(x, s);
     double h = 1e-6;
-    double numeric = (unary_value<OP, double>(x + h, s) - unary_value<OP, double>(x - h, s)) / (2 * h);
-    double analytic = unary_derivative<OP, double>(x, y, s);
+    double numeric = (Rule::value(x + h, s) - Rule::value(x - h, s)) / (2 * h);
+    double analytic = Rule::derivative(x, y, s);
     BOOST_CHECK_MESSAGE(std::fabs(analytic - numeric) < 1e-6,
-                        to_string(OP) << " at " << x << ": " << analytic << " vs " << numeric);
+                        Rule::name << " at " << x << ": " << analytic << " vs " << numeric);
+}
+
+// Every rule of a list, checked by `check` (a new rule is checked without a new line here).
+template <typename... Rules, typename Check>
+void for_each_rule(RuleList<Rules...>, Check check) {
+    (check(Rules{}), ...);
 }
 
 BOOST_AUTO_TEST_CASE(unary_derivatives_match_finite_differences) {
-    for (double x : {-2.3, -0.4, 0.7, 1.9}) {
-        check_unary_derivative<UnaryOp::Neg>(x, 0);
-        check_unary_derivative<UnaryOp::Exp>(x, 0);
-        check_unary_derivative<UnaryOp::Tanh>(x, 0);
-        check_unary_derivative<UnaryOp::Sigmoid>(x, 0);
-        check_unary_derivative<UnaryOp::Relu>(x, 0);
-        check_unary_derivative<UnaryOp::AddScalar>(x, 1.5);
-        check_unary_derivative<UnaryOp::MulScalar>(x, -0.5);
-        check_unary_derivative<UnaryOp::Pow>(x, 3.0);
-        check_unary_derivative<UnaryOp::Log>(std::fabs(x), 0);
-        check_unary_derivative<UnaryOp::Sqrt>(std::fabs(x), 0);
+    // Every rule, at points inside every rule's domain (log, sqrt: x > 0).
+    for (double x : {0.4, 0.7, 1.9})
+        for_each_rule(UnaryRules{}, [&](auto rule) { check_unary_derivative<decltype(rule)>(x, 1.5); });
+    // Negative inputs, where the domain allows.
+    for (double x : {-2.3, -0.4}) {
+        check_unary_derivative<rules::Neg>(x, 0);
+        check_unary_derivative<rules::Exp>(x, 0);
+        check_unary_derivative<rules::Tanh>(x, 0);
+        check_unary_derivative<rules::Sigmoid>(x, 0);
+        check_unary_derivative<rules::Relu>(x, 0);
+        check_unary_derivative<rules::AddScalar>(x, 1.5);
+        check_unary_derivative<rules::MulScalar>(x, -0.5);
+        check_unary_derivative<rules::Pow>(x, 3.0);
     }
     // Sigmoid stays finite on both tails in float.
-    BOOST_CHECK_EQUAL((unary_value<UnaryOp::Sigmoid, float>(-200.0f, 0)), 0.0f);
-    BOOST_CHECK_EQUAL((unary_value<UnaryOp::Sigmoid, float>(200.0f, 0)), 1.0f);
+    BOOST_CHECK_EQUAL(rules::Sigmoid::value(-200.0f, 0.0f), 0.0f);
+    BOOST_CHECK_EQUAL(rules::Sigmoid::value(200.0f, 0.0f), 1.0f);
 }
 
-template <BinaryOp OP>
+template <typename Rule>
 void check_binary_derivative(double a, double b) {
     double h = 1e-6;
-    double da = (binary_value<OP, double>(a + h, b) - binary_value<OP, double>(a - h, b)) / (2 * h);
-    double db = (binary_value<OP, double>(a, b + h) - binary_value<OP, double>(a, b - h)) / (2 * h);
-    double analytic_a = binary_derivative<OP, double>(0, a, b), analytic_b = binary_derivative<OP, double>(1, a, b);
-    BOOST_CHECK_SMALL(analytic_a - da, 1e-6);
-    BOOST_CHECK_SMALL(analytic_b - db, 1e-6);
+    double da = (Rule::value(a + h, b) - Rule::value(a - h, b)) / (2 * h);
+    double db = (Rule::value(a, b + h) - Rule::value(a, b - h)) / (2 * h);
+    double analytic_a = Rule::derivative(0, a, b), analytic_b = Rule::derivative(1, a, b);
+    BOOST_CHECK_MESSAGE(std::fabs(analytic_a - da) < 1e-6, Rule::name << " d/da at " << a << ", " << b);
+    BOOST_CHECK_MESSAGE(std::fabs(analytic_b - db) < 1e-6, Rule::name << " d/db at " << a << ", " << b);
 }
 
 BOOST_AUTO_TEST_CASE(binary_derivatives_match_finite_differences) {
-    for (auto [a, b] : std::vector<std::pair<double, double>>{{0.3, 1.7}, {-2.0, 0.6}, {1.2, -0.9}}) {
-        check_binary_derivative<BinaryOp::Add>(a, b);
-        check_binary_derivative<BinaryOp::Sub>(a, b);
-        check_binary_derivative<BinaryOp::Mul>(a, b);
-        check_binary_derivative<BinaryOp::Div>(a, b);
-        check_binary_derivative<BinaryOp::BceWithLogits>(a, std::fabs(b) / 2);
+    // b in [0, 1]: inside every rule's domain (bce_with_logits' target, div's b != 0).
+    for (auto [a, b] : std::vector<std::pair<double, double>>{{0.3, 0.85}, {-2.0, 0.3}, {1.2, 0.45}})
+        for_each_rule(BinaryRules{}, [&, a = a, b = b](auto rule) { check_binary_derivative<decltype(rule)>(a, b); });
+}
+
+// The lists give each rule its id, name and formula, and dispatch finds the rule again.
+BOOST_AUTO_TEST_CASE(rule_lists_dispatch_by_id) {
+    BOOST_CHECK_EQUAL(to_string(unary_op<rules::Sigmoid>), "sigmoid");
+    BOOST_CHECK_EQUAL(to_string(binary_op<rules::BceWithLogits>), "bce_with_logits");
+    for (int id = 0; id < UnaryRules::size; ++id) {
+        const char* found = nullptr;
+        dispatch_unary(UnaryOp(id), [&](auto rule) { found = decltype(rule)::name; });
+        BOOST_CHECK_EQUAL(found, UnaryRules::name(id));
+    }
+    for (int id = 0; id < BinaryRules::size; ++id) {
+        const char* found = nullptr;
+        dispatch_binary(BinaryOp(id), [&](auto rule) { found = decltype(rule)::formula; });
+        BOOST_CHECK_EQUAL(found, BinaryRules::formula(id));
     }
 }
 
