@@ -8,7 +8,8 @@ namespace tapegrad::testing {
 
 namespace {
 
-// ---- ops/elementwise.h: one entry per elementwise op of core/backend.h, in the enums' order ----
+// ---- ops/elementwise.h: one entry per rule of UnaryRules and BinaryRules (core/elementwise_math.h),
+// in the lists' order ----
 // Inputs stay away from the points where an op is not differentiable (relu at 0) and from the
 // edges of its domain (log, sqrt at 0).
 
@@ -46,15 +47,12 @@ constexpr BinaryEntry binary_entries[] = {
     {"bce_with_logits", [](const Tensor& a, const Tensor& b) { return bce_with_logits_elementwise(a, b); }, -3, 3, 0, 1},
 };
 
-// The number of elementwise ops, counted from the enums of core/backend.h by their last
-// enumerator (there is no list of them with a size yet); the test
-// op_table_covers_every_elementwise_op (test_ops) checks that no enumerator follows it.
-constexpr size_t unary_op_count = size_t(UnaryOp::MulScalar) + 1;
-constexpr size_t binary_op_count = size_t(BinaryOp::BceWithLogits) + 1;
-static_assert(std::size(unary_entries) == unary_op_count,
-              "an op of UnaryOp (core/backend.h) has no entry in unary_entries (tests/op_table.cpp)");
-static_assert(std::size(binary_entries) == binary_op_count,
-              "an op of BinaryOp (core/backend.h) has no entry in binary_entries (tests/op_table.cpp)");
+// A rule added to UnaryRules or BinaryRules without an entry here fails to build; the test
+// op_table_covers_every_elementwise_op (test_ops) checks that the entries name the rules in order.
+static_assert(std::size(unary_entries) == size_t(UnaryRules::size),
+              "a rule of UnaryRules (core/elementwise_math.h) has no entry in unary_entries (tests/op_table.cpp)");
+static_assert(std::size(binary_entries) == size_t(BinaryRules::size),
+              "a rule of BinaryRules (core/elementwise_math.h) has no entry in binary_entries (tests/op_table.cpp)");
 
 std::string shapes_text(const std::vector<Shape>& shapes) {
     std::string text;
@@ -73,13 +71,13 @@ std::vector<double> distinct_values(size_t n) {
 // namespace-scope objects may not be constructed yet (only the constexpr ones above are).
 std::vector<OpCase> build_table() {
     std::vector<OpCase> table;
-    auto add = [&](OpCase c) { table.push_back(std::move(c)); };
+    auto add_case = [&](OpCase c) { table.push_back(std::move(c)); };
 
     // ---- ops/elementwise.h ----
     for (const UnaryEntry& e : unary_entries)
-        add({e.op, "[3, 4]", {{{3, 4}, e.low, e.high}}, [apply = e.apply](const Inputs& v) { return apply(v[0]); }});
-    add({"pow", "negative exponent", {{{4, 3}, 0.5, 2}}, [](const Inputs& v) { return pow(v[0], -1.5); }});
-    add({"relu", "values 0.2 or more from the kink", {{{2, 3}, 0, 0, {-1.5, 0.3, 2.0, -0.2, 0.9, -3.0}}},
+        add_case({e.op, "[3, 4]", {{{3, 4}, e.low, e.high}}, [apply = e.apply](const Inputs& v) { return apply(v[0]); }});
+    add_case({"pow", "negative exponent", {{{4, 3}, 0.5, 2}}, [](const Inputs& v) { return pow(v[0], -1.5); }});
+    add_case({"relu", "values 0.2 or more from the kink", {{{2, 3}, 0, 0, {-1.5, 0.3, 2.0, -0.2, 0.9, -3.0}}},
          [](const Inputs& v) { return relu(v[0]); }});
     // Operand shapes of every binary op: equal, then broadcast either way, with a 0-dim tensor,
     // and both operands broadcast at once.
@@ -88,11 +86,11 @@ std::vector<OpCase> build_table() {
         {{}, {2, 3}},     {{3, 1}, {1, 5}}, {{2, 3, 4}, {3, 1}}};
     for (const BinaryEntry& e : binary_entries)
         for (const auto& [sa, sb] : binary_shapes)
-            add({e.op, shapes_text({sa, sb}), {{sa, e.a_low, e.a_high}, {sb, e.b_low, e.b_high}},
+            add_case({e.op, shapes_text({sa, sb}), {{sa, e.a_low, e.a_high}, {sb, e.b_low, e.b_high}},
                  [apply = e.apply](const Inputs& v) { return apply(v[0], v[1]); }});
     // Both operands' gradients from one pass (the first writes, later ones add), and one tensor
     // as both operands.
-    add({"mul", "one tensor as both operands: a * a + (a / b) * b", {{{3, 4}}, {{3, 4}, 0.5, 1.5}},
+    add_case({"mul", "one tensor as both operands: a * a + (a / b) * b", {{{3, 4}}, {{3, 4}, 0.5, 1.5}},
          [](const Inputs& v) { return v[0] * v[0] + (v[0] / v[1]) * v[1]; }});
     // The operators with a scalar are neg, add_scalar, mul_scalar and pow underneath.
     const std::vector<std::pair<std::string, Tensor (*)(const Tensor&)>> scalar_operators = {
@@ -103,94 +101,94 @@ std::vector<OpCase> build_table() {
         {"(2 - x) * 3 + 1", [](const Tensor& x) { return (2.0 - x) * 3.0 + 1.0; }},
     };
     for (const auto& [text, apply] : scalar_operators)
-        add({"scalar_operators", text, {{{2, 5}, 0.5, 1.5}}, [apply = apply](const Inputs& v) { return apply(v[0]); }, true});
+        add_case({"scalar_operators", text, {{{2, 5}, 0.5, 1.5}}, [apply = apply](const Inputs& v) { return apply(v[0]); }, true});
     // a + b * c with each of the three broadcast in turn (a blend of [4, 1, H] gates with [B, H]
     // states), and one tensor thrice.
     const std::vector<std::vector<Shape>> addcmul_shapes = {{{2, 3}, {2, 3}, {2, 3}},  {{4, 1, 3}, {2, 3}, {4, 1, 3}},
                                                             {{3}, {2, 3}, {2, 1}},     {{2, 1, 4}, {4}, {3, 1}},
                                                             {{4, 1, 3}, {1, 2, 3}, {4, 1, 3}}};
     for (const auto& shapes : addcmul_shapes)
-        add({"addcmul", shapes_text(shapes), {{shapes[0]}, {shapes[1]}, {shapes[2]}},
+        add_case({"addcmul", shapes_text(shapes), {{shapes[0]}, {shapes[1]}, {shapes[2]}},
              [](const Inputs& v) { return addcmul(v[0], v[1], v[2]); }});
-    add({"addcmul", "one tensor thrice", {{{2, 3}}}, [](const Inputs& v) { return addcmul(v[0], v[0], v[0]); }});
+    add_case({"addcmul", "one tensor thrice", {{{2, 3}}}, [](const Inputs& v) { return addcmul(v[0], v[0], v[0]); }});
 
     // ---- ops/reduce.h ----
-    add({"sum", "all of [2, 3, 4]", {{{2, 3, 4}}}, [](const Inputs& v) { return sum(v[0]); }});
-    add({"mean", "all of [2, 3, 4]", {{{2, 3, 4}}}, [](const Inputs& v) { return mean(v[0]); }});
-    add({"max", "all of [2, 3, 4]", {{{2, 3, 4}, 0, 0, distinct_values(24)}}, [](const Inputs& v) { return max(v[0]); }});
+    add_case({"sum", "all of [2, 3, 4]", {{{2, 3, 4}}}, [](const Inputs& v) { return sum(v[0]); }});
+    add_case({"mean", "all of [2, 3, 4]", {{{2, 3, 4}}}, [](const Inputs& v) { return mean(v[0]); }});
+    add_case({"max", "all of [2, 3, 4]", {{{2, 3, 4}, 0, 0, distinct_values(24)}}, [](const Inputs& v) { return max(v[0]); }});
     for (int axis : {0, 1, 2, -1})
         for (bool keepdim : {false, true}) {
             const std::string text = "[2, 3, 4] over axis " + std::to_string(axis) + (keepdim ? ", keepdim" : "");
-            add({"sum", text, {{{2, 3, 4}}}, [=](const Inputs& v) { return sum(v[0], axis, keepdim); }});
-            add({"mean", text, {{{2, 3, 4}}}, [=](const Inputs& v) { return mean(v[0], axis, keepdim); }});
-            add({"max", text, {{{2, 3, 4}, 0, 0, distinct_values(24)}},
+            add_case({"sum", text, {{{2, 3, 4}}}, [=](const Inputs& v) { return sum(v[0], axis, keepdim); }});
+            add_case({"mean", text, {{{2, 3, 4}}}, [=](const Inputs& v) { return mean(v[0], axis, keepdim); }});
+            add_case({"max", text, {{{2, 3, 4}, 0, 0, distinct_values(24)}},
                  [=](const Inputs& v) { return max(v[0], axis, keepdim); }});
         }
 
     // ---- ops/linalg.h ----
-    add({"matmul", "[3, 5] x [5, 2]", {{{3, 5}}, {{5, 2}}}, [](const Inputs& v) { return matmul(v[0], v[1]); }});
-    add({"matmul", "[2, 3, 5] x [5, 2]: leading dims folded into one product", {{{2, 3, 5}}, {{5, 2}}},
+    add_case({"matmul", "[3, 5] x [5, 2]", {{{3, 5}}, {{5, 2}}}, [](const Inputs& v) { return matmul(v[0], v[1]); }});
+    add_case({"matmul", "[2, 3, 5] x [5, 2]: leading dims folded into one product", {{{2, 3, 5}}, {{5, 2}}},
          [](const Inputs& v) { return matmul(v[0], v[1]); }});
-    add({"matmul", "batched [4, 3, 2] x [4, 2, 5]", {{{4, 3, 2}}, {{4, 2, 5}}}, [](const Inputs& v) { return matmul(v[0], v[1]); }});
-    add({"linear", "x [2, 3, 4], weight [5, 4], bias [5]", {{{2, 3, 4}}, {{5, 4}}, {{5}}},
+    add_case({"matmul", "batched [4, 3, 2] x [4, 2, 5]", {{{4, 3, 2}}, {{4, 2, 5}}}, [](const Inputs& v) { return matmul(v[0], v[1]); }});
+    add_case({"linear", "x [2, 3, 4], weight [5, 4], bias [5]", {{{2, 3, 4}}, {{5, 4}}, {{5}}},
          [](const Inputs& v) { return linear(v[0], v[1], v[2]); }});
-    add({"linear", "no bias", {{{2, 3, 4}}, {{5, 4}}}, [](const Inputs& v) { return linear(v[0], v[1], Tensor()); }});
+    add_case({"linear", "no bias", {{{2, 3, 4}}, {{5, 4}}}, [](const Inputs& v) { return linear(v[0], v[1], Tensor()); }});
 
     // ---- ops/shape_ops.h ----
-    add({"reshape", "[2, 6] as [3, -1] and [3, 4]", {{{2, 6}}},
+    add_case({"reshape", "[2, 6] as [3, -1] and [3, 4]", {{{2, 6}}},
          [](const Inputs& v) { return reshape(v[0], {3, -1}) * reshape(v[0], {3, 4}); }});
-    add({"unsqueeze", "axis 1", {{{2, 6}}}, [](const Inputs& v) { return unsqueeze(v[0], 1); }, true});
-    add({"unsqueeze", "axis -1", {{{2, 6}}}, [](const Inputs& v) { return unsqueeze(v[0], -1); }, true});
-    add({"squeeze", "[2, 1, 6] axis 1", {{{2, 1, 6}}}, [](const Inputs& v) { return squeeze(v[0], 1); }, true});
-    add({"squeeze", "squeeze(unsqueeze(x, 1), 1) * 2", {{{2, 6}}},
+    add_case({"unsqueeze", "axis 1", {{{2, 6}}}, [](const Inputs& v) { return unsqueeze(v[0], 1); }, true});
+    add_case({"unsqueeze", "axis -1", {{{2, 6}}}, [](const Inputs& v) { return unsqueeze(v[0], -1); }, true});
+    add_case({"squeeze", "[2, 1, 6] axis 1", {{{2, 1, 6}}}, [](const Inputs& v) { return squeeze(v[0], 1); }, true});
+    add_case({"squeeze", "squeeze(unsqueeze(x, 1), 1) * 2", {{{2, 6}}},
          [](const Inputs& v) { return squeeze(unsqueeze(v[0], 1), 1) * 2.0; }, true});
-    add({"transpose", "[2, 3, 4] axes 0 and 2", {{{2, 3, 4}}}, [](const Inputs& v) { return transpose(v[0], 0, 2); }, true});
-    add({"permute", "[2, 3, 4] to {1, 2, 0}", {{{2, 3, 4}}}, [](const Inputs& v) { return permute(v[0], {1, 2, 0}); }});
-    add({"slice", "[2, 5, 3] axis 1, 1..4", {{{2, 5, 3}}}, [](const Inputs& v) { return slice(v[0], 1, 1, 4); }});
-    add({"slice", "[2, 5, 3] axis -1, 2..3", {{{2, 5, 3}}}, [](const Inputs& v) { return slice(v[0], -1, 2, 3); }});
-    add({"slice", "leading dim (views): slice 1..2 * slice 0..1 of [3, 2, 2]", {{{3, 2, 2}}},
+    add_case({"transpose", "[2, 3, 4] axes 0 and 2", {{{2, 3, 4}}}, [](const Inputs& v) { return transpose(v[0], 0, 2); }, true});
+    add_case({"permute", "[2, 3, 4] to {1, 2, 0}", {{{2, 3, 4}}}, [](const Inputs& v) { return permute(v[0], {1, 2, 0}); }});
+    add_case({"slice", "[2, 5, 3] axis 1, 1..4", {{{2, 5, 3}}}, [](const Inputs& v) { return slice(v[0], 1, 1, 4); }});
+    add_case({"slice", "[2, 5, 3] axis -1, 2..3", {{{2, 5, 3}}}, [](const Inputs& v) { return slice(v[0], -1, 2, 3); }});
+    add_case({"slice", "leading dim (views): slice 1..2 * slice 0..1 of [3, 2, 2]", {{{3, 2, 2}}},
          [](const Inputs& v) { return slice(v[0], 0, 1, 2) * slice(v[0], 0, 0, 1); }});
-    add({"select", "[3, 2, 4]: select(x, 0, 1) * select(x, 0, 2) (views)", {{{3, 2, 4}}},
+    add_case({"select", "[3, 2, 4]: select(x, 0, 1) * select(x, 0, 2) (views)", {{{3, 2, 4}}},
          [](const Inputs& v) { return select(v[0], 0, 1) * select(v[0], 0, 2); }});
-    add({"select", "[3, 2, 4] axis -1, index 3", {{{3, 2, 4}}}, [](const Inputs& v) { return select(v[0], -1, 3); }});
-    add({"concat", "[2, 5, 3], [2, 2, 3], [2, 1, 3] along axis 1", {{{2, 5, 3}}, {{2, 2, 3}}, {{2, 1, 3}}},
+    add_case({"select", "[3, 2, 4] axis -1, index 3", {{{3, 2, 4}}}, [](const Inputs& v) { return select(v[0], -1, 3); }});
+    add_case({"concat", "[2, 5, 3], [2, 2, 3], [2, 1, 3] along axis 1", {{{2, 5, 3}}, {{2, 2, 3}}, {{2, 1, 3}}},
          [](const Inputs& v) { return concat({v[0], v[1], v[2]}, 1); }});
-    add({"concat", "[2, 2], [2, 3] along axis 1", {{{2, 2}}, {{2, 3}}}, [](const Inputs& v) { return concat({v[0], v[1]}, 1); }});
-    add({"stack", "[3, 2] twice along axis 1, one squared", {{{3, 2}}, {{3, 2}}},
+    add_case({"concat", "[2, 2], [2, 3] along axis 1", {{{2, 2}}, {{2, 3}}}, [](const Inputs& v) { return concat({v[0], v[1]}, 1); }});
+    add_case({"stack", "[3, 2] twice along axis 1, one squared", {{{3, 2}}, {{3, 2}}},
          [](const Inputs& v) { return stack({v[0], v[1] * v[1]}, 1); }, true});
-    add({"stack", "[3, 2] twice along axis 0", {{{3, 2}}, {{3, 2}}}, [](const Inputs& v) { return stack({v[0], v[1]}, 0); }, true});
-    add({"split", "[2, 5, 3] into 1, 3, 1 along axis 1", {{{2, 5, 3}}},
+    add_case({"stack", "[3, 2] twice along axis 0", {{{3, 2}}, {{3, 2}}}, [](const Inputs& v) { return stack({v[0], v[1]}, 0); }, true});
+    add_case({"split", "[2, 5, 3] into 1, 3, 1 along axis 1", {{{2, 5, 3}}},
          [](const Inputs& v) {
              std::vector<Tensor> parts = split(v[0], {1, 3, 1}, 1);
              return parts[0] * parts[2] + sum(parts[1], 1, true);
          }});
     // A piece no gradient reaches (its window of dL/dx is zero), pieces along the last axis, and
     // x also used outside the split (its gradient is added to, not overwritten).
-    add({"split", "along the last axis, one piece unused, x used beside it", {{{2, 5, 3}}},
+    add_case({"split", "along the last axis, one piece unused, x used beside it", {{{2, 5, 3}}},
          [](const Inputs& v) {
              std::vector<Tensor> parts = split(v[0], {1, 1, 1}, 2);
              return parts[0] * parts[2] + v[0] * 0.5;
          }});
-    add({"split", "only the last piece used (zeros for the others)", {{{2, 5, 3}}},
+    add_case({"split", "only the last piece used (zeros for the others)", {{{2, 5, 3}}},
          [](const Inputs& v) { return split(v[0], {2, 2, 1}, 1)[2] * 2.0; }});
-    add({"split", "[2, 5] into 2, 3, both summed", {{{2, 5}}},
+    add_case({"split", "[2, 5] into 2, 3, both summed", {{{2, 5}}},
          [](const Inputs& v) {
              std::vector<Tensor> parts = split(v[0], {2, 3}, 1);
              return sum(parts[0], 1) - sum(parts[1], 1);
          }});
-    add({"chunk", "[2, 5, 3] into 2 along axis 0", {{{2, 5, 3}}},
+    add_case({"chunk", "[2, 5, 3] into 2 along axis 0", {{{2, 5, 3}}},
          [](const Inputs& v) {
              std::vector<Tensor> parts = chunk(v[0], 2, 0);
              return parts[0] - parts[1] * 3.0;
          },
          true});
-    add({"index_select", "rows of [5, 3], repeated (their gradients sum)", {{{5, 3}}},
+    add_case({"index_select", "rows of [5, 3], repeated (their gradients sum)", {{{5, 3}}},
          [](const Inputs& v) { return index_select(v[0], 0, indices(v[0], {4, 1, 1, 0, 4, 4}, {6})); }});
-    add({"index_select", "columns of [5, 3]", {{{5, 3}}},
+    add_case({"index_select", "columns of [5, 3]", {{{5, 3}}},
          [](const Inputs& v) { return index_select(v[0], 1, indices(v[0], {2, 0, 2, 2}, {4})); }});
-    add({"gather", "[3, 4, 2] along axis 1", {{{3, 4, 2}}},
+    add_case({"gather", "[3, 4, 2] along axis 1", {{{3, 4, 2}}},
          [](const Inputs& v) { return gather(v[0], 1, indices(v[0], {3, 0, 1, 1, 2, 3}, {3, 2})); }});
-    add({"gather", "[3, 4] along axis 1", {{{3, 4}}},
+    add_case({"gather", "[3, 4] along axis 1", {{{3, 4}}},
          [](const Inputs& v) { return gather(v[0], 1, indices(v[0], {3, 0, 3}, {3})); }});
     // float64 -> float32 -> float64 (float32 -> float64 -> float32 on float32 inputs). The values
     // and the step are multiples of 2^-10, so every value the check evaluates is a float32
@@ -202,22 +200,22 @@ std::vector<OpCase> build_table() {
                           return to(to(v[0], other), v[0].dtype());
                       }};
     round_trip.gradcheck.eps = 1.0 / 1024;
-    add(round_trip);
+    add_case(round_trip);
 
     // ---- ops/nn.h ----
     for (int axis : {0, -1}) {
         const std::string text = "[3, 4] axis " + std::to_string(axis);
-        add({"softmax", text, {{{3, 4}, -2, 2}}, [=](const Inputs& v) { return softmax(v[0], axis); }});
-        add({"log_softmax", text, {{{3, 4}, -2, 2}}, [=](const Inputs& v) { return log_softmax(v[0], axis); }});
+        add_case({"softmax", text, {{{3, 4}, -2, 2}}, [=](const Inputs& v) { return softmax(v[0], axis); }});
+        add_case({"log_softmax", text, {{{3, 4}, -2, 2}}, [=](const Inputs& v) { return log_softmax(v[0], axis); }});
     }
-    add({"softmax", "[2, 3, 4] axis 1", {{{2, 3, 4}, -2, 2}}, [](const Inputs& v) { return softmax(v[0], 1); }});
-    add({"cross_entropy", "logits [4, 3]", {{{4, 3}, -2, 2}},
+    add_case({"softmax", "[2, 3, 4] axis 1", {{{2, 3, 4}, -2, 2}}, [](const Inputs& v) { return softmax(v[0], 1); }});
+    add_case({"cross_entropy", "logits [4, 3]", {{{4, 3}, -2, 2}},
          [](const Inputs& v) { return cross_entropy(v[0], indices(v[0], {2, 0, 1, 2}, {4})); }, true});
-    add({"cross_entropy", "logits [B, T, C] = [2, 3, 5], targets [2, 3]", {{{2, 3, 5}, -2, 2}},
+    add_case({"cross_entropy", "logits [B, T, C] = [2, 3, 5], targets [2, 3]", {{{2, 3, 5}, -2, 2}},
          [](const Inputs& v) { return cross_entropy(v[0], indices(v[0], {4, 0, 2, 1, 3, 3}, {2, 3})); }, true});
-    add({"bce_with_logits", "the mean loss, logits and targets [3, 2]", {{{3, 2}, -3, 3}, {{3, 2}, 0, 1}},
+    add_case({"bce_with_logits", "the mean loss, logits and targets [3, 2]", {{{3, 2}, -3, 3}, {{3, 2}, 0, 1}},
          [](const Inputs& v) { return bce_with_logits(v[0], v[1]); }});
-    add({"dropout", "p = 0.3 on [4, 5], the same mask at every call", {{{4, 5}}},
+    add_case({"dropout", "p = 0.3 on [4, 5], the same mask at every call", {{{4, 5}}},
          [](const Inputs& v) {
              Generator gen(9);
              return dropout(v[0], 0.3, gen);
@@ -256,6 +254,8 @@ const std::vector<FunctionElsewhere>& functions_elsewhere() {
         {"to", "to(x, DType): the to_dtype cases; to(x, Device) needs two devices (test_cuda's to_device_gradient)"},
         {"argmax", "not differentiable: records nothing (test_ops' reduction_values)"},
         {"accuracy", "a metric read on the host: records nothing (test_ops' accuracy_counts_argmax_hits)"},
+        {"unary", "runs a rule of UnaryRules: the cases of each rule go by the rule's name"},
+        {"binary", "runs a rule of BinaryRules: the cases of each rule go by the rule's name"},
         {"RecurrentLinear", "a tape trick over a whole loop, not one call (test_ops' recurrent_linear_* cases)"},
     };
     return list;

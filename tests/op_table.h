@@ -42,7 +42,7 @@ struct OpCase {
 // Every case, grouped by the header that declares the op, in the header's order.
 const std::vector<OpCase>& op_table();
 
-// The elementwise ops of core/backend.h, named as their records are, in the enums' order.
+// The names of the elementwise entries, in their order (that of UnaryRules and BinaryRules).
 const std::vector<std::string>& unary_op_names();
 const std::vector<std::string>& binary_op_names();
 

@@ -38,18 +38,14 @@ const auto* const gradient_cases = register_op_cases("op_table", "gradient", [](
 
 BOOST_AUTO_TEST_SUITE(op_table_coverage)
 
-// The elementwise entries name the ops of UnaryOp and BinaryOp (core/backend.h) in the enums'
-// order, and no enumerator follows the last one the table counts (the static_asserts in
-// tests/op_table.cpp compare the table with that count when it compiles).
+// Entry i of the elementwise entries is the op of rule i of UnaryRules and BinaryRules
+// (core/elementwise_math.h); the static_asserts of tests/op_table.cpp check, when it compiles,
+// that there are as many entries as rules.
 BOOST_AUTO_TEST_CASE(op_table_covers_every_elementwise_op) {
     const std::vector<std::string>& unary = unary_op_names();
     for (size_t i = 0; i < unary.size(); ++i) BOOST_CHECK_EQUAL(to_string(UnaryOp(i)), unary[i]);
-    BOOST_CHECK_MESSAGE(std::string(to_string(UnaryOp(unary.size()))) == "?",
-                        "UnaryOp has an op after the table's " << unary.size() << ": " << to_string(UnaryOp(unary.size())));
     const std::vector<std::string>& binary = binary_op_names();
     for (size_t i = 0; i < binary.size(); ++i) BOOST_CHECK_EQUAL(to_string(BinaryOp(i)), binary[i]);
-    BOOST_CHECK_MESSAGE(std::string(to_string(BinaryOp(binary.size()))) == "?",
-                        "BinaryOp has an op after the table's " << binary.size() << ": " << to_string(BinaryOp(binary.size())));
 }
 
 // Every record the table's cases write onto the tape is named by a case of the table, and a
@@ -79,7 +75,7 @@ BOOST_AUTO_TEST_CASE(op_table_names_every_record) {
 BOOST_AUTO_TEST_CASE(op_table_covers_every_public_op) {
     const std::filesystem::path root = std::filesystem::path(__FILE__).parent_path().parent_path();
     const std::regex header(R"re(^#include "(ops/\w+\.h)")re");
-    const std::regex declaration(R"(^(?:Tensor|std::vector<Tensor>|double)\s+(\w+)\s*\(|^class\s+(\w+))");
+    const std::regex declaration(R"(^(?:inline\s+)?(?:Tensor|std::vector<Tensor>|double)\s+(\w+)\s*\(|^class\s+(\w+))");
     std::set<std::string> declared;
     std::ifstream umbrella(root / "tapegrad.h");
     std::string include;
