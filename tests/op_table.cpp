@@ -78,7 +78,7 @@ std::vector<OpCase> build_table() {
         add_case({e.op, "[3, 4]", {{{3, 4}, e.low, e.high}}, [apply = e.apply](const Inputs& v) { return apply(v[0]); }});
     add_case({"pow", "negative exponent", {{{4, 3}, 0.5, 2}}, [](const Inputs& v) { return pow(v[0], -1.5); }});
     add_case({"relu", "values 0.2 or more from the kink", {{{2, 3}, 0, 0, {-1.5, 0.3, 2.0, -0.2, 0.9, -3.0}}},
-         [](const Inputs& v) { return relu(v[0]); }});
+             [](const Inputs& v) { return relu(v[0]); }});
     // Operand shapes of every binary op: equal, then broadcast either way, with a 0-dim tensor,
     // and both operands broadcast at once.
     const std::vector<std::pair<Shape, Shape>> binary_shapes = {
@@ -87,11 +87,11 @@ std::vector<OpCase> build_table() {
     for (const BinaryEntry& e : binary_entries)
         for (const auto& [sa, sb] : binary_shapes)
             add_case({e.op, shapes_text({sa, sb}), {{sa, e.a_low, e.a_high}, {sb, e.b_low, e.b_high}},
-                 [apply = e.apply](const Inputs& v) { return apply(v[0], v[1]); }});
+                     [apply = e.apply](const Inputs& v) { return apply(v[0], v[1]); }});
     // Both operands' gradients from one pass (the first writes, later ones add), and one tensor
     // as both operands.
     add_case({"mul", "one tensor as both operands: a * a + (a / b) * b", {{{3, 4}}, {{3, 4}, 0.5, 1.5}},
-         [](const Inputs& v) { return v[0] * v[0] + (v[0] / v[1]) * v[1]; }});
+             [](const Inputs& v) { return v[0] * v[0] + (v[0] / v[1]) * v[1]; }});
     // The operators with a scalar are neg, add_scalar, mul_scalar and pow underneath.
     const std::vector<std::pair<std::string, Tensor (*)(const Tensor&)>> scalar_operators = {
         {"2 - x", [](const Tensor& x) { return 2.0 - x; }},
@@ -109,7 +109,7 @@ std::vector<OpCase> build_table() {
                                                             {{4, 1, 3}, {1, 2, 3}, {4, 1, 3}}};
     for (const auto& shapes : addcmul_shapes)
         add_case({"addcmul", shapes_text(shapes), {{shapes[0]}, {shapes[1]}, {shapes[2]}},
-             [](const Inputs& v) { return addcmul(v[0], v[1], v[2]); }});
+                 [](const Inputs& v) { return addcmul(v[0], v[1], v[2]); }});
     add_case({"addcmul", "one tensor thrice", {{{2, 3}}}, [](const Inputs& v) { return addcmul(v[0], v[0], v[0]); }});
 
     // ---- ops/reduce.h ----
@@ -122,74 +122,74 @@ std::vector<OpCase> build_table() {
             add_case({"sum", text, {{{2, 3, 4}}}, [=](const Inputs& v) { return sum(v[0], axis, keepdim); }});
             add_case({"mean", text, {{{2, 3, 4}}}, [=](const Inputs& v) { return mean(v[0], axis, keepdim); }});
             add_case({"max", text, {{{2, 3, 4}, 0, 0, distinct_values(24)}},
-                 [=](const Inputs& v) { return max(v[0], axis, keepdim); }});
+                     [=](const Inputs& v) { return max(v[0], axis, keepdim); }});
         }
 
     // ---- ops/linalg.h ----
     add_case({"matmul", "[3, 5] x [5, 2]", {{{3, 5}}, {{5, 2}}}, [](const Inputs& v) { return matmul(v[0], v[1]); }});
     add_case({"matmul", "[2, 3, 5] x [5, 2]: leading dims folded into one product", {{{2, 3, 5}}, {{5, 2}}},
-         [](const Inputs& v) { return matmul(v[0], v[1]); }});
+             [](const Inputs& v) { return matmul(v[0], v[1]); }});
     add_case({"matmul", "batched [4, 3, 2] x [4, 2, 5]", {{{4, 3, 2}}, {{4, 2, 5}}}, [](const Inputs& v) { return matmul(v[0], v[1]); }});
     add_case({"linear", "x [2, 3, 4], weight [5, 4], bias [5]", {{{2, 3, 4}}, {{5, 4}}, {{5}}},
-         [](const Inputs& v) { return linear(v[0], v[1], v[2]); }});
+             [](const Inputs& v) { return linear(v[0], v[1], v[2]); }});
     add_case({"linear", "no bias", {{{2, 3, 4}}, {{5, 4}}}, [](const Inputs& v) { return linear(v[0], v[1], Tensor()); }});
 
     // ---- ops/shape_ops.h ----
     add_case({"reshape", "[2, 6] as [3, -1] and [3, 4]", {{{2, 6}}},
-         [](const Inputs& v) { return reshape(v[0], {3, -1}) * reshape(v[0], {3, 4}); }});
+             [](const Inputs& v) { return reshape(v[0], {3, -1}) * reshape(v[0], {3, 4}); }});
     add_case({"unsqueeze", "axis 1", {{{2, 6}}}, [](const Inputs& v) { return unsqueeze(v[0], 1); }, true});
     add_case({"unsqueeze", "axis -1", {{{2, 6}}}, [](const Inputs& v) { return unsqueeze(v[0], -1); }, true});
     add_case({"squeeze", "[2, 1, 6] axis 1", {{{2, 1, 6}}}, [](const Inputs& v) { return squeeze(v[0], 1); }, true});
     add_case({"squeeze", "squeeze(unsqueeze(x, 1), 1) * 2", {{{2, 6}}},
-         [](const Inputs& v) { return squeeze(unsqueeze(v[0], 1), 1) * 2.0; }, true});
+             [](const Inputs& v) { return squeeze(unsqueeze(v[0], 1), 1) * 2.0; }, true});
     add_case({"transpose", "[2, 3, 4] axes 0 and 2", {{{2, 3, 4}}}, [](const Inputs& v) { return transpose(v[0], 0, 2); }, true});
     add_case({"permute", "[2, 3, 4] to {1, 2, 0}", {{{2, 3, 4}}}, [](const Inputs& v) { return permute(v[0], {1, 2, 0}); }});
     add_case({"slice", "[2, 5, 3] axis 1, 1..4", {{{2, 5, 3}}}, [](const Inputs& v) { return slice(v[0], 1, 1, 4); }});
     add_case({"slice", "[2, 5, 3] axis -1, 2..3", {{{2, 5, 3}}}, [](const Inputs& v) { return slice(v[0], -1, 2, 3); }});
     add_case({"slice", "leading dim (views): slice 1..2 * slice 0..1 of [3, 2, 2]", {{{3, 2, 2}}},
-         [](const Inputs& v) { return slice(v[0], 0, 1, 2) * slice(v[0], 0, 0, 1); }});
+             [](const Inputs& v) { return slice(v[0], 0, 1, 2) * slice(v[0], 0, 0, 1); }});
     add_case({"select", "[3, 2, 4]: select(x, 0, 1) * select(x, 0, 2) (views)", {{{3, 2, 4}}},
-         [](const Inputs& v) { return select(v[0], 0, 1) * select(v[0], 0, 2); }});
+             [](const Inputs& v) { return select(v[0], 0, 1) * select(v[0], 0, 2); }});
     add_case({"select", "[3, 2, 4] axis -1, index 3", {{{3, 2, 4}}}, [](const Inputs& v) { return select(v[0], -1, 3); }});
     add_case({"concat", "[2, 5, 3], [2, 2, 3], [2, 1, 3] along axis 1", {{{2, 5, 3}}, {{2, 2, 3}}, {{2, 1, 3}}},
-         [](const Inputs& v) { return concat({v[0], v[1], v[2]}, 1); }});
+             [](const Inputs& v) { return concat({v[0], v[1], v[2]}, 1); }});
     add_case({"concat", "[2, 2], [2, 3] along axis 1", {{{2, 2}}, {{2, 3}}}, [](const Inputs& v) { return concat({v[0], v[1]}, 1); }});
     add_case({"stack", "[3, 2] twice along axis 1, one squared", {{{3, 2}}, {{3, 2}}},
-         [](const Inputs& v) { return stack({v[0], v[1] * v[1]}, 1); }, true});
+             [](const Inputs& v) { return stack({v[0], v[1] * v[1]}, 1); }, true});
     add_case({"stack", "[3, 2] twice along axis 0", {{{3, 2}}, {{3, 2}}}, [](const Inputs& v) { return stack({v[0], v[1]}, 0); }, true});
     add_case({"split", "[2, 5, 3] into 1, 3, 1 along axis 1", {{{2, 5, 3}}},
-         [](const Inputs& v) {
-             std::vector<Tensor> parts = split(v[0], {1, 3, 1}, 1);
-             return parts[0] * parts[2] + sum(parts[1], 1, true);
-         }});
+             [](const Inputs& v) {
+                 std::vector<Tensor> parts = split(v[0], {1, 3, 1}, 1);
+                 return parts[0] * parts[2] + sum(parts[1], 1, true);
+             }});
     // A piece no gradient reaches (its window of dL/dx is zero), pieces along the last axis, and
     // x also used outside the split (its gradient is added to, not overwritten).
     add_case({"split", "along the last axis, one piece unused, x used beside it", {{{2, 5, 3}}},
-         [](const Inputs& v) {
-             std::vector<Tensor> parts = split(v[0], {1, 1, 1}, 2);
-             return parts[0] * parts[2] + v[0] * 0.5;
-         }});
+             [](const Inputs& v) {
+                 std::vector<Tensor> parts = split(v[0], {1, 1, 1}, 2);
+                 return parts[0] * parts[2] + v[0] * 0.5;
+             }});
     add_case({"split", "only the last piece used (zeros for the others)", {{{2, 5, 3}}},
-         [](const Inputs& v) { return split(v[0], {2, 2, 1}, 1)[2] * 2.0; }});
+             [](const Inputs& v) { return split(v[0], {2, 2, 1}, 1)[2] * 2.0; }});
     add_case({"split", "[2, 5] into 2, 3, both summed", {{{2, 5}}},
-         [](const Inputs& v) {
-             std::vector<Tensor> parts = split(v[0], {2, 3}, 1);
-             return sum(parts[0], 1) - sum(parts[1], 1);
-         }});
+             [](const Inputs& v) {
+                 std::vector<Tensor> parts = split(v[0], {2, 3}, 1);
+                 return sum(parts[0], 1) - sum(parts[1], 1);
+             }});
     add_case({"chunk", "[2, 5, 3] into 2 along axis 0", {{{2, 5, 3}}},
-         [](const Inputs& v) {
-             std::vector<Tensor> parts = chunk(v[0], 2, 0);
-             return parts[0] - parts[1] * 3.0;
-         },
-         true});
+             [](const Inputs& v) {
+                 std::vector<Tensor> parts = chunk(v[0], 2, 0);
+                 return parts[0] - parts[1] * 3.0;
+             },
+             true});
     add_case({"index_select", "rows of [5, 3], repeated (their gradients sum)", {{{5, 3}}},
-         [](const Inputs& v) { return index_select(v[0], 0, indices(v[0], {4, 1, 1, 0, 4, 4}, {6})); }});
+             [](const Inputs& v) { return index_select(v[0], 0, indices(v[0], {4, 1, 1, 0, 4, 4}, {6})); }});
     add_case({"index_select", "columns of [5, 3]", {{{5, 3}}},
-         [](const Inputs& v) { return index_select(v[0], 1, indices(v[0], {2, 0, 2, 2}, {4})); }});
+             [](const Inputs& v) { return index_select(v[0], 1, indices(v[0], {2, 0, 2, 2}, {4})); }});
     add_case({"gather", "[3, 4, 2] along axis 1", {{{3, 4, 2}}},
-         [](const Inputs& v) { return gather(v[0], 1, indices(v[0], {3, 0, 1, 1, 2, 3}, {3, 2})); }});
+             [](const Inputs& v) { return gather(v[0], 1, indices(v[0], {3, 0, 1, 1, 2, 3}, {3, 2})); }});
     add_case({"gather", "[3, 4] along axis 1", {{{3, 4}}},
-         [](const Inputs& v) { return gather(v[0], 1, indices(v[0], {3, 0, 3}, {3})); }});
+             [](const Inputs& v) { return gather(v[0], 1, indices(v[0], {3, 0, 3}, {3})); }});
     // float64 -> float32 -> float64 (float32 -> float64 -> float32 on float32 inputs). The values
     // and the step are multiples of 2^-10, so every value the check evaluates is a float32
     // exactly: the float32 leg rounds nothing, and the differences are exact.
@@ -210,16 +210,16 @@ std::vector<OpCase> build_table() {
     }
     add_case({"softmax", "[2, 3, 4] axis 1", {{{2, 3, 4}, -2, 2}}, [](const Inputs& v) { return softmax(v[0], 1); }});
     add_case({"cross_entropy", "logits [4, 3]", {{{4, 3}, -2, 2}},
-         [](const Inputs& v) { return cross_entropy(v[0], indices(v[0], {2, 0, 1, 2}, {4})); }, true});
+             [](const Inputs& v) { return cross_entropy(v[0], indices(v[0], {2, 0, 1, 2}, {4})); }, true});
     add_case({"cross_entropy", "logits [B, T, C] = [2, 3, 5], targets [2, 3]", {{{2, 3, 5}, -2, 2}},
-         [](const Inputs& v) { return cross_entropy(v[0], indices(v[0], {4, 0, 2, 1, 3, 3}, {2, 3})); }, true});
+             [](const Inputs& v) { return cross_entropy(v[0], indices(v[0], {4, 0, 2, 1, 3, 3}, {2, 3})); }, true});
     add_case({"bce_with_logits", "the mean loss, logits and targets [3, 2]", {{{3, 2}, -3, 3}, {{3, 2}, 0, 1}},
-         [](const Inputs& v) { return bce_with_logits(v[0], v[1]); }});
+             [](const Inputs& v) { return bce_with_logits(v[0], v[1]); }});
     add_case({"dropout", "p = 0.3 on [4, 5], the same mask at every call", {{{4, 5}}},
-         [](const Inputs& v) {
-             Generator gen(9);
-             return dropout(v[0], 0.3, gen);
-         }});
+             [](const Inputs& v) {
+                 Generator gen(9);
+                 return dropout(v[0], 0.3, gen);
+             }});
     return table;
 }
 
