@@ -71,7 +71,7 @@ HAVE_BLAS  := $(if $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread/cbl
 HAVE_BOOST := $(if $(wildcard /usr/include/boost/test/unit_test.hpp),yes,)
 FMT_LIBS   := $(shell pkg-config --libs fmt 2>/dev/null || echo -lfmt)
 # jemalloc: the tape allocates a few small objects per op; glibc malloc fragments under that
-# pattern (measured: tape overhead 1,900 ns/op with glibc, 380 with jemalloc). Not under SAN=1,
+# pattern, which made the tape several times slower (docs/BENCHMARKS.md, "Foundation"). Not under SAN=1,
 # where the sanitizer supplies its own malloc.
 HAVE_JEMALLOC := $(if $(wildcard /usr/lib/x86_64-linux-gnu/libjemalloc.so),yes,)
 MALLOC_LIBS := $(if $(filter 1,$(SAN)),,$(if $(HAVE_JEMALLOC),-ljemalloc,))

@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
     const tapegrad::bench::StepWorker worker = tapegrad::bench::parse_step_worker(argc, argv);
     const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
     // Many short rounds: this host's speed drifts within seconds, and a median over 7 rounds still
-    // moved by 10-20% from run to run (QL-LSTM vs LSTM read 1.66x and 2.05x in two runs a minute apart).
+    // moved from run to run (docs/BENCHMARKS.md).
     const int rounds = quick ? 1 : 11, paired_rounds = quick ? 1 : 25;
     if (worker.step.empty()) {
         tapegrad::bench::warn_if_loaded();
@@ -249,7 +249,7 @@ int main(int argc, char** argv) {
         std::printf("          goal: within %.2fx of its floor: %s\n", goal, verdict(ratio <= goal));
     }
     // The same pairing for the two cells: rounds of one QL-LSTM step then one LSTM step (more of
-    // them: two steps take about 0.1 s).
+    // them: the two steps are short).
     const tapegrad::bench::PairedTimes ql_vs_lstm = tapegrad::bench::paired_median_seconds(
         paired_rounds, train_step(model_named("LSTM"), ids, labels), train_step(model_named("QL-LSTM"), ids, labels));
     std::printf("QL-LSTM vs LSTM (%d paired rounds): %.2fx faster (for reference)\n", paired_rounds, ql_vs_lstm.ratio);

@@ -4,10 +4,10 @@
 // PyTorch peer (bench/python_peer.h, when .venv/ has torch) under the same load.
 //
 // Why: a shared machine is the common case, and a thread policy that is fast only when it has every
-// core to itself collapses there (OpenMP's spinning barriers and fixed team: PR-LSTM training went
-// from 5,776 tokens/s on 1 thread to 766 on 2 with a busy neighbour, issue 15). Goals, with the
-// spinner: (a) the default within 1.15x of the best fixed thread count and never slower than 1
-// thread; (b) the default ahead of the PyTorch peer.
+// core to itself collapses there (OpenMP's spinning barriers and fixed team made PR-LSTM training
+// far slower on 2 threads than on 1 beside a busy process: docs/BENCHMARKS.md, "Busy machine").
+// Goals, with the spinner: (a) the default within 1.15x of the best fixed thread count and never
+// slower than 1 thread; (b) the default ahead of the PyTorch peer.
 //
 // How:
 // - Each configuration is its own process: bench_cells or bench_pr_lstm in its worker mode
@@ -54,7 +54,7 @@ struct Step {
     const char* bench;
     const char* worker_step;
     const char* peer_name;
-    bool long_step;  // timed --pr-rounds times, not --rounds (PR-LSTM: about 0.5 s a step, idle)
+    bool long_step;  // timed --pr-rounds times, not --rounds (PR-LSTM's step is several times longer)
 };
 const Step kSteps[] = {{"LSTM", "bench_cells", "lstm", "LSTM_loop", false},
                        {"QL-LSTM", "bench_cells", "qllstm", "QL-LSTM_loop", false},

@@ -96,7 +96,8 @@ struct PrLstmStep {
         for (int64_t b = 0; b < B; ++b) labels[b] = int64_t(philox_uniform(2, b) * classes);
         targets = Tensor::from_vector(labels, {B});
     }
-    // The classification output sits at the last position (notes §2.5).
+    // A classification task reads its one output at the last position, the appended empty token
+    // (data/formal_tasks.h).
     Tensor loss() { return cross_entropy(squeeze(slice(model.forward(x), 1, n - 1, n), 1), targets); }
     void step() {
         adam.zero_grad();
@@ -184,8 +185,8 @@ int main(int argc, char** argv) {
     for (const PythonPeer& peer : peers)
         for (const std::string& note : peer.notes) std::printf("%s\n", note.c_str());
     for (int64_t n : lengths) {
-        // Rounds: about 10 s of n = 40 steps (this host's speed drifts within seconds: the median
-        // of many short rounds), three of the 5-second n = 500 steps.
+        // Rounds: 15 of the short n = 40 steps (this host's speed drifts within seconds: the median
+        // of many short rounds), three of the long n = 500 steps.
         const double ms = bench_step(n, n > 100 ? 3 : 15);
         for (int p = 0; p < 2; ++p) {
             auto it = peers[p].ms.find("PRLSTM_" + std::to_string(n));

@@ -13,7 +13,6 @@ struct Device {
     static Device cpu() { return {DeviceType::CPU, 0}; }
     static Device cuda(int index = 0) { return {DeviceType::CUDA, index}; }
     bool is_cpu() const { return type == DeviceType::CPU; }
-    bool is_cuda() const { return type == DeviceType::CUDA; }
     bool operator==(const Device& o) const { return type == o.type && index == o.index; }
     bool operator!=(const Device& o) const { return !(*this == o); }
 };

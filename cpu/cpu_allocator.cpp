@@ -22,9 +22,9 @@ size_t size_class(size_t bytes) {
 }
 
 // Above this many cached bytes, freed blocks go back to the system instead of the cache.
-// Half the machine's memory: a PR-LSTM step at n = 500 frees more than 4 GiB of activations, and
-// a smaller cap sent them back to the OS only to page-fault them in again next step (measured:
-// 28% of the step in clear_page).
+// Half the machine's memory: a large train step frees several GiB of activations, and with a
+// smaller cap they went back to the OS only to be page-faulted in again the next step
+// (docs/BENCHMARKS.md, "The cells").
 size_t max_cached_bytes() {
     static const size_t cap = size_t(sysconf(_SC_PHYS_PAGES)) * size_t(sysconf(_SC_PAGE_SIZE)) / 2;
     return cap;
@@ -73,11 +73,6 @@ void cpu_deallocate(void* ptr, size_t bytes) {
         }
     }
     std::free(ptr);
-}
-
-size_t cpu_cached_bytes() {
-    std::lock_guard<std::mutex> lock(cache().mutex);
-    return cache().cached_bytes;
 }
 
 }  // namespace tapegrad

@@ -11,7 +11,5 @@ namespace tapegrad {
 
 void* cpu_allocate(size_t bytes);
 void cpu_deallocate(void* ptr, size_t bytes);
-// Bytes currently held in free lists (not in use by any tensor).
-size_t cpu_cached_bytes();
 
 }  // namespace tapegrad

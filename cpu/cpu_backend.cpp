@@ -222,8 +222,8 @@ public:
     // Broadcast operands whose gradients both come out of one pass over dL/dy, a and b: at least one
     // is summed over the dims it was broadcast along (those rows run on one thread so the sums do
     // not race), neither sums whole rows into one element, and the work is small enough that the
-    // operand that is not summed would not have gained from all threads. QL-LSTM's gate scales,
-    // a [3, 1, H] ⊙ z [B, H] and a [H] ⊙ z [B, H]: one pass instead of one per operand.
+    // operand that is not summed would not have gained from all threads. Per-feature scales of a
+    // batch, a [3, 1, H] ⊙ z [B, H] or a [H] ⊙ z [B, H]: one pass instead of one per operand.
     static bool both_in_one_pass(const BroadcastPlan& plan) {
         const bool reduced_a = is_broadcast(plan.a), reduced_b = is_broadcast(plan.b);
         return (reduced_a || reduced_b) && last_stride(plan.a) != 0 && last_stride(plan.b) != 0 &&
@@ -526,8 +526,8 @@ public:
             const T* in = gy.data<T>();
             T* out = gx.data<T>();
             // Threads split the columns (repeated indices then never race), in blocks of 16: a
-            // chunk of 2 columns walked all rows for 2 adds each (the embedding's backward took
-            // 9-23 ms of a cell's step).
+            // chunk of 2 columns walked all rows for 2 adds each, and read every row's cache line
+            // 8 times (docs/BENCHMARKS.md, "scatter_add").
             const int64_t rows = s.outer * s.m, width = 16, blocks = (s.inner + width - 1) / width;
             parallel_for(blocks, rows * s.inner, [=](int64_t first, int64_t last) {
                 const int64_t begin = first * width, end = std::min(s.inner, last * width);

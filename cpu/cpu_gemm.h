@@ -1,12 +1,12 @@
 // The CPU backend's matrix products, on libraries that pick their kernels for the CPU they run on:
-//   small products (a recurrent step's h U^T and dz U: at most kSmallGemmWork multiply-adds a
-//     block) on libxsmm, which JIT-compiles a kernel for each shape and instruction set and copies
-//     nothing; it needs B untransposed, so a weight used at every step is prepared once as B [K, N];
+//   small products (at most kSmallGemmWork multiply-adds a block, such as [32, 128] x [128, 512])
+//     on libxsmm, which JIT-compiles a kernel for each shape and instruction set and copies
+//     nothing; it needs B untransposed, so a matrix multiplied by many times is prepared once as
+//     B [K, N];
 //   everything else on OpenBLAS (one thread a call), which packs both operands into cache
 //     blocks on every call: that costs little next to a large product.
-// Chosen by measurement (bench/bench_gemm.cpp, figures in docs/BENCHMARKS.md): on the per-step
-// shapes libxsmm took 0.5-0.86x OpenBLAS's time on AVX-512 and 0.8-1.25x on AVX2 on one thread,
-// BLIS (Debian's build) 1.1-1.6x; on the large ones OpenBLAS was the fastest of the three.
+// Chosen by measurement: libxsmm was the fastest on the small products, OpenBLAS on the large
+// ones, BLIS on neither (bench/bench_gemm.cpp; docs/BENCHMARKS.md, "The library choice").
 //
 // Threads: a product is cut into blocks of rows or columns of C that depend only on its shape
 // (never on the thread count, so results are bit-identical with any number of threads), and the
@@ -19,9 +19,8 @@ namespace tapegrad {
 
 // Multiply-adds per block of a product shared among threads (about 5 microseconds of work).
 constexpr int64_t kGemmBlockWork = int64_t(1) << 19;
-// A product is cut into at most this many blocks: more made OpenBLAS's large products slower
-// (each block packs its share of the operands anew; measured in bench_gemm: 64 blocks of a
-// [2560, 512] x [512, 1280] product took 1.3x the time of two halves).
+// A product is cut into at most this many blocks: more made OpenBLAS's large products slower,
+// since each block packs its share of the operands anew (docs/BENCHMARKS.md, "The library choice").
 constexpr int64_t kMaxGemmBlocks = 8;
 // A block of at most this many multiply-adds, with B untransposed, runs on libxsmm.
 constexpr int64_t kSmallGemmWork = int64_t(1) << 21;

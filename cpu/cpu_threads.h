@@ -8,7 +8,7 @@
 // Why not OpenMP: its team runs each region as one share per thread and ends it at a barrier, so
 // a region waits for every thread of the team, also for one the OS has descheduled to run another
 // process; on a busy machine thousands of small regions per train step each waited a time slice
-// (measured: 766 tokens/s with 2 threads against 5,776 with 1). Here the calling thread takes
+// (docs/BENCHMARKS.md, "Busy machine"). Here the calling thread takes
 // chunks itself, and workers take chunks as they wake; the caller waits only for chunks a worker
 // has already begun, never for a worker that has not started. When no worker comes, the loop runs
 // at the speed of one thread. A worker can still be descheduled inside a chunk it began: when the
@@ -44,10 +44,10 @@ struct ThreadPolicy {
     std::string source;  // why: "TAPEGRAD_NUM_THREADS", "CPU affinity", "cgroup CPU quota"
     // Subnormal numbers (below 1.2e-38 in float32) flushed to zero, in results and in inputs
     // (the FTZ and DAZ bits of each thread's SSE control register), unless TAPEGRAD_DENORMALS=keep.
-    // Why: an LSTM's gradient fades along the forget chain into subnormals, and Intel CPUs compute
-    // on those 10-100x slower (measured: an LSTM train step took 1,313 ms instead of 227 ms on a
-    // Xeon, almost all of it in matrix products). TensorFlow and XLA flush them too; PyTorch keeps
-    // them unless torch.set_flush_denormal(True).
+    // Why: a gradient multiplied by factors below 1 over many steps fades into subnormals, and
+    // Intel CPUs compute on those several times slower, in matrix products above all
+    // (docs/BENCHMARKS.md, "Subnormals"). TensorFlow and XLA flush them too; PyTorch keeps them unless
+    // torch.set_flush_denormal(True).
     bool flush_denormals = true;
 };
 // The policy in force (decided by the first call).

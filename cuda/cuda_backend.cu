@@ -50,7 +50,7 @@ __global__ void unary_backward_kernel(const T* x, const T* y, const T* gy, T* gx
 }
 
 // Without broadcasting, a and b are read at i itself: strided_offset's 64-bit divisions cost more
-// than the memory traffic (measured on an H200: add at 59% of copy bandwidth with them).
+// than the memory traffic (docs/BENCHMARKS.md, "GPU").
 TG_HD int64_t operand_offset(const BroadcastPlan& plan, const StridedLayout& layout, int64_t i) {
     return plan.same_shape ? i : strided_offset(layout, i);
 }

@@ -1,6 +1,8 @@
 // The 15 formal-language tasks of Delétang et al. (2023), "Neural Networks and the Chomsky
-// Hierarchy", as the PR-LSTM code ran them (docs: ../shared/papers/pr-lstm-notes.md §5; the
-// code's quirks are kept, each marked "quirk" where it is implemented).
+// Hierarchy", as the PR-LSTM code ran them: the generators of the reference code,
+// github.com/google-deepmind/neural_networks_chomsky_hierarchy (tasks/regular, tasks/dcf,
+// tasks/cs; docs/PR-LSTM.md, "Sources"), whose departures from the paper's text are kept, each
+// marked "quirk" where it is implemented.
 //
 // A task maps an input string of tokens in {0..V-1} to an output string of L_out tokens in
 // {0..O-1}. Every sequence of a batch has the same length ℓ. The model reads the input one-hot

@@ -20,9 +20,4 @@ Tensor truncated_normal_init(const Shape& shape, double stddev, Generator& gen) 
     return Tensor::from_vector(values, shape);
 }
 
-Tensor xavier_uniform(const Shape& shape, Generator& gen) {
-    double fan_out = double(shape[0]), fan_in = double(shape.size() > 1 ? shape[1] : 1);
-    return uniform_init(shape, std::sqrt(6.0 / (fan_in + fan_out)), gen);
-}
-
 }  // namespace tapegrad

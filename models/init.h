@@ -10,7 +10,5 @@ Tensor uniform_init(const Shape& shape, double bound, Generator& gen);
 // haiku's TruncatedNormal(stddev): normal draws outside ±2 stddev are redrawn (no variance
 // correction), the default of hk.Linear with stddev = 1/sqrt(fan_in).
 Tensor truncated_normal_init(const Shape& shape, double stddev, Generator& gen);
-// Glorot/Xavier uniform for a [out, in] weight: bound = sqrt(6 / (in + out)).
-Tensor xavier_uniform(const Shape& shape, Generator& gen);
 
 }  // namespace tapegrad

@@ -4,6 +4,8 @@
 # H = 64, 100 steps) and the IMDB models at L = 512 (E = H = 64, batch 32, 30 steps on 2,000
 # reviews). Then the PyTorch peer (scripts/torch_train_peer.py) when .venv imports torch.
 #   scripts/bench-train-throughput.sh [imdb-dir]
+# imdb-dir: a folder holding the unpacked https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz
+# (docs/RESULTS.md, "The data"); the default is where this project's machines keep a copy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMDB_DIR=${1:-../shared/data/imdb}

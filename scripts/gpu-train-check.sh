@@ -4,6 +4,8 @@
 # Meanwhile the CPU cores run the Transformer's reduced-protocol formal runs in parallel (one
 # single-threaded process per task), since those are the slowest part of scripts/run-experiments.sh.
 #   OUT=dir IMDB_DIR=dir scripts/gpu-train-check.sh
+# IMDB_DIR: a folder holding the unpacked https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz
+# (docs/RESULTS.md, "The data"); the default is where this project's machines keep a copy.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-check}

@@ -8,6 +8,7 @@ in docs/img/. Usage: scripts/make_results.py [runs-dir]
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,7 @@ TASKS = [("R", "even_pairs"), ("R", "modular_arithmetic"), ("R", "parity_check")
 MODELS = [("rnn", "RNN"), ("lstm", "LSTM"), ("transformer", "Transformer"), ("prlstm", "PR-LSTM")]
 
 # Delétang et al. (2023), best of 10 seeds x 3 learning rates, 1M steps, lengths 41..500
-# (../shared/papers/pr-lstm-notes.md §4.2; cells marked [RECALL] there are unverified).
+# (docs/PR-LSTM.md, "Sources": which of these cells could not be confirmed in a source).
 DELETANG = {
     "even_pairs": (100.0, 100.0, 96.4), "modular_arithmetic": (100.0, 100.0, 24.2),
     "parity_check": (100.0, 100.0, 52.0), "cycle_navigation": (100.0, 100.0, 61.9),
@@ -35,7 +36,7 @@ DELETANG = {
     "binary_multiplication": (50.0, 53.1, 52.2), "compute_sqrt": (54.3, 57.5, 52.4),
     "bucket_sort": (27.9, 99.3, 91.9),
 }
-# PR-LSTM paper Table 2 as far as recovered (notes §4.1): one run, seed 0, lr 1e-3, 1M steps.
+# PR-LSTM paper Table 2 as far as recovered (docs/PR-LSTM.md, "Sources"): one run, seed 0, lr 1e-3, 1M steps.
 PR_PAPER = {"bucket_sort": "**99.4**", "missing_duplicate_string": "**100**", "binary_multiplication": "52.9",
             "compute_sqrt": "56.8", "duplicate_string": "5x.x"}
 
@@ -62,6 +63,12 @@ def write_csv(path, header, rows):
         w.writerow(header)
         w.writerows(rows)
     os.replace(tmp, path)
+
+
+def portable(command):
+    """The command with the IMDB folder of the machine that ran it written as $IMDB_DIR (docs/RESULTS.md
+    says where to get the data)."""
+    return re.sub(r"--data-dir \S+", "--data-dir $IMDB_DIR", command)
 
 
 def replace_section(path, marker, text):
@@ -184,7 +191,7 @@ def imdb():
             s = load(os.path.join(d, "summary.json"))
             rows.append([name, length, s["embed"], s["hidden"], f"{s['test_accuracy']:.4f}", f"{s['test_f1']:.4f}",
                          s["encoder_parameters"], s["parameters"], f"{s['seconds_per_epoch']:.1f}",
-                         f"{s['tokens_per_second']:.0f}", s["command"]])
+                         f"{s['tokens_per_second']:.0f}", portable(s["command"])])
             table.append((length, name, label, s, d))
     write_csv(os.path.join(DOCS, "results", "imdb.csv"),
               ["model", "L", "embed", "hidden", "test_accuracy", "test_f1", "recurrent_parameters",
@@ -199,7 +206,7 @@ def imdb():
         lines.append(f"| {i} | {label} | {length} | {100 * s['test_accuracy']:.1f} | {s['test_f1']:.3f} | "
                      f"{s['encoder_parameters']:,} | {s['parameters']:,} | {s['seconds_per_epoch']:.0f} | "
                      f"{s['tokens_per_second']:,.0f} |")
-        commands.append(f"{i}. `{s['command'].replace('build/examples/tapegrad-train', 'tapegrad-train')}`")
+        commands.append(f"{i}. `{portable(s['command']).replace('build/examples/tapegrad-train', 'tapegrad-train')}`")
     text = "\n".join(lines) + "\n\nCommands (row number: command line):\n\n" + "\n".join(commands) + "\n"
     replace_section(os.path.join(DOCS, "RESULTS.md"), "imdb-table", text)
 

@@ -8,7 +8,9 @@
 # "extended": 10,000 steps (5x the reduced protocol) for RNN, LSTM and PR-LSTM on the regular tasks
 # and bucket_sort, where the papers' recurrent models succeed (run separately, after "all").
 #   IMDB_DIR=/path/to/imdb PARALLEL=2 scripts/run-experiments.sh
-# Then scripts/make-results.sh builds docs/RESULTS tables and the plots.
+# IMDB_DIR: a folder holding the unpacked https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz
+# (docs/RESULTS.md, "The data"); the default is where this project's machines keep a copy.
+# Then scripts/make_results.py builds the docs/RESULTS.md tables and the plots.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHAT=${1:-all}

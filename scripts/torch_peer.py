@@ -186,7 +186,7 @@ def lowest_bit(v):
 
 
 class PrLstm(nn.Module):
-    """PR-LSTM (pr-lstm-notes.md §2), R refinements, with the parameter names of models/pr_lstm.h
+    """PR-LSTM (docs/PR-LSTM.md), R refinements, with the parameter names of models/pr_lstm.h
     (leaf.*, merge.*, refine.{r}.*, readout.*) and haiku's initialisation."""
 
     def __init__(self, input_size, hidden_size, output_size, refinements=1):

@@ -11,8 +11,12 @@ prints real training tokens per second for each model:
 Adam lr 1e-3 and clip 1.0 as in the driver. Only torch's built-in cells (RNN, LSTM, GRU, BiLSTM,
 Transformer) have a peer: QL-LSTM and PR-LSTM are not in PyTorch.
 Usage: .venv/bin/python scripts/torch_train_peer.py [imdb-dir]
+imdb-dir holds the unpacked https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz, or its
+compact copy train.tsv.gz (docs/RESULTS.md, "The data"); the default is where this project's machines
+keep a copy.
 """
 import gzip
+import os
 import random
 import re
 import sys
@@ -86,10 +90,26 @@ def formal_batches(i):
     return x, None, bits.sum(1) % 2, B * 41
 
 
-def imdb_batches(path):
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        next(f)
-        docs = [line.split("\t", 1) for line in f]
+def imdb_train_reviews(folder):
+    """[label, text] of every training review, negatives then positives by review id, as
+    data/imdb.h reads them: from the compact copy train.tsv.gz, or from the unpacked archive."""
+    if os.path.exists(os.path.join(folder, "train.tsv.gz")):
+        with gzip.open(os.path.join(folder, "train.tsv.gz"), "rt", encoding="utf-8") as f:
+            next(f)
+            return [line.split("\t", 1) for line in f]
+    split = next(d for d in (os.path.join(folder, "aclImdb", "train"), os.path.join(folder, "train"))
+                 if os.path.isdir(d))
+    docs = []
+    for label, sub in (("0", "neg"), ("1", "pos")):
+        names = sorted(os.listdir(os.path.join(split, sub)), key=lambda n: int(n.split("_")[0]))
+        for name in names:
+            with open(os.path.join(split, sub, name), encoding="utf-8") as f:
+                docs.append([label, f.read()])
+    return docs
+
+
+def imdb_batches(folder):
+    docs = imdb_train_reviews(folder)
     random.seed(0)
     random.shuffle(docs)
     docs = docs[:3200]
@@ -117,6 +137,6 @@ if __name__ == "__main__":
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread")
     for kind in ["rnn", "lstm", "gru", "bilstm", "transformer"]:
         print(f"formal length 40  {kind:12s} {train(Net(kind, 3, 2, False), formal_batches, 100):12.0f} tokens/s")
-    get = imdb_batches(f"{imdb_dir}/train.tsv.gz")
+    get = imdb_batches(imdb_dir)
     for kind in ["lstm", "gru", "bilstm"]:
         print(f"imdb L=512        {kind:12s} {train(Net(kind, 20002, 2, True), get, 30):12.0f} tokens/s")

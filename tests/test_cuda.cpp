@@ -1,6 +1,7 @@
-// Every op on CUDA against the CPU reference, forward and backward; gradcheck on the GPU; a few
-// Adam steps of small models on both devices. Without a GPU every case here is reported as
-// skipped, with the reason (`make test-gpu` runs this suite alone).
+// Every op of the op table (tests/op_table.cpp) on CUDA against the CPU reference, forward and
+// backward, and its gradcheck on the GPU; a few Adam steps of small models on both devices.
+// Without a GPU every case here is reported as skipped, with the reason (`make test-gpu` runs
+// this suite alone).
 #define BOOST_TEST_MODULE cuda
 #include <cmath>
 #include <memory>
@@ -10,11 +11,11 @@
 #include "models/ql_lstm.h"
 #include "models/recurrent.h"
 #include "models/transformer.h"
+#include "tests/op_table.h"
 #include "tests/test_helpers.h"
 
 using namespace tapegrad;
-using Inputs = std::vector<Tensor>;
-using OpFn = std::function<Tensor(const Inputs&)>;
+using namespace tapegrad::testing;
 
 namespace {
 struct GpuAvailable {
@@ -43,97 +44,50 @@ void check_close(const Tensor& cpu, const Tensor& cuda, double tol, const std::s
         }
 }
 
-// Runs fn on the CPU and on the GPU with the same inputs and the same random upstream
+// Runs the case on the CPU and on the GPU with the same inputs and the same random upstream
 // gradient; compares outputs and every input's gradient.
-void compare_devices(const std::string& name, const std::vector<Shape>& shapes, const OpFn& fn, DType dtype,
-                     double tol, double low = -1, double high = 1) {
-    BOOST_TEST_CONTEXT(name << " " << to_string(dtype)) {
+void compare_devices(const OpCase& c, DType dtype, double tol) {
+    BOOST_TEST_CONTEXT(to_string(dtype)) {
+        Inputs cpu_in = make_inputs(c, dtype, Device::cpu()), gpu_in = make_inputs(c, dtype, gpu);
+        Tensor y_cpu = c.apply(cpu_in);  // backward clears the tape: one device at a time
         Generator gen(123);
-        Inputs cpu_in, gpu_in;
-        for (const Shape& s : shapes) {
-            Tensor x = Tensor::uniform(s, low, high, gen, dtype);
-            cpu_in.push_back(leaf_on(x, Device::cpu()));
-            gpu_in.push_back(leaf_on(x, gpu));
-        }
-        Tensor y_cpu = fn(cpu_in);  // backward clears the tape: one device at a time
         Tensor seed = Tensor::randn(y_cpu.shape(), gen, dtype);
         backward(y_cpu, {seed});
-        Tensor y_gpu = fn(gpu_in);
+        Tensor y_gpu = c.apply(gpu_in);
         backward(y_gpu, {to(seed, gpu)});
         check_close(y_cpu, y_gpu, tol, "output");
-        for (size_t i = 0; i < cpu_in.size(); ++i) check_close(cpu_in[i].grad(), gpu_in[i].grad(), tol, "gradient " + std::to_string(i));
+        for (size_t i = 0; i < cpu_in.size(); ++i) check_close(cpu_in[i].grad(), gpu_in[i].grad(), tol, "gradient of input " + std::to_string(i));
     }
 }
 
-Tensor ids_on(const Tensor& like, std::vector<int64_t> values, const Shape& shape) {
-    return to(Tensor::from_vector(values, shape), like.device());
-}
+// op_table/<op>_matches_cpu: float64 to rounding; float32 with room for float32 rounding, since
+// reductions and GEMMs sum in a different order on the GPU.
+const auto* const parity_cases = register_op_cases(
+    "op_table", "matches_cpu",
+    [](const OpCase& c) {
+        compare_devices(c, DType::Float64, 1e-10);
+        compare_devices(c, DType::Float32, 2e-5);
+    },
+    GpuAvailable());
 
-struct Case {
-    std::string name;
-    std::vector<Shape> shapes;
-    OpFn fn;
-    double low = -1, high = 1;
-};
-
-std::vector<Case> every_op() {
-    return {
-        {"neg", {{3, 5}}, [](const Inputs& v) { return neg(v[0]); }},
-        {"exp", {{3, 5}}, [](const Inputs& v) { return exp(v[0]); }},
-        {"log", {{3, 5}}, [](const Inputs& v) { return log(v[0]); }, 0.5, 2},
-        {"tanh", {{3, 5}}, [](const Inputs& v) { return tanh(v[0]); }},
-        {"sigmoid", {{3, 5}}, [](const Inputs& v) { return sigmoid(v[0]); }},
-        {"relu", {{3, 5}}, [](const Inputs& v) { return relu(v[0]); }},
-        {"sqrt", {{3, 5}}, [](const Inputs& v) { return sqrt(v[0]); }, 0.5, 2},
-        {"pow", {{3, 5}}, [](const Inputs& v) { return pow(v[0], 3.0); }},
-        {"scalars", {{3, 5}}, [](const Inputs& v) { return (2.0 - v[0]) * 3.0 + 1.0; }},
-        {"add broadcast", {{2, 3, 4}, {3, 1}}, [](const Inputs& v) { return v[0] + v[1]; }},
-        {"sub broadcast", {{4}, {2, 3, 4}}, [](const Inputs& v) { return v[0] - v[1]; }},
-        {"mul broadcast", {{2, 1, 4}, {3, 1}}, [](const Inputs& v) { return v[0] * v[1]; }},
-        {"addcmul broadcast", {{4, 1, 3}, {1, 2, 3}, {4, 1, 3}}, [](const Inputs& v) { return addcmul(v[0], v[1], v[2]); }},
-        {"div", {{3, 4}, {3, 4}}, [](const Inputs& v) { return v[0] / v[1]; }, 0.5, 2},
-        {"sum all", {{3, 4}}, [](const Inputs& v) { return sum(v[0]); }},
-        {"sum axis", {{2, 3, 4}}, [](const Inputs& v) { return sum(v[0], 1); }},
-        {"mean axis", {{2, 3, 4}}, [](const Inputs& v) { return mean(v[0], -1, true); }},
-        {"max axis", {{2, 3, 4}}, [](const Inputs& v) { return max(v[0], 1); }},
-        {"max all", {{3, 4}}, [](const Inputs& v) { return max(v[0]); }},
-        {"matmul", {{3, 5}, {5, 2}}, [](const Inputs& v) { return matmul(v[0], v[1]); }},
-        {"matmul folded", {{2, 3, 5}, {5, 4}}, [](const Inputs& v) { return matmul(v[0], v[1]); }},
-        {"matmul batched", {{4, 3, 2}, {4, 2, 5}}, [](const Inputs& v) { return matmul(v[0], v[1]); }},
-        {"linear", {{2, 3, 4}, {5, 4}, {5}}, [](const Inputs& v) { return linear(v[0], v[1], v[2]); }},
-        {"transpose", {{2, 3, 4}}, [](const Inputs& v) { return transpose(v[0], 0, 2); }},
-        {"reshape", {{2, 6}}, [](const Inputs& v) { return reshape(v[0], {3, 4}) * 2.0; }},
-        {"slice", {{2, 5, 3}}, [](const Inputs& v) { return slice(v[0], 1, 1, 4); }},
-        {"concat", {{2, 2}, {2, 3}}, [](const Inputs& v) { return concat({v[0], v[1]}, 1); }},
-        {"stack", {{3, 2}, {3, 2}}, [](const Inputs& v) { return stack({v[0], v[1]}, 0); }},
-        {"split", {{2, 5}}, [](const Inputs& v) { auto p = split(v[0], {2, 3}, 1); return sum(p[0], 1) - sum(p[1], 1); }},
-        {"index_select", {{5, 3}}, [](const Inputs& v) { return index_select(v[0], 0, ids_on(v[0], {4, 1, 1, 0}, {4})); }},
-        {"gather", {{3, 4}}, [](const Inputs& v) { return gather(v[0], 1, ids_on(v[0], {3, 0, 3}, {3})); }},
-        {"softmax", {{3, 4}}, [](const Inputs& v) { return softmax(v[0], -1); }},
-        {"log_softmax axis 0", {{3, 4}}, [](const Inputs& v) { return log_softmax(v[0], 0); }},
-        {"cross_entropy", {{4, 3}}, [](const Inputs& v) { return cross_entropy(v[0], ids_on(v[0], {2, 0, 1, 2}, {4})); }},
-        {"bce_with_logits", {{3, 2}, {3, 2}}, [](const Inputs& v) { return bce_with_logits(v[0], v[1]); }, 0, 1},
-        {"dropout", {{4, 5}}, [](const Inputs& v) { Generator g(9); return dropout(v[0], 0.3, g); }},
-    };
-}
+// op_table_on_gpu/<op>_gradient: the float64 finite-difference check, on the GPU.
+const auto* const gpu_gradient_cases = register_op_cases(
+    "op_table_on_gpu", "gradient",
+    [](const OpCase& c) {
+        GradcheckResult result = gradcheck(c.apply, make_inputs(c, DType::Float64, gpu), c.gradcheck);
+        BOOST_CHECK_MESSAGE(result.ok, result.message);
+        BOOST_CHECK_GT(result.checked, 0);
+    },
+    GpuAvailable());
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(every_op_float64_matches_cpu, *boost::unit_test::precondition(GpuAvailable())) {
-    for (const Case& c : every_op()) compare_devices(c.name, c.shapes, c.fn, DType::Float64, 1e-10, c.low, c.high);
-}
-
-// float32: reductions and GEMMs sum in a different order on the GPU, so allow float32 rounding.
-BOOST_AUTO_TEST_CASE(every_op_float32_matches_cpu, *boost::unit_test::precondition(GpuAvailable())) {
-    for (const Case& c : every_op()) compare_devices(c.name, c.shapes, c.fn, DType::Float32, 2e-5, c.low, c.high);
-}
-
-BOOST_AUTO_TEST_CASE(gradcheck_on_gpu, *boost::unit_test::precondition(GpuAvailable())) {
-    for (const Case& c : every_op()) {
-        BOOST_TEST_CONTEXT(c.name) {
-            Generator gen(5);
-            Inputs in;
-            for (const Shape& s : c.shapes) in.push_back(leaf_on(Tensor::uniform(s, c.low, c.high, gen, DType::Float64), gpu));
-            TAPEGRAD_CHECK_GRADIENT(c.fn, in);
+// to(x, Device), the one op the table cannot run on a single device: there and back.
+BOOST_AUTO_TEST_CASE(to_device_gradient, *boost::unit_test::precondition(GpuAvailable())) {
+    for (Device start : {Device::cpu(), gpu}) {
+        BOOST_TEST_CONTEXT("from " << to_string(start)) {
+            const Device other = start.is_cpu() ? gpu : Device::cpu();
+            Tensor x = input({3, 4}, 1, -1.0, 1.0, start);
+            TAPEGRAD_CHECK_GRADIENT([other](const Inputs& v) { return to(to(v[0], other) * 3.0, v[0].device()); }, Inputs{x});
         }
     }
 }

@@ -1,15 +1,20 @@
 // Every op: a float64 finite-difference gradient check (through a random projection, see
-// autograd/gradcheck.h) on small non-square shapes, broadcasting cases included, and forward
+// autograd/gradcheck.h) of every case of the op table (tests/op_table.cpp: small non-square
+// shapes, broadcasting cases included), checks that the table leaves no op out, and forward
 // values checked against numbers worked out by hand.
 #define BOOST_TEST_MODULE ops
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
 
 #include "models/recurrent_linear.h"  // the recurrent cells' product, an op on the tape
+#include "tests/op_table.h"
 #include "tests/test_helpers.h"
 
 using namespace tapegrad;
 using namespace tapegrad::testing;
-using Inputs = std::vector<Tensor>;
 
 namespace {
 std::vector<double> values(const Tensor& t) { return t.to_double_vector(); }
@@ -23,51 +28,90 @@ void check_values(const Tensor& t, const std::vector<double>& expected, double t
 }
 }  // namespace
 
+// ---- the op table: every case's gradient, and checks that the table leaves no op out ----------
+
+// op_table/<op>_gradient: a float64 finite-difference check of each case of <op>.
+const auto* const gradient_cases = register_op_cases("op_table", "gradient", [](const OpCase& c) {
+    GradcheckResult result = gradcheck(c.apply, make_inputs(c, DType::Float64), c.gradcheck);
+    BOOST_CHECK_MESSAGE(result.ok, result.message);
+    BOOST_CHECK_GT(result.checked, 0);
+});
+
+BOOST_AUTO_TEST_SUITE(op_table_coverage)
+
+// Entry i of the elementwise entries is the op of rule i of UnaryRules and BinaryRules
+// (core/elementwise_math.h); the static_asserts of tests/op_table.cpp check, when it compiles,
+// that there are as many entries as rules.
+BOOST_AUTO_TEST_CASE(op_table_covers_every_elementwise_op) {
+    const std::vector<std::string>& unary = unary_op_names();
+    for (size_t i = 0; i < unary.size(); ++i) BOOST_CHECK_EQUAL(to_string(UnaryOp(i)), unary[i]);
+    const std::vector<std::string>& binary = binary_op_names();
+    for (size_t i = 0; i < binary.size(); ++i) BOOST_CHECK_EQUAL(to_string(BinaryOp(i)), binary[i]);
+}
+
+// Every record the table's cases write onto the tape is named by a case of the table, and a
+// case that is not marked composed writes a record of its own op (so the table's names are the
+// records' names).
+BOOST_AUTO_TEST_CASE(op_table_names_every_record) {
+    std::set<std::string> names;
+    for (const OpCase& c : op_table()) names.insert(c.op);
+    for (const OpCase& c : op_table()) {
+        BOOST_TEST_CONTEXT(c.op << ": " << c.variant) {
+            Inputs inputs = make_inputs(c, DType::Float64);
+            Tape tape;
+            TapeGuard guard(tape);
+            c.apply(inputs);
+            bool own = false;
+            for (const Record& r : tape.records()) {
+                BOOST_CHECK_MESSAGE(names.count(r.op), "records '" << r.op << "', which no case of tests/op_table.cpp names");
+                own = own || r.op == c.op;
+            }
+            BOOST_CHECK_MESSAGE(own || c.composed, "writes no record named '" << c.op << "' and is not marked composed");
+        }
+    }
+}
+
+// Every function the ops/ headers of tapegrad.h declare has cases under its name, or is listed
+// by functions_elsewhere() with the reason; and that list names only functions they declare.
+BOOST_AUTO_TEST_CASE(op_table_covers_every_public_op) {
+    const std::filesystem::path root = std::filesystem::path(__FILE__).parent_path().parent_path();
+    const std::regex header(R"re(^#include "(ops/\w+\.h)")re");
+    const std::regex declaration(R"(^(?:inline\s+)?(?:Tensor|std::vector<Tensor>|double)\s+(\w+)\s*\(|^class\s+(\w+))");
+    std::set<std::string> declared;
+    std::ifstream umbrella(root / "tapegrad.h");
+    std::string include;
+    std::smatch match;
+    while (std::getline(umbrella, include)) {
+        if (!std::regex_search(include, match, header)) continue;
+        std::ifstream file(root / match[1].str());
+        std::string line;
+        while (std::getline(file, line))
+            if (std::regex_search(line, match, declaration)) declared.insert(match[1].matched ? match[1] : match[2]);
+    }
+    BOOST_REQUIRE_MESSAGE(declared.count("sigmoid"), "found no op declarations through " << root / "tapegrad.h");
+    std::set<std::string> covered;
+    for (const OpCase& c : op_table()) covered.insert(c.op);
+    for (const FunctionElsewhere& f : functions_elsewhere()) {
+        BOOST_CHECK_MESSAGE(declared.count(f.function), "functions_elsewhere() lists '" << f.function << "', which no ops/ header of tapegrad.h declares");
+        covered.insert(f.function);
+    }
+    for (const std::string& function : declared)
+        BOOST_CHECK_MESSAGE(covered.count(function), "the ops/ headers declare '" << function << "', which has no case in tests/op_table.cpp "
+                                                     "(add one, or list it with the reason in functions_elsewhere())");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(elementwise)
 
-BOOST_AUTO_TEST_CASE(unary_gradient) {
-    // Inputs kept away from non-differentiable points (relu at 0) and domain edges (log, sqrt at 0).
-    Tensor x = input({3, 4}, 1, -2.0, 2.0);
-    Tensor positive = input({4, 3}, 2, 0.5, 2.0);
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return neg(v[0]); }, Inputs{x});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return exp(v[0]); }, Inputs{x});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return log(v[0]); }, Inputs{positive});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return tanh(v[0]); }, Inputs{x});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return sigmoid(v[0]); }, Inputs{x});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return sqrt(v[0]); }, Inputs{positive});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return pow(v[0], 3.0); }, Inputs{x});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return pow(v[0], -1.5); }, Inputs{positive});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return add_scalar(v[0], 0.7); }, Inputs{x});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return mul_scalar(v[0], -2.5); }, Inputs{x});
+BOOST_AUTO_TEST_CASE(relu_values) {
+    check_values(relu(Tensor::from_vector(std::vector<double>{-1.5, 0.3, 2.0, -0.2, 0.9, -3.0}, {2, 3})),
+                 {0, 0.3, 2.0, 0, 0.9, 0});
 }
 
-BOOST_AUTO_TEST_CASE(relu_gradient) {
-    std::vector<double> v = {-1.5, 0.3, 2.0, -0.2, 0.9, -3.0};
-    Tensor x = Tensor::from_vector(v, {2, 3});
-    x.set_requires_grad();
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& in) { return relu(in[0]); }, Inputs{x});
-    check_values(relu(x), {0, 0.3, 2.0, 0, 0.9, 0});
-}
-
-BOOST_AUTO_TEST_CASE(scalar_operators_gradient) {
-    Tensor x = input({2, 5}, 3, 0.5, 1.5);
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return 2.0 - v[0]; }, Inputs{x});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return 3.0 / v[0]; }, Inputs{x});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return v[0] / 4.0 + 1.0; }, Inputs{x});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return (v[0] - 0.5) * 3.0; }, Inputs{x});
+BOOST_AUTO_TEST_CASE(scalar_operators_values) {
     check_values(2.0 - Tensor::from_vector(std::vector<double>{1, 3}, {2}), {1, -1});
     check_values(3.0 / Tensor::from_vector(std::vector<double>{1, 4}, {2}), {3, 0.75});
-}
-
-BOOST_AUTO_TEST_CASE(binary_same_shape_gradient) {
-    Tensor a = input({3, 4}, 4), b = input({3, 4}, 5, 0.5, 1.5);
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return v[0] + v[1]; }, (Inputs{a, b}));
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return v[0] - v[1]; }, (Inputs{a, b}));
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return v[0] * v[1]; }, (Inputs{a, b}));
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return v[0] / v[1]; }, (Inputs{a, b}));
-    // Both operands' gradients come from one pass: first writes, then adds into earlier gradients,
-    // and one tensor as both operands.
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return v[0] * v[0] + (v[0] / v[1]) * v[1]; }, (Inputs{a, b}));
 }
 
 // Broadcast and strided kernels big enough to run on every thread, where each thread starts its
@@ -101,36 +145,18 @@ BOOST_AUTO_TEST_CASE(broadcast_and_strided_kernels_on_all_threads) {
     check_values(slice(b, 1, 7, 43), expected, 0.0);
 }
 
-BOOST_AUTO_TEST_CASE(binary_broadcast_gradient) {
-    // [2,3] with [3]; [2,1,4] with [3,1]; [4] with [2,3,4]; a 0-dim tensor with a matrix.
-    std::vector<std::pair<Shape, Shape>> cases = {
-        {{2, 3}, {3}}, {{2, 1, 4}, {3, 1}}, {{4}, {2, 3, 4}}, {{}, {2, 3}}, {{3, 1}, {1, 5}}};
-    uint64_t seed = 10;
-    for (auto& [sa, sb] : cases) {
-        BOOST_TEST_CONTEXT("a " << to_string(sa) << ", b " << to_string(sb)) {
-            Tensor a = input(sa, seed++), b = input(sb, seed++, 0.5, 1.5);
-            TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return v[0] + v[1]; }, (Inputs{a, b}));
-            TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return v[0] - v[1]; }, (Inputs{a, b}));
-            TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return v[0] * v[1]; }, (Inputs{a, b}));
-            TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return v[0] / v[1]; }, (Inputs{a, b}));
-        }
-    }
-}
-
-BOOST_AUTO_TEST_CASE(addcmul_gradient_and_values) {
-    // a + b * c with each of the three broadcast in turn (QL-LSTM's [4, 1, H] + [B, H] * [4, 1, H]).
+BOOST_AUTO_TEST_CASE(addcmul_values_and_errors) {
+    // a + b * c with each of the three broadcast in turn, equal to the two ops it fuses.
     std::vector<std::vector<Shape>> cases = {
         {{2, 3}, {2, 3}, {2, 3}}, {{4, 1, 3}, {2, 3}, {4, 1, 3}}, {{3}, {2, 3}, {2, 1}}, {{2, 1, 4}, {4}, {3, 1}}};
     uint64_t seed = 20;
     for (const auto& shapes : cases) {
         BOOST_TEST_CONTEXT("a " << to_string(shapes[0]) << ", b " << to_string(shapes[1]) << ", c " << to_string(shapes[2])) {
             Tensor a = input(shapes[0], seed++), b = input(shapes[1], seed++), c = input(shapes[2], seed++);
-            TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return addcmul(v[0], v[1], v[2]); }, (Inputs{a, b, c}));
             check_values(addcmul(a, b, c), values(a + b * c), 1e-15);
         }
     }
     Tensor x = input({2, 3}, 30);
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return addcmul(v[0], v[0], v[0]); }, (Inputs{x}));  // one tensor thrice
     TAPEGRAD_CHECK_ERROR(addcmul(x, input({4}, 31), x), "addcmul", "[4]");
 }
 
@@ -164,31 +190,6 @@ BOOST_AUTO_TEST_CASE(large_sums_match_a_plain_loop) {
     }
 }
 
-BOOST_AUTO_TEST_CASE(sum_mean_gradient) {
-    Tensor x = input({2, 3, 4}, 20);
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return sum(v[0]); }, Inputs{x});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return mean(v[0]); }, Inputs{x});
-    for (int axis : {0, 1, 2, -1})
-        for (bool keepdim : {false, true}) {
-            BOOST_TEST_CONTEXT("axis " << axis << " keepdim " << keepdim) {
-                TAPEGRAD_CHECK_GRADIENT([=](const Inputs& v) { return sum(v[0], axis, keepdim); }, Inputs{x});
-                TAPEGRAD_CHECK_GRADIENT([=](const Inputs& v) { return mean(v[0], axis, keepdim); }, Inputs{x});
-            }
-        }
-}
-
-BOOST_AUTO_TEST_CASE(max_gradient) {
-    // Distinct values, so the maximum is unique and the op differentiable.
-    std::vector<double> v(24);
-    for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(1.7 * double(i) + 0.3) * 3.0;
-    Tensor x = Tensor::from_vector(v, {2, 3, 4});
-    x.set_requires_grad();
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& in) { return max(in[0]); }, Inputs{x});
-    for (int axis : {0, 1, 2})
-        for (bool keepdim : {false, true})
-            TAPEGRAD_CHECK_GRADIENT([=](const Inputs& in) { return max(in[0], axis, keepdim); }, Inputs{x});
-}
-
 BOOST_AUTO_TEST_CASE(reduction_values) {
     Tensor x = Tensor::from_vector(std::vector<double>{1, 5, 3, 4, 2, 6}, {2, 3});
     check_values(sum(x), {21});
@@ -208,25 +209,10 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(linear_algebra)
 
-BOOST_AUTO_TEST_CASE(matmul_gradient) {
-    Tensor a = input({3, 5}, 30), b = input({5, 2}, 31);
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return matmul(v[0], v[1]); }, (Inputs{a, b}));
-    Tensor x3 = input({2, 3, 5}, 32);  // [B, T, K] x [K, N]: leading dims folded into one GEMM
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return matmul(v[0], v[1]); }, (Inputs{x3, b}));
-    Tensor ba = input({4, 3, 2}, 33), bb = input({4, 2, 5}, 34);  // batched
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return matmul(v[0], v[1]); }, (Inputs{ba, bb}));
-}
-
 BOOST_AUTO_TEST_CASE(matmul_values) {
     Tensor a = Tensor::from_vector(std::vector<double>{1, 2, 3, 4, 5, 6}, {2, 3});
     Tensor b = Tensor::from_vector(std::vector<double>{7, 8, 9, 10, 11, 12}, {3, 2});
     check_values(matmul(a, b), {58, 64, 139, 154});
-}
-
-BOOST_AUTO_TEST_CASE(linear_gradient) {
-    Tensor x = input({2, 3, 4}, 40), w = input({5, 4}, 41), bias = input({5}, 42);
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return linear(v[0], v[1], v[2]); }, (Inputs{x, w, bias}));
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return linear(v[0], v[1], Tensor()); }, (Inputs{x, w}));
 }
 
 // A three-step recurrence h_{t+1} = tanh(A_t + b + h_t U^T) through RecurrentLinear: v = {h0, U}
@@ -418,58 +404,19 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(shape)
 
-BOOST_AUTO_TEST_CASE(reshape_squeeze_gradient) {
+BOOST_AUTO_TEST_CASE(reshape_unsqueeze_shapes) {
     Tensor x = input({2, 6}, 50);
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return reshape(v[0], {3, -1}) * reshape(v[0], {3, 4}); }, Inputs{x});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return squeeze(unsqueeze(v[0], 1), 1) * 2.0; }, Inputs{x});
     BOOST_CHECK(reshape(x, {4, -1, 1}).shape() == (Shape{4, 3, 1}));
     BOOST_CHECK(unsqueeze(x, -1).shape() == (Shape{2, 6, 1}));
 }
 
-BOOST_AUTO_TEST_CASE(transpose_permute_gradient) {
+BOOST_AUTO_TEST_CASE(permute_values) {
     Tensor x = input({2, 3, 4}, 51);
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return transpose(v[0], 0, 2); }, Inputs{x});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return permute(v[0], {1, 2, 0}); }, Inputs{x});
     Tensor y = permute(x, {1, 2, 0});
     BOOST_CHECK(y.shape() == (Shape{3, 4, 2}));
     std::vector<double> xv = values(x), yv = values(y);
     // y[j, k, i] = x[i, j, k]
     BOOST_CHECK_EQUAL(yv[(2 * 4 + 3) * 2 + 1], xv[(1 * 3 + 2) * 4 + 3]);
-}
-
-BOOST_AUTO_TEST_CASE(slice_concat_stack_split_gradient) {
-    Tensor a = input({2, 5, 3}, 52), b = input({2, 2, 3}, 53), c = input({2, 1, 3}, 54);
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return slice(v[0], 1, 1, 4); }, Inputs{a});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return slice(v[0], -1, 2, 3); }, Inputs{a});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return concat({v[0], v[1], v[2]}, 1); }, (Inputs{a, b, c}));
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return stack({v[0], v[1] * v[1]}, 1); },
-                            (Inputs{input({3, 2}, 55), input({3, 2}, 56)}));
-    TAPEGRAD_CHECK_GRADIENT(
-        [](const Inputs& v) {
-            std::vector<Tensor> parts = split(v[0], {1, 3, 1}, 1);
-            return parts[0] * parts[2] + sum(parts[1], 1, true);
-        },
-        Inputs{a});
-    TAPEGRAD_CHECK_GRADIENT(
-        [](const Inputs& v) {
-            std::vector<Tensor> parts = chunk(v[0], 2, 0);
-            return parts[0] - parts[1] * 3.0;
-        },
-        Inputs{a});
-    // A piece no gradient reaches (its window of dL/dx is zero), pieces along the last axis, and
-    // x also used outside the split (its gradient is added to, not overwritten).
-    TAPEGRAD_CHECK_GRADIENT(
-        [](const Inputs& v) {
-            std::vector<Tensor> parts = split(v[0], {1, 1, 1}, 2);
-            return parts[0] * parts[2] + v[0] * 0.5;
-        },
-        Inputs{a});
-    TAPEGRAD_CHECK_GRADIENT(
-        [](const Inputs& v) {
-            std::vector<Tensor> parts = split(v[0], {2, 2, 1}, 1);
-            return parts[2] * 2.0;  // only the last piece: the split writes zeros for the others
-        },
-        Inputs{a});
 }
 
 BOOST_AUTO_TEST_CASE(slice_of_leading_dim_is_a_view) {
@@ -479,19 +426,14 @@ BOOST_AUTO_TEST_CASE(slice_of_leading_dim_is_a_view) {
     check_values(rows, {2, 3, 4, 5});
     check_values(slice(reshape(x, {1, 3, 2}), 1, 2, 3), {4, 5});    // dims before the axis have extent 1
     BOOST_CHECK(slice(x, 1, 0, 1).raw_data() != x.raw_data());       // a column: a copy
-    Tensor a = input({3, 2, 2}, 57);
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return slice(v[0], 0, 1, 2) * slice(v[0], 0, 0, 1); }, Inputs{a});
 }
 
-BOOST_AUTO_TEST_CASE(select_values_view_gradient_and_errors) {
+BOOST_AUTO_TEST_CASE(select_values_view_and_errors) {
     Tensor x = Tensor::from_vector(std::vector<double>{0, 1, 2, 3, 4, 5}, {3, 2});
     Tensor row = select(x, 0, 2);
     BOOST_CHECK(row.shape() == (Shape{2}));
     BOOST_CHECK_EQUAL(row.raw_data(), static_cast<void*>(x.data<double>() + 4));  // a view
     check_values(select(x, 1, 1), {1, 3, 5});                                       // a column: a copy
-    Tensor a = input({3, 2, 4}, 58);
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return select(v[0], 0, 1) * select(v[0], 0, 2); }, Inputs{a});
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return select(v[0], -1, 3); }, Inputs{a});
     TAPEGRAD_CHECK_ERROR(select(x, 0, 3), "select", "index 3 is out of bounds");
 }
 
@@ -501,17 +443,6 @@ BOOST_AUTO_TEST_CASE(slice_concat_values) {
     check_values(concat({x, slice(x, 1, 0, 1)}, 1), {0, 1, 2, 0, 3, 4, 5, 3});
     check_values(stack({slice(x, 0, 0, 1), slice(x, 0, 1, 2)}, 0), {0, 1, 2, 3, 4, 5});
     BOOST_CHECK(stack({x, x}, 2).shape() == (Shape{2, 3, 2}));
-}
-
-BOOST_AUTO_TEST_CASE(index_select_gather_gradient) {
-    Tensor table = input({5, 3}, 60);
-    Tensor ids = Tensor::from_vector(std::vector<int64_t>{4, 1, 1, 0, 4, 4}, {6});  // repeats scatter-add
-    TAPEGRAD_CHECK_GRADIENT([ids](const Inputs& v) { return index_select(v[0], 0, ids); }, Inputs{table});
-    Tensor cols = Tensor::from_vector(std::vector<int64_t>{2, 0, 2, 2}, {4});
-    TAPEGRAD_CHECK_GRADIENT([cols](const Inputs& v) { return index_select(v[0], 1, cols); }, Inputs{table});
-    Tensor x = input({3, 4, 2}, 61);
-    Tensor pick = Tensor::from_vector(std::vector<int64_t>{3, 0, 1, 1, 2, 3}, {3, 2});
-    TAPEGRAD_CHECK_GRADIENT([pick](const Inputs& v) { return gather(v[0], 1, pick); }, Inputs{x});
 }
 
 // Big enough that the scatter-add of backward runs on every thread (each takes a share of the
@@ -550,16 +481,6 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(nn)
 
-BOOST_AUTO_TEST_CASE(softmax_gradient) {
-    Tensor x = input({3, 4}, 70, -2, 2);
-    for (int axis : {0, -1}) {
-        TAPEGRAD_CHECK_GRADIENT([=](const Inputs& v) { return softmax(v[0], axis); }, Inputs{x});
-        TAPEGRAD_CHECK_GRADIENT([=](const Inputs& v) { return log_softmax(v[0], axis); }, Inputs{x});
-    }
-    Tensor x3 = input({2, 3, 4}, 71, -2, 2);
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return softmax(v[0], 1); }, Inputs{x3});
-}
-
 BOOST_AUTO_TEST_CASE(softmax_values) {
     Tensor x = Tensor::from_vector(std::vector<double>{0, std::log(2.0), std::log(5.0), 1000, 1000, 1000}, {2, 3});
     check_values(softmax(x), {0.125, 0.25, 0.625, 1.0 / 3, 1.0 / 3, 1.0 / 3});
@@ -567,24 +488,14 @@ BOOST_AUTO_TEST_CASE(softmax_values) {
                                   -std::log(3.0), -std::log(3.0)});
 }
 
-BOOST_AUTO_TEST_CASE(cross_entropy_gradient_and_value) {
-    Tensor logits = input({4, 3}, 72, -2, 2);
-    Tensor targets = Tensor::from_vector(std::vector<int64_t>{2, 0, 1, 2}, {4});
-    TAPEGRAD_CHECK_GRADIENT([targets](const Inputs& v) { return cross_entropy(v[0], targets); }, Inputs{logits});
-    Tensor seq_logits = input({2, 3, 5}, 73, -2, 2);  // [B, T, C] with targets [B, T]
-    Tensor seq_targets = Tensor::from_vector(std::vector<int64_t>{4, 0, 2, 1, 3, 3}, {2, 3});
-    TAPEGRAD_CHECK_GRADIENT([seq_targets](const Inputs& v) { return cross_entropy(v[0], seq_targets); },
-                            Inputs{seq_logits});
+BOOST_AUTO_TEST_CASE(cross_entropy_value) {
     // Two rows: uniform logits over 4 classes gives log 4; logits (ln 1, ln 3) with target 1 gives -ln(3/4).
     Tensor known = Tensor::from_vector(std::vector<double>{0, 0, 0, 0, 0, std::log(3.0), -1e9, -1e9}, {2, 4});
     Tensor known_targets = Tensor::from_vector(std::vector<int64_t>{3, 1}, {2});
     check_values(cross_entropy(known, known_targets), {(std::log(4.0) - std::log(0.75)) / 2});
 }
 
-BOOST_AUTO_TEST_CASE(bce_with_logits_gradient_and_value) {
-    Tensor logits = input({3, 2}, 74, -3, 3);
-    Tensor targets = input({3, 2}, 75, 0, 1);
-    TAPEGRAD_CHECK_GRADIENT([](const Inputs& v) { return bce_with_logits(v[0], v[1]); }, (Inputs{logits, targets}));
+BOOST_AUTO_TEST_CASE(bce_with_logits_values) {
     // Extreme logits stay finite: the stable form never exponentiates a large positive number.
     Tensor big = Tensor::from_vector(std::vector<double>{800, -800}, {2});
     Tensor t = Tensor::from_vector(std::vector<double>{1, 0}, {2});
@@ -593,14 +504,7 @@ BOOST_AUTO_TEST_CASE(bce_with_logits_gradient_and_value) {
     check_values(bce_with_logits(z, Tensor::from_vector(std::vector<double>{1.0}, {1})), {std::log(2.0)});
 }
 
-BOOST_AUTO_TEST_CASE(dropout_gradient_and_mask) {
-    Tensor x = input({4, 5}, 76);
-    TAPEGRAD_CHECK_GRADIENT(
-        [](const Inputs& v) {
-            Generator gen(9);  // the same mask at every evaluation
-            return dropout(v[0], 0.3, gen);
-        },
-        Inputs{x});
+BOOST_AUTO_TEST_CASE(dropout_mask) {
     Tensor ones = Tensor::ones({100000});
     Generator g1(5), g2(5);
     std::vector<float> m1 = dropout(ones, 0.25, g1).to_vector<float>();
