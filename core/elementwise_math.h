@@ -142,10 +142,21 @@ struct MulScalar {  // y = s x
     template <typename T> TG_HD static T derivative(T, T, T s) { return s; }
 };
 
+struct Softplus {  // y = ln(1 + e^x), a smooth relu
+    static constexpr const char* name = "softplus";
+    static constexpr const char* formula = "dL/dx += dL/dy ⊙ σ(x)";
+    // max(x, 0) + ln(1 + e^-|x|): no overflow for large x, no lost digits for very negative x.
+    template <typename T> TG_HD static T value(T x, T) {
+        TG_USING_STD_MATH;
+        return (x > T(0) ? x : T(0)) + log1p(exp(-fabs(x)));
+    }
+    template <typename T> TG_HD static T derivative(T x, T, T) { return Sigmoid::value(x, T(0)); }
+};
+
 }  // namespace rules
 
 using UnaryRules = RuleList<rules::Neg, rules::Exp, rules::Log, rules::Tanh, rules::Sigmoid, rules::Relu, rules::Sqrt,
-                            rules::Pow, rules::AddScalar, rules::MulScalar>;
+                            rules::Pow, rules::AddScalar, rules::MulScalar, rules::Softplus>;
 static_assert(UnaryRules::names_unique(), "two unary rules share a name");
 
 // ---- binary: y = f(a, b), broadcast -----------------------------------------------------------

@@ -30,6 +30,7 @@ constexpr UnaryEntry unary_entries[] = {
     {"pow", [](const Tensor& x) { return pow(x, 3.0); }, -2, 2},
     {"add_scalar", [](const Tensor& x) { return add_scalar(x, 0.7); }, -2, 2},
     {"mul_scalar", [](const Tensor& x) { return mul_scalar(x, -2.5); }, -2, 2},
+    {"softplus", [](const Tensor& x) { return softplus(x); }, -3, 3},
 };
 
 // b is kept in [0.5, 1.5] for div's sake; bce_with_logits takes logits and targets in [0, 1].
