@@ -53,7 +53,7 @@ struct AdamHyper {
 struct PackedMatrix {
     Tensor data;              // CPU: B row-major [K, N] (cpu/cpu_gemm.h); CUDA: the matrix handed in
     int64_t k = 0, n = 0;
-    int64_t groups = 1;       // products are written gate-major, [groups, M, N / groups]
+    int64_t groups = 1;       // products are written group-major, [groups, M, N / groups]
     bool transposed = false;  // data holds B^T [N, K] (CUDA keeps the caller's matrix as it is)
 };
 
@@ -113,8 +113,8 @@ public:
     virtual void gemm(const GemmArgs& args) = 0;
 
     // B = b [K, N], or b^T when `transpose` (b [N, K]), prepared for many gemm_packed calls: a loop
-    // that multiplies by one weight at every step packs it once (RecurrentLinear). groups > 1: the
-    // products come out gate-major (N a multiple of groups).
+    // that multiplies by one weight at every step packs it once. groups > 1: the products come out
+    // group-major (N a multiple of groups).
     virtual PackedMatrix pack_matrix(const Tensor& b, bool transpose, int64_t groups) = 0;
     // c = a [M, K] B + (addend [M, N] when not null, else beta * c) + bias [N] (when defined), c
     // [M, N] or, for groups > 1, [groups, M, N / groups]; a, c, addend contiguous.

@@ -437,7 +437,7 @@ public:
         return packed;
     }
 
-    // Group g of c (gate-major [groups, M, N / groups]) is A times columns g N / groups .. of B.
+    // Group g of c (group-major [groups, M, N / groups]) is A times columns g N / groups .. of B.
     void gemm_packed(const Tensor& a, const PackedMatrix& b, const void* addend, const Tensor& bias, double beta,
                      Tensor& c) override {
         dispatch_float(a.dtype(), [&](auto t) {

@@ -55,7 +55,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
 //   dL/da += sum(dL/dy)      dL/db += sum(dL/dy * c)      dL/dc += sum(dL/dy * b)
 // (each summed over the dims that operand was repeated along). One op, not mul then add: the
 // product b * c is never a tensor of its own, so a recurrent step that blends states
-// (c' = f * c + i * g = addcmul(f * c, i, g)) writes and saves one tensor instead of two.
+// (c' = i ⊙ g + f ⊙ c = addcmul(i * g, f, c)) writes and saves one tensor instead of two.
 Tensor addcmul(const Tensor& a, const Tensor& b, const Tensor& c) {
     check_floating("addcmul", a);
     check_floating("addcmul", b);

@@ -202,8 +202,7 @@ struct SplitPieces {
 //   dL/dx = [dL/dy_0, dL/dy_1, ...] along axis (zeros for a piece no gradient reached)
 // One pass writes each window of dL/dx once, where a slice per piece would zero-fill dL/dx and
 // then add every piece into it. Each piece's record hands its gradient over; the "split" record,
-// made BEFORE the pieces' (so backward runs it after all of them, as RecurrentLinear's weight
-// record does), puts dL/dx together. Its output is a one-element marker that every piece takes
+// made BEFORE the pieces' (so backward runs it after all of them), puts dL/dx together. Its output is a one-element marker that every piece takes
 // as its input, so that backward reaches it.
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int axis) {
     axis = normalize_axis("split", axis, x.dim());

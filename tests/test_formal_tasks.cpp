@@ -307,7 +307,8 @@ BOOST_AUTO_TEST_CASE(formal_tasks_table) {
     BOOST_CHECK_EQUAL(names.size(), 15u);
     TAPEGRAD_CHECK_ERROR(parse_formal_task("parity"), "unknown task 'parity'", "parity_check", "bucket_sort");
 
-    // (task, V, O, L_out(40), L_out(41)) from pr-lstm-notes.md §5.
+    // (task, V, O, L_out(40), L_out(41)): the task sizes of the reference generators
+    // (Delétang et al., docs/PR-LSTM.md "Sources").
     struct Row { FormalTask task; int64_t v, o, out40, out41; };
     const Row rows[] = {
         {FormalTask::EvenPairs, 2, 2, 1, 1},           {FormalTask::ModularArithmetic, 9, 5, 1, 1},

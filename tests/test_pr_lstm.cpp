@@ -155,7 +155,7 @@ BOOST_AUTO_TEST_CASE(right_padding_never_changes_real_positions) {
 BOOST_AUTO_TEST_CASE(parameter_names_and_counts) {
     Generator gen(40);
     PrLstm model(3, 256, 2, gen);
-    BOOST_CHECK_EQUAL(model.num_parameters(), 923394);  // pr-lstm-notes.md §2.6, parity_check, 1R
+    BOOST_CHECK_EQUAL(model.num_parameters(), 923394);  // parity_check, 1R: docs/PR-LSTM.md "Equations"
     BOOST_CHECK_EQUAL(PrLstm(3, 256, 2, gen, 0).num_parameters(), 660226);
     BOOST_CHECK_EQUAL(PrLstm(3, 256, 2, gen, 2).num_parameters(), 1186562);
     BOOST_CHECK_EQUAL(PrLstm(3, 137, 2, gen).num_parameters(), 265919);
