@@ -2,6 +2,7 @@
 // boundaries against T, padded batches, parameter counts.
 #define BOOST_TEST_MODULE ql_lstm
 #include "models/ql_lstm.h"
+#include "tests/ql_lstm_ablations.h"
 #include "tests/test_helpers.h"
 
 using namespace tapegrad;
@@ -39,21 +40,8 @@ BOOST_AUTO_TEST_CASE(ql_lstm_gradient_block_boundaries) {
 }
 
 BOOST_AUTO_TEST_CASE(ql_lstm_gradient_every_ablation) {
-    QlLstmOptions psug_only;
-    psug_only.hgr = false;
-    QlLstmOptions hgr_on_lstm;
-    hgr_on_lstm.psug = false;
-    hgr_on_lstm.block_size = 2;
-    QlLstmOptions no_scales;
-    no_scales.gate_scales = false;
-    no_scales.block_size = 3;
-    QlLstmOptions max_pool_gated;
-    max_pool_gated.max_pool = true;
-    max_pool_gated.gated_skip = true;
-    max_pool_gated.block_recurrence = false;
-    max_pool_gated.block_size = 2;
     int i = 0;
-    for (const QlLstmOptions& o : {psug_only, hgr_on_lstm, no_scales, max_pool_gated}) {
+    for (const QlLstmOptions& o : tapegrad::testing::ql_lstm_ablations()) {
         BOOST_TEST_CONTEXT("ablation " << i++) { check(o, 5, {5, 3}, 40 + i); }
     }
 }

@@ -12,6 +12,7 @@
 #include "models/pr_lstm.h"
 #include "models/ql_lstm.h"
 #include "models/recurrent.h"
+#include "tests/ql_lstm_ablations.h"
 #include "tests/test_helpers.h"
 
 using namespace tapegrad;
@@ -179,21 +180,10 @@ BOOST_AUTO_TEST_CASE(ql_lstm_fast_equals_reference) {
     standard.block_size = 2;
     QlLstmOptions not_dividing = standard;
     not_dividing.block_size = 4;
-    QlLstmOptions psug_only;
-    psug_only.hgr = false;
-    QlLstmOptions on_lstm;
-    on_lstm.psug = false;
-    on_lstm.block_size = 3;
-    QlLstmOptions no_scales;
-    no_scales.gate_scales = false;
-    no_scales.block_size = 3;
-    QlLstmOptions max_pool_gated;
-    max_pool_gated.max_pool = true;
-    max_pool_gated.gated_skip = true;
-    max_pool_gated.block_recurrence = false;
-    max_pool_gated.block_size = 2;
+    std::vector<QlLstmOptions> variants = {standard, not_dividing};
+    for (const QlLstmOptions& o : tapegrad::testing::ql_lstm_ablations()) variants.push_back(o);
     int variant = 0;
-    for (const QlLstmOptions& o : {standard, not_dividing, psug_only, on_lstm, no_scales, max_pool_gated}) {
+    for (const QlLstmOptions& o : variants) {
         BOOST_TEST_CONTEXT("variant " << variant) {
             Generator gen(40 + variant++);
             QlLstm net(3, 4, gen, o);
