@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cpu/blas_info.h"
+#include "models/metrics.h"
 #include "models/layers.h"
 #include "models/optim.h"
 #include "train/param_table.h"

@@ -11,9 +11,6 @@ Tensor softmax(const Tensor& x, int axis = -1);
 Tensor log_softmax(const Tensor& x, int axis = -1);
 // Mean over positions of -log softmax(logits)[target]: logits [..., C], targets Int64 [...].
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets);
-// The fraction of rows whose largest logit is the target: logits [N, C], targets Int64 [N]. A
-// metric read on the host (a double, not a tensor): nothing is recorded.
-double accuracy(const Tensor& logits, const Tensor& targets);
 // Mean of the stable binary cross-entropy of sigmoid(logits) against targets in [0, 1]
 // (same shape as logits, or broadcastable to it).
 Tensor bce_with_logits(const Tensor& logits, const Tensor& targets);

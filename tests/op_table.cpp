@@ -254,7 +254,6 @@ const std::vector<FunctionElsewhere>& functions_elsewhere() {
         {"bce_with_logits_elementwise", "its cases are bce_with_logits's, the name of its record"},
         {"to", "to(x, DType): the to_dtype cases; to(x, Device) needs two devices (test_cuda's to_device_gradient)"},
         {"argmax", "not differentiable: records nothing (test_ops' reduction_values)"},
-        {"accuracy", "a metric read on the host: records nothing (test_ops' accuracy_counts_argmax_hits)"},
         {"unary", "runs a rule of UnaryRules: the cases of each rule go by the rule's name"},
         {"binary", "runs a rule of BinaryRules: the cases of each rule go by the rule's name"},
     };

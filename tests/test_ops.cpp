@@ -9,6 +9,7 @@
 #include <regex>
 #include <set>
 
+#include "models/metrics.h"
 #include "models/recurrent_linear.h"  // the recurrent cells' product, an op on the tape
 #include "tests/op_table.h"
 #include "tests/test_helpers.h"

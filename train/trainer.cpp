@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "data/random_draws.h"
 #include "core/atomic_file.h"
+#include "models/metrics.h"
 #include "models/checkpoint.h"
 #include "models/optim.h"
 #include "cpu/blas_info.h"
