@@ -4,9 +4,18 @@
 
 namespace tapegrad {
 
+bool numel_fits(const Shape& shape) {
+    int64_t n = 1;
+    for (int64_t d : shape)
+        if (__builtin_mul_overflow(n, d, &n)) return false;
+    return true;
+}
+
 int64_t numel(const Shape& shape) {
     int64_t n = 1;
-    for (int64_t d : shape) n *= d;
+    for (int64_t d : shape)
+        if (__builtin_mul_overflow(n, d, &n))
+            fail("shape", "{} has more elements than fit in 64 bits", to_string(shape));
     return n;
 }
 
@@ -15,7 +24,8 @@ Shape contiguous_strides(const Shape& shape) {
     int64_t s = 1;
     for (int i = int(shape.size()) - 1; i >= 0; --i) {
         strides[i] = s;
-        s *= shape[i];
+        if (__builtin_mul_overflow(s, shape[i], &s))
+            fail("shape", "{} has more elements than fit in 64 bits", to_string(shape));
     }
     return strides;
 }
@@ -43,7 +53,7 @@ Shape broadcast_shapes(const std::string& op, const Shape& a, const Shape& b) {
         if (da != db && da != 1 && db != 1)
             fail(op, "shapes {} and {} cannot be broadcast (dim {} is {} vs {}; each pair must be equal or 1)",
                  to_string(a), to_string(b), i, da, db);
-        out[i] = std::max(da, db);
+        out[i] = da == 1 ? db : da;  // the standard rule: an extent of 1 takes the other's, 0 included
     }
     return out;
 }

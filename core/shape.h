@@ -9,7 +9,10 @@ namespace tapegrad {
 
 using Shape = std::vector<int64_t>;
 
+// The number of elements; throws when it does not fit in 64 bits (a shape that no storage can hold).
 int64_t numel(const Shape& shape);
+// Whether numel(shape) fits in 64 bits.
+bool numel_fits(const Shape& shape);
 Shape contiguous_strides(const Shape& shape);
 std::string to_string(const Shape& shape);
 

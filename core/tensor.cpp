@@ -29,6 +29,8 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
     if (shape.size() > size_t(kMaxDims))
         fail("empty", "shape {} has {} dims; tapegrad supports at most {}", to_string(shape), shape.size(),
              kMaxDims);
+    if (!numel_fits(shape) || tapegrad::numel(shape) > INT64_MAX / int64_t(dtype_size(dtype)))
+        fail("empty", "shape {} of {} needs more than 2^63 bytes", to_string(shape), to_string(dtype));
     auto impl = std::make_shared<TensorImpl>();
     impl->shape = shape;
     impl->dtype = dtype;
@@ -37,6 +39,9 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::from_blob(void* data, const Shape& shape, DType dtype, Device device) {
+    if (data == nullptr && tapegrad::numel(shape) > 0)
+        fail("from_blob", "null data for a tensor of shape {} (expected a pointer to {} elements)", to_string(shape),
+             tapegrad::numel(shape));
     auto impl = std::make_shared<TensorImpl>();
     impl->shape = shape;
     impl->dtype = dtype;

@@ -186,6 +186,11 @@ public:
 
     void binary_backward(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, const Tensor& gy,
                          OperandGrad ga, OperandGrad gb) override {
+        if (plan.numel == 0) {  // dL/dy is empty: a fresh gradient is zeros (an operand summed over no elements)
+            for (OperandGrad g : {ga, gb})
+                if (g.grad && !g.accumulate) fill(*g.grad, 0.0);
+            return;
+        }
         dispatch_float(a.dtype(), [&](auto t) {
             using T = decltype(t);
             const T* pa = a.data<T>();

@@ -115,6 +115,11 @@ std::map<std::string, Tensor> load_tensors(const std::string& path) {
                 fail(op, "{}: tensor '{}' has unsupported dtype {} (expected F32, F64 or I64)", path, name,
                      entry.at("dtype").dump());
             Shape shape = entry.at("shape").get<Shape>();
+            for (int64_t d : shape)
+                if (d < 0) fail(op, "{}: tensor '{}' has a negative extent in shape {}", path, name, to_string(shape));
+            if (!numel_fits(shape) || numel(shape) > int64_t(data_size / dtype_size(dtype)))
+                fail(op, "{}: tensor '{}' has shape {}, more elements than the file's {} data bytes hold", path, name,
+                     to_string(shape), data_size);
             auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
             size_t bytes = size_t(numel(shape)) * dtype_size(dtype);
             if (offsets.size() != 2 || offsets[1] < offsets[0] || offsets[1] - offsets[0] != bytes)

@@ -1,5 +1,11 @@
 // Misuse throws tapegrad::Error naming the op, what it got and what it expected.
 #define BOOST_TEST_MODULE errors
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "models/checkpoint.h"
 #include "tests/test_helpers.h"
 
 using namespace tapegrad;
@@ -80,4 +86,46 @@ BOOST_AUTO_TEST_CASE(errors_derive_from_runtime_error) {
     } catch (const std::runtime_error& e) {
         BOOST_CHECK(std::string(e.what()).rfind("add: ", 0) == 0);
     }
+}
+
+// A shape whose element count does not fit in 64 bits is refused wherever a shape enters: a new
+// tensor, a reshape, a checkpoint's header (where it used to wrap to 0 elements and load as a
+// tensor whose reads ran out of bounds).
+BOOST_AUTO_TEST_CASE(shape_overflow_is_an_error) {
+    const int64_t big = int64_t(1) << 32;
+    TAPEGRAD_CHECK_ERROR(Tensor::zeros({big, big}), "empty", "[4294967296, 4294967296]", "2^63 bytes");
+    TAPEGRAD_CHECK_ERROR(Tensor::zeros({int64_t(1) << 62}, DType::Float64), "empty", "2^63 bytes");
+    TAPEGRAD_CHECK_ERROR(reshape(Tensor::zeros({0}), {big, big, 0}), "[4294967296, 4294967296, 0]", "64 bits");
+    TAPEGRAD_CHECK_ERROR(Tensor::from_blob(nullptr, {3}, DType::Float32), "from_blob", "null data", "[3]");
+
+    const std::string path = "/tmp/tapegrad_test_overflow_" + std::to_string(::getpid()) + ".safetensors";
+    const std::string header = R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})";
+    {
+        std::ofstream out(path, std::ios::binary);
+        const uint64_t length = header.size();
+        for (int i = 0; i < 8; ++i) out.put(char((length >> (8 * i)) & 0xff));
+        out << header;
+    }
+    TAPEGRAD_CHECK_ERROR(load_tensors(path), path.c_str(), "'w'", "[4294967296, 4294967296]");
+    std::remove(path.c_str());
+}
+
+// Broadcasting by the standard rule: an extent of 1 takes the other operand's, 0 included
+// ([0, 3] + [3] is [0, 3], [2, 0] + [2, 1] is [2, 0]), forward and backward.
+BOOST_AUTO_TEST_CASE(broadcasting_keeps_zero_extents) {
+    Tensor a = Tensor::zeros({0, 3}, DType::Float64).set_requires_grad(), b = Tensor::ones({3}, DType::Float64).set_requires_grad();
+    Tensor y = a + b;
+    BOOST_CHECK_EQUAL(to_string(y.shape()), "[0, 3]");
+    backward(sum(y));
+    BOOST_CHECK_EQUAL(to_string(a.grad().shape()), "[0, 3]");
+    BOOST_CHECK_EQUAL(to_string(b.grad().shape()), "[3]");
+    for (double g : b.grad().to_double_vector()) BOOST_CHECK_EQUAL(g, 0.0);  // summed over no rows
+
+    Tensor c = Tensor::zeros({2, 0}, DType::Float64).set_requires_grad(), d = Tensor::ones({2, 1}, DType::Float64).set_requires_grad();
+    Tensor z = c * d;
+    BOOST_CHECK_EQUAL(to_string(z.shape()), "[2, 0]");
+    backward(sum(z));
+    BOOST_CHECK_EQUAL(to_string(d.grad().shape()), "[2, 1]");
+    for (double g : d.grad().to_double_vector()) BOOST_CHECK_EQUAL(g, 0.0);
+    TAPEGRAD_CHECK_ERROR(Tensor::zeros({0}) + Tensor::zeros({5}), "add", "[0]", "[5]");
 }
