@@ -1,6 +1,7 @@
 #include "core/tensor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <ostream>
 
 #include "core/backend.h"
@@ -98,6 +99,8 @@ Tensor Tensor::randn(const Shape& shape, Generator& gen, DType dtype, Device dev
 }
 
 Tensor Tensor::uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype, Device device) {
+    if (!std::isfinite(low) || !std::isfinite(high) || !(low <= high) || !std::isfinite(high - low))
+        fail("uniform", "low = {}, high = {} is not a valid range (expected finite low <= high)", low, high);
     uint64_t first = gen.take(tapegrad::numel(shape));
     uint64_t seed = gen.seed();
     return from_host_values(shape, dtype, device,

@@ -72,7 +72,8 @@ public:
                        Device device = Device::cpu());
     // 0, 1, ..., n-1 (Int64 gives index tensors).
     static Tensor arange(int64_t n, DType dtype = DType::Float32, Device device = Device::cpu());
-    // Standard normal / uniform in [low, high), drawn from `gen` (counter-based: same on every device).
+    // Standard normal / uniform in [low, high), drawn from `gen` (counter-based: same on every device);
+    // uniform needs finite low <= high.
     static Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::Float32,
                         Device device = Device::cpu());
     static Tensor uniform(const Shape& shape, double low, double high, Generator& gen,

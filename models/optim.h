@@ -11,15 +11,20 @@
 
 namespace tapegrad {
 
+// Arguments are checked as torch.optim checks them (and NaN or infinity is refused everywhere):
+// a non-empty parameter list, lr >= 0; each optimizer its own options (below). A bad value throws
+// tapegrad::Error naming the optimizer, the argument, its value and the range expected.
 class Optimizer {
 public:
-    Optimizer(std::vector<Tensor> params, double lr);
+    // `name` ("Adam", "SGD" ...) starts the message of every error the optimizer raises.
+    Optimizer(std::vector<Tensor> params, double lr, std::string name = "optimizer");
     virtual ~Optimizer() = default;
     // Updates every parameter that has a gradient (parameters without one are skipped).
     virtual void step() = 0;
     void zero_grad();
+    const std::string& name() const { return name_; }
     double lr() const { return lr_; }
-    void set_lr(double lr) { lr_ = lr; }
+    void set_lr(double lr);  // lr finite and >= 0
     int64_t steps() const { return steps_; }
     void set_steps(int64_t steps) { steps_ = steps; }
     const std::vector<Tensor>& params() const { return params_; }
@@ -29,6 +34,7 @@ public:
 protected:
     std::vector<Tensor> zeros_like_params() const;
     std::vector<Tensor> params_;
+    std::string name_;
     double lr_;
     int64_t steps_ = 0;
 };
@@ -38,6 +44,7 @@ struct AdamOptions {
 };
 
 // Adam (Kingma & Ba) as torch.optim.Adam: weight decay is added to the gradient (L2).
+// Checked: lr >= 0, 0 <= beta1 < 1, 0 <= beta2 < 1, eps >= 0, weight_decay >= 0, all finite.
 //   m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - lr (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
 class Adam : public Optimizer {
 public:
@@ -73,6 +80,8 @@ struct SgdOptions {
 
 // SGD as torch.optim.SGD: g <- g + wd p; buf <- g (first step) or momentum buf + (1 - dampening) g;
 // step = g + momentum buf (Nesterov) or buf; p <- p - lr step.
+// Checked: lr >= 0, momentum >= 0, weight_decay >= 0, dampening finite; Nesterov needs momentum > 0
+// and dampening = 0.
 class SGD : public Optimizer {
 public:
     SGD(std::vector<Tensor> params, SgdOptions options = {});
@@ -85,10 +94,13 @@ private:
 };
 
 // Scales all gradients by max_norm / (norm + 1e-6) when their global L2 norm exceeds max_norm
-// (torch.nn.utils.clip_grad_norm_). Returns the norm before clipping.
+// (torch.nn.utils.clip_grad_norm_). Returns the norm before clipping. max_norm must be finite and
+// > 0 (a negative one would flip the gradients' sign, NaN would skip clipping, 0 would zero them).
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
 
 // Learning rate as a function of the step (0-based), applied with optimizer.set_lr(schedule(step)).
+// The factories check lr and min_lr (finite, >= 0), warmup_steps >= 0 and total_steps > 0; the
+// step asked for must be >= 0.
 class LrSchedule {
 public:
     static LrSchedule constant(double lr);

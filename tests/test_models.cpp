@@ -196,6 +196,152 @@ BOOST_AUTO_TEST_CASE(learning_rate_schedules) {
     BOOST_CHECK_CLOSE(cosine(110), 0.1, 1e-9);
 }
 
+// ---- argument checks (torch.optim's rules; NaN and infinity refused everywhere) -----------------
+
+namespace {
+const double kNaN = std::nan("");
+const double kInf = HUGE_VAL;
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(optimizers_reject_an_empty_parameter_list) {
+    TAPEGRAD_CHECK_ERROR(Adam({}), "Adam: ", "optimizer got an empty parameter list");
+    TAPEGRAD_CHECK_ERROR(AdamW({}), "AdamW: ", "optimizer got an empty parameter list");
+    TAPEGRAD_CHECK_ERROR(SGD({}), "SGD: ", "optimizer got an empty parameter list");
+}
+
+BOOST_AUTO_TEST_CASE(optimizers_reject_a_negative_or_non_finite_lr) {
+    Tensor p = param({1.0});
+    TAPEGRAD_CHECK_ERROR(Adam({p}, AdamOptions{-0.001}), "Adam: ", "lr = -0.001", "expected finite lr >= 0");
+    TAPEGRAD_CHECK_ERROR(Adam({p}, AdamOptions{kNaN}), "Adam: ", "lr = nan");
+    TAPEGRAD_CHECK_ERROR(AdamW({p}, AdamOptions{kInf}), "AdamW: ", "lr = inf");
+    TAPEGRAD_CHECK_ERROR(SGD({p}, SgdOptions{-1.0}), "SGD: ", "lr = -1", "expected finite lr >= 0");
+    TAPEGRAD_CHECK_ERROR(SGD({p}, SgdOptions{kNaN}), "SGD: ", "lr = nan");
+    // set_lr (what a schedule calls every step) follows the same rule and keeps the old value.
+    Adam adam({p}, AdamOptions{0.0});  // lr = 0 is allowed, as in PyTorch
+    adam.set_lr(0.5);
+    TAPEGRAD_CHECK_ERROR(adam.set_lr(kNaN), "Adam::set_lr: ", "lr = nan", "expected finite lr >= 0");
+    TAPEGRAD_CHECK_ERROR(adam.set_lr(-2.0), "Adam::set_lr: ", "lr = -2");
+    BOOST_CHECK_EQUAL(adam.lr(), 0.5);
+}
+
+BOOST_AUTO_TEST_CASE(adam_rejects_betas_outside_zero_to_one) {
+    Tensor p = param({1.0});
+    AdamOptions o;
+    o.beta1 = 1;
+    TAPEGRAD_CHECK_ERROR(Adam({p}, o), "Adam: beta1 = 1 is out of range (expected 0 <= beta1 < 1)");
+    o.beta1 = -0.1;
+    TAPEGRAD_CHECK_ERROR(AdamW({p}, o), "AdamW: ", "beta1 = -0.1", "expected 0 <= beta1 < 1");
+    o.beta1 = kNaN;
+    TAPEGRAD_CHECK_ERROR(Adam({p}, o), "Adam: ", "beta1 = nan");
+    o = AdamOptions{};
+    o.beta2 = 1;
+    TAPEGRAD_CHECK_ERROR(Adam({p}, o), "Adam: beta2 = 1 is out of range (expected 0 <= beta2 < 1)");
+    o.beta2 = kNaN;
+    TAPEGRAD_CHECK_ERROR(AdamW({p}, o), "AdamW: ", "beta2 = nan");
+    o.beta1 = 0, o.beta2 = 0;  // the closed end is allowed
+    BOOST_CHECK_NO_THROW(Adam({p}, o));
+}
+
+BOOST_AUTO_TEST_CASE(adam_rejects_a_negative_or_non_finite_eps) {
+    Tensor p = param({1.0});
+    AdamOptions o;
+    o.eps = -0.5;
+    TAPEGRAD_CHECK_ERROR(Adam({p}, o), "Adam: ", "eps = -0.5", "expected finite eps >= 0");
+    o.eps = kNaN;
+    TAPEGRAD_CHECK_ERROR(AdamW({p}, o), "AdamW: ", "eps = nan");
+    o.eps = 0;
+    BOOST_CHECK_NO_THROW(Adam({p}, o));
+}
+
+BOOST_AUTO_TEST_CASE(optimizers_reject_a_negative_or_non_finite_weight_decay) {
+    Tensor p = param({1.0});
+    AdamOptions a;
+    a.weight_decay = -0.01;
+    TAPEGRAD_CHECK_ERROR(Adam({p}, a), "Adam: ", "weight_decay = -0.01", "expected finite weight_decay >= 0");
+    a.weight_decay = kNaN;
+    TAPEGRAD_CHECK_ERROR(AdamW({p}, a), "AdamW: ", "weight_decay = nan");
+    SgdOptions s;
+    s.weight_decay = -1;
+    TAPEGRAD_CHECK_ERROR(SGD({p}, s), "SGD: ", "weight_decay = -1", "expected finite weight_decay >= 0");
+}
+
+BOOST_AUTO_TEST_CASE(sgd_rejects_a_negative_or_non_finite_momentum_and_dampening) {
+    Tensor p = param({1.0});
+    SgdOptions o;
+    o.momentum = -0.9;
+    TAPEGRAD_CHECK_ERROR(SGD({p}, o), "SGD: ", "momentum = -0.9", "expected finite momentum >= 0");
+    o.momentum = kNaN;
+    TAPEGRAD_CHECK_ERROR(SGD({p}, o), "SGD: ", "momentum = nan");
+    o.momentum = 0.9, o.dampening = kNaN;
+    TAPEGRAD_CHECK_ERROR(SGD({p}, o), "SGD: ", "dampening = nan");
+}
+
+BOOST_AUTO_TEST_CASE(sgd_nesterov_requires_momentum_and_no_dampening) {
+    Tensor p = param({1.0});
+    SgdOptions o;
+    o.nesterov = true;
+    TAPEGRAD_CHECK_ERROR(SGD({p}, o), "SGD: ", "Nesterov", "momentum 0, dampening 0");
+    o.momentum = 0.9, o.dampening = 0.1;
+    TAPEGRAD_CHECK_ERROR(SGD({p}, o), "SGD: ", "Nesterov", "momentum 0.9, dampening 0.1");
+    o.dampening = 0;
+    BOOST_CHECK_NO_THROW(SGD({p}, o));
+}
+
+BOOST_AUTO_TEST_CASE(clip_grad_norm_rejects_a_non_positive_or_non_finite_max_norm) {
+    Tensor a = param({3.0}), b = param({4.0});
+    set_grad(a, {3.0});
+    set_grad(b, {4.0});
+    // -1 used to flip the gradients' sign, NaN to skip clipping, 0 to zero them.
+    TAPEGRAD_CHECK_ERROR(clip_grad_norm({a, b}, -1.0), "clip_grad_norm: ", "max_norm = -1",
+                         "expected finite max_norm > 0");
+    TAPEGRAD_CHECK_ERROR(clip_grad_norm({a, b}, kNaN), "clip_grad_norm: ", "max_norm = nan");
+    TAPEGRAD_CHECK_ERROR(clip_grad_norm({a, b}, 0.0), "clip_grad_norm: ", "max_norm = 0");
+    TAPEGRAD_CHECK_ERROR(clip_grad_norm({a, b}, kInf), "clip_grad_norm: ", "max_norm = inf");
+    BOOST_CHECK_EQUAL(a.grad().item(), 3.0);  // untouched by the refused calls
+    BOOST_CHECK_EQUAL(b.grad().item(), 4.0);
+}
+
+BOOST_AUTO_TEST_CASE(lr_schedules_reject_a_negative_or_non_finite_lr) {
+    TAPEGRAD_CHECK_ERROR(LrSchedule::constant(-0.1), "LrSchedule::constant: ", "lr = -0.1", "expected finite lr >= 0");
+    TAPEGRAD_CHECK_ERROR(LrSchedule::constant(kNaN), "LrSchedule::constant: ", "lr = nan");
+    TAPEGRAD_CHECK_ERROR(LrSchedule::linear_warmup(kInf, 10), "LrSchedule::linear_warmup: ", "lr = inf");
+    TAPEGRAD_CHECK_ERROR(LrSchedule::cosine(-1.0, 100), "LrSchedule::cosine: ", "lr = -1");
+    TAPEGRAD_CHECK_ERROR(LrSchedule::cosine(1.0, 100, 0, -0.5), "LrSchedule::cosine: ", "min_lr = -0.5",
+                         "expected finite min_lr >= 0");
+    TAPEGRAD_CHECK_ERROR(LrSchedule::cosine(1.0, 100, 0, kNaN), "LrSchedule::cosine: ", "min_lr = nan");
+}
+
+BOOST_AUTO_TEST_CASE(lr_schedules_reject_a_negative_warmup) {
+    TAPEGRAD_CHECK_ERROR(LrSchedule::linear_warmup(0.1, -5), "LrSchedule::linear_warmup: ", "warmup_steps = -5",
+                         "expected warmup_steps >= 0");
+    TAPEGRAD_CHECK_ERROR(LrSchedule::cosine(0.1, 100, -1), "LrSchedule::cosine: ", "warmup_steps = -1",
+                         "expected warmup_steps >= 0");
+    BOOST_CHECK_EQUAL(LrSchedule::linear_warmup(0.1, 0)(0), 0.1);  // no warm-up: constant from step 0
+}
+
+BOOST_AUTO_TEST_CASE(cosine_schedule_rejects_a_non_positive_total) {
+    TAPEGRAD_CHECK_ERROR(LrSchedule::cosine(0.1, 0), "LrSchedule::cosine: ", "total_steps = 0",
+                         "expected total_steps >= 1");
+    TAPEGRAD_CHECK_ERROR(LrSchedule::cosine(0.1, -10, 0), "LrSchedule::cosine: ", "total_steps = -10");
+}
+
+BOOST_AUTO_TEST_CASE(lr_schedules_reject_a_negative_step) {
+    // Step -1 of a schedule without warm-up used to give 0/0 = NaN.
+    TAPEGRAD_CHECK_ERROR(LrSchedule::linear_warmup(0.1, 0)(-1), "LrSchedule: ", "step = -1", "expected step >= 0");
+    TAPEGRAD_CHECK_ERROR(LrSchedule::constant(0.1)(-3), "LrSchedule: ", "step = -3");
+}
+
+BOOST_AUTO_TEST_CASE(uniform_rejects_an_empty_or_non_finite_range) {
+    Generator gen(1);
+    TAPEGRAD_CHECK_ERROR(Tensor::uniform({4}, 1.0, -1.0, gen), "uniform: ", "low = 1, high = -1",
+                         "expected finite low <= high");
+    TAPEGRAD_CHECK_ERROR(Tensor::uniform({4}, kNaN, 1.0, gen), "uniform: ", "low = nan, high = 1");
+    TAPEGRAD_CHECK_ERROR(Tensor::uniform({4}, 0.0, kInf, gen), "uniform: ", "low = 0, high = inf");
+    TAPEGRAD_CHECK_ERROR(Tensor::uniform({4}, -1e308, 1e308, gen), "uniform: ", "high = 1e+308");  // high - low overflows
+    std::vector<double> same = Tensor::uniform({3}, 2.0, 2.0, gen, DType::Float64).to_vector<double>();
+    BOOST_CHECK(same == std::vector<double>(3, 2.0));  // low == high is allowed (PyTorch's rule)
+}
+
 // ---- checkpoints -------------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(checkpoint_round_trip_with_optimizer) {
