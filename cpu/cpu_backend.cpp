@@ -33,6 +33,7 @@ class RowCursor {
 public:
     RowCursor(const StridedLayout& layout, int64_t first) : layout_(layout), offset_(layout.offset) {
         for (int k = layout.ndim - 2; k >= 0; --k) {
+            if (layout.shape[k] == 0) return;  // an empty layout has no rows to find
             index_[k] = first % layout.shape[k];
             first /= layout.shape[k];
             offset_ += index_[k] * layout.stride[k];

@@ -28,8 +28,8 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
         if (shape[k] == -1) {
             if (inferred >= 0) fail("reshape", "shape {} has more than one -1", to_string(shape));
             inferred = int(k);
-        } else {
-            known *= shape[k];
+        } else if (__builtin_mul_overflow(known, shape[k], &known)) {
+            fail("reshape", "cannot view {} as {}: more elements than fit in 64 bits", x.describe(), to_string(shape));
         }
     }
     if (inferred >= 0 && known > 0 && x.numel() % known == 0) resolved[inferred] = x.numel() / known;
