@@ -123,9 +123,7 @@ void InputGrads::add(size_t i, const Tensor& g) {
     }
     // g is x broadcast to g's shape: x's gradient is g summed over the dims x was repeated along.
     if (!slot.defined()) slot = Tensor::zeros(x.shape(), x.dtype(), x.device());
-    Shape padded(g.dim() - x.dim(), 1);
-    padded.insert(padded.end(), x.shape().begin(), x.shape().end());
-    Tensor view = alias_with_shape(slot, padded);
+    Tensor view = alias_with_shape(slot, padded_to(x.shape(), g.dim()));
     backend_for(g.device()).sum_to(g, view, 1.0);
 }
 

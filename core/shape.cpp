@@ -44,6 +44,12 @@ int normalize_axis(const std::string& op, int axis, int ndim) {
     return resolved;
 }
 
+Shape padded_to(const Shape& shape, size_t ndim) {
+    Shape padded(ndim - shape.size(), 1);
+    padded.insert(padded.end(), shape.begin(), shape.end());
+    return padded;
+}
+
 Shape broadcast_shapes(const std::string& op, const Shape& a, const Shape& b) {
     size_t n = std::max(a.size(), b.size());
     Shape out(n);

@@ -19,6 +19,8 @@ std::string to_string(const Shape& shape);
 // Resolves a possibly negative axis (-1 = last) against `ndim`; throws naming `op` if out of range.
 int normalize_axis(const std::string& op, int axis, int ndim);
 
+// `shape` with leading extents of 1 up to `ndim` dims: how broadcasting aligns it ([3] at 3 dims: [1, 1, 3]).
+Shape padded_to(const Shape& shape, size_t ndim);
 // NumPy broadcasting: align trailing dims, each pair equal or one of them 1.
 Shape broadcast_shapes(const std::string& op, const Shape& a, const Shape& b);
 

@@ -65,9 +65,7 @@ Tensor addcmul(const Tensor& a, const Tensor& b, const Tensor& c) {
     BroadcastPlan plan = broadcast_plan(b.shape(), c.shape(), out_shape);
     Tensor y = empty_like(b, out_shape);
     kernels(b).binary(binary_op<rules::Mul>, plan, b, c, y);
-    Shape a_padded(out_shape.size() - a.shape().size(), 1);
-    a_padded.insert(a_padded.end(), a.shape().begin(), a.shape().end());
-    kernels(b).broadcast_add(alias_with_shape(a, a_padded), y, 1.0, true);  // y is still in cache
+    kernels(b).broadcast_add(alias_with_shape(a, padded_to(a.shape(), out_shape.size())), y, 1.0, true);  // y is still in cache
     record("addcmul", "dL/da += dL/dy;  dL/db += dL/dy ⊙ c;  dL/dc += dL/dy ⊙ b", {a, b, c}, y,
            [plan, b, c](const Tensor& gy, InputGrads& gx) {
                binary_grads(binary_op<rules::Mul>, plan, b, c, gy, gx, 1);

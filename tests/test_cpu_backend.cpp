@@ -168,9 +168,7 @@ BOOST_AUTO_TEST_CASE(fused_broadcast_backward_matches_the_plain_path) {
 
                     auto expand = [&](const Tensor& x) {
                         Tensor full = Tensor::empty(out, DType::Float64);
-                        Shape padded(out.size() - x.dim(), 1);
-                        padded.insert(padded.end(), x.shape().begin(), x.shape().end());
-                        cpu.broadcast_add(alias_with_shape(x, padded), full, 1.0, false);
+                        cpu.broadcast_add(alias_with_shape(x, padded_to(x.shape(), out.size())), full, 1.0, false);
                         return full;
                     };
                     Tensor full_a = expand(a), full_b = expand(b);
@@ -179,9 +177,7 @@ BOOST_AUTO_TEST_CASE(fused_broadcast_backward_matches_the_plain_path) {
                                         {&grad_b, false});
                     auto summed = [&](const Tensor& grad, const Tensor& earlier) {
                         Tensor g = accumulate ? Tensor::from_vector(earlier.to_double_vector(), earlier.shape()) : Tensor::zeros(earlier.shape(), DType::Float64);
-                        Shape padded(out.size() - g.dim(), 1);
-                        padded.insert(padded.end(), g.shape().begin(), g.shape().end());
-                        Tensor view = alias_with_shape(g, padded);
+                        Tensor view = alias_with_shape(g, padded_to(g.shape(), out.size()));
                         cpu.sum_to(grad, view, 1.0);
                         return g;
                     };
