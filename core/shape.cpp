@@ -19,6 +19,10 @@ int64_t numel(const Shape& shape) {
     return n;
 }
 
+int64_t leading_rows(const Shape& shape) {
+    return shape.empty() ? 1 : numel(Shape(shape.begin(), shape.end() - 1));
+}
+
 Shape contiguous_strides(const Shape& shape) {
     Shape strides(shape.size());
     int64_t s = 1;

@@ -13,6 +13,9 @@ using Shape = std::vector<int64_t>;
 int64_t numel(const Shape& shape);
 // Whether numel(shape) fits in 64 bits.
 bool numel_fits(const Shape& shape);
+// The rows of `shape` viewed as a matrix [rows, shape.back()]: the product of all extents but the
+// last, so that [2, 0] has 2 rows of none (not numel / 0).
+int64_t leading_rows(const Shape& shape);
 Shape contiguous_strides(const Shape& shape);
 std::string to_string(const Shape& shape);
 

@@ -448,7 +448,7 @@ public:
                      Tensor& c) override {
         dispatch_float(a.dtype(), [&](auto t) {
             using T = decltype(t);
-            const int64_t m = a.numel() / std::max<int64_t>(b.k, 1), width = b.n / b.groups;
+            const int64_t m = leading_rows(a.shape()), width = b.n / b.groups;
             std::vector<GemmPart<T>> groups(size_t(b.groups));
             for (int64_t g = 0; g < b.groups; ++g) {
                 GemmPart<T>& p = groups[size_t(g)];

@@ -335,7 +335,7 @@ public:
     // copied into C_g first, or beta C_g), w = N / groups.
     void gemm_packed(const Tensor& a, const PackedMatrix& b, const void* addend, const Tensor& bias, double beta,
                      Tensor& c) override {
-        const int64_t m = a.numel() / std::max<int64_t>(b.k, 1), width = b.n / b.groups;
+        const int64_t m = leading_rows(a.shape()), width = b.n / b.groups;
         const size_t elem = dtype_size(c.dtype());
         for (int64_t group = 0; group < b.groups; ++group) {
             char* c_group = static_cast<char*>(c.raw_data()) + group * m * width * elem;

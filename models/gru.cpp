@@ -7,7 +7,7 @@
 
 namespace tapegrad {
 
-GruCell::GruCell(int64_t input_size, int64_t hidden_size, Generator& gen) : RecurrentCell(input_size, hidden_size) {
+GruCell::GruCell(int64_t input_size, int64_t hidden_size, Generator& gen) : RecurrentCell("GruCell", input_size, hidden_size) {
     weight_ih = recurrent_init({3 * hidden_size, input_size}, hidden_size, gen);
     weight_hh = recurrent_init({3 * hidden_size, hidden_size}, hidden_size, gen);
     bias_ih = recurrent_init({3 * hidden_size}, hidden_size, gen);

@@ -35,7 +35,7 @@ Tensor lstm_hidden(const Tensor& output_gate, const Tensor& c) {
 }
 
 LstmCell::LstmCell(int64_t input_size, int64_t hidden_size, Generator& gen, double forget_bias)
-    : RecurrentCell(input_size, hidden_size) {
+    : RecurrentCell("LstmCell", input_size, hidden_size) {
     weight_ih = recurrent_init({4 * hidden_size, input_size}, hidden_size, gen);
     weight_hh = recurrent_init({4 * hidden_size, hidden_size}, hidden_size, gen);
     bias_ih = recurrent_init({4 * hidden_size}, hidden_size, gen);

@@ -7,6 +7,11 @@
 
 namespace tapegrad {
 
+int64_t checked_size(const char* module, const char* name, int64_t value, int64_t at_least) {
+    if (value < at_least) fail(module, "{} = {} is out of range (expected {} >= {})", name, value, name, at_least);
+    return value;
+}
+
 void Module::register_parameter(const std::string& name, Tensor* slot) {
     if (!slot->defined()) fail("register_parameter", "parameter '{}' is undefined", name);
     for (auto& [existing, _] : params_)

@@ -14,6 +14,11 @@
 
 namespace tapegrad {
 
+// A module's size argument, checked: throws naming the module unless value >= at_least
+// ("LstmCell: hidden_size = -4 is out of range (expected hidden_size >= 1)"). Returns the value,
+// so that a constructor can check in its member-initialiser list, before any member is built.
+int64_t checked_size(const char* module, const char* name, int64_t value, int64_t at_least = 1);
+
 class Module {
 public:
     Module() = default;

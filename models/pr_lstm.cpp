@@ -44,11 +44,11 @@ int64_t lowest_bit(int64_t v) { return v & -v; }
 
 PrLstm::PrLstm(int64_t input_size, int64_t hidden, int64_t output_size, Generator& gen, int64_t refinements,
                PrCell cell_type)
-    : hidden_size(hidden),
+    : hidden_size(checked_size("PrLstm", "hidden_size", hidden)),
       cell(cell_type),
-      leaf(input_size, cell_type == PrCell::LSTM ? 3 * hidden : hidden, gen),
+      leaf(checked_size("PrLstm", "input_size", input_size), cell_type == PrCell::LSTM ? 3 * hidden : hidden, gen),
       merge_block(2 * hidden, cell_type == PrCell::LSTM ? 5 * hidden : hidden, gen),
-      readout(hidden, output_size, gen) {
+      readout(hidden, checked_size("PrLstm", "output_size", output_size), gen) {
     if (refinements < 0) fail("PrLstm", "the number of refinements R must be >= 0, got {}", refinements);
     haiku_init(leaf, gen);
     haiku_init(merge_block, gen);
@@ -116,6 +116,7 @@ PrStates PrLstm::merge_pairs(const Tensor& h_pairs, const Tensor& c_left, const 
 PrStates PrLstm::prefix_states(const Tensor& x) const {
     if (x.dim() != 3 || x.shape()[2] != leaf.weight.shape()[1])
         fail("pr_lstm", "expected inputs [B, n, {}], got {}", leaf.weight.shape()[1], x.describe());
+    if (x.shape()[1] < 1) fail("pr_lstm", "input {} has n = 0 positions (expected n >= 1: there is no prefix of nothing)", x.describe());
     merge_calls_ = 0;
     return schedule == Schedule::Fast ? batched_prefixes(x) : reference_prefixes(x);
 }

@@ -16,7 +16,7 @@ const char* kGateNames[4] = {"i", "f", "o", "g"};
 }
 
 QlLstm::QlLstm(int64_t input_size, int64_t hidden_size, Generator& gen, QlLstmOptions opts)
-    : RecurrentCell(input_size, hidden_size), options(opts) {
+    : RecurrentCell("QlLstm", input_size, hidden_size), options(opts) {
     if (options.block_size < 1) fail("QlLstm", "block_size K must be at least 1, got {}", options.block_size);
     const int64_t H = hidden_size;
     double bound = 1.0 / std::sqrt(double(H));

@@ -12,14 +12,7 @@ namespace tapegrad {
 
 std::vector<int64_t> resolve_lengths(const char* op, const Tensor& x, const std::vector<int64_t>& lengths) {
     if (x.dim() != 3) fail(op, "expected a batch-first input [B, T, D], got {}", x.describe());
-    int64_t batch = x.shape()[0], steps = x.shape()[1];
-    if (lengths.empty()) return std::vector<int64_t>(batch, steps);
-    if (int64_t(lengths.size()) != batch)
-        fail(op, "got {} lengths for a batch of {} sequences (x is {})", lengths.size(), batch, x.describe());
-    for (size_t b = 0; b < lengths.size(); ++b)
-        if (lengths[b] < 1 || lengths[b] > steps)
-            fail(op, "length {} of sequence {} is out of range (expected 1 <= length <= T = {})", lengths[b], b, steps);
-    return lengths;
+    return resolve_lengths(op, x.shape()[0], x.shape()[1], lengths);
 }
 
 Tensor column_mask(const std::vector<double>& values, const Tensor& like) {

@@ -14,6 +14,7 @@
 #include "models/module.h"
 #include "models/recurrent_linear.h"
 #include "models/schedule.h"
+#include "models/sequence_lengths.h"
 
 namespace tapegrad {
 
@@ -50,7 +51,9 @@ struct Hoisted {
 // One layer: what differs between RNN, LSTM, GRU and QL-LSTM, in each schedule.
 class RecurrentCell : public Module {
 public:
-    RecurrentCell(int64_t input_size, int64_t hidden_size) : input_size(input_size), hidden_size(hidden_size) {}
+    // `name` is the derived cell's, for errors in its sizes ("LstmCell: hidden_size = 0 ...").
+    RecurrentCell(const char* name, int64_t input_size, int64_t hidden_size)
+        : input_size(checked_size(name, "input_size", input_size)), hidden_size(checked_size(name, "hidden_size", hidden_size)) {}
     virtual bool has_cell_state() const { return false; }
 
     // Reference: step t of the cell's equations, from its input x_t [B, D] and the previous state.
@@ -77,7 +80,7 @@ Tensor time_step(const Tensor& x, int64_t t);
 Tensor column_mask(const std::vector<double>& values, const Tensor& like);
 // The mask m [B, 1] of step t (1 where t < lengths[b]), in x's dtype and device.
 Tensor step_mask(const std::vector<int64_t>& lengths, int64_t t, const Tensor& like);
-// Checks lengths against x [B, T, D] (empty = every sequence has T steps) and returns them.
+// Checks lengths against x [B, T, D] (models/sequence_lengths.h) and returns them.
 std::vector<int64_t> resolve_lengths(const char* op, const Tensor& x, const std::vector<int64_t>& lengths);
 // PyTorch's recurrent init: a weight or bias of a cell with hidden size H, uniform in ±1/sqrt(H).
 Tensor recurrent_init(const Shape& shape, int64_t hidden_size, Generator& gen);

@@ -6,7 +6,7 @@
 
 namespace tapegrad {
 
-RnnCell::RnnCell(int64_t input_size, int64_t hidden_size, Generator& gen) : RecurrentCell(input_size, hidden_size) {
+RnnCell::RnnCell(int64_t input_size, int64_t hidden_size, Generator& gen) : RecurrentCell("RnnCell", input_size, hidden_size) {
     weight_ih = recurrent_init({hidden_size, input_size}, hidden_size, gen);
     weight_hh = recurrent_init({hidden_size, hidden_size}, hidden_size, gen);
     bias_ih = recurrent_init({hidden_size}, hidden_size, gen);

@@ -6,6 +6,7 @@
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
 #include "ops/nn.h"
+#include "models/sequence_lengths.h"
 #include "ops/shape_ops.h"
 
 namespace tapegrad {
@@ -20,8 +21,21 @@ Tensor sinusoidal_positions(int64_t steps, int64_t d, DType dtype, Device device
     return Tensor::from_values(pe, {steps, d}, dtype, device);
 }
 
+namespace {
+// The options, checked before any layer is built from them (d_model / heads is the head width).
+const TransformerOptions& validated(const TransformerOptions& o) {
+    checked_size("Transformer", "d_model", o.d_model);
+    checked_size("Transformer", "heads", o.heads);
+    checked_size("Transformer", "layers", o.layers, 0);
+    if (o.d_model % o.heads != 0)
+        fail("Transformer", "d_model {} is not divisible by {} heads (expected d_model = heads * head width)",
+             o.d_model, o.heads);
+    return o;
+}
+}  // namespace
+
 TransformerBlock::TransformerBlock(const TransformerOptions& o, Generator& gen, uint64_t dropout_seed)
-    : norm_attention(o.d_model),
+    : norm_attention(validated(o).d_model),
       norm_ffn(o.d_model),
       qkv(o.d_model, 3 * o.d_model, gen),
       attention_out(o.d_model, o.d_model, gen),
@@ -30,8 +44,6 @@ TransformerBlock::TransformerBlock(const TransformerOptions& o, Generator& gen, 
       dropout_attention(o.dropout, dropout_seed),
       dropout_ffn(o.dropout, dropout_seed + 1),
       heads(o.heads) {
-    if (o.d_model % o.heads != 0)
-        fail("TransformerBlock", "d_model {} is not divisible by {} heads", o.d_model, o.heads);
     register_module("norm_attention", &norm_attention);
     register_module("qkv", &qkv);
     register_module("attention_out", &attention_out);
@@ -65,7 +77,7 @@ Tensor TransformerBlock::forward(const Tensor& x, const Tensor& mask) {
 }
 
 TransformerEncoder::TransformerEncoder(int64_t vocab_size, int64_t input_size, TransformerOptions o, Generator& gen)
-    : options(o), final_norm(o.d_model) {
+    : options(validated(o)), final_norm(o.d_model) {
     if (vocab_size > 0) {
         embedding = std::make_unique<Embedding>(vocab_size, o.d_model, gen);
         register_module("embedding", embedding.get());
@@ -81,13 +93,14 @@ TransformerEncoder::TransformerEncoder(int64_t vocab_size, int64_t input_size, T
 }
 
 Tensor TransformerEncoder::forward(const Tensor& inputs, const std::vector<int64_t>& lengths) {
+    if (inputs.dim() != (embedding ? 2 : 3))
+        fail("transformer", "expected {}, got {}", embedding ? "token ids [B, T]" : "inputs [B, T, D]", inputs.describe());
+    const int64_t B = inputs.shape()[0], T = inputs.shape()[1];
+    resolve_lengths("transformer", B, T, lengths);
     Tensor x = embedding ? embedding->forward(inputs) : input_projection->forward(inputs);
-    const int64_t B = x.shape()[0], T = x.shape()[1];
     x = x + sinusoidal_positions(T, options.d_model, x.dtype(), x.device());
     Tensor mask;
     if (!lengths.empty() || options.causal) {
-        if (!lengths.empty() && int64_t(lengths.size()) != B)
-            fail("transformer", "got {} lengths for a batch of {}", lengths.size(), B);
         // [B*heads, T, T]: -1e9 on padded keys and (causal) on future keys.
         std::vector<double> m(B * options.heads * T * T, 0.0);
         for (int64_t b = 0; b < B; ++b)

@@ -30,8 +30,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 
     if (b.dim() == 2) {
         // Fold every leading dim of a into M: one [rows, K] x [K, N] GEMM.
-        int64_t rows = a.numel() / std::max<int64_t>(k, 1);
-        if (k == 0) rows = numel(out_shape) / std::max<int64_t>(n, 1);
+        int64_t rows = leading_rows(a.shape());
         Tensor y = empty_like(a, out_shape);
         gemm(false, false, a, b, y, rows, n, k, 0.0);
         record("matmul", kMatmulFormula, {a, b}, y, [a, b, rows, n, k](const Tensor& gy, InputGrads& gx) {
@@ -71,7 +70,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
             fail("linear", "bias is {} but weight is {} (expected bias [{}])", to_string(bias.shape()),
                  to_string(weight.shape()), out);
     }
-    int64_t rows = x.numel() / std::max<int64_t>(in, 1);
+    int64_t rows = leading_rows(x.shape());
     Shape out_shape = x.shape();
     out_shape.back() = out;
     Tensor y = empty_like(x, out_shape);

@@ -1,5 +1,7 @@
 #include "ops/reduce.h"
 
+#include <limits>
+
 #include "autograd/tape.h"
 #include "ops/op_utils.h"
 
@@ -14,16 +16,29 @@ Shape reduced_shape(const Shape& shape, int axis, bool keepdim) {
 }
 
 // sum/mean: y = scale * sum_axis x;   dL/dx += scale * broadcast(dL/dy)
+// The mean over n = 0 elements is 0 / 0 = NaN (as PyTorch's); the sum over none is 0.
+double reduction_scale(bool average, int64_t n) {
+    if (!average) return 1.0;
+    return n > 0 ? 1.0 / double(n) : std::numeric_limits<double>::quiet_NaN();
+}
+
+// y: sum_axis x already written, over an axis of n elements; the mean of nothing is NaN.
+void finish_empty_mean(Tensor& y, bool average, int64_t n) {
+    if (average && n == 0) y = Tensor::full(y.shape(), std::numeric_limits<double>::quiet_NaN(), y.dtype(), y.device());
+}
+
 Tensor scaled_sum(const char* op, const Tensor& x, int axis, bool keepdim, bool average) {
     const char* formula = average ? "dL/dx += dL/dy / n (broadcast back over the averaged axis)"
                                   : "dL/dx += dL/dy (broadcast back over the summed axis)";
     check_floating(op, x);
     axis = normalize_axis(op, axis, x.dim());
-    double scale = average ? 1.0 / double(x.shape()[axis]) : 1.0;
+    const int64_t n = x.shape()[axis];
+    double scale = reduction_scale(average, n);
     Shape kept = reduced_shape(x.shape(), axis, true);
     Tensor y = Tensor::zeros(reduced_shape(x.shape(), axis, keepdim), x.dtype(), x.device());
     Tensor y_kept = alias_with_shape(y, kept);
     kernels(x).sum_to(x, y_kept, scale);
+    finish_empty_mean(y, average, n);
     record(op, formula, {x}, y, [kept, scale](const Tensor& gy, InputGrads& gx) {
         InputGrads::Out g = gx.out(0);
         kernels(gy).broadcast_add(alias_with_shape(gy, kept), g.grad, scale, g.accumulate);
@@ -35,10 +50,11 @@ Tensor scaled_sum_all(const char* op, const Tensor& x, bool average) {
     const char* formula = average ? "dL/dx += dL/dy / n (n = the number of elements of x)" : "dL/dx += dL/dy";
     check_floating(op, x);
     Tensor flat = alias_with_shape(x, {x.numel()});
-    double scale = average ? 1.0 / double(x.numel()) : 1.0;
+    double scale = reduction_scale(average, x.numel());
     Tensor y = Tensor::zeros({}, x.dtype(), x.device());
     Tensor y_kept = alias_with_shape(y, {1});
     kernels(x).sum_to(flat, y_kept, scale);
+    finish_empty_mean(y, average, x.numel());
     Shape ones(x.dim(), 1);
     record(op, formula, {x}, y, [ones, scale](const Tensor& gy, InputGrads& gx) {
         InputGrads::Out g = gx.out(0);
@@ -49,9 +65,10 @@ Tensor scaled_sum_all(const char* op, const Tensor& x, bool average) {
 
 // max: y = max_axis x;   dL/dx[argmax] += dL/dy  (ties: the first maximum takes the gradient)
 // x is viewed as [outer, n, inner] (the kernels only read its data in that order).
-Tensor max_over(const Tensor& x, AxisSplit s, const Shape& out_shape, Tensor* argmax_out) {
-    check_floating("max", x);
-    if (s.n == 0) fail("max", "cannot take the max over an empty axis of {}", x.describe());
+// `op` is the caller's (max or argmax), for its errors.
+Tensor max_over(const char* op, const Tensor& x, AxisSplit s, const Shape& out_shape, Tensor* argmax_out) {
+    check_floating(op, x);
+    if (s.n == 0) fail(op, "cannot take the max over an empty axis of {}", x.describe());
     Tensor values = empty_like(x, out_shape);
     Tensor arg = Tensor::empty(out_shape, DType::Int64, x.device());
     kernels(x).max_axis(x, s.outer, s.n, s.inner, values, arg);
@@ -72,17 +89,17 @@ Tensor mean(const Tensor& x) { return scaled_sum_all("mean", x, true); }
 Tensor sum(const Tensor& x, int axis, bool keepdim) { return scaled_sum("sum", x, axis, keepdim, false); }
 Tensor mean(const Tensor& x, int axis, bool keepdim) { return scaled_sum("mean", x, axis, keepdim, true); }
 
-Tensor max(const Tensor& x) { return max_over(x, {1, x.numel(), 1}, {}, nullptr); }
+Tensor max(const Tensor& x) { return max_over("max", x, {1, x.numel(), 1}, {}, nullptr); }
 
 Tensor max(const Tensor& x, int axis, bool keepdim) {
     axis = normalize_axis("max", axis, x.dim());
-    return max_over(x, split_at_axis(x.shape(), axis), reduced_shape(x.shape(), axis, keepdim), nullptr);
+    return max_over("max", x, split_at_axis(x.shape(), axis), reduced_shape(x.shape(), axis, keepdim), nullptr);
 }
 
 Tensor argmax(const Tensor& x, int axis) {
     axis = normalize_axis("argmax", axis, x.dim());
     Tensor arg;
-    max_over(x, split_at_axis(x.shape(), axis), reduced_shape(x.shape(), axis, false), &arg);
+    max_over("argmax", x, split_at_axis(x.shape(), axis), reduced_shape(x.shape(), axis, false), &arg);
     return arg;
 }
 

@@ -28,6 +28,9 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
         if (shape[k] == -1) {
             if (inferred >= 0) fail("reshape", "shape {} has more than one -1", to_string(shape));
             inferred = int(k);
+        } else if (shape[k] < 0) {
+            fail("reshape", "cannot view {} as {}: extent {} of dim {} is negative (only -1, \"infer\", is allowed)",
+                 x.describe(), to_string(shape), shape[k], k);
         } else if (__builtin_mul_overflow(known, shape[k], &known)) {
             fail("reshape", "cannot view {} as {}: more elements than fit in 64 bits", x.describe(), to_string(shape));
         }

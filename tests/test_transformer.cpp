@@ -55,5 +55,5 @@ BOOST_AUTO_TEST_CASE(defaults_and_token_inputs) {
     BOOST_CHECK(net.forward(ids).shape() == (Shape{2, 3, 64}));
     TransformerOptions bad = tiny();
     bad.heads = 3;
-    TAPEGRAD_CHECK_ERROR(TransformerEncoder(0, 3, bad, gen), "TransformerBlock", "not divisible");
+    TAPEGRAD_CHECK_ERROR(TransformerEncoder(0, 3, bad, gen), "Transformer", "not divisible");
 }
