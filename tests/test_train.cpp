@@ -83,6 +83,17 @@ void run_until_killed(TrainConfig c, int64_t kill_at) {
     BOOST_CHECK_THROW(run_training(c, out), std::runtime_error);
 }
 
+// The deterministic columns of log.csv (step,epoch,loss,accuracy,lr,grad_norm; not the timings).
+std::vector<std::string> log_without_timings(const fs::path& path) {
+    std::vector<std::string> rows;
+    for (const std::string& line : lines_of(path)) {
+        size_t end = 0;
+        for (int field = 0; field < 6 && end != std::string::npos; ++field) end = line.find(',', end + (field > 0));
+        rows.push_back(line.substr(0, end));
+    }
+    return rows;
+}
+
 // A small IMDB-like dataset: positive reviews say "good", negative ones "bad", with varied lengths.
 void write_tiny_imdb(const fs::path& dir) {
     auto split = [](int n, int salt) {
@@ -255,7 +266,7 @@ BOOST_AUTO_TEST_CASE(resume_checks_the_checkpoint_matches) {
 }
 
 // The real handler: SIGINT raised after step 4 stops the loop there with a checkpoint, and resuming
-// from it finishes with the same bits as an uninterrupted run.
+// from it finishes with the same bits and log rows as an uninterrupted run.
 BOOST_AUTO_TEST_CASE(sigint_stops_after_saving_a_checkpoint) {
     TempDir dir("sigint");
     std::ostringstream out;
@@ -282,6 +293,10 @@ BOOST_AUTO_TEST_CASE(sigint_stops_after_saving_a_checkpoint) {
     whole.evaluate = false;
     run_training(whole, out);
     check_identical_checkpoints(dir.path / "whole" / "checkpoint.safetensors", checkpoint);
+    // The stop at step 4 was inside the first log window (5 steps): its row is the same too.
+    const auto expected = log_without_timings(dir.path / "whole" / "log.csv"),
+               received = log_without_timings(dir.path / "stopped" / "log.csv");
+    BOOST_CHECK_EQUAL_COLLECTIONS(expected.begin(), expected.end(), received.begin(), received.end());
 }
 
 // IMDB through the driver on a tiny dataset: epochs, the epoch/batch position on resume, F1.
@@ -336,17 +351,6 @@ BOOST_AUTO_TEST_CASE(every_model_trains_on_a_formal_task) {
 }
 
 namespace {
-
-// The deterministic columns of log.csv (step,epoch,loss,accuracy,lr,grad_norm; not the timings).
-std::vector<std::string> log_without_timings(const fs::path& path) {
-    std::vector<std::string> rows;
-    for (const std::string& line : lines_of(path)) {
-        size_t end = 0;
-        for (int field = 0; field < 6 && end != std::string::npos; ++field) end = line.find(',', end + (field > 0));
-        rows.push_back(line.substr(0, end));
-    }
-    return rows;
-}
 
 double json_number(const fs::path& summary_json, const std::string& key) {
     std::string text;

@@ -90,15 +90,24 @@ void collect_dropouts(Module& m, std::vector<Dropout*>& out) {
     for (const auto& [name, child] : m.children()) collect_dropouts(*child, out);
 }
 
+// The steps since the last log row: their sums, of which the row holds the means.
+struct LogWindow {
+    int64_t steps = 0, tokens = 0;
+    double loss = 0, accuracy = 0, grad_norm = 0, seconds = 0;
+};
+
 // Where the loop stands and what it last reported; saved in the checkpoint's metadata.
 struct Position {
     int64_t step = 0;            // completed optimizer steps
     int64_t epoch = 0;           // IMDB: current epoch (0-based)
     int64_t batch_in_epoch = 0;  // IMDB: next batch of that epoch
     uint64_t data_offset = 0;    // formal tasks: the batch stream's counter
-    // The mean loss and accuracy of the last log window: summary.json's final_loss/final_accuracy,
-    // also after a resume from the last step (which trains no step of its own).
-    double window_loss = 0, window_accuracy = 0;
+    // The open log window: a run resumed inside it (after a SIGINT stop) logs the same row as an
+    // uninterrupted run.
+    LogWindow window;
+    // The means of the last logged window: summary.json's final_loss/final_accuracy, also after a
+    // resume from the last step (which trains no step of its own).
+    double last_loss = 0, last_accuracy = 0;
 };
 
 // The options that define what a run computes: the task and its data, the model, the optimizer
@@ -298,8 +307,15 @@ std::map<std::string, std::string> position_metadata(const TrainConfig& config, 
     m["epoch"] = std::to_string(p.epoch);
     m["batch_in_epoch"] = std::to_string(p.batch_in_epoch);
     m["data_offset"] = std::to_string(p.data_offset);
-    m["window_loss"] = fmt::format("{}", p.window_loss);  // shortest form that reads back exactly
-    m["window_accuracy"] = fmt::format("{}", p.window_accuracy);
+    m["window.steps"] = std::to_string(p.window.steps);
+    m["window.tokens"] = std::to_string(p.window.tokens);
+    auto exact = [](double x) { return fmt::format("{}", x); };  // the shortest form that reads back exactly
+    m["window.loss"] = exact(p.window.loss);
+    m["window.accuracy"] = exact(p.window.accuracy);
+    m["window.grad_norm"] = exact(p.window.grad_norm);
+    m["window.seconds"] = exact(p.window.seconds);
+    m["last_loss"] = exact(p.last_loss);
+    m["last_accuracy"] = exact(p.last_accuracy);
     for (size_t i = 0; i < dropouts.size(); ++i) m["dropout_offset." + std::to_string(i)] = std::to_string(dropouts[i]->gen.offset());
     return m;
 }
@@ -363,8 +379,14 @@ Position restore(const TrainConfig& config, TaskModel& model, Optimizer& optimiz
     p.epoch = metadata_count(meta, "epoch", path);
     p.batch_in_epoch = metadata_count(meta, "batch_in_epoch", path);
     p.data_offset = metadata_number(meta, "data_offset", path);
-    p.window_loss = metadata_real(meta, "window_loss", path);
-    p.window_accuracy = metadata_real(meta, "window_accuracy", path);
+    p.window.steps = metadata_count(meta, "window.steps", path);
+    p.window.tokens = metadata_count(meta, "window.tokens", path);
+    p.window.loss = metadata_real(meta, "window.loss", path);
+    p.window.accuracy = metadata_real(meta, "window.accuracy", path);
+    p.window.grad_norm = metadata_real(meta, "window.grad_norm", path);
+    p.window.seconds = metadata_real(meta, "window.seconds", path);
+    p.last_loss = metadata_real(meta, "last_loss", path);
+    p.last_accuracy = metadata_real(meta, "last_accuracy", path);
     std::vector<uint64_t> dropout_offsets;
     for (size_t i = 0; i < dropouts.size(); ++i)
         dropout_offsets.push_back(metadata_number(meta, "dropout_offset." + std::to_string(i), path));
@@ -559,8 +581,9 @@ TrainSummary run_training(const TrainConfig& config, std::ostream& out) {
     Progress progress(out, bar, total_steps, config.log_every);
     auto save = [&] { save_checkpoint(checkpoint_path.string(), *model, optimizer.get(), position_metadata(config, position, dropouts)); };
 
-    double seconds = 0, window_loss = 0, window_accuracy = 0, window_norm = 0, window_seconds = 0;
-    int64_t tokens = 0, window_tokens = 0, window_steps = 0;
+    double seconds = 0;
+    int64_t tokens = 0;
+    LogWindow& window = position.window;
     const int64_t first_step = position.step;
     while (position.step < total_steps && !stop_requested()) {
         const auto start = std::chrono::steady_clock::now();
@@ -575,32 +598,28 @@ TrainSummary run_training(const TrainConfig& config, std::ostream& out) {
         const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         seconds += dt;
         tokens += outcome.tokens;
-        window_loss += loss, window_accuracy += outcome.accuracy, window_norm += norm, window_seconds += dt;
-        window_tokens += outcome.tokens, ++window_steps;
+        window.steps += 1, window.tokens += outcome.tokens;
+        window.loss += loss, window.accuracy += outcome.accuracy, window.grad_norm += norm, window.seconds += dt;
 
-        progress.update(position.step, window_loss / double(window_steps), window_accuracy / double(window_steps),
-                        double(window_tokens) / window_seconds, seconds / double(position.step - first_step));
+        const double mean_loss = window.loss / double(window.steps), mean_accuracy = window.accuracy / double(window.steps);
+        progress.update(position.step, mean_loss, mean_accuracy, double(window.tokens) / window.seconds,
+                        seconds / double(position.step - first_step));
         if (position.step % config.log_every == 0 || position.step == total_steps) {
-            position.window_loss = window_loss / double(window_steps);
-            position.window_accuracy = window_accuracy / double(window_steps);
             log << fmt::format("{},{},{:.6f},{:.6f},{:.6g},{:.6f},{:.1f},{:.3f}\n", position.step, position.epoch,
-                               position.window_loss, position.window_accuracy, optimizer->lr(),
-                               window_norm / double(window_steps), double(window_tokens) / window_seconds, seconds);
+                               mean_loss, mean_accuracy, optimizer->lr(), window.grad_norm / double(window.steps),
+                               double(window.tokens) / window.seconds, seconds);
             log.flush();
-            window_loss = window_accuracy = window_norm = window_seconds = 0;
-            window_tokens = window_steps = 0;
+            position.last_loss = mean_loss, position.last_accuracy = mean_accuracy;
+            window = LogWindow{};
         }
         if (config.checkpoint_every > 0 && position.step % config.checkpoint_every == 0) save();
         if (config.after_step) config.after_step(position.step);
     }
     progress.finish();
-    if (window_steps > 0) {  // stopped inside a window
-        position.window_loss = window_loss / double(window_steps);
-        position.window_accuracy = window_accuracy / double(window_steps);
-    }
     save();
-    summary.final_loss = position.window_loss;
-    summary.final_accuracy = position.window_accuracy;
+    // Stopped inside a window: the means of its steps so far.
+    summary.final_loss = window.steps > 0 ? window.loss / double(window.steps) : position.last_loss;
+    summary.final_accuracy = window.steps > 0 ? window.accuracy / double(window.steps) : position.last_accuracy;
     summary.steps = position.step;
     summary.stopped_early = position.step < total_steps;
     summary.train_seconds = seconds;

@@ -8,13 +8,13 @@
 //                            log_every steps; mean loss/accuracy over those steps; elapsed_s counts
 //                            this process's training time). A resume keeps the rows up to the
 //                            checkpoint's step and logs the rest again, so after any kills and
-//                            resumes the log has one header and one row per logged step. (A
-//                            checkpoint inside a log window, from a SIGINT stop, starts a new
-//                            window on resume: that one row averages fewer steps.)
+//                            resumes the log has one header and one row per logged step, the
+//                            same rows as an uninterrupted run (timings aside).
 //   checkpoint.safetensors   parameters, optimizer state, and in its metadata the loop's position:
 //                            step, epoch, batch within the epoch, the data stream's offset and the
 //                            dropout streams' offsets (everything the next step depends on), the
-//                            last log window's loss and accuracy, and the run-defining options
+//                            open log window's sums, the last logged loss and accuracy, and the
+//                            run-defining options
 //                            (under their names, "--lr"), which a resume must repeat unless forced
 //   lengths.csv              formal tasks: length,accuracy at every test length
 //   summary.json             the configuration and the results
