@@ -90,7 +90,9 @@ void collect_dropouts(Module& m, std::vector<Dropout*>& out) {
     for (const auto& [name, child] : m.children()) collect_dropouts(*child, out);
 }
 
-// The steps since the last log row: their sums, of which the row holds the means.
+// The steps since the last log row: their sums, of which the row holds the means. tokens and
+// seconds (the row's throughput) count this process's steps only: timings stay out of the
+// checkpoint, so that it has the same bytes as an uninterrupted run's.
 struct LogWindow {
     int64_t steps = 0, tokens = 0;
     double loss = 0, accuracy = 0, grad_norm = 0, seconds = 0;
@@ -308,12 +310,10 @@ std::map<std::string, std::string> position_metadata(const TrainConfig& config, 
     m["batch_in_epoch"] = std::to_string(p.batch_in_epoch);
     m["data_offset"] = std::to_string(p.data_offset);
     m["window.steps"] = std::to_string(p.window.steps);
-    m["window.tokens"] = std::to_string(p.window.tokens);
     auto exact = [](double x) { return fmt::format("{}", x); };  // the shortest form that reads back exactly
     m["window.loss"] = exact(p.window.loss);
     m["window.accuracy"] = exact(p.window.accuracy);
     m["window.grad_norm"] = exact(p.window.grad_norm);
-    m["window.seconds"] = exact(p.window.seconds);
     m["last_loss"] = exact(p.last_loss);
     m["last_accuracy"] = exact(p.last_accuracy);
     for (size_t i = 0; i < dropouts.size(); ++i) m["dropout_offset." + std::to_string(i)] = std::to_string(dropouts[i]->gen.offset());
@@ -380,11 +380,9 @@ Position restore(const TrainConfig& config, TaskModel& model, Optimizer& optimiz
     p.batch_in_epoch = metadata_count(meta, "batch_in_epoch", path);
     p.data_offset = metadata_number(meta, "data_offset", path);
     p.window.steps = metadata_count(meta, "window.steps", path);
-    p.window.tokens = metadata_count(meta, "window.tokens", path);
     p.window.loss = metadata_real(meta, "window.loss", path);
     p.window.accuracy = metadata_real(meta, "window.accuracy", path);
     p.window.grad_norm = metadata_real(meta, "window.grad_norm", path);
-    p.window.seconds = metadata_real(meta, "window.seconds", path);
     p.last_loss = metadata_real(meta, "last_loss", path);
     p.last_accuracy = metadata_real(meta, "last_accuracy", path);
     std::vector<uint64_t> dropout_offsets;
