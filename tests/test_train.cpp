@@ -4,6 +4,8 @@
 #define BOOST_TEST_MODULE train
 #include <boost/test/unit_test.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <csignal>
@@ -70,6 +72,28 @@ void check_identical_checkpoints(const fs::path& a, const fs::path& b) {
     }
 }
 
+// A run killed by an exception thrown after step `kill_at` (the files are as a SIGKILL there
+// would leave them: log rows flushed up to that step, the checkpoint of the last multiple of
+// checkpoint_every).
+void run_until_killed(TrainConfig c, int64_t kill_at) {
+    std::ostringstream out;
+    c.after_step = [kill_at](int64_t step) {
+        if (step == kill_at) throw std::runtime_error("killed");
+    };
+    BOOST_CHECK_THROW(run_training(c, out), std::runtime_error);
+}
+
+// The deterministic columns of log.csv (step,epoch,loss,accuracy,lr,grad_norm; not the timings).
+std::vector<std::string> log_without_timings(const fs::path& path) {
+    std::vector<std::string> rows;
+    for (const std::string& line : lines_of(path)) {
+        size_t end = 0;
+        for (int field = 0; field < 6 && end != std::string::npos; ++field) end = line.find(',', end + (field > 0));
+        rows.push_back(line.substr(0, end));
+    }
+    return rows;
+}
+
 // A small IMDB-like dataset: positive reviews say "good", negative ones "bad", with varied lengths.
 void write_tiny_imdb(const fs::path& dir) {
     auto split = [](int n, int salt) {
@@ -118,7 +142,7 @@ BOOST_AUTO_TEST_CASE(options_parse_and_presets) {
 
     std::ostringstream help;
     BOOST_CHECK(!parse_options({"tapegrad-train", "--help"}, help).has_value());
-    for (const char* option : {"--task", "--model", "--ql-k", "--pr-refinements", "--resume", "--protocol", "--clip"})
+    for (const char* option : {"--task", "--model", "--ql-k", "--pr-refinements", "--resume", "--force-resume", "--protocol", "--clip"})
         BOOST_CHECK_MESSAGE(help.str().find(option) != std::string::npos, "--help lacks " << option);
 }
 
@@ -174,12 +198,12 @@ BOOST_AUTO_TEST_CASE(run_writes_log_checkpoint_lengths_and_summary) {
         BOOST_CHECK_MESSAGE(summary_json.find(key) != std::string::npos, "summary.json has no " << key);
     const auto meta = load_metadata((dir.path / "run" / "checkpoint.safetensors").string());
     BOOST_CHECK_EQUAL(meta.at("step"), "12");
-    BOOST_CHECK_EQUAL(meta.at("model"), "lstm");
+    BOOST_CHECK_EQUAL(meta.at("--model"), "lstm");
     BOOST_CHECK(out.str().find("summary") != std::string::npos);
     BOOST_CHECK(out.str().find("step 10/12") != std::string::npos);  // a plain progress line per 5 steps
 }
 
-// 2N steps in one go and N steps + resume N more give the same bits: the data stream, the dropout
+// 2N steps in one go and a run killed after N steps + resume give the same bits: the data stream, the dropout
 // streams and the optimizer state are all restored.
 BOOST_AUTO_TEST_CASE(resume_is_bit_identical) {
     TempDir dir("resume");
@@ -190,9 +214,8 @@ BOOST_AUTO_TEST_CASE(resume_is_bit_identical) {
         c.evaluate = false;
         run_training(c, out);
         c.out_dir = parts.string();
-        c.steps = 10;
-        run_training(c, out);
-        c.steps = 20;
+        c.checkpoint_every = 10;
+        run_until_killed(c, 10);
         c.resume = (parts / "checkpoint.safetensors").string();
         const TrainSummary s = run_training(c, out);
         BOOST_CHECK_EQUAL(s.steps, 20);
@@ -243,7 +266,7 @@ BOOST_AUTO_TEST_CASE(resume_checks_the_checkpoint_matches) {
 }
 
 // The real handler: SIGINT raised after step 4 stops the loop there with a checkpoint, and resuming
-// from it finishes with the same bits as an uninterrupted run.
+// from it finishes with the same bits and log rows as an uninterrupted run.
 BOOST_AUTO_TEST_CASE(sigint_stops_after_saving_a_checkpoint) {
     TempDir dir("sigint");
     std::ostringstream out;
@@ -270,6 +293,10 @@ BOOST_AUTO_TEST_CASE(sigint_stops_after_saving_a_checkpoint) {
     whole.evaluate = false;
     run_training(whole, out);
     check_identical_checkpoints(dir.path / "whole" / "checkpoint.safetensors", checkpoint);
+    // The stop at step 4 was inside the first log window (5 steps): its row is the same too.
+    const auto expected = log_without_timings(dir.path / "whole" / "log.csv"),
+               received = log_without_timings(dir.path / "stopped" / "log.csv");
+    BOOST_CHECK_EQUAL_COLLECTIONS(expected.begin(), expected.end(), received.begin(), received.end());
 }
 
 // IMDB through the driver on a tiny dataset: epochs, the epoch/batch position on resume, F1.
@@ -295,10 +322,8 @@ BOOST_AUTO_TEST_CASE(imdb_runs_and_resumes_across_epochs) {
     BOOST_CHECK_GT(s.seconds_per_epoch, 0);
 
     TrainConfig first = config("parts", "bilstm");
-    first.epochs = 0;
-    first.steps = 8;  // stops inside the second epoch
-    first.evaluate = false;
-    run_training(first, out);
+    first.checkpoint_every = 8;
+    run_until_killed(first, 8);  // inside the second epoch
     TrainConfig rest = config("parts", "bilstm");
     rest.resume = (dir.path / "parts" / "checkpoint.safetensors").string();
     BOOST_CHECK_EQUAL(run_training(rest, out).steps, 18);
@@ -323,4 +348,164 @@ BOOST_AUTO_TEST_CASE(every_model_trains_on_a_formal_task) {
         BOOST_CHECK_LT(s.encoder_parameters, s.parameters);
         BOOST_CHECK(std::isfinite(s.final_loss));
     }
+}
+
+namespace {
+
+double json_number(const fs::path& summary_json, const std::string& key) {
+    std::string text;
+    for (const std::string& line : lines_of(summary_json)) text += line;
+    const size_t at = text.find("\"" + key + "\":");
+    BOOST_REQUIRE_MESSAGE(at != std::string::npos, summary_json << " has no " << key);
+    return std::stod(text.substr(at + key.size() + 3));
+}
+
+// Rewrites a checkpoint with one metadata entry replaced (a damaged or hand-edited file).
+void set_metadata(const fs::path& checkpoint, const std::string& key, const std::string& value) {
+    auto meta = load_metadata(checkpoint.string());
+    meta.erase("format");
+    meta[key] = value;
+    const auto tensors = load_tensors(checkpoint.string());
+    save_tensors(checkpoint.string(), {tensors.begin(), tensors.end()}, meta);
+}
+
+}  // namespace
+
+// Killed before the first log row reached the disk, the log was empty; the resumed run must still
+// start it with the header.
+BOOST_AUTO_TEST_CASE(resume_writes_the_log_header_after_an_empty_log) {
+    TempDir dir("empty_log");
+    TrainConfig c = tiny("lstm", dir.path / "run", 20);
+    c.evaluate = false;
+    c.checkpoint_every = 10;
+    run_until_killed(c, 10);
+    std::ofstream(dir.path / "run" / "log.csv", std::ios::trunc);  // what the kill left
+    c.resume = (dir.path / "run" / "checkpoint.safetensors").string();
+    std::ostringstream out;
+    run_training(c, out);
+    const auto log = lines_of(dir.path / "run" / "log.csv");
+    BOOST_REQUIRE_EQUAL(log.size(), 3u);  // the header, steps 15 and 20 (5 and 10 were lost)
+    BOOST_CHECK_EQUAL(log[0], "step,epoch,loss,accuracy,lr,grad_norm,tokens_per_s,elapsed_s");
+    BOOST_CHECK(log[1].rfind("15,", 0) == 0 && log[2].rfind("20,", 0) == 0);
+}
+
+// Rows logged after the checkpoint are logged again by the resumed run: the first copies (and a
+// half-written row) are dropped, so the log equals an uninterrupted run's.
+BOOST_AUTO_TEST_CASE(resume_drops_the_log_rows_after_the_checkpoint) {
+    TempDir dir("duplicates");
+    std::ostringstream out;
+    TrainConfig whole = tiny("lstm", dir.path / "whole", 30);
+    whole.evaluate = false;
+    whole.checkpoint_every = 10;
+    run_training(whole, out);
+
+    TrainConfig c = whole;
+    c.out_dir = (dir.path / "parts").string();
+    run_until_killed(c, 27);  // rows 5..25 logged, checkpoint at 20
+    std::ofstream(dir.path / "parts" / "log.csv", std::ios::app) << "30,0,0.69";  // a row cut short
+    c.resume = (dir.path / "parts" / "checkpoint.safetensors").string();
+    run_training(c, out);
+    const auto expected = log_without_timings(dir.path / "whole" / "log.csv"),
+               received = log_without_timings(dir.path / "parts" / "log.csv");
+    BOOST_CHECK_EQUAL(expected.size(), 7u);  // the header, steps 5..30
+    BOOST_CHECK_EQUAL_COLLECTIONS(expected.begin(), expected.end(), received.begin(), received.end());
+}
+
+// A resume from the final checkpoint (the run was killed during the evaluation) reports the
+// final loss and accuracy of the training, not zeros.
+BOOST_AUTO_TEST_CASE(resume_at_the_last_step_keeps_the_final_metrics) {
+    TempDir dir("last_step");
+    std::ostringstream out;
+    TrainConfig c = tiny("gru", dir.path / "run", 12);
+    const TrainSummary first = run_training(c, out);
+    const fs::path summary_json = dir.path / "run" / "summary.json";
+    BOOST_REQUIRE_GT(first.final_loss, 0);
+    c.resume = (dir.path / "run" / "checkpoint.safetensors").string();
+    const TrainSummary again = run_training(c, out);
+    BOOST_CHECK_EQUAL(again.final_loss, first.final_loss);
+    BOOST_CHECK_EQUAL(again.final_accuracy, first.final_accuracy);
+    BOOST_CHECK_EQUAL(json_number(summary_json, "final_loss"), first.final_loss);
+    BOOST_CHECK_EQUAL(json_number(summary_json, "final_accuracy"), first.final_accuracy);
+    BOOST_CHECK_EQUAL(json_number(summary_json, "score"), first.score);
+}
+
+// Temporary files of killed runs (name.tmp.<pid>) are removed by the next run in that folder;
+// files that are not the trainer's, and those of a live process, are left alone.
+BOOST_AUTO_TEST_CASE(run_removes_stale_temporary_files) {
+    TempDir dir("stale");
+    const fs::path run = dir.path / "run";
+    fs::create_directories(run);
+    const std::string live = std::to_string(::getppid());
+    for (const std::string& name : std::vector<std::string>{"checkpoint.safetensors.tmp.999999999", "log.csv.tmp.999999998",
+                                   "summary.json.tmp." + std::to_string(::getpid()), "lengths.csv.tmp.999999997",
+                                   "notes.txt.tmp.999999999", "log.csv.tmp." + live})
+        std::ofstream(run / name) << "partial";
+    std::ostringstream out;
+    run_training(tiny("lstm", run, 3), out);
+    std::vector<std::string> left;
+    for (const auto& entry : fs::directory_iterator(run))
+        if (entry.path().filename().string().find(".tmp.") != std::string::npos) left.push_back(entry.path().filename());
+    std::sort(left.begin(), left.end());
+    const std::vector<std::string> expected = {"log.csv.tmp." + live, "notes.txt.tmp.999999999"};
+    BOOST_CHECK_EQUAL_COLLECTIONS(left.begin(), left.end(), expected.begin(), expected.end());
+}
+
+// Position entries of the metadata are parsed strictly: a negative or non-numeric value is an
+// error naming the file, the key and the value.
+BOOST_AUTO_TEST_CASE(resume_rejects_malformed_checkpoint_metadata) {
+    TempDir dir("metadata");
+    std::ostringstream out;
+    TrainConfig c = tiny("lstm", dir.path / "run", 3);
+    c.evaluate = false;
+    const fs::path checkpoint = dir.path / "run" / "checkpoint.safetensors";
+    c.resume = checkpoint.string();
+    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+             {"step", "-1"}, {"step", "abc"}, {"step", "3x"}, {"data_offset", ""}, {"epoch", "99999999999999999999"}}) {
+        TrainConfig fresh = c;
+        fresh.resume.clear();
+        run_training(fresh, out);
+        set_metadata(checkpoint, key, value);
+        const std::string quoted_key = "'" + key + "'", quoted_value = "'" + value + "'";
+        TAPEGRAD_CHECK_ERROR(run_training(c, out), "checkpoint.safetensors", quoted_key.c_str(), quoted_value.c_str());
+    }
+}
+
+// A resume with an option that changes what is trained is refused, naming the option and both
+// values; --force-resume accepts it with a warning. Options that do not change the result
+// (log interval, checkpoint interval, progress style) may differ.
+BOOST_AUTO_TEST_CASE(resume_refuses_changed_options_unless_forced) {
+    TempDir dir("options");
+    std::ostringstream out;
+    TrainConfig c = tiny("lstm", dir.path / "run", 4);
+    c.evaluate = false;
+    run_training(c, out);
+    const std::string checkpoint = (dir.path / "run" / "checkpoint.safetensors").string();
+
+    TrainConfig lr = c;
+    lr.resume = checkpoint;
+    lr.lr = 2e-3;
+    TAPEGRAD_CHECK_ERROR(run_training(lr, out), "cannot resume", "--lr", "0.001", "0.002", "--force-resume");
+    TrainConfig steps = lr;
+    steps.lr = c.lr;
+    steps.steps = 8;
+    steps.schedule = "cosine";
+    TAPEGRAD_CHECK_ERROR(run_training(steps, out), "--schedule", "constant", "cosine");
+    TrainConfig seed = c;
+    seed.resume = checkpoint;
+    seed.seed = 7;
+    TAPEGRAD_CHECK_ERROR(run_training(seed, out), "--seed", "0", "7");
+
+    TrainConfig harmless = c;
+    harmless.resume = checkpoint;
+    harmless.steps = 4;
+    harmless.log_every = 2;
+    harmless.checkpoint_every = 1;
+    BOOST_CHECK_NO_THROW(run_training(harmless, out));
+
+    lr.force_resume = true;
+    std::ostringstream forced;
+    lr.steps = 6;
+    BOOST_CHECK_EQUAL(run_training(lr, forced).steps, 6);
+    BOOST_CHECK_MESSAGE(forced.str().find("--lr 0.002") != std::string::npos, forced.str());
+    BOOST_CHECK_EQUAL(load_metadata(checkpoint).at("--lr"), "0.002");  // the checkpoint now says what made it
 }

@@ -75,7 +75,8 @@ std::optional<TrainConfig> parse_options(const std::vector<std::string>& args, s
     app.add_option("--out", c.out_dir, "run folder: log.csv, checkpoint.safetensors, lengths.csv, summary.json")->capture_default_str();
     app.add_option("--log-every", c.log_every, "steps per CSV row (and per progress line without a terminal)")->capture_default_str();
     app.add_option("--checkpoint-every", c.checkpoint_every, "steps between checkpoints (0: only at the end)")->capture_default_str();
-    app.add_option("--resume", c.resume, "continue from this checkpoint");
+    app.add_option("--resume", c.resume, "continue from this checkpoint (its run-defining options must match)");
+    app.add_flag("--force-resume", c.force_resume, "resume even if options such as --lr or --steps differ (warns)");
     app.add_option("--progress", progress, "auto (bar on a terminal), bar, lines")->capture_default_str();
     app.add_flag("--no-eval", no_eval, "skip the final test evaluation");
 

@@ -1,14 +1,20 @@
 #include "train/trainer.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <ostream>
 
 #include <fmt/format.h>
@@ -84,21 +90,77 @@ void collect_dropouts(Module& m, std::vector<Dropout*>& out) {
     for (const auto& [name, child] : m.children()) collect_dropouts(*child, out);
 }
 
-// Where the loop stands; saved in the checkpoint's metadata.
+// The steps since the last log row: their sums, of which the row holds the means. tokens and
+// seconds (the row's throughput) count this process's steps only: timings stay out of the
+// checkpoint, so that it has the same bytes as an uninterrupted run's.
+struct LogWindow {
+    int64_t steps = 0, tokens = 0;
+    double loss = 0, accuracy = 0, grad_norm = 0, seconds = 0;
+};
+
+// Where the loop stands and what it last reported; saved in the checkpoint's metadata.
 struct Position {
     int64_t step = 0;            // completed optimizer steps
     int64_t epoch = 0;           // IMDB: current epoch (0-based)
     int64_t batch_in_epoch = 0;  // IMDB: next batch of that epoch
     uint64_t data_offset = 0;    // formal tasks: the batch stream's counter
+    // The open log window: a run resumed inside it (after a SIGINT stop) logs the same row as an
+    // uninterrupted run.
+    LogWindow window;
+    // The means of the last logged window: summary.json's final_loss/final_accuracy, also after a
+    // resume from the last step (which trains no step of its own).
+    double last_loss = 0, last_accuracy = 0;
 };
 
-// Settings that must match between a checkpoint and the run resuming from it.
-std::map<std::string, std::string> identity(const TrainConfig& c) {
-    return {{"task", c.task},
-            {"model", model_name(c.model.kind)},
-            {"hidden", std::to_string(c.model.hidden)},
-            {"batch_size", std::to_string(c.batch_size)},
-            {"seed", std::to_string(c.seed)}};
+// The options that define what a run computes: the task and its data, the model, the optimizer
+// and its schedule, the seed, the test protocol. A resume must use the same values (they are
+// stored in the checkpoint's metadata under the option's name). Not here: where and how the run
+// goes (device, threads, --out, --log-every, --checkpoint-every, --progress, --no-eval), nor
+// --data-dir (a moved folder holds the same data).
+std::vector<std::pair<std::string, std::string>> run_defining_options(const TrainConfig& c) {
+    auto text = [](auto value) { return fmt::format("{}", value); };  // doubles: shortest exact form
+    const ModelConfig& m = c.model;
+    return {{"--task", c.task},
+            {"--model", model_name(m.kind)},
+            {"--hidden", text(m.hidden)},
+            {"--embed", text(m.embed)},
+            {"--layers", text(m.layers)},
+            {"--forget-bias", text(m.forget_bias)},
+            {"--ql-psug", text(m.ql.psug)},
+            {"--ql-hgr", text(m.ql.hgr)},
+            {"--ql-k", text(m.ql.block_size)},
+            {"--ql-gate-scales", text(m.ql.gate_scales)},
+            {"--ql-max-pool", text(m.ql.max_pool)},
+            {"--ql-gated-skip", text(m.ql.gated_skip)},
+            {"--ql-block-recurrence", text(m.ql.block_recurrence)},
+            {"--pr-refinements", text(m.refinements)},
+            {"--d-model", text(m.transformer.d_model)},
+            {"--heads", text(m.transformer.heads)},
+            {"--transformer-layers", text(m.transformer.layers)},
+            {"--dropout", text(m.transformer.dropout)},
+            {"--optimizer", c.optimizer},
+            {"--lr", text(c.lr)},
+            {"--weight-decay", text(c.weight_decay)},
+            {"--momentum", text(c.momentum)},
+            {"--schedule", c.schedule},
+            {"--warmup", text(c.warmup_steps)},
+            {"--batch-size", text(c.batch_size)},
+            {"--steps", text(c.steps)},
+            {"--epochs", text(c.epochs)},
+            {"--clip", text(c.clip)},
+            {"--seed", text(c.seed)},
+            {"--min-train-length", text(c.protocol.min_train_length)},
+            {"--max-train-length", text(c.protocol.max_train_length)},
+            {"--min-test-length", text(c.protocol.min_test_length)},
+            {"--max-test-length", text(c.protocol.max_test_length)},
+            {"--test-batches", text(c.protocol.test_batches_per_length)},
+            {"--test-batch-size", text(c.protocol.test_batch_size)},
+            {"--max-length", text(c.imdb.max_length)},
+            {"--truncate", c.imdb.truncation == data::Truncation::KeepFirst ? "first" : "last"},
+            {"--vocab-size", text(c.imdb.vocab_size)},
+            {"--validation-fraction", text(c.imdb.validation_fraction)},
+            {"--train-subset", text(c.train_subset)},
+            {"--test-subset", text(c.test_subset)}};
 }
 
 struct StepOutcome {
@@ -241,40 +303,140 @@ private:
 
 std::map<std::string, std::string> position_metadata(const TrainConfig& config, const Position& p,
                                                      const std::vector<Dropout*>& dropouts) {
-    std::map<std::string, std::string> m = identity(config);
+    std::map<std::string, std::string> m;
+    for (const auto& [option, value] : run_defining_options(config)) m[option] = value;
     m["step"] = std::to_string(p.step);
     m["epoch"] = std::to_string(p.epoch);
     m["batch_in_epoch"] = std::to_string(p.batch_in_epoch);
     m["data_offset"] = std::to_string(p.data_offset);
+    m["window.steps"] = std::to_string(p.window.steps);
+    auto exact = [](double x) { return fmt::format("{}", x); };  // the shortest form that reads back exactly
+    m["window.loss"] = exact(p.window.loss);
+    m["window.accuracy"] = exact(p.window.accuracy);
+    m["window.grad_norm"] = exact(p.window.grad_norm);
+    m["last_loss"] = exact(p.last_loss);
+    m["last_accuracy"] = exact(p.last_accuracy);
     for (size_t i = 0; i < dropouts.size(); ++i) m["dropout_offset." + std::to_string(i)] = std::to_string(dropouts[i]->gen.offset());
     return m;
 }
 
-uint64_t metadata_number(const std::map<std::string, std::string>& m, const std::string& key, const std::string& path) {
+const std::string& metadata_entry(const std::map<std::string, std::string>& m, const std::string& key,
+                                  const std::string& path) {
     auto it = m.find(key);
     if (it == m.end()) fail("tapegrad-train", "checkpoint {} has no '{}' in its metadata (not a training checkpoint?)", path, key);
-    return std::stoull(it->second);
+    return it->second;
+}
+
+// A metadata entry as an integer 0..max, all of the text (no sign, no spaces, no trailing characters).
+uint64_t metadata_number(const std::map<std::string, std::string>& m, const std::string& key, const std::string& path,
+                         uint64_t max = std::numeric_limits<uint64_t>::max()) {
+    const std::string& text = metadata_entry(m, key, path);
+    uint64_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size() || value > max)
+        fail("tapegrad-train", "checkpoint {}: metadata '{}' is '{}' (expected an integer 0..{})", path, key, text, max);
+    return value;
+}
+int64_t metadata_count(const std::map<std::string, std::string>& m, const std::string& key, const std::string& path) {
+    return int64_t(metadata_number(m, key, path, uint64_t(std::numeric_limits<int64_t>::max())));
+}
+
+// A metadata entry as a finite number, all of the text.
+double metadata_real(const std::map<std::string, std::string>& m, const std::string& key, const std::string& path) {
+    const std::string& text = metadata_entry(m, key, path);
+    double value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size() || !std::isfinite(value))
+        fail("tapegrad-train", "checkpoint {}: metadata '{}' is '{}' (expected a finite number)", path, key, text);
+    return value;
+}
+
+// Rule: a resume continues the same run. Every run-defining option must equal the checkpoint's;
+// with --force-resume the differences are printed as warnings and the run goes on with the new values.
+void check_same_run(const TrainConfig& config, const std::map<std::string, std::string>& meta, std::ostream& out) {
+    std::string differences;
+    for (const auto& [option, value] : run_defining_options(config)) {
+        auto it = meta.find(option);
+        const std::string before = it == meta.end() ? "(not recorded)" : it->second;
+        if (before == value) continue;
+        if (config.force_resume)
+            out << fmt::format("warning: --force-resume: continuing with {} {} (the checkpoint was made with {} {})\n",
+                               option, value, option, before);
+        differences += fmt::format("{}{} was {}, this run has {}", differences.empty() ? "" : "; ", option, before, value);
+    }
+    if (!differences.empty() && !config.force_resume)
+        fail("tapegrad-train", "cannot resume from {}: it was made with other options: {} (resume with the same options, "
+             "or give --force-resume to continue with the new ones)", config.resume, differences);
 }
 
 Position restore(const TrainConfig& config, TaskModel& model, Optimizer& optimizer,
-                 const std::vector<Dropout*>& dropouts) {
+                 const std::vector<Dropout*>& dropouts, std::ostream& out) {
     const std::string& path = config.resume;
     const auto meta = load_metadata(path);
-    for (const auto& [key, value] : identity(config)) {
-        auto it = meta.find(key);
-        if (it == meta.end() || it->second != value)
-            fail("tapegrad-train", "cannot resume from {}: it was made with {} = {}, this run has {} = {}", path, key,
-                 it == meta.end() ? "(missing)" : it->second, key, value);
-    }
-    load_checkpoint(path, model, &optimizer);
+    check_same_run(config, meta, out);
     Position p;
-    p.step = int64_t(metadata_number(meta, "step", path));
-    p.epoch = int64_t(metadata_number(meta, "epoch", path));
-    p.batch_in_epoch = int64_t(metadata_number(meta, "batch_in_epoch", path));
+    p.step = metadata_count(meta, "step", path);
+    p.epoch = metadata_count(meta, "epoch", path);
+    p.batch_in_epoch = metadata_count(meta, "batch_in_epoch", path);
     p.data_offset = metadata_number(meta, "data_offset", path);
+    p.window.steps = metadata_count(meta, "window.steps", path);
+    p.window.loss = metadata_real(meta, "window.loss", path);
+    p.window.accuracy = metadata_real(meta, "window.accuracy", path);
+    p.window.grad_norm = metadata_real(meta, "window.grad_norm", path);
+    p.last_loss = metadata_real(meta, "last_loss", path);
+    p.last_accuracy = metadata_real(meta, "last_accuracy", path);
+    std::vector<uint64_t> dropout_offsets;
     for (size_t i = 0; i < dropouts.size(); ++i)
-        dropouts[i]->gen.set_offset(metadata_number(meta, "dropout_offset." + std::to_string(i), path));
+        dropout_offsets.push_back(metadata_number(meta, "dropout_offset." + std::to_string(i), path));
+    // The tensors last: nothing is changed unless all of the metadata checked out.
+    load_checkpoint(path, model, &optimizer);
+    for (size_t i = 0; i < dropouts.size(); ++i) dropouts[i]->gen.set_offset(dropout_offsets[i]);
     return p;
+}
+
+// ---- run files after a kill --------------------------------------------------------------------
+
+const char* const kLogHeader = "step,epoch,loss,accuracy,lr,grad_norm,tokens_per_s,elapsed_s\n";
+const char* const kRunFiles[] = {"log.csv", "checkpoint.safetensors", "summary.json", "lengths.csv"};
+
+// Rule: write_file_atomically leaves "<file>.tmp.<pid>" behind only when its process was killed.
+// Those of our run files whose process is gone (or is this one, which has written nothing yet)
+// are removed; a live process's are its own business.
+void remove_stale_temporaries(const fs::path& out_dir) {
+    for (const auto& entry : fs::directory_iterator(out_dir)) {
+        const std::string name = entry.path().filename().string();
+        for (const char* file : kRunFiles) {
+            const std::string prefix = std::string(file) + ".tmp.";
+            if (name.rfind(prefix, 0) != 0) continue;
+            const std::string pid_text = name.substr(prefix.size());
+            int pid = 0;
+            const auto [end, error] = std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), pid);
+            if (error != std::errc() || end != pid_text.data() + pid_text.size() || pid <= 0) continue;
+            const bool gone = pid == ::getpid() || (::kill(pid, 0) != 0 && errno == ESRCH);
+            if (gone) fs::remove(entry.path());
+        }
+    }
+}
+
+// The log a resumed run continues: the header, then the complete rows of `log_path` up to and
+// including `step` (later rows are logged again by the resumed run; a row cut short by the kill
+// has no newline). One row per step, in order; a missing or empty log gives the header alone.
+std::string log_up_to(const fs::path& log_path, int64_t step) {
+    std::string kept = kLogHeader;
+    std::ifstream in(log_path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string all = text.str();
+    int64_t last = 0;
+    for (size_t begin = 0, end; (end = all.find('\n', begin)) != std::string::npos; begin = end + 1) {
+        const std::string row = all.substr(begin, end - begin + 1);
+        int64_t row_step = 0;
+        const auto [field_end, error] = std::from_chars(row.data(), row.data() + row.size(), row_step);
+        if (error != std::errc() || *field_end != ',' || row_step <= last || row_step > step) continue;
+        kept += row;
+        last = row_step;
+    }
+    return kept;
 }
 
 void write_summary_json(const TrainConfig& c, const TrainSummary& s) {
@@ -362,6 +524,7 @@ TrainSummary run_training(const TrainConfig& config, std::ostream& out) {
     if (config.checkpoint_every < 0) fail("tapegrad-train", "--checkpoint-every must be >= 0, got {}", config.checkpoint_every);
     if (config.clip < 0) fail("tapegrad-train", "--clip must be >= 0, got {}", config.clip);
     fs::create_directories(config.out_dir);
+    remove_stale_temporaries(config.out_dir);
 
     // Task and model.
     std::unique_ptr<TaskRunner> runner;
@@ -391,16 +554,18 @@ TrainSummary run_training(const TrainConfig& config, std::ostream& out) {
 
     Position position;
     if (!config.resume.empty()) {
-        position = restore(config, *model, *optimizer, dropouts);
+        position = restore(config, *model, *optimizer, dropouts, out);
         out << fmt::format("resumed from {} at step {}\n", config.resume, position.step);
     }
 
     const fs::path checkpoint_path = fs::path(config.out_dir) / "checkpoint.safetensors";
     const fs::path log_path = fs::path(config.out_dir) / "log.csv";
-    const bool append = !config.resume.empty() && fs::exists(log_path);
-    std::ofstream log(log_path, append ? std::ios::app : std::ios::trunc);
+    // The log starts as a whole file (a kill can never leave it without its header); rows are
+    // then appended and flushed one by one.
+    const std::string log_start = config.resume.empty() ? kLogHeader : log_up_to(log_path, position.step);
+    write_file_atomically(log_path.string(), {log_start}, "tapegrad-train");
+    std::ofstream log(log_path, std::ios::app);
     if (!log) fail("tapegrad-train", "cannot write {}", log_path.string());
-    if (!append) log << "step,epoch,loss,accuracy,lr,grad_norm,tokens_per_s,elapsed_s\n";
 
     TrainSummary summary;
     summary.parameters = model->num_parameters();
@@ -414,8 +579,9 @@ TrainSummary run_training(const TrainConfig& config, std::ostream& out) {
     Progress progress(out, bar, total_steps, config.log_every);
     auto save = [&] { save_checkpoint(checkpoint_path.string(), *model, optimizer.get(), position_metadata(config, position, dropouts)); };
 
-    double seconds = 0, window_loss = 0, window_accuracy = 0, window_norm = 0, window_seconds = 0;
-    int64_t tokens = 0, window_tokens = 0, window_steps = 0;
+    double seconds = 0;
+    int64_t tokens = 0;
+    LogWindow& window = position.window;
     const int64_t first_step = position.step;
     while (position.step < total_steps && !stop_requested()) {
         const auto start = std::chrono::steady_clock::now();
@@ -430,30 +596,28 @@ TrainSummary run_training(const TrainConfig& config, std::ostream& out) {
         const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         seconds += dt;
         tokens += outcome.tokens;
-        window_loss += loss, window_accuracy += outcome.accuracy, window_norm += norm, window_seconds += dt;
-        window_tokens += outcome.tokens, ++window_steps;
+        window.steps += 1, window.tokens += outcome.tokens;
+        window.loss += loss, window.accuracy += outcome.accuracy, window.grad_norm += norm, window.seconds += dt;
 
-        progress.update(position.step, window_loss / double(window_steps), window_accuracy / double(window_steps),
-                        double(window_tokens) / window_seconds, seconds / double(position.step - first_step));
+        const double mean_loss = window.loss / double(window.steps), mean_accuracy = window.accuracy / double(window.steps);
+        progress.update(position.step, mean_loss, mean_accuracy, double(window.tokens) / window.seconds,
+                        seconds / double(position.step - first_step));
         if (position.step % config.log_every == 0 || position.step == total_steps) {
-            summary.final_loss = window_loss / double(window_steps);
-            summary.final_accuracy = window_accuracy / double(window_steps);
             log << fmt::format("{},{},{:.6f},{:.6f},{:.6g},{:.6f},{:.1f},{:.3f}\n", position.step, position.epoch,
-                               summary.final_loss, summary.final_accuracy, optimizer->lr(),
-                               window_norm / double(window_steps), double(window_tokens) / window_seconds, seconds);
+                               mean_loss, mean_accuracy, optimizer->lr(), window.grad_norm / double(window.steps),
+                               double(window.tokens) / window.seconds, seconds);
             log.flush();
-            window_loss = window_accuracy = window_norm = window_seconds = 0;
-            window_tokens = window_steps = 0;
+            position.last_loss = mean_loss, position.last_accuracy = mean_accuracy;
+            window = LogWindow{};
         }
         if (config.checkpoint_every > 0 && position.step % config.checkpoint_every == 0) save();
         if (config.after_step) config.after_step(position.step);
     }
     progress.finish();
-    if (window_steps > 0) {
-        summary.final_loss = window_loss / double(window_steps);
-        summary.final_accuracy = window_accuracy / double(window_steps);
-    }
     save();
+    // Stopped inside a window: the means of its steps so far.
+    summary.final_loss = window.steps > 0 ? window.loss / double(window.steps) : position.last_loss;
+    summary.final_accuracy = window.steps > 0 ? window.accuracy / double(window.steps) : position.last_accuracy;
     summary.steps = position.step;
     summary.stopped_early = position.step < total_steps;
     summary.train_seconds = seconds;

@@ -2,12 +2,20 @@
 // one optimizer; progress on a stream, a CSV log, atomic safetensors checkpoints, resume that
 // reproduces an uninterrupted run bit for bit, and a clean stop on SIGINT.
 //
-// Files in config.out_dir:
+// Files in config.out_dir (each written whole through a temporary file and a rename, except the
+// log's rows, appended and flushed one by one; a run first removes the temporaries of killed runs):
 //   log.csv                  step,epoch,loss,accuracy,lr,grad_norm,tokens_per_s,elapsed_s (one row per
-//                            log_every steps; mean loss/accuracy over those steps)
+//                            log_every steps; mean loss/accuracy over those steps; elapsed_s counts
+//                            this process's training time). A resume keeps the rows up to the
+//                            checkpoint's step and logs the rest again, so after any kills and
+//                            resumes the log has one header and one row per logged step, the
+//                            same rows as an uninterrupted run (timings aside).
 //   checkpoint.safetensors   parameters, optimizer state, and in its metadata the loop's position:
 //                            step, epoch, batch within the epoch, the data stream's offset and the
-//                            dropout streams' offsets (everything the next step depends on)
+//                            dropout streams' offsets (everything the next step depends on), the
+//                            open log window's sums, the last logged loss and accuracy, and the
+//                            run-defining options
+//                            (under their names, "--lr"), which a resume must repeat unless forced
 //   lengths.csv              formal tasks: length,accuracy at every test length
 //   summary.json             the configuration and the results
 //
@@ -48,6 +56,7 @@ struct TrainConfig {
     int64_t log_every = 50;          // CSV row and, without a terminal, a progress line
     int64_t checkpoint_every = 0;    // 0: only at the end (and on SIGINT)
     std::string resume;              // a checkpoint to continue from
+    bool force_resume = false;       // resume even if the run-defining options differ (with a warning)
     ProgressStyle progress = ProgressStyle::Auto;
     bool evaluate = true;            // test evaluation at the end
 
