@@ -106,7 +106,7 @@ EXAMPLES  := $(patsubst examples/%.cpp,$(BUILD)/examples/%,$(wildcard examples/*
 BENCHES   := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(wildcard bench/*.cpp))
 LINK_LIB  := -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
 
-.PHONY: all test test-gpu run bench clean info deps build-tests build-examples build-benches
+.PHONY: all test test-gpu crash-test run bench clean info deps build-tests build-examples build-benches
 .DEFAULT_GOAL := all
 # Keep object files of tests/examples/benches (make would delete them as intermediates).
 .SECONDARY:
@@ -175,6 +175,12 @@ build-tests: info $(TESTS) $(BUILD)/examples/step_through
 test-gpu: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/tests/test_cuda
 	@$(TEST_ENV) scripts/run-tests.sh $(BUILD)/tests/test_cuda
+
+# Kills tapegrad-train with SIGKILL at random moments and checks each resume ends bit-identical
+# to an uninterrupted run (scripts/crash-test.sh; about 30 s).
+crash-test: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) info $(BUILD)/examples/tapegrad-train
+	@scripts/crash-test.sh $(BUILD)/examples/tapegrad-train
 
 run: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) build-examples
