@@ -34,6 +34,7 @@ Tensor log_softmax(const Tensor& x, int axis) {
 
 // L = -mean_n log_softmax(logits)[n, target_n], composed of log_softmax, gather and mean.
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets) {
+    check_defined("cross_entropy", {logits, targets});
     check_floating("cross_entropy", logits);
     Shape expected(logits.shape().begin(), logits.shape().end() - (logits.dim() > 0 ? 1 : 0));
     if (logits.dim() < 1 || targets.shape() != expected)

@@ -2,11 +2,22 @@
 
 namespace tapegrad {
 
+void check_defined(const char* op, std::initializer_list<std::reference_wrapper<const Tensor>> inputs) {
+    size_t i = 0;
+    for (const Tensor& x : inputs) {
+        if (!x.defined()) fail(op, "input {} is an undefined (default-constructed) Tensor", i);
+        ++i;
+    }
+}
+
 void check_floating(const char* op, const Tensor& x) {
+    check_defined(op, {x});
     if (!is_floating(x.dtype())) fail(op, "expected a float32 or float64 tensor, got {}", x.describe());
 }
 
 void check_same_dtype_device(const char* op, const std::vector<Tensor>& tensors) {
+    for (size_t i = 0; i < tensors.size(); ++i)
+        if (!tensors[i].defined()) fail(op, "input {} is an undefined (default-constructed) Tensor", i);
     for (size_t i = 1; i < tensors.size(); ++i) {
         if (tensors[i].device() != tensors[0].device())
             fail(op, "inputs are on different devices: input 0 is {}, input {} is {} (move them with to(device))",

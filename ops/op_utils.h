@@ -1,5 +1,7 @@
 // Helpers every op uses to check its inputs: errors name the op and what it got.
 #pragma once
+#include <functional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,9 @@
 
 namespace tapegrad {
 
+// Throws unless every input is defined: "add: input 1 is an undefined (default-constructed) Tensor".
+// The other checks below begin with it.
+void check_defined(const char* op, std::initializer_list<std::reference_wrapper<const Tensor>> inputs);
 // Throws unless x holds float32/float64 values.
 void check_floating(const char* op, const Tensor& x);
 // Throws unless all tensors share one dtype and one device.

@@ -89,14 +89,19 @@ Tensor mean(const Tensor& x) { return scaled_sum_all("mean", x, true); }
 Tensor sum(const Tensor& x, int axis, bool keepdim) { return scaled_sum("sum", x, axis, keepdim, false); }
 Tensor mean(const Tensor& x, int axis, bool keepdim) { return scaled_sum("mean", x, axis, keepdim, true); }
 
-Tensor max(const Tensor& x) { return max_over("max", x, {1, x.numel(), 1}, {}, nullptr); }
+Tensor max(const Tensor& x) {
+    check_defined("max", {x});
+    return max_over("max", x, {1, x.numel(), 1}, {}, nullptr);
+}
 
 Tensor max(const Tensor& x, int axis, bool keepdim) {
+    check_defined("max", {x});
     axis = normalize_axis("max", axis, x.dim());
     return max_over("max", x, split_at_axis(x.shape(), axis), reduced_shape(x.shape(), axis, keepdim), nullptr);
 }
 
 Tensor argmax(const Tensor& x, int axis) {
+    check_defined("argmax", {x});
     axis = normalize_axis("argmax", axis, x.dim());
     Tensor arg;
     max_over("argmax", x, split_at_axis(x.shape(), axis), reduced_shape(x.shape(), axis, false), &arg);

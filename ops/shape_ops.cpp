@@ -21,6 +21,7 @@ StridedLayout block_layout(const Shape& whole, const Shape& block, int axis, int
 
 // y = x viewed with a new shape;   dL/dx += dL/dy viewed with x's shape
 Tensor reshape(const Tensor& x, const Shape& shape) {
+    check_defined("reshape", {x});
     Shape resolved = shape;
     int64_t known = 1;
     int inferred = -1;
@@ -45,6 +46,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
 }
 
 Tensor unsqueeze(const Tensor& x, int axis) {
+    check_defined("unsqueeze", {x});
     axis = normalize_axis("unsqueeze", axis, x.dim() + 1);
     Shape s = x.shape();
     s.insert(s.begin() + axis, 1);
@@ -52,6 +54,7 @@ Tensor unsqueeze(const Tensor& x, int axis) {
 }
 
 Tensor squeeze(const Tensor& x, int axis) {
+    check_defined("squeeze", {x});
     axis = normalize_axis("squeeze", axis, x.dim());
     if (x.shape()[axis] != 1) fail("squeeze", "dim {} of {} has extent {} (expected 1)", axis, x.describe(), x.shape()[axis]);
     Shape s = x.shape();
@@ -61,6 +64,7 @@ Tensor squeeze(const Tensor& x, int axis) {
 
 // y = x with dims reordered;   dL/dx += dL/dy with the inverse order
 Tensor permute(const Tensor& x, const std::vector<int>& perm) {
+    check_defined("permute", {x});
     std::vector<int> resolved(perm.size());
     for (size_t k = 0; k < perm.size(); ++k) resolved[k] = normalize_axis("permute", perm[k], x.dim());
     std::vector<int> sorted = resolved;
@@ -86,6 +90,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& perm) {
 }
 
 Tensor transpose(const Tensor& x, int axis0, int axis1) {
+    check_defined("transpose", {x});
     axis0 = normalize_axis("transpose", axis0, x.dim());
     axis1 = normalize_axis("transpose", axis1, x.dim());
     std::vector<int> perm(x.dim());
@@ -126,6 +131,7 @@ Tensor window(const char* op, const char* formula, const Tensor& x, int axis, in
 
 // y = x[.., start:end, ..];   dL/dx[.., start:end, ..] += dL/dy   (a view when the window is contiguous)
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
+    check_defined("slice", {x});
     axis = normalize_axis("slice", axis, x.dim());
     int64_t extent = x.shape()[axis];
     if (start < 0 || end > extent || start > end)
@@ -137,6 +143,7 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
 }
 
 Tensor select(const Tensor& x, int axis, int64_t index) {
+    check_defined("select", {x});
     axis = normalize_axis("select", axis, x.dim());
     int64_t extent = x.shape()[axis];
     if (index < 0 || index >= extent)
@@ -182,6 +189,7 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
 
 Tensor stack(const std::vector<Tensor>& xs, int axis) {
     if (xs.empty()) fail("stack", "needs at least one tensor");
+    check_same_dtype_device("stack", xs);
     for (size_t i = 1; i < xs.size(); ++i)
         if (xs[i].shape() != xs[0].shape())
             fail("stack", "input {} is {} but input 0 is {} (all must have the same shape)", i,
@@ -208,6 +216,7 @@ struct SplitPieces {
 // made BEFORE the pieces' (so backward runs it after all of them), puts dL/dx together. Its output is a one-element marker that every piece takes
 // as its input, so that backward reaches it.
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int axis) {
+    check_defined("split", {x});
     axis = normalize_axis("split", axis, x.dim());
     int64_t total = std::accumulate(sizes.begin(), sizes.end(), int64_t(0));
     if (total != x.shape()[axis])
@@ -252,6 +261,7 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
 }
 
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int axis) {
+    check_defined("chunk", {x});
     axis = normalize_axis("chunk", axis, x.dim());
     if (chunks <= 0 || x.shape()[axis] % chunks != 0)
         fail("chunk", "dim {} of {} (extent {}) cannot be cut into {} equal pieces", axis, x.describe(),
@@ -285,6 +295,7 @@ Tensor gather_op(const char* op, const char* formula, const Tensor& x, const Ten
 }  // namespace
 
 Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
+    check_defined("index_select", {x, index});
     check_floating("index_select", x);
     axis = normalize_axis("index_select", axis, x.dim());
     if (index.dim() != 1) fail("index_select", "index must be 1-D, got {}", index.describe());
@@ -296,6 +307,7 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
 }
 
 Tensor gather(const Tensor& x, int axis, const Tensor& index) {
+    check_defined("gather", {x, index});
     check_floating("gather", x);
     axis = normalize_axis("gather", axis, x.dim());
     Shape expected = x.shape();
@@ -326,6 +338,7 @@ void copy_across_devices(const Tensor& src, Tensor& dst) {
 
 // y = x on another device;   dL/dx += dL/dy copied back
 Tensor to(const Tensor& x, Device device) {
+    check_defined("to_device", {x});
     if (x.device() == device) return x;
     Tensor y = Tensor::empty(x.shape(), x.dtype(), device);
     copy_across_devices(x, y);
@@ -340,9 +353,10 @@ Tensor to(const Tensor& x, Device device) {
 
 // y = x converted to dtype;   dL/dx += dL/dy converted back
 Tensor to(const Tensor& x, DType dtype) {
+    check_defined("to_dtype", {x});
     if (x.dtype() == dtype) return x;
-    check_floating("to", x);
-    if (!is_floating(dtype)) fail("to", "cannot convert {} to {} (only float32 <-> float64)", x.describe(), to_string(dtype));
+    check_floating("to_dtype", x);
+    if (!is_floating(dtype)) fail("to_dtype", "cannot convert {} to {} (only float32 <-> float64)", x.describe(), to_string(dtype));
     Tensor y = Tensor::empty(x.shape(), dtype, x.device());
     kernels(x).cast(x, y);
     const DType from = x.dtype();

@@ -197,8 +197,9 @@ std::vector<OpCase> build_table() {
     OpCase round_trip{"to_dtype", "float64 -> float32 -> float64 on values float32 holds exactly",
                       {{{2, 3}, 0, 0, {-0.75, 0.125, 0.5, -0.3125, 0.875, -0.5}}},
                       [](const Inputs& v) {
-                          const DType other = v[0].dtype() == DType::Float64 ? DType::Float32 : DType::Float64;
-                          return to(to(v[0], other), v[0].dtype());
+                          const DType own = v[0].defined() ? v[0].dtype() : DType::Float64;
+                          const DType other = own == DType::Float64 ? DType::Float32 : DType::Float64;
+                          return to(to(v[0], other), own);
                       }};
     round_trip.gradcheck.eps = 1.0 / 1024;
     add_case(round_trip);
@@ -273,7 +274,8 @@ Inputs make_inputs(const OpCase& c, DType dtype, Device device) {
 }
 
 Tensor indices(const Tensor& like, const std::vector<int64_t>& values, const Shape& shape) {
-    return to(Tensor::from_vector(values, shape), like.device());
+    // On the CPU when `like` is undefined: the op, not the case, is to meet the undefined input.
+    return to(Tensor::from_vector(values, shape), like.defined() ? like.device() : Device::cpu());
 }
 
 boost::unit_test::test_suite* register_op_cases(const std::string& suite_name, const std::string& what,

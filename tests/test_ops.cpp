@@ -83,6 +83,30 @@ const auto* const zero_extent_cases = register_op_cases("op_table_zero_extent", 
     }
 });
 
+// op_table/<op>_undefined_input: each input in turn replaced by an undefined Tensor is refused
+// with an error that names an op of the table (the case's own, or the one of its ops that met
+// the undefined input first), not the bare "tensor: use of an undefined Tensor". linear's bias
+// is the one input that may be undefined (no bias).
+const auto* const undefined_input_cases = register_op_cases("op_table_undefined_input", "undefined_input", [](const OpCase& c) {
+    std::set<std::string> ops;
+    for (const OpCase& other : op_table()) ops.insert(other.op);
+    for (size_t i = 0; i < c.inputs.size(); ++i) {
+        if (c.op == "linear" && i == 2) continue;
+        BOOST_TEST_CONTEXT("input " << i << " undefined") {
+            Inputs inputs = make_inputs(c, DType::Float64);
+            inputs[i] = Tensor();
+            std::string message;
+            try {
+                c.apply(inputs);
+            } catch (const Error& e) {
+                message = e.what();
+            }
+            BOOST_CHECK_MESSAGE(message.find("undefined") != std::string::npos, "got '" << message << "'");
+            BOOST_CHECK_MESSAGE(ops.count(message.substr(0, message.find(':'))), "names no op: '" << message << "'");
+        }
+    }
+});
+
 BOOST_AUTO_TEST_SUITE(op_table_coverage)
 
 // Entry i of the elementwise entries is the op of rule i of UnaryRules and BinaryRules
