@@ -48,7 +48,8 @@ void append_capped(std::string& content, const char* bytes, size_t size, uint64_
 struct GzipInflater {
     z_stream stream{};
     explicit GzipInflater(const std::string& path) {
-        if (inflateInit2(&stream, 15 + 16) != Z_OK) fail("imdb", "cannot start decompressing '{}': {}", path, zError(Z_MEM_ERROR));
+        int status = inflateInit2(&stream, 15 + 16);
+        if (status != Z_OK) fail("imdb", "cannot start decompressing '{}': {}", path, zError(status));
     }
     ~GzipInflater() { inflateEnd(&stream); }
 };
@@ -110,7 +111,7 @@ int64_t review_id(const fs::path& file) {
     int64_t id = 0;
     if (underscore == std::string::npos || !is_number(0, underscore) || !is_number(underscore + 1, dot) ||
         std::from_chars(name.data(), name.data() + underscore, id).ec != std::errc())
-        fail("imdb", "'{}' is not named {{id}}_{{rating}}.txt with a decimal id below 2^63 and rating", file.string());
+        fail("imdb", "'{}' is not named {{id}}_{{rating}}.txt (two decimal numbers, the id below 2^63)", file.string());
     return id;
 }
 
@@ -137,9 +138,20 @@ std::string without_line_breaks(const std::string& text) {
     return out;
 }
 
+// Whether `path` is a folder (or a file); a path that cannot be looked at counts as neither
+// (std::filesystem would throw its own exception, not an Error).
+bool is_folder(const fs::path& path) {
+    std::error_code ignored;
+    return fs::is_directory(path, ignored);
+}
+bool is_file(const fs::path& path) {
+    std::error_code ignored;
+    return fs::is_regular_file(path, ignored);
+}
+
 bool has_split_folders(const fs::path& dir) {
-    return fs::is_directory(dir / "train" / "neg") && fs::is_directory(dir / "train" / "pos") &&
-           fs::is_directory(dir / "test" / "neg") && fs::is_directory(dir / "test" / "pos");
+    return is_folder(dir / "train" / "neg") && is_folder(dir / "train" / "pos") && is_folder(dir / "test" / "neg") &&
+           is_folder(dir / "test" / "pos");
 }
 
 std::vector<EncodedReview> encode_all(const std::vector<Review>& reviews, const std::vector<std::vector<std::string>>& tokens,
@@ -183,7 +195,7 @@ std::vector<Review> read_acl_imdb_split(const std::string& split_dir, uint64_t m
     std::vector<Review> reviews;
     for (int64_t label : {0, 1}) {
         fs::path folder = fs::path(split_dir) / (label == 1 ? "pos" : "neg");
-        if (!fs::is_directory(folder)) fail("imdb", "'{}' is not a folder (expected aclImdb's {}/neg and {}/pos)",
+        if (!is_folder(folder)) fail("imdb", "'{}' is not a folder (expected aclImdb's {}/neg and {}/pos)",
                                             folder.string(), split_dir, split_dir);
         std::vector<std::pair<int64_t, fs::path>> files;  // (review id, path)
         try {
@@ -270,7 +282,7 @@ ImdbDataset load_imdb(const ImdbConfig& config) {
         fail("imdb", "validation_fraction is {} (expected 0 <= fraction < 1)", config.validation_fraction);
     fs::path root(dir);
     std::vector<Review> train, test;
-    if (fs::is_regular_file(root / "train.tsv.gz") && fs::is_regular_file(root / "test.tsv.gz")) {
+    if (is_file(root / "train.tsv.gz") && is_file(root / "test.tsv.gz")) {
         train = read_reviews_tsv((root / "train.tsv.gz").string(), config.max_file_bytes);
         test = read_reviews_tsv((root / "test.tsv.gz").string(), config.max_file_bytes);
     } else if (has_split_folders(root / "aclImdb") || has_split_folders(root)) {

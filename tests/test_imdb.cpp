@@ -298,6 +298,12 @@ BOOST_AUTO_TEST_CASE(missing_data_says_where_to_get_it) {
     TAPEGRAD_CHECK_ERROR(load_imdb(config), "no IMDB data in", "train.tsv.gz");
 }
 
+BOOST_AUTO_TEST_CASE(load_imdb_names_a_folder_it_cannot_look_at) {
+    ImdbConfig config;
+    config.data_dir = std::string(300, 'x');  // a name longer than the file system allows: std::filesystem would throw
+    TAPEGRAD_CHECK_ERROR(load_imdb(config), "no IMDB data in", config.data_dir.c_str());
+}
+
 BOOST_AUTO_TEST_CASE(text_batch_padding) {
     std::vector<EncodedReview> reviews = {{{5, 6, 7}, 1}, {{8}, 0}, {{9, 10}, 1}};
     TextBatch batch = make_text_batch(reviews, {1, 0});
