@@ -110,13 +110,21 @@ nlohmann::json parse_header(const char* op, const std::string& path, const char*
     }
 }
 
+// A header value for an error message: as written if it is a scalar or an array of scalars, else
+// by its type (dump() recurses, and a hostile header can nest deeper than the stack).
+std::string describe(const nlohmann::json& value) {
+    bool flat = value.is_primitive() ||
+                (value.is_array() && std::all_of(value.begin(), value.end(), [](const nlohmann::json& v) { return v.is_primitive(); }));
+    return flat ? value.dump() : value.type_name();
+}
+
 // "__metadata__" is an object whose values are all strings.
 std::map<std::string, std::string> parse_metadata(const char* op, const std::string& path, const nlohmann::json& metadata) {
     if (!metadata.is_object()) fail(op, "{}: __metadata__ is a {} (expected an object of strings)", path, metadata.type_name());
     std::map<std::string, std::string> out;
     for (const auto& [key, value] : metadata.items()) {
         if (!value.is_string())
-            fail(op, "{}: __metadata__ '{}' is the {} {:.40} (expected a string)", path, key, value.type_name(), value.dump());
+            fail(op, "{}: __metadata__ '{}' is the {} {:.40} (expected a string)", path, key, value.type_name(), describe(value));
         out[key] = value.get<std::string>();
     }
     return out;
@@ -127,18 +135,18 @@ DType parse_dtype(const char* op, const std::string& path, const std::string& na
     if (dtype == "F32") return DType::Float32;
     if (dtype == "F64") return DType::Float64;
     if (dtype == "I64") return DType::Int64;
-    fail(op, "{}: tensor '{}' has dtype {:.40} (expected \"F32\", \"F64\" or \"I64\")", path, name, dtype.dump());
+    fail(op, "{}: tensor '{}' has dtype {:.40} (expected \"F32\", \"F64\" or \"I64\")", path, name, describe(dtype));
 }
 
 // "shape" is an array of non-negative integers (JSON integers: 4.7 is not 4, "4" is not 4) whose
 // product fits in 64 bits.
 Shape parse_shape(const char* op, const std::string& path, const std::string& name, const nlohmann::json& shape) {
-    if (!shape.is_array()) fail(op, "{}: tensor '{}' has shape {:.40} (expected an array of integers)", path, name, shape.dump());
+    if (!shape.is_array()) fail(op, "{}: tensor '{}' has shape {:.40} (expected an array of integers)", path, name, describe(shape));
     Shape out;
     for (const nlohmann::json& extent : shape) {
         if (!extent.is_number_unsigned() || extent.get<uint64_t>() > uint64_t(INT64_MAX))
             fail(op, "{}: tensor '{}' has the extent {:.40} in shape {:.80} (expected an integer in [0, 2^63))", path, name,
-                 extent.dump(), shape.dump());
+                 describe(extent), describe(shape));
         out.push_back(extent.get<int64_t>());
     }
     if (!numel_fits(out)) fail(op, "{}: tensor '{}' has shape {}, more elements than 64 bits count", path, name, to_string(out));
@@ -150,7 +158,7 @@ std::pair<uint64_t, uint64_t> parse_offsets(const char* op, const std::string& p
                                             const nlohmann::json& offsets) {
     if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
         fail(op, "{}: tensor '{}' has data_offsets {:.80} (expected [begin, end], two non-negative integers)", path, name,
-             offsets.dump());
+             describe(offsets));
     uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
     if (begin > end) fail(op, "{}: tensor '{}' has data_offsets [{}, {}] that end before they begin", path, name, begin, end);
     return {begin, end};

@@ -136,6 +136,8 @@ BOOST_AUTO_TEST_CASE(checkpoint_rejects_extents_that_are_not_non_negative_intege
     check("beyond_int64.safetensors", "[9223372036854775808]", "", "extent 9223372036854775808");
     check("overflow.safetensors", "[4294967296,4294967296]", "", "more elements than 64 bits count");
     check("not_array.safetensors", "3", float_bytes({1, 2, 3}), "shape 3 (expected an array");
+    // Nested deeper than a recursive printer's stack would survive.
+    check("deep.safetensors", "[" + std::string(1000000, '[') + std::string(1000000, ']') + "]", "", "extent array");
 }
 
 BOOST_AUTO_TEST_CASE(checkpoint_rejects_bad_dtypes_and_entries) {
