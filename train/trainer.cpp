@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -250,10 +252,19 @@ std::map<std::string, std::string> position_metadata(const TrainConfig& config, 
     return m;
 }
 
-uint64_t metadata_number(const std::map<std::string, std::string>& m, const std::string& key, const std::string& path) {
+// The metadata value `key`: a decimal number in [0, max], the whole string (std::stoull would
+// accept "12abc" and throw its own exception on "abc").
+uint64_t metadata_number(const std::map<std::string, std::string>& m, const std::string& key, const std::string& path,
+                         uint64_t max = UINT64_MAX) {
     auto it = m.find(key);
     if (it == m.end()) fail("tapegrad-train", "checkpoint {} has no '{}' in its metadata (not a training checkpoint?)", path, key);
-    return std::stoull(it->second);
+    const std::string& text = it->second;
+    uint64_t value = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size() || value > max)
+        fail("tapegrad-train", "checkpoint {} has '{}' = '{:.40}' in its metadata (expected a whole number in [0, {}])", path,
+             key, text, max);
+    return value;
 }
 
 Position restore(const TrainConfig& config, TaskModel& model, Optimizer& optimizer,
@@ -268,9 +279,9 @@ Position restore(const TrainConfig& config, TaskModel& model, Optimizer& optimiz
     }
     load_checkpoint(path, model, &optimizer);
     Position p;
-    p.step = int64_t(metadata_number(meta, "step", path));
-    p.epoch = int64_t(metadata_number(meta, "epoch", path));
-    p.batch_in_epoch = int64_t(metadata_number(meta, "batch_in_epoch", path));
+    p.step = int64_t(metadata_number(meta, "step", path, INT64_MAX));
+    p.epoch = int64_t(metadata_number(meta, "epoch", path, INT64_MAX));
+    p.batch_in_epoch = int64_t(metadata_number(meta, "batch_in_epoch", path, INT64_MAX));
     p.data_offset = metadata_number(meta, "data_offset", path);
     for (size_t i = 0; i < dropouts.size(); ++i)
         dropouts[i]->gen.set_offset(metadata_number(meta, "dropout_offset." + std::to_string(i), path));
