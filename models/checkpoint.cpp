@@ -73,7 +73,7 @@ struct SafetensorsFile {
     std::map<std::string, std::string> metadata;
 };
 
-// The reference implementation's limit on the header, against denial of service.
+// The safetensors reference implementation refuses headers over 100 MB (against denial of service).
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 // Steps beyond 2^53 are no longer exact in the double that Adam's bias correction uses.
 constexpr int64_t kMaxOptimizerStep = int64_t(1) << 53;
