@@ -38,7 +38,8 @@ void save_tensors(const std::string& path, const std::vector<std::pair<std::stri
         if (header.contains(name)) fail("save_tensors", "tensor name '{}' appears twice (writing {})", name, path);
         size_t bytes = size_t(t.numel()) * dtype_size(t.dtype());
         std::vector<char> blob(bytes);
-        backend_for(t.device()).copy_to_host(blob.data(), t.raw_data(), bytes);  // x86-64: already little-endian
+        if (bytes > 0)  // an empty tensor has no storage, and memcpy from null is undefined even for 0 bytes
+            backend_for(t.device()).copy_to_host(blob.data(), t.raw_data(), bytes);  // x86-64: already little-endian
         header[name] = {{"dtype", safetensors_dtype(t.dtype())}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
         blobs.push_back(std::move(blob));
@@ -247,7 +248,7 @@ std::map<std::string, Tensor> load_tensors(const std::string& path) {
     for (const TensorEntry& entry : f.tensors) {
         Tensor t = Tensor::empty(entry.shape, entry.dtype);
         size_t bytes = size_t(entry.end - entry.begin);
-        if (bytes > 0) std::memcpy(t.raw_data(), f.bytes.data() + f.data_start + entry.begin, bytes);
+        if (bytes > 0) std::memcpy(t.raw_data(), f.bytes.data() + f.data_start + entry.begin, bytes);  // as in save_tensors
         out.emplace(entry.name, t);
     }
     return out;
@@ -314,8 +315,8 @@ void load_checkpoint(const std::string& path, Module& model, Optimizer* optimize
     NoGrad no_grad;
     for (auto& [name, slot] : slots) {
         const Tensor& value = file.at(name);
-        backend_for(slot->device()).copy_from_host(slot->raw_data(), value.raw_data(),
-                                                   size_t(value.numel()) * dtype_size(value.dtype()));
+        size_t bytes = size_t(value.numel()) * dtype_size(value.dtype());
+        if (bytes > 0) backend_for(slot->device()).copy_from_host(slot->raw_data(), value.raw_data(), bytes);  // as in save_tensors
     }
 }
 
