@@ -4,11 +4,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <functional>
 
 #include "core/error.h"
 #include "data/random_draws.h"
@@ -25,26 +26,93 @@ const char* const kWhereToGetIt =
     "at the folder that holds aclImdb/ (or at a folder with train.tsv.gz and test.tsv.gz) with --data-dir DIR "
     "(ImdbConfig::data_dir) or the TAPEGRAD_IMDB_DIR environment variable";
 
-std::string read_gzip(const std::string& path) {
-    gzFile file = gzopen(path.c_str(), "rb");
-    if (!file) fail("imdb", "cannot open '{}'", path);
+// Calls take(chunk, size) for each piece of the file at `path`, in order.
+void for_each_chunk(const std::string& path, const std::function<void(const char*, size_t)>& take) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail("imdb", "cannot open '{}'", path);
+    char chunk[1 << 16];
+    while (in.read(chunk, sizeof chunk) || in.gcount() > 0) take(chunk, size_t(in.gcount()));
+    if (in.bad()) fail("imdb", "cannot read '{}' (a folder, or a read error)", path);  // a folder opens, then fails to read
+}
+
+// Appends `size` bytes to `content`, refusing to let it grow past max_bytes (a gzip bomb would
+// otherwise fill the memory: 1 MB of gzip can hold gigabytes).
+void append_capped(std::string& content, const char* bytes, size_t size, uint64_t max_bytes, const std::string& path) {
+    if (content.size() + size > max_bytes)
+        fail("imdb", "'{}' holds more than {} bytes of text (the limit, ImdbConfig::max_file_bytes)", path, max_bytes);
+    content.append(bytes, size);
+}
+
+// zlib's inflate state for gzip data (windowBits 15 + 16: the gzip wrapper only, no zlib or raw
+// deflate), released however the reading ends.
+struct GzipInflater {
+    z_stream stream{};
+    explicit GzipInflater(const std::string& path) {
+        int status = inflateInit2(&stream, 15 + 16);
+        if (status != Z_OK) fail("imdb", "cannot start decompressing '{}': {}", path, zError(status));
+    }
+    ~GzipInflater() { inflateEnd(&stream); }
+};
+
+// What a failed inflate call means, in words.
+std::string gzip_problem(int status, const z_stream& stream) {
+    std::string message = stream.msg ? stream.msg : zError(status);
+    if (message == "incorrect data check") return "CRC mismatch (" + message + ")";
+    if (message == "incorrect length check") return "length mismatch (" + message + ")";
+    return message;
+}
+
+// The text of a gzip file: every member, one after another (as gzip -d gives them). Refused: a
+// file that ends before a member's end and its trailer (truncated), a member whose CRC-32 or length
+// trailer disagrees with its data, bytes after a member that are not another member, and more than
+// max_bytes of text.
+std::string read_gzip(const std::string& path, uint64_t max_bytes) {
+    GzipInflater inflater(path);
+    z_stream& z = inflater.stream;
     std::string content;
-    char buffer[1 << 16];
-    int got;
-    while ((got = gzread(file, buffer, sizeof buffer)) > 0) content.append(buffer, size_t(got));
-    int error_code = 0;
-    std::string error = got < 0 ? gzerror(file, &error_code) : "";
-    gzclose(file);
-    if (got < 0) fail("imdb", "cannot read '{}': {}", path, error);
+    bool member_ended = false;  // inflate returns Z_STREAM_END only once the trailer has checked out
+    for_each_chunk(path, [&](const char* chunk, size_t size) {
+        z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(chunk));
+        z.avail_in = uInt(size);
+        bool output_pending = false;  // the last call filled the output buffer: zlib may hold more
+        while (z.avail_in > 0 || output_pending) {
+            if (member_ended) inflateReset(&z);  // another member follows
+            unsigned char output[1 << 16];
+            z.next_out = output;
+            z.avail_out = sizeof output;
+            int status = inflate(&z, Z_NO_FLUSH);
+            if (status == Z_BUF_ERROR) break;  // nothing was pending after all: needs the next chunk
+            if (status != Z_OK && status != Z_STREAM_END)
+                fail("imdb", "'{}' is not valid gzip: {}", path, gzip_problem(status, z));
+            append_capped(content, reinterpret_cast<const char*>(output), sizeof output - z.avail_out, max_bytes, path);
+            member_ended = status == Z_STREAM_END;
+            output_pending = !member_ended && z.avail_out == 0;
+        }
+    });
+    if (!member_ended)
+        fail("imdb", "'{}' is truncated: its gzip data ends before the end of the compressed stream and its CRC/length trailer",
+             path);
     return content;
 }
 
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail("imdb", "cannot open '{}'", path.string());
-    std::ostringstream content;
-    content << in.rdbuf();
-    return content.str();
+std::string read_file(const std::string& path, uint64_t max_bytes) {
+    std::string content;
+    for_each_chunk(path, [&](const char* chunk, size_t size) { append_capped(content, chunk, size, max_bytes, path); });
+    return content;
+}
+
+// A review's id from its file name "{id}_{rating}.txt", both decimal numbers (the official layout).
+int64_t review_id(const fs::path& file) {
+    std::string name = file.filename().string();
+    size_t underscore = name.find('_'), dot = name.size() - 4;  // the caller checked the ".txt"
+    auto is_number = [&](size_t begin, size_t end) {
+        return begin < end && std::all_of(name.begin() + begin, name.begin() + end, [](char c) { return c >= '0' && c <= '9'; });
+    };
+    int64_t id = 0;
+    if (underscore == std::string::npos || !is_number(0, underscore) || !is_number(underscore + 1, dot) ||
+        std::from_chars(name.data(), name.data() + underscore, id).ec != std::errc())
+        fail("imdb", "'{}' is not named {{id}}_{{rating}}.txt (two decimal numbers, the id below 2^63)", file.string());
+    return id;
 }
 
 bool is_word_byte(unsigned char c) { return std::isalnum(c) || c >= 0x80; }
@@ -70,9 +138,20 @@ std::string without_line_breaks(const std::string& text) {
     return out;
 }
 
+// Whether `path` is a folder (or a file); a path that cannot be looked at counts as neither
+// (std::filesystem would throw its own exception, not an Error).
+bool is_folder(const fs::path& path) {
+    std::error_code ignored;
+    return fs::is_directory(path, ignored);
+}
+bool is_file(const fs::path& path) {
+    std::error_code ignored;
+    return fs::is_regular_file(path, ignored);
+}
+
 bool has_split_folders(const fs::path& dir) {
-    return fs::is_directory(dir / "train" / "neg") && fs::is_directory(dir / "train" / "pos") &&
-           fs::is_directory(dir / "test" / "neg") && fs::is_directory(dir / "test" / "pos");
+    return is_folder(dir / "train" / "neg") && is_folder(dir / "train" / "pos") && is_folder(dir / "test" / "neg") &&
+           is_folder(dir / "test" / "pos");
 }
 
 std::vector<EncodedReview> encode_all(const std::vector<Review>& reviews, const std::vector<std::vector<std::string>>& tokens,
@@ -90,8 +169,8 @@ std::vector<EncodedReview> encode_all(const std::vector<Review>& reviews, const 
 
 }  // namespace
 
-std::vector<Review> read_reviews_tsv(const std::string& path) {
-    std::string content = read_gzip(path);
+std::vector<Review> read_reviews_tsv(const std::string& path, uint64_t max_bytes) {
+    std::string content = read_gzip(path, max_bytes);
     std::vector<Review> reviews;
     size_t start = 0, line_number = 0;
     while (start < content.size()) {
@@ -112,20 +191,21 @@ std::vector<Review> read_reviews_tsv(const std::string& path) {
     return reviews;
 }
 
-std::vector<Review> read_acl_imdb_split(const std::string& split_dir) {
+std::vector<Review> read_acl_imdb_split(const std::string& split_dir, uint64_t max_file_bytes) {
     std::vector<Review> reviews;
     for (int64_t label : {0, 1}) {
         fs::path folder = fs::path(split_dir) / (label == 1 ? "pos" : "neg");
-        if (!fs::is_directory(folder)) fail("imdb", "'{}' is not a folder (expected aclImdb's {}/neg and {}/pos)",
+        if (!is_folder(folder)) fail("imdb", "'{}' is not a folder (expected aclImdb's {}/neg and {}/pos)",
                                             folder.string(), split_dir, split_dir);
-        std::vector<std::pair<int64_t, fs::path>> files;  // (review id from "{id}_{rating}.txt", path)
-        for (const fs::directory_entry& entry : fs::directory_iterator(folder)) {
-            std::string name = entry.path().filename().string();
-            if (entry.path().extension() != ".txt" || name.find('_') == std::string::npos) continue;
-            files.emplace_back(std::atoll(name.c_str()), entry.path());
+        std::vector<std::pair<int64_t, fs::path>> files;  // (review id, path)
+        try {
+            for (const fs::directory_entry& entry : fs::directory_iterator(folder))
+                if (entry.path().extension() == ".txt") files.emplace_back(review_id(entry.path()), entry.path());
+        } catch (const fs::filesystem_error& e) {
+            fail("imdb", "cannot list '{}': {}", folder.string(), e.what());
         }
         std::sort(files.begin(), files.end());
-        for (const auto& file : files) reviews.push_back({label, read_file(file.second)});
+        for (const auto& file : files) reviews.push_back({label, read_file(file.second.string(), max_file_bytes)});
     }
     return reviews;
 }
@@ -202,13 +282,13 @@ ImdbDataset load_imdb(const ImdbConfig& config) {
         fail("imdb", "validation_fraction is {} (expected 0 <= fraction < 1)", config.validation_fraction);
     fs::path root(dir);
     std::vector<Review> train, test;
-    if (fs::is_regular_file(root / "train.tsv.gz") && fs::is_regular_file(root / "test.tsv.gz")) {
-        train = read_reviews_tsv((root / "train.tsv.gz").string());
-        test = read_reviews_tsv((root / "test.tsv.gz").string());
+    if (is_file(root / "train.tsv.gz") && is_file(root / "test.tsv.gz")) {
+        train = read_reviews_tsv((root / "train.tsv.gz").string(), config.max_file_bytes);
+        test = read_reviews_tsv((root / "test.tsv.gz").string(), config.max_file_bytes);
     } else if (has_split_folders(root / "aclImdb") || has_split_folders(root)) {
         fs::path acl = has_split_folders(root / "aclImdb") ? root / "aclImdb" : root;
-        train = read_acl_imdb_split((acl / "train").string());
-        test = read_acl_imdb_split((acl / "test").string());
+        train = read_acl_imdb_split((acl / "train").string(), config.max_file_bytes);
+        test = read_acl_imdb_split((acl / "test").string(), config.max_file_bytes);
     } else {
         fail("imdb", "no IMDB data in '{}' (looked for train.tsv.gz and test.tsv.gz, and for aclImdb/train/{{neg,pos}} "
              "and aclImdb/test/{{neg,pos}}): {}", dir, kWhereToGetIt);

@@ -31,10 +31,17 @@ struct Review {
     std::string text;
 };
 
-// All reviews of a gzipped TSV file (header "label\ttext").
-std::vector<Review> read_reviews_tsv(const std::string& path);
-// All reviews of an official split folder (<split>/neg then <split>/pos, ascending id).
-std::vector<Review> read_acl_imdb_split(const std::string& split_dir);
+// The most bytes of text one file may hold (once decompressed), unless told otherwise: the
+// official data's largest file, train.tsv.gz, holds about 33 MB.
+constexpr uint64_t kDefaultMaxFileBytes = uint64_t(1) << 30;
+
+// All reviews of a gzipped TSV file (header "label\ttext"). Throws naming the file if it is not
+// whole, valid gzip (truncated, CRC or length mismatch, trailing bytes that are not gzip) or if
+// it holds more than max_bytes of text.
+std::vector<Review> read_reviews_tsv(const std::string& path, uint64_t max_bytes = kDefaultMaxFileBytes);
+// All reviews of an official split folder (<split>/neg then <split>/pos, ascending id), whose .txt
+// files must be named {id}_{rating}.txt and hold at most max_file_bytes each.
+std::vector<Review> read_acl_imdb_split(const std::string& split_dir, uint64_t max_file_bytes = kDefaultMaxFileBytes);
 
 std::vector<std::string> tokenize(const std::string& text);
 
@@ -75,6 +82,7 @@ struct ImdbConfig {
     Truncation truncation = Truncation::KeepFirst;
     double validation_fraction = 0.1;  // of the training split, held out at random
     uint64_t seed = 0;                 // picks the validation reviews
+    uint64_t max_file_bytes = kDefaultMaxFileBytes;  // of text per file, against gzip bombs
 };
 
 struct ImdbDataset {

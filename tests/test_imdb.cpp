@@ -111,6 +111,96 @@ BOOST_AUTO_TEST_CASE(read_tsv_and_its_errors) {
     TAPEGRAD_CHECK_ERROR(read_reviews_tsv((dir.path / "absent.tsv.gz").string()), "cannot open", "absent.tsv.gz");
 }
 
+namespace {
+std::string read_bytes(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+void write_bytes(const fs::path& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
+
+// The gzip bytes of `content`, made with zlib's gz* writer.
+std::string gzip_bytes(const TempDir& dir, const std::string& content) {
+    write_gzip(dir.path / "scratch.gz", content);
+    return read_bytes(dir.path / "scratch.gz");
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(read_tsv_refuses_truncated_gzip) {
+    TempDir dir("truncated");
+    std::string tsv = as_tsv(fixture_train()), gz = gzip_bytes(dir, tsv);
+    const std::string path = (dir.path / "cut.tsv.gz").string();
+    // Cut at half (mid-text), without the 8-byte CRC/length trailer, and within the trailer.
+    for (size_t keep : {gz.size() / 2, gz.size() - 8, gz.size() - 3, size_t(0)}) {
+        write_bytes(path, gz.substr(0, keep));
+        TAPEGRAD_CHECK_ERROR(read_reviews_tsv(path), path.c_str(), "truncated");
+    }
+    write_bytes(path, gz);
+    BOOST_CHECK_EQUAL(read_reviews_tsv(path).size(), 10u);
+}
+
+BOOST_AUTO_TEST_CASE(read_tsv_refuses_a_crc_or_length_mismatch) {
+    TempDir dir("crc");
+    std::string gz = gzip_bytes(dir, as_tsv(fixture_train()));
+    const std::string path = (dir.path / "crc.tsv.gz").string();
+    std::string bad = gz;
+    bad[bad.size() - 8] ^= 0x01;  // the trailer: CRC-32 (4 bytes), then the length mod 2^32 (4 bytes)
+    write_bytes(path, bad);
+    TAPEGRAD_CHECK_ERROR(read_reviews_tsv(path), path.c_str(), "CRC mismatch");
+    bad = gz;
+    bad[bad.size() - 1] ^= 0x01;
+    write_bytes(path, bad);
+    TAPEGRAD_CHECK_ERROR(read_reviews_tsv(path), path.c_str(), "length mismatch");
+}
+
+BOOST_AUTO_TEST_CASE(read_tsv_reads_every_member_and_refuses_what_is_not_gzip) {
+    TempDir dir("members");
+    std::string tsv = as_tsv(fixture_train());
+    size_t half = tsv.find('\n', tsv.size() / 2) + 1;
+    const std::string path = (dir.path / "data.tsv.gz").string();
+    write_bytes(path, gzip_bytes(dir, tsv.substr(0, half)) + gzip_bytes(dir, tsv.substr(half)));  // as `cat a.gz b.gz`
+    BOOST_CHECK_EQUAL(read_reviews_tsv(path).size(), 10u);
+
+    write_bytes(path, gzip_bytes(dir, tsv) + "trailing junk");
+    TAPEGRAD_CHECK_ERROR(read_reviews_tsv(path), path.c_str(), "not valid gzip");
+    write_bytes(path, tsv);  // plain text: zlib's gzread would pass it through
+    TAPEGRAD_CHECK_ERROR(read_reviews_tsv(path), path.c_str(), "not valid gzip");
+    const std::string folder = dir.path.string();
+    TAPEGRAD_CHECK_ERROR(read_reviews_tsv(folder), folder.c_str(), "cannot read");
+}
+
+BOOST_AUTO_TEST_CASE(read_tsv_caps_the_decompressed_size) {
+    TempDir dir("bomb");
+    std::string tsv = "label\ttext\n1\t" + std::string(1 << 20, 'a') + "\n";  // 1 MB of text, about 1 KB of gzip
+    const std::string path = (dir.path / "train.tsv.gz").string();
+    write_gzip(path, tsv);
+    BOOST_CHECK_LT(fs::file_size(path), 10000u);
+    TAPEGRAD_CHECK_ERROR(read_reviews_tsv(path, 100000), path.c_str(), "more than 100000 bytes",
+                         "max_file_bytes");
+    BOOST_CHECK_EQUAL(read_reviews_tsv(path, tsv.size()).size(), 1u);  // exactly at the limit is fine
+
+    write_gzip(dir.path / "test.tsv.gz", as_tsv(fixture_test()));
+    ImdbConfig config;
+    config.data_dir = dir.path.string();
+    config.max_file_bytes = 100000;
+    TAPEGRAD_CHECK_ERROR(load_imdb(config), path.c_str(), "more than 100000 bytes");
+}
+
+BOOST_AUTO_TEST_CASE(read_folder_refuses_bad_names_and_big_files) {
+    TempDir dir("folder_errors");
+    write_folder_dataset(dir.path);
+    fs::path neg = dir.path / "aclImdb" / "train" / "neg", split = dir.path / "aclImdb" / "train";
+    TAPEGRAD_CHECK_ERROR(read_acl_imdb_split(split.string(), 10), "more than 10 bytes");  // every review is longer
+    for (const char* name : {"abc_1.txt", "7.txt", "99999999999999999999_1.txt", "3_x.txt"}) {
+        const std::string file = (neg / name).string();
+        std::ofstream(file) << "fine text";
+        TAPEGRAD_CHECK_ERROR(read_acl_imdb_split(split.string()), file.c_str(), "{id}_{rating}.txt");
+        fs::remove(file);
+    }
+    const std::string folder = (neg / "5_1.txt").string();
+    fs::create_directory(folder);  // a folder that looks like a review
+    TAPEGRAD_CHECK_ERROR(read_acl_imdb_split(split.string()), folder.c_str(), "cannot read");
+}
+
 BOOST_AUTO_TEST_CASE(load_tsv_split_vocabulary_truncation) {
     TempDir dir("load");
     write_tsv_dataset(dir.path);
@@ -209,6 +299,12 @@ BOOST_AUTO_TEST_CASE(missing_data_says_where_to_get_it) {
     TempDir empty("empty");
     config.data_dir = empty.path.string();
     TAPEGRAD_CHECK_ERROR(load_imdb(config), "no IMDB data in", "train.tsv.gz");
+}
+
+BOOST_AUTO_TEST_CASE(load_imdb_names_a_folder_it_cannot_look_at) {
+    ImdbConfig config;
+    config.data_dir = std::string(300, 'x');  // a name longer than the file system allows: std::filesystem would throw
+    TAPEGRAD_CHECK_ERROR(load_imdb(config), "no IMDB data in", config.data_dir.c_str());
 }
 
 BOOST_AUTO_TEST_CASE(text_batch_padding) {

@@ -407,9 +407,9 @@ BOOST_AUTO_TEST_CASE(checkpoint_errors_name_file_and_parameter) {
     TAPEGRAD_CHECK_ERROR(load_checkpoint(cut, net), "load_tensors", cut.c_str(), "truncated");
     std::ofstream(cut, std::ios::binary) << all.substr(0, 5);
     TAPEGRAD_CHECK_ERROR(load_checkpoint(cut, net), "truncated");
-    // Corrupt JSON.
+    // Corrupt JSON: the first key's opening quote (byte 12 sat inside a key, which is still JSON).
     std::string bad = all;
-    bad[12] = '#';
+    bad[9] = '#';
     std::ofstream(cut, std::ios::binary) << bad;
     TAPEGRAD_CHECK_ERROR(load_checkpoint(cut, net), "corrupt", cut.c_str());
 
