@@ -261,6 +261,27 @@ const std::vector<FunctionElsewhere>& functions_elsewhere() {
     return list;
 }
 
+std::vector<OpCase> zero_extent_variants(const OpCase& c) {
+    std::vector<OpCase> variants;
+    for (size_t i = 0; i < c.inputs.size(); ++i) {
+        const Shape& shape = c.inputs[i].shape;
+        for (size_t d = 0; d < shape.size(); ++d) {
+            const size_t from_right = shape.size() - d;
+            const int64_t extent = shape[d];
+            if (extent <= 1 || !c.inputs[i].values.empty()) continue;
+            OpCase v = c;
+            for (InputSpec& spec : v.inputs) {
+                if (!spec.values.empty() || spec.shape.size() < from_right) continue;
+                int64_t& e = spec.shape[spec.shape.size() - from_right];
+                if (e == extent) e = 0;
+            }
+            v.variant += fmt::format(" with {} set to 0 in input {}", "axis " + std::to_string(d), i);
+            variants.push_back(v);
+        }
+    }
+    return variants;
+}
+
 Inputs make_inputs(const OpCase& c, DType dtype, Device device) {
     Generator gen(20261123);  // the same seed for every case: its values do not depend on its place
     NoGrad no_grad;

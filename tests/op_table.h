@@ -53,6 +53,11 @@ struct FunctionElsewhere {
 };
 const std::vector<FunctionElsewhere>& functions_elsewhere();
 
+// The cases of `c` with one extent set to 0: for each input and each of its axes, that axis, and
+// the same axis (counted from the right, as broadcasting aligns them) of every other input of the
+// same extent. Inputs with given values (indices) keep their shape.
+std::vector<OpCase> zero_extent_variants(const OpCase& c);
+
 // The case's inputs, drawn from a generator seeded per case: leaves requiring grad, of `dtype`,
 // on `device` (the same values on every device).
 Inputs make_inputs(const OpCase& c, DType dtype, Device device = Device::cpu());

@@ -35,6 +35,9 @@ Tensor leaf_on(const Tensor& t, Device device) {
 }
 
 void check_close(const Tensor& cpu, const Tensor& cuda, double tol, const std::string& what) {
+    BOOST_REQUIRE_EQUAL(cpu.defined(), cuda.defined());
+    if (!cpu.defined()) return;  // no gradient on either device
+    BOOST_REQUIRE(cpu.shape() == cuda.shape());
     std::vector<double> a = cpu.to_double_vector(), b = to(cuda.detach(), Device::cpu()).to_double_vector();
     BOOST_REQUIRE_EQUAL(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i)
@@ -67,6 +70,29 @@ const auto* const parity_cases = register_op_cases(
     [](const OpCase& c) {
         compare_devices(c, DType::Float64, 1e-10);
         compare_devices(c, DType::Float32, 2e-5);
+    },
+    GpuAvailable());
+
+// op_table_zero_extent_on_gpu/<op>_zero_extent_matches_cpu: each case with an extent 0
+// (zero_extent_variants) is refused on the GPU exactly when it is on the CPU, and otherwise gives
+// the CPU's outputs and gradients (launches over no elements, GEMMs with a zero dimension).
+const auto* const zero_extent_cases = register_op_cases(
+    "op_table_zero_extent_on_gpu", "zero_extent_matches_cpu",
+    [](const OpCase& c) {
+        for (const OpCase& v : zero_extent_variants(c)) {
+            BOOST_TEST_CONTEXT(v.variant) {
+                bool refused = false;
+                try {
+                    v.apply(make_inputs(v, DType::Float64, Device::cpu()));
+                } catch (const Error&) {
+                    refused = true;
+                }
+                active_tape().clear();
+                if (refused) BOOST_CHECK_THROW(v.apply(make_inputs(v, DType::Float64, gpu)), Error);
+                else compare_devices(v, DType::Float64, 1e-10);
+                active_tape().clear();
+            }
+        }
     },
     GpuAvailable());
 

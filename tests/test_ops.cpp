@@ -38,30 +38,6 @@ const auto* const gradient_cases = register_op_cases("op_table", "gradient", [](
     BOOST_CHECK_GT(result.checked, 0);
 });
 
-// The cases of `c` with one extent set to 0: for each input and each of its axes, that axis,
-// and the same axis (counted from the right, as broadcasting aligns them) of every other input
-// of the same extent. Inputs with given values (indices) keep their shape.
-std::vector<OpCase> zero_extent_variants(const OpCase& c) {
-    std::vector<OpCase> variants;
-    for (size_t i = 0; i < c.inputs.size(); ++i) {
-        const Shape& shape = c.inputs[i].shape;
-        for (size_t d = 0; d < shape.size(); ++d) {
-            const size_t from_right = shape.size() - d;
-            const int64_t extent = shape[d];
-            if (extent <= 1 || !c.inputs[i].values.empty()) continue;
-            OpCase v = c;
-            for (InputSpec& spec : v.inputs) {
-                if (!spec.values.empty() || spec.shape.size() < from_right) continue;
-                int64_t& e = spec.shape[spec.shape.size() - from_right];
-                if (e == extent) e = 0;
-            }
-            v.variant += fmt::format(" with {} set to 0 in input {}", "axis " + std::to_string(d), i);
-            variants.push_back(v);
-        }
-    }
-    return variants;
-}
-
 // op_table/<op>_zero_extent: every case with an extent 0 (zero_extent_variants) either refuses
 // its inputs with a tapegrad::Error or runs forward and backward, each gradient the shape of its
 // input. Under SAN=1 this is where a kernel dividing by an empty extent, or reading past an
