@@ -1,5 +1,7 @@
 #include "ops/shape_ops.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <numeric>
 
@@ -65,15 +67,18 @@ Tensor squeeze(const Tensor& x, int axis) {
 // y = x with dims reordered;   dL/dx += dL/dy with the inverse order
 Tensor permute(const Tensor& x, const std::vector<int>& perm) {
     check_defined("permute", {x});
+    auto refuse = [&] {
+        fail("permute", "order [{}] is not a permutation of the {} axes of {} (expected each of 0..{} once)",
+             fmt::join(perm, ", "), x.dim(), x.describe(), x.dim() - 1);
+    };
+    if (int(perm.size()) != x.dim()) refuse();
     std::vector<int> resolved(perm.size());
     for (size_t k = 0; k < perm.size(); ++k) resolved[k] = normalize_axis("permute", perm[k], x.dim());
     std::vector<int> sorted = resolved;
     std::sort(sorted.begin(), sorted.end());
     std::vector<int> identity(x.dim());
     std::iota(identity.begin(), identity.end(), 0);
-    if (int(perm.size()) != x.dim() || sorted != identity)
-        fail("permute", "order has {} entries for a tensor {} (expected a permutation of 0..{})", perm.size(),
-             x.describe(), x.dim() - 1);
+    if (sorted != identity) refuse();
     StridedLayout src = permuted_layout(x.shape(), resolved);
     Shape y_shape(src.shape, src.shape + src.ndim);
     Tensor y = empty_like(x, y_shape);

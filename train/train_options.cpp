@@ -1,6 +1,9 @@
 #include "train/train_options.h"
 
 #include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
 
 #include "core/error.h"
 
@@ -19,6 +22,24 @@ Device parse_device(const std::string& name) {
     }
     fail("tapegrad-train", "unknown device '{}' (expected cpu, cuda or cuda:N)", name);
 }
+
+// Option validators (CLI11 puts the option's name in front of their message: "--hidden: ...").
+// Integers: at least `min`.
+CLI::Validator at_least(int64_t min) { return CLI::Range(min, std::numeric_limits<int64_t>::max()); }
+
+// Reals: finite (NaN and infinity never pass) and within [min, max), or (min, max) if `above`.
+CLI::Validator real_in(double min, double max, bool above = false) {
+    const std::string range = fmt::format("{}{}, {})", above ? "(" : "[", min, max);
+    return CLI::Validator(
+        [=](std::string& text) -> std::string {
+            char* end = nullptr;
+            const double v = std::strtod(text.c_str(), &end);
+            const bool ok = !text.empty() && *end == '\0' && std::isfinite(v) && (above ? v > min : v >= min) && v < max;
+            return ok ? std::string() : fmt::format("value {} is not a finite number in {}", text, range);
+        },
+        "REAL in " + range);
+}
+const double kUnbounded = std::numeric_limits<double>::max();
 
 std::string join(const std::vector<std::string>& args) {
     std::string s;
@@ -42,60 +63,60 @@ std::optional<TrainConfig> parse_options(const std::vector<std::string>& args, s
                                                   "binary_multiplication, compute_sqrt, bucket_sort")
                      ->capture_default_str();
     app.add_option("--model", model, "rnn, lstm, gru, bilstm, qllstm, prlstm, prrnn, transformer")->capture_default_str();
-    auto* hidden = app.add_option("--hidden", c.model.hidden, "hidden size H of the recurrent models")->capture_default_str();
-    app.add_option("--embed", c.model.embed, "embedding size E (imdb)")->capture_default_str();
-    app.add_option("--layers", c.model.layers, "stacked layers (rnn, lstm, gru, bilstm)")->capture_default_str();
-    app.add_option("--forget-bias", c.model.forget_bias, "initial forget-gate bias (lstm, bilstm)")->capture_default_str();
+    auto* hidden = app.add_option("--hidden", c.model.hidden, "hidden size H of the recurrent models")->check(at_least(1))->capture_default_str();
+    app.add_option("--embed", c.model.embed, "embedding size E (imdb)")->check(at_least(1))->capture_default_str();
+    app.add_option("--layers", c.model.layers, "stacked layers (rnn, lstm, gru, bilstm)")->check(at_least(1))->capture_default_str();
+    app.add_option("--forget-bias", c.model.forget_bias, "initial forget-gate bias (lstm, bilstm)")->check(real_in(-kUnbounded, kUnbounded))->capture_default_str();
     app.add_option("--ql-psug", c.model.ql.psug, "QL-LSTM: parameter-shared unified gating (true/false)")->capture_default_str();
     app.add_option("--ql-hgr", c.model.ql.hgr, "QL-LSTM: HGR-ASC block summaries and skip (true/false)")->capture_default_str();
-    app.add_option("--ql-k", c.model.ql.block_size, "QL-LSTM: block size K")->capture_default_str();
+    app.add_option("--ql-k", c.model.ql.block_size, "QL-LSTM: block size K")->check(at_least(1))->capture_default_str();
     app.add_option("--ql-gate-scales", c.model.ql.gate_scales, "QL-LSTM: gate-specific scales a_* (true/false)")->capture_default_str();
     app.add_option("--ql-max-pool", c.model.ql.max_pool, "QL-LSTM: max- instead of mean-pool blocks (true/false)")->capture_default_str();
     app.add_option("--ql-gated-skip", c.model.ql.gated_skip, "QL-LSTM: gated instead of additive skip (true/false)")->capture_default_str();
     app.add_option("--ql-block-recurrence", c.model.ql.block_recurrence, "QL-LSTM: V_s s_{k-1} term (true/false)")->capture_default_str();
-    app.add_option("--pr-refinements", c.model.refinements, "PR-LSTM/PR-RNN: unary refinements R")->capture_default_str();
-    app.add_option("--d-model", c.model.transformer.d_model, "Transformer width")->capture_default_str();
-    app.add_option("--heads", c.model.transformer.heads, "Transformer heads")->capture_default_str();
-    auto* transformer_layers = app.add_option("--transformer-layers", c.model.transformer.layers, "Transformer blocks")->capture_default_str();
-    app.add_option("--dropout", c.model.transformer.dropout, "Transformer dropout")->capture_default_str();
+    app.add_option("--pr-refinements", c.model.refinements, "PR-LSTM/PR-RNN: unary refinements R")->check(at_least(0))->capture_default_str();
+    app.add_option("--d-model", c.model.transformer.d_model, "Transformer width")->check(at_least(1))->capture_default_str();
+    app.add_option("--heads", c.model.transformer.heads, "Transformer heads")->check(at_least(1))->capture_default_str();
+    auto* transformer_layers = app.add_option("--transformer-layers", c.model.transformer.layers, "Transformer blocks")->check(at_least(1))->capture_default_str();
+    app.add_option("--dropout", c.model.transformer.dropout, "Transformer dropout")->check(real_in(0, 1))->capture_default_str();
 
-    app.add_option("--optimizer", c.optimizer, "adam, adamw, sgd")->capture_default_str();
-    app.add_option("--lr", c.lr, "learning rate")->capture_default_str();
-    app.add_option("--weight-decay", c.weight_decay, "weight decay")->capture_default_str();
-    app.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
-    app.add_option("--schedule", c.schedule, "learning-rate schedule: constant, warmup, cosine")->capture_default_str();
-    app.add_option("--warmup", c.warmup_steps, "warm-up steps (warmup, cosine)")->capture_default_str();
-    auto* batch = app.add_option("--batch-size", c.batch_size, "sequences per step")->capture_default_str();
-    auto* steps = app.add_option("--steps", c.steps, "optimizer steps")->capture_default_str();
-    app.add_option("--epochs", c.epochs, "imdb: epochs (overrides --steps)")->capture_default_str();
-    app.add_option("--clip", c.clip, "global gradient-norm clip (0: off)")->capture_default_str();
+    app.add_option("--optimizer", c.optimizer, "adam, adamw, sgd")->check(CLI::IsMember({"adam", "adamw", "sgd"}))->capture_default_str();
+    app.add_option("--lr", c.lr, "learning rate")->check(real_in(0, kUnbounded, true))->capture_default_str();
+    app.add_option("--weight-decay", c.weight_decay, "weight decay")->check(real_in(0, kUnbounded))->capture_default_str();
+    app.add_option("--momentum", c.momentum, "SGD momentum")->check(real_in(0, kUnbounded))->capture_default_str();
+    app.add_option("--schedule", c.schedule, "learning-rate schedule: constant, warmup, cosine")->check(CLI::IsMember({"constant", "warmup", "cosine"}))->capture_default_str();
+    app.add_option("--warmup", c.warmup_steps, "warm-up steps (warmup, cosine)")->check(at_least(0))->capture_default_str();
+    auto* batch = app.add_option("--batch-size", c.batch_size, "sequences per step")->check(at_least(1))->capture_default_str();
+    auto* steps = app.add_option("--steps", c.steps, "optimizer steps")->check(at_least(0))->capture_default_str();
+    app.add_option("--epochs", c.epochs, "imdb: epochs (overrides --steps)")->check(at_least(0))->capture_default_str();
+    app.add_option("--clip", c.clip, "global gradient-norm clip (0: off)")->check(real_in(0, kUnbounded))->capture_default_str();
     app.add_option("--seed", c.seed, "seed of the initialisation and the data order")->capture_default_str();
     app.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
 
     app.add_option("--out", c.out_dir, "run folder: log.csv, checkpoint.safetensors, lengths.csv, summary.json")->capture_default_str();
-    app.add_option("--log-every", c.log_every, "steps per CSV row (and per progress line without a terminal)")->capture_default_str();
-    app.add_option("--checkpoint-every", c.checkpoint_every, "steps between checkpoints (0: only at the end)")->capture_default_str();
+    app.add_option("--log-every", c.log_every, "steps per CSV row (and per progress line without a terminal)")->check(at_least(1))->capture_default_str();
+    app.add_option("--checkpoint-every", c.checkpoint_every, "steps between checkpoints (0: only at the end)")->check(at_least(0))->capture_default_str();
     app.add_option("--resume", c.resume, "continue from this checkpoint (its run-defining options must match)");
     app.add_flag("--force-resume", c.force_resume, "resume even if options such as --lr or --steps differ (warns)");
     app.add_option("--progress", progress, "auto (bar on a terminal), bar, lines")->capture_default_str();
     app.add_flag("--no-eval", no_eval, "skip the final test evaluation");
 
     app.add_option("--protocol", protocol, "formal tasks: 'full' (papers) or 'reduced' (2-core CPU) preset");
-    auto* min_test = app.add_option("--min-test-length", c.protocol.min_test_length, "first test length")->capture_default_str();
+    auto* min_test = app.add_option("--min-test-length", c.protocol.min_test_length, "first test length")->check(at_least(1))->capture_default_str();
     auto* max_test = app.add_option("--max-test-length", c.protocol.max_test_length, "last test length")->capture_default_str();
-    auto* test_batches = app.add_option("--test-batches", c.protocol.test_batches_per_length, "test batches per length")->capture_default_str();
-    auto* test_batch = app.add_option("--test-batch-size", c.protocol.test_batch_size, "sequences per test batch")->capture_default_str();
-    app.add_option("--min-train-length", c.protocol.min_train_length, "shortest training length")->capture_default_str();
+    auto* test_batches = app.add_option("--test-batches", c.protocol.test_batches_per_length, "test batches per length")->check(at_least(1))->capture_default_str();
+    auto* test_batch = app.add_option("--test-batch-size", c.protocol.test_batch_size, "sequences per test batch")->check(at_least(1))->capture_default_str();
+    app.add_option("--min-train-length", c.protocol.min_train_length, "shortest training length")->check(at_least(1))->capture_default_str();
     app.add_option("--max-train-length", c.protocol.max_train_length, "longest training length (one length per batch, uniform)")->capture_default_str();
 
     app.add_option("--data-dir", c.imdb.data_dir, "imdb: folder with train.tsv.gz/test.tsv.gz or aclImdb/ "
                                                   "(default: $TAPEGRAD_IMDB_DIR)");
-    app.add_option("--max-length", c.imdb.max_length, "imdb: keep at most L tokens")->capture_default_str();
+    app.add_option("--max-length", c.imdb.max_length, "imdb: keep at most L tokens")->check(at_least(1))->capture_default_str();
     app.add_option("--truncate", truncate, "imdb: keep the 'first' or the 'last' L tokens")->capture_default_str();
-    app.add_option("--vocab-size", c.imdb.vocab_size, "imdb: words in the vocabulary (plus <pad>, <unk>)")->capture_default_str();
-    app.add_option("--validation-fraction", c.imdb.validation_fraction, "imdb: training reviews held out")->capture_default_str();
-    app.add_option("--train-subset", c.train_subset, "imdb: train on N random reviews (0: all)")->capture_default_str();
-    app.add_option("--test-subset", c.test_subset, "imdb: test on N random reviews (0: all)")->capture_default_str();
+    app.add_option("--vocab-size", c.imdb.vocab_size, "imdb: words in the vocabulary (plus <pad>, <unk>)")->check(at_least(1))->capture_default_str();
+    app.add_option("--validation-fraction", c.imdb.validation_fraction, "imdb: training reviews held out")->check(real_in(0, 1))->capture_default_str();
+    app.add_option("--train-subset", c.train_subset, "imdb: train on N random reviews (0: all)")->check(at_least(0))->capture_default_str();
+    app.add_option("--test-subset", c.test_subset, "imdb: test on N random reviews (0: all)")->check(at_least(0))->capture_default_str();
 
     std::vector<std::string> reversed(args.rbegin(), args.rend() - (args.empty() ? 0 : 1));
     try {
@@ -145,14 +166,13 @@ std::optional<TrainConfig> parse_options(const std::vector<std::string>& args, s
         fail("tapegrad-train", "--protocol must be 'full' or 'reduced', got '{}'", protocol);
     }
     if (c.task != "imdb") data::parse_formal_task(c.task);  // an unknown task fails here, listing the valid ones
-    if (c.protocol.min_train_length < 1 || c.protocol.max_train_length < c.protocol.min_train_length)
-        fail("tapegrad-train", "training lengths {}..{} (expected 1 <= --min-train-length <= --max-train-length)",
+    // What one option's validator cannot see: the ranges that two options make.
+    if (c.protocol.max_train_length < c.protocol.min_train_length)
+        fail("tapegrad-train", "training lengths {}..{} (expected --min-train-length <= --max-train-length)",
              c.protocol.min_train_length, c.protocol.max_train_length);
-    if (c.steps < 0 || c.epochs < 0) fail("tapegrad-train", "--steps and --epochs must be >= 0, got {} and {}", c.steps, c.epochs);
-    if (c.batch_size < 1) fail("tapegrad-train", "--batch-size must be >= 1, got {}", c.batch_size);
-    if (c.lr <= 0) fail("tapegrad-train", "--lr must be > 0, got {}", c.lr);
-    if (c.model.ql.block_size < 1) fail("tapegrad-train", "--ql-k must be >= 1, got {}", c.model.ql.block_size);
-    if (c.model.refinements < 0) fail("tapegrad-train", "--pr-refinements must be >= 0, got {}", c.model.refinements);
+    if (c.protocol.max_test_length < c.protocol.min_test_length)
+        fail("tapegrad-train", "test lengths {}..{} (expected --min-test-length <= --max-test-length)",
+             c.protocol.min_test_length, c.protocol.max_test_length);
     return c;
 }
 
