@@ -2,10 +2,13 @@
 #define BOOST_TEST_MODULE errors
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
 #include "models/checkpoint.h"
+#include "models/layers.h"
+#include "models/metrics.h"
 #include "tests/test_helpers.h"
 
 using namespace tapegrad;
@@ -128,4 +131,33 @@ BOOST_AUTO_TEST_CASE(broadcasting_keeps_zero_extents) {
     BOOST_CHECK_EQUAL(to_string(d.grad().shape()), "[2, 1]");
     for (double g : d.grad().to_double_vector()) BOOST_CHECK_EQUAL(g, 0.0);
     TAPEGRAD_CHECK_ERROR(Tensor::zeros({0}) + Tensor::zeros({5}), "add", "[0]", "[5]");
+}
+
+// Zero-size semantics as PyTorch's: the sum of nothing is 0, the mean of nothing NaN (0 / 0),
+// linear with no input features is its bias broadcast, a product with K = 0 is zeros, LayerNorm
+// over a 0-wide axis gives an empty result of the input's shape; gradients keep their shapes.
+BOOST_AUTO_TEST_CASE(zero_size_semantics_follow_pytorch) {
+    const Tensor empty = Tensor::zeros({0, 3}, DType::Float64);
+    BOOST_CHECK_EQUAL(sum(empty).item(), 0.0);
+    BOOST_CHECK(std::isnan(mean(empty).item()));
+    for (double v : sum(Tensor::zeros({2, 0}), 1).to_double_vector()) BOOST_CHECK_EQUAL(v, 0.0);
+    for (double v : mean(Tensor::zeros({2, 0}), 1).to_double_vector()) BOOST_CHECK(std::isnan(v));
+    BOOST_CHECK(std::isnan(cross_entropy(Tensor::zeros({0, 3}), Tensor::zeros({0}, DType::Int64)).item()));
+    BOOST_CHECK(std::isnan(accuracy(Tensor::zeros({0, 3}), Tensor::zeros({0}, DType::Int64))));
+
+    Tensor x = Tensor::ones({2, 0}, DType::Float64).set_requires_grad();
+    Tensor w = Tensor::ones({4, 0}, DType::Float64).set_requires_grad();
+    Tensor b = Tensor::from_vector(std::vector<double>{1, 2, 3, 4}, {4}).set_requires_grad();
+    Tensor y = linear(x, w, b);
+    BOOST_CHECK_EQUAL(to_string(y.shape()), "[2, 4]");
+    BOOST_CHECK(y.to_double_vector() == (std::vector<double>{1, 2, 3, 4, 1, 2, 3, 4}));
+    backward(sum(y));
+    BOOST_CHECK(b.grad().to_double_vector() == (std::vector<double>{2, 2, 2, 2}));
+    BOOST_CHECK_EQUAL(to_string(x.grad().shape()), "[2, 0]");
+    BOOST_CHECK_EQUAL(to_string(w.grad().shape()), "[4, 0]");
+
+    Tensor k0 = matmul(Tensor::ones({2, 0}), Tensor::ones({0, 3}));
+    BOOST_CHECK(k0.to_double_vector() == std::vector<double>(6, 0.0));
+    BOOST_CHECK_EQUAL(to_string(LayerNorm(0).forward(Tensor::ones({2, 0})).shape()), "[2, 0]");
+    BOOST_CHECK_EQUAL(to_string((transpose(Tensor::zeros({2, 0, 3}), 0, 2) + 1.0).shape()), "[3, 0, 2]");
 }
