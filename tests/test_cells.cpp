@@ -2,7 +2,10 @@
 #define BOOST_TEST_MODULE cells
 #include <cmath>
 
+#include "models/pr_lstm.h"
+#include "models/ql_lstm.h"
 #include "models/recurrent.h"
+#include "models/transformer.h"
 #include "tests/test_helpers.h"
 
 using namespace tapegrad;
@@ -215,4 +218,41 @@ BOOST_AUTO_TEST_CASE(truncated_bptt_detach_and_errors) {
     TAPEGRAD_CHECK_ERROR(net.forward(x, {2}), "recurrent", "1 lengths", "batch of 2");
     TAPEGRAD_CHECK_ERROR(net.forward(Tensor::zeros({2, 4})), "recurrent", "[B, T, D]");
     TAPEGRAD_CHECK_ERROR(net.forward(Tensor::zeros({2, 4, 5})), "recurrent", "5");
+}
+
+// A batch of no sequences (B = 0) runs through every sequence model, in both schedules, forward
+// and backward, to an empty output of the right shape; an empty sequence (T = 0) is refused.
+BOOST_AUTO_TEST_CASE(empty_batch_runs_through_every_model) {
+    Generator gen(5);
+    Recurrent lstm(CellType::LSTM, 3, 4, 2, gen), gru(CellType::GRU, 3, 4, 1, gen), rnn(CellType::RNN, 3, 4, 1, gen);
+    BiLstm bilstm(3, 4, 1, gen);
+    QlLstm ql(3, 4, gen);
+    PrLstm pr(3, 4, 2, gen);
+    TransformerOptions options;
+    options.d_model = 8, options.heads = 2, options.layers = 1;
+    TransformerEncoder transformer(0, 3, options, gen);
+    const Tensor x = Tensor::zeros({0, 5, 3}).set_requires_grad();
+    auto check = [&](const char* model, const Tensor& y, const Shape& expected) {
+        BOOST_TEST_CONTEXT(model) {
+            BOOST_CHECK_EQUAL(to_string(y.shape()), to_string(expected));
+            backward(sum(y));
+            BOOST_CHECK_EQUAL(to_string(x.grad().shape()), "[0, 5, 3]");
+        }
+    };
+    for (Schedule s : {Schedule::Reference, Schedule::Fast}) {
+        BOOST_TEST_CONTEXT((s == Schedule::Fast ? "fast" : "reference") << " schedule") {
+            lstm.schedule = gru.schedule = rnn.schedule = bilstm.schedule = ql.schedule = pr.schedule = s;
+            check("lstm", lstm.forward(x).output, {0, 5, 4});
+            check("gru", gru.forward(x).output, {0, 5, 4});
+            check("rnn", rnn.forward(x).output, {0, 5, 4});
+            check("bilstm", bilstm.forward(x).output, {0, 5, 8});
+            check("ql_lstm", ql.forward(x).output, {0, 5, 4});
+            check("pr_lstm", pr.forward(x), {0, 5, 2});
+        }
+    }
+    check("transformer", transformer.forward(x), {0, 5, 8});
+    const Tensor no_steps = Tensor::zeros({2, 0, 3});
+    TAPEGRAD_CHECK_ERROR(lstm.forward(no_steps), "recurrent", "T = 0");
+    TAPEGRAD_CHECK_ERROR(pr.forward(no_steps), "pr_lstm", "n = 0");
+    TAPEGRAD_CHECK_ERROR(transformer.forward(no_steps), "transformer", "T = 0");
 }
