@@ -106,7 +106,7 @@ EXAMPLES  := $(patsubst examples/%.cpp,$(BUILD)/examples/%,$(wildcard examples/*
 BENCHES   := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(wildcard bench/*.cpp))
 LINK_LIB  := -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
 
-.PHONY: all test test-gpu run bench clean info deps build-tests build-examples build-benches
+.PHONY: all test test-gpu run bench clean info deps build-tests build-examples build-benches san-canary
 .DEFAULT_GOAL := all
 # Keep object files of tests/examples/benches (make would delete them as intermediates).
 .SECONDARY:
@@ -165,12 +165,29 @@ $(BUILD)/bench/bench_contention: | $(BUILD)/bench/bench_cells $(BUILD)/bench/ben
 # Under SAN=1, CUDA's runtime needs the shadow gap unprotected to probe for a driver.
 TEST_ENV := $(if $(filter 1,$(SAN)),ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1,)
 
+# Under SAN=1 the canary (tests/canary/division_by_zero.cpp) runs first: a sanitizer that does not
+# stop a division by zero would make a clean run mean nothing.
+SAN_CANARY := $(if $(filter 1,$(SAN)),$(BUILD)/san_canary,)
+
 test: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) build-tests
+	$(if $(SAN_CANARY),@$(MAKE) --no-print-directory san-canary)
 	@$(TEST_ENV) scripts/run-tests.sh $(TESTS)
 
 # tests/test_inspect drives examples/step_through through stdin: build it with the tests.
-build-tests: info $(TESTS) $(BUILD)/examples/step_through
+build-tests: info $(TESTS) $(BUILD)/examples/step_through $(SAN_CANARY)
+
+# UBSan stops a run with exit status 1. A sanitizer that only reports lets the division go on to
+# the CPU's divide trap (SIGFPE, status 136): the report alone does not tell the two apart.
+san-canary: $(BUILD)/san_canary
+	@$(TEST_ENV) $< 0 2>$<.log; status=$$?; \
+	if [ $$status -ne 1 ] || ! grep -q "division by zero" $<.log; then \
+	    cat $<.log; echo "san canary: expected UBSan to stop a division by zero (its report, exit status 1), got exit status $$status"; exit 1; \
+	fi
+	@echo "san canary: UBSan stopped a division by zero, as it must"
+
+$(BUILD)/san_canary: $(BUILD)/obj/tests/canary/division_by_zero.o
+	$(CXX) $(CXXFLAGS) $< $(LDSAN) -o $@
 
 test-gpu: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/tests/test_cuda
