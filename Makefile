@@ -223,7 +223,8 @@ build-benches: info $(BENCHES)
 
 # libFuzzer: each fuzzer starts from the seeds of fuzz/make_corpus (rewritten every run; what the
 # fuzzer adds to build-fuzz-nocuda/corpus/ stays) and the crashes found before (fuzz/regressions/),
-# and runs FUZZ_SECONDS. A crash stops make; its input lands in build-fuzz-nocuda/findings/.
+# and runs FUZZ_SECONDS, until its first crash: make fails after all ran; each crash's input
+# lands in build-fuzz-nocuda/findings/<fuzzer>/.
 FUZZ_SECONDS ?= 60
 
 fuzz: deps
@@ -231,13 +232,13 @@ fuzz: deps
 
 run-fuzzers: info $(FUZZERS) $(BUILD)/fuzz/make_corpus
 	$(BUILD)/fuzz/make_corpus $(BUILD)/corpus $(BUILD)/fuzz
-	@for f in $(FUZZERS); do \
+	@status=0; for f in $(FUZZERS); do \
 	    name=$$(basename $$f); echo "== $$name ($(FUZZ_SECONDS) s)"; \
 	    mkdir -p $(BUILD)/findings/$$name; \
 	    dict=$$([ -f $$f.dict ] && echo -dict=$$f.dict); \
 	    $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(BUILD)/findings/$$name/ $$dict \
-	        $(BUILD)/corpus/$$name $$(ls -d fuzz/regressions/$$name 2>/dev/null) || exit 1; \
-	done
+	        $(BUILD)/corpus/$$name $$(ls -d fuzz/regressions/$$name 2>/dev/null) || status=1; \
+	done; exit $$status
 
 $(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(LIB)
 	@mkdir -p $(dir $@)
