@@ -1,6 +1,8 @@
 # tapegrad build. `make run` and `make test` install missing Debian packages first
 # (scripts/setup.sh), then build and run. Variables:
 #   SAN=1     AddressSanitizer + UndefinedBehaviorSanitizer build (in build-san/)
+#   FUZZ=1    libFuzzer + ASan + UBSan build with clang++, CPU-only (in build-fuzz-nocuda/): set by
+#             `make fuzz`, which runs each fuzzer for FUZZ_SECONDS (default 60; fuzz/README.md)
 #   DEBUG=1   -O0 -g build (in build-debug/)
 #   CUDA=0    build without CUDA even if nvcc is found; CUDA_ARCHS="80 90" picks GPU targets
 #   ARCH=...  the instruction set of tapegrad's own code (in build-ARCH/): unset, x86-64-v3 (AVX2,
@@ -8,7 +10,7 @@
 #             running CPU; ARCH=native for this CPU; ARCH=x86-64-v2 for CPUs without AVX2;
 #             ARCH=x86-64-v3 for AVX2 with the libraries capped at their AVX2 kernels too, so that
 #             an AVX-512 machine measures what an AVX2 machine runs
-# Targets: all (default), test, test-gpu, run, bench, clean, info.
+# Targets: all (default), test, test-gpu, run, bench, fuzz, clean, info.
 
 CXX      ?= g++
 NPROC    := $(shell nproc 2>/dev/null || echo 2)
@@ -30,7 +32,15 @@ ifneq ($(USE_CUDA),)
   NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a))
 endif
 
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+  BUILD := build-fuzz
+  OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+           -Wno-pass-failed
+  LDSAN := -fsanitize=address,undefined
+  # Built for baseline x86-64, so it needs no instruction-set check (and clang 14 would reject
+  # that file's x86-64-vN names). -Wno-pass-failed: clang at -O1 cannot follow every omp simd hint.
+  SKIP_SRCS := cpu/cpu_isa_check.cpp
+else ifeq ($(SAN),1)
   BUILD := build-san
   OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDSAN := -fsanitize=address,undefined
@@ -71,10 +81,11 @@ HAVE_BLAS  := $(if $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread/cbl
 HAVE_BOOST := $(if $(wildcard /usr/include/boost/test/unit_test.hpp),yes,)
 FMT_LIBS   := $(shell pkg-config --libs fmt 2>/dev/null || echo -lfmt)
 # jemalloc: the tape allocates a few small objects per op; glibc malloc fragments under that
-# pattern, which made the tape several times slower (docs/BENCHMARKS.md, "Foundation"). Not under SAN=1,
-# where the sanitizer supplies its own malloc.
+# pattern, which made the tape several times slower (docs/BENCHMARKS.md, "Foundation"). Not under SAN=1
+# or FUZZ=1, where the sanitizer supplies its own malloc.
 HAVE_JEMALLOC := $(if $(wildcard /usr/lib/x86_64-linux-gnu/libjemalloc.so),yes,)
-MALLOC_LIBS := $(if $(filter 1,$(SAN)),,$(if $(HAVE_JEMALLOC),-ljemalloc,))
+SANITIZED := $(filter 1,$(SAN) $(FUZZ))
+MALLOC_LIBS := $(if $(SANITIZED),,$(if $(HAVE_JEMALLOC),-ljemalloc,))
 
 # -fno-math-errno: math functions need not set errno, so loops calling them can vectorise.
 # -fopenmp-simd: the `#pragma omp simd` hints only; threads are tapegrad's own (no OpenMP runtime).
@@ -84,6 +95,10 @@ MALLOC_LIBS := $(if $(filter 1,$(SAN)),,$(if $(HAVE_JEMALLOC),-ljemalloc,))
 CXXFLAGS := -std=c++17 $(OPT) -fno-math-errno --param=vect-max-peeling-for-alignment=0 -Wall -Wextra -fopenmp-simd -pthread -I. $(BLAS_CFLAGS) $(CUDA_DEFS) -DBOOST_TEST_DYN_LINK
 NVCCFLAGS := -std=c++17 -O3 -I. $(BLAS_CFLAGS) $(CUDA_DEFS) $(NVCC_GENCODE) --expt-relaxed-constexpr \
              -Xcompiler -Wall
+# clang has no vectoriser parameter of that name, and would warn about it on every file.
+ifeq ($(FUZZ),1)
+  CXXFLAGS := $(filter-out --param=%,$(CXXFLAGS))
+endif
 LDLIBS := $(XSMM_LIBS) $(BLAS_LIBS) $(FMT_LIBS) $(MALLOC_LIBS) $(CUDA_LIBS) -lz -pthread $(LDSAN)
 
 # Objects depend on the compiler and its flags: a build after a change of them (a new ARCH, a
@@ -96,7 +111,7 @@ ifneq ($(file <$(FLAGS_FILE)),$(BUILD_FLAGS))
 endif
 
 # ---- sources -----------------------------------------------------------------------------------
-LIB_SRCS  := $(wildcard core/*.cpp autograd/*.cpp ops/*.cpp cpu/*.cpp models/*.cpp train/*.cpp cuda/*.cpp data/*.cpp)
+LIB_SRCS  := $(filter-out $(SKIP_SRCS),$(wildcard core/*.cpp autograd/*.cpp ops/*.cpp cpu/*.cpp models/*.cpp train/*.cpp cuda/*.cpp data/*.cpp))
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o) $(CUDA_SRCS:%.cu=$(BUILD)/obj/%.cu.o)
 LIB       := $(BUILD)/libtapegrad.a
 TEST_SRCS := $(wildcard tests/test_*.cpp)
@@ -104,9 +119,10 @@ TESTS     := $(TEST_SRCS:tests/%.cpp=$(BUILD)/tests/%)
 TEST_HELPER_OBJS := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out $(TEST_SRCS),$(wildcard tests/*.cpp)))
 EXAMPLES  := $(patsubst examples/%.cpp,$(BUILD)/examples/%,$(wildcard examples/*.cpp))
 BENCHES   := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(wildcard bench/*.cpp))
+FUZZERS   := $(patsubst fuzz/%.cpp,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.cpp))
 LINK_LIB  := -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
 
-.PHONY: all test test-gpu crash-test run bench clean info deps build-tests build-examples build-benches
+.PHONY: all test test-gpu crash-test run bench fuzz clean info deps build-tests build-examples build-benches run-fuzzers san-canary
 .DEFAULT_GOAL := all
 # Keep object files of tests/examples/benches (make would delete them as intermediates).
 .SECONDARY:
@@ -117,7 +133,7 @@ info:
 	@echo "tapegrad build ($(BUILD)): CXX=$(CXX)"
 	@echo "  OpenBLAS: $(if $(HAVE_BLAS),found ($(BLAS_LIBS)),MISSING: run scripts/setup.sh or apt-get install libopenblas-dev libopenblas0-pthread)"
 	@echo "  libxsmm: $(if $(HAVE_XSMM),found,MISSING: run scripts/setup.sh or apt-get install libxsmm-dev)"
-	@echo "  jemalloc: $(if $(filter 1,$(SAN)),not used under SAN=1,$(if $(HAVE_JEMALLOC),found,MISSING (falling back to glibc malloc: slower tape): apt-get install libjemalloc-dev))"
+	@echo "  jemalloc: $(if $(SANITIZED),not used under sanitizers,$(if $(HAVE_JEMALLOC),found,MISSING (falling back to glibc malloc: slower tape): apt-get install libjemalloc-dev))"
 	@echo "  Boost.Test: $(if $(HAVE_BOOST),found,MISSING: run scripts/setup.sh or apt-get install libboost-test-dev)"
 	@echo "  CUDA: $(if $(USE_CUDA),nvcc found at $(NVCC_PATH): building CUDA backend for sm_$(CUDA_ARCHS),not built ($(if $(filter 0,$(CUDA)),CUDA=0,no nvcc on PATH)): CPU-only library)"
 
@@ -165,12 +181,29 @@ $(BUILD)/bench/bench_contention: | $(BUILD)/bench/bench_cells $(BUILD)/bench/ben
 # Under SAN=1, CUDA's runtime needs the shadow gap unprotected to probe for a driver.
 TEST_ENV := $(if $(filter 1,$(SAN)),ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1,)
 
+# Under SAN=1 the canary (tests/canary/division_by_zero.cpp) runs first: a sanitizer that does not
+# stop a division by zero would make a clean run mean nothing.
+SAN_CANARY := $(if $(filter 1,$(SAN)),$(BUILD)/san_canary,)
+
 test: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) build-tests
+	$(if $(SAN_CANARY),@$(MAKE) --no-print-directory san-canary)
 	@$(TEST_ENV) scripts/run-tests.sh $(TESTS)
 
 # tests/test_inspect drives examples/step_through through stdin: build it with the tests.
-build-tests: info $(TESTS) $(BUILD)/examples/step_through
+build-tests: info $(TESTS) $(BUILD)/examples/step_through $(SAN_CANARY)
+
+# UBSan stops a run with exit status 1. A sanitizer that only reports lets the division go on to
+# the CPU's divide trap (SIGFPE, status 136): the report alone does not tell the two apart.
+san-canary: $(BUILD)/san_canary
+	@$(TEST_ENV) $< 0 2>$<.log; status=$$?; \
+	if [ $$status -ne 1 ] || ! grep -q "division by zero" $<.log; then \
+	    cat $<.log; echo "san canary: expected UBSan to stop a division by zero (its report, exit status 1), got exit status $$status"; exit 1; \
+	fi
+	@echo "san canary: UBSan stopped a division by zero, as it must"
+
+$(BUILD)/san_canary: $(BUILD)/obj/tests/canary/division_by_zero.o
+	$(CXX) $(CXXFLAGS) $< $(LDSAN) -o $@
 
 test-gpu: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/tests/test_cuda
@@ -193,6 +226,33 @@ bench: deps
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
 build-benches: info $(BENCHES)
+
+# libFuzzer: each fuzzer starts from the seeds of fuzz/make_corpus (rewritten every run; what the
+# fuzzer adds to build-fuzz-nocuda/corpus/ stays) and the crashes found before (fuzz/regressions/),
+# and runs FUZZ_SECONDS, until its first crash: make fails after all ran; each crash's input
+# lands in build-fuzz-nocuda/findings/<fuzzer>/.
+FUZZ_SECONDS ?= 60
+
+fuzz: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) FUZZ=1 CUDA=0 CXX=clang++ run-fuzzers
+
+run-fuzzers: info $(FUZZERS) $(BUILD)/fuzz/make_corpus
+	$(BUILD)/fuzz/make_corpus $(BUILD)/corpus $(BUILD)/fuzz
+	@status=0; for f in $(FUZZERS); do \
+	    name=$$(basename $$f); echo "== $$name ($(FUZZ_SECONDS) s)"; \
+	    mkdir -p $(BUILD)/findings/$$name; \
+	    dict=$$([ -f $$f.dict ] && echo -dict=$$f.dict); \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(BUILD)/findings/$$name/ $$dict \
+	        $(BUILD)/corpus/$$name $$(ls -d fuzz/regressions/$$name 2>/dev/null) || status=1; \
+	done; exit $$status
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -fsanitize=fuzzer $< $(LINK_LIB) $(LDLIBS) -o $@
+
+$(BUILD)/fuzz/make_corpus: $(BUILD)/obj/fuzz/make_corpus.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $< $(LINK_LIB) $(LDLIBS) -o $@
 
 clean:
 	rm -rf build build-* 

@@ -81,9 +81,11 @@ public:
 
     void* allocate(Device, size_t bytes) override { return cpu_allocate(bytes); }
     void deallocate(Device, void* ptr, size_t bytes) override { cpu_deallocate(ptr, bytes); }
-    void copy_from_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
-    void copy_to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
-    void copy_within(void* dst, const void* src, size_t bytes) override { std::memmove(dst, src, bytes); }
+    // An empty tensor or vector may have no storage at all, and memcpy's pointers must never be
+    // null, not even for 0 bytes (UBSan caught an empty tensor's to_vector).
+    void copy_from_host(void* dst, const void* src, size_t bytes) override { if (bytes) std::memcpy(dst, src, bytes); }
+    void copy_to_host(void* dst, const void* src, size_t bytes) override { if (bytes) std::memcpy(dst, src, bytes); }
+    void copy_within(void* dst, const void* src, size_t bytes) override { if (bytes) std::memmove(dst, src, bytes); }
 
     void fill(Tensor& y, double value) override {
         int64_t n = y.numel();

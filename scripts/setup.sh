@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tapegrad needs, if any are missing. Idempotent: when everything
-# is installed it only checks, and says so. Called by `make run`, `make test` and `make bench`.
+# is installed it only checks, and says so. Called by `make run`, `make test`, `make bench` and
+# `make fuzz`.
 set -euo pipefail
 
 packages=(
@@ -15,6 +16,7 @@ packages=(
     libcli11-dev                          # command-line options of the programs
     zlib1g-dev                            # reading gzipped data sets
     gnuplot-nox graphviz                  # plots and tape pictures made by the examples
+    clang libclang-rt-dev                 # `make fuzz`: clang++ and its libFuzzer runtime
 )
 
 missing=()

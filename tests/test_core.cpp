@@ -68,6 +68,16 @@ BOOST_AUTO_TEST_CASE(printing_shows_shape_and_values) {
     BOOST_CHECK_EQUAL(long_out.str(), "Tensor[10] int64 cpu\n[0, 1, 2, ..., 7, 8, 9]");
 }
 
+// An empty tensor copies to and from an empty vector, whose data() is null: the CPU backend
+// passed that null to memcpy, undefined even for 0 bytes. Fails under SAN=1 (UBSan) if it returns;
+// found by fuzz/fuzz_checkpoint (an empty "optimizer.step").
+BOOST_AUTO_TEST_CASE(empty_tensors_copy_to_and_from_vectors) {
+    Tensor empty = Tensor::from_vector(std::vector<int64_t>{}, {0});
+    BOOST_CHECK_EQUAL(empty.numel(), 0);
+    BOOST_CHECK(empty.to_vector<int64_t>().empty());
+    BOOST_CHECK(Tensor::zeros({0, 3}).to_vector<float>().empty());
+}
+
 BOOST_AUTO_TEST_CASE(reshape_and_detach_share_storage) {
     Tensor x = Tensor::arange(6, DType::Float64);
     Tensor y = reshape(x, {2, 3});

@@ -157,6 +157,9 @@ BOOST_AUTO_TEST_CASE(options_errors_name_the_problem) {
     TAPEGRAD_CHECK_ERROR(p({"--batch-size", "0"}), "--batch-size", "0");
     TAPEGRAD_CHECK_ERROR(p({"--protocol", "huge"}), "--protocol", "huge");
     TAPEGRAD_CHECK_ERROR(p({"--device", "tpu"}), "unknown device 'tpu'");
+    TAPEGRAD_CHECK_ERROR(p({"--device", "cuda:-1"}), "unknown device 'cuda:-1'", "cuda:N");
+    TAPEGRAD_CHECK_ERROR(p({"--device", "cuda:1x"}), "unknown device 'cuda:1x'");
+    TAPEGRAD_CHECK_ERROR(p({"--device", "cuda:99999999999"}), "unknown device 'cuda:99999999999'");
     TAPEGRAD_CHECK_ERROR(p({"--truncate", "middle"}), "--truncate", "middle");
     TAPEGRAD_CHECK_ERROR(p({"--lr", "-1"}), "--lr");
     TAPEGRAD_CHECK_ERROR(p({"--ql-k", "0"}), "--ql-k");

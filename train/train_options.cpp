@@ -5,6 +5,9 @@
 #include <cstdlib>
 #include <limits>
 
+#include <algorithm>
+#include <cctype>
+
 #include "core/error.h"
 
 namespace tapegrad::train {
@@ -14,10 +17,12 @@ namespace {
 Device parse_device(const std::string& name) {
     if (name == "cpu") return Device::cpu();
     if (name == "cuda") return Device::cuda(0);
-    if (name.rfind("cuda:", 0) == 0) {
+    const std::string index = name.rfind("cuda:", 0) == 0 ? name.substr(5) : "";
+    // Digits only: std::stoi alone would take "cuda:-1" and "cuda:1x".
+    if (!index.empty() && std::all_of(index.begin(), index.end(), [](unsigned char c) { return std::isdigit(c); })) {
         try {
-            return Device::cuda(std::stoi(name.substr(5)));
-        } catch (const std::exception&) {
+            return Device::cuda(std::stoi(index));
+        } catch (const std::out_of_range&) {
         }
     }
     fail("tapegrad-train", "unknown device '{}' (expected cpu, cuda or cuda:N)", name);
