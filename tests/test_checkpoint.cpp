@@ -3,6 +3,8 @@
 //   [8 bytes: header length, little-endian][JSON header][data]
 #define BOOST_TEST_MODULE checkpoint
 #include <cstring>
+#include <filesystem>
+#include <functional>
 #include <fstream>
 
 #include "models/checkpoint.h"
@@ -222,4 +224,33 @@ BOOST_AUTO_TEST_CASE(save_tensors_reserves_the_metadata_name) {
     TAPEGRAD_CHECK_ERROR(save_tensors(path, {{"__metadata__", Tensor::zeros({1})}}), "save_tensors", path.c_str(),
                          "'__metadata__' is reserved");
     BOOST_CHECK(!fs::exists(path));
+}
+
+// What the fuzzer found (fuzz/regressions/fuzz_checkpoint/, replayed by every `make fuzz` too):
+// an extent and a data offset of 1e30 (a double cast to an integer type out of its range: UB)
+// and an optimizer.step of shape [0] (std::out_of_range) are each refused, naming the file, by
+// the same calls the harness makes.
+BOOST_AUTO_TEST_CASE(checkpoint_fuzz_findings_are_refused) {
+    Generator gen(1);
+    Linear layer(2, 3, gen);  // fuzz/harness.h's model
+    Adam optimizer(layer.parameters());
+    int files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("fuzz/regressions/fuzz_checkpoint")) {
+        const std::string path = entry.path().string();
+        BOOST_TEST_CONTEXT(path) {
+            ++files;
+            bool refused = false;
+            for (const auto& load : std::vector<std::function<void()>>{
+                     [&] { load_metadata(path); }, [&] { load_tensors(path); }, [&] { load_checkpoint(path, layer, &optimizer); }}) {
+                try {
+                    load();
+                } catch (const Error& e) {
+                    refused = true;
+                    BOOST_CHECK_MESSAGE(std::string(e.what()).find(path) != std::string::npos, e.what());
+                }
+            }
+            BOOST_CHECK(refused);
+        }
+    }
+    BOOST_CHECK_GE(files, 3);
 }
