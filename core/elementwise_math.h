@@ -48,7 +48,7 @@ struct RuleList {
     template <typename Fn>
     static void dispatch(int id, Fn&& fn) {
         int i = 0;
-        ((i++ == id ? (fn(Rules{}), true) : false) || ...);
+        (void)((i++ == id ? (fn(Rules{}), true) : false) || ...);  // stops at the match
     }
     // No two rules share a name (checked at compile time below).
     static constexpr bool names_unique() {
