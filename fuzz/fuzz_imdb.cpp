@@ -1,5 +1,7 @@
-// Fuzzes the IMDB reader (data/imdb.h): the input is a gzipped TSV file (zlib also reads a file
-// that is not gzipped as it is), given as both train.tsv.gz and test.tsv.gz of a data folder.
+// Fuzzes the IMDB reader (data/imdb.h). The first byte picks the layer: even, the rest is the
+// .tsv.gz file's bytes as they are (the gzip reader: truncation, CRC, trailing bytes); odd, the
+// rest is a TSV that the harness gzips, so that mutations reach the TSV parser (a mutated gzip
+// file rarely passes its CRC). The file is both train.tsv.gz and test.tsv.gz of a data folder.
 // load_imdb reads it (read_reviews_tsv), tokenizes it, builds a vocabulary, encodes and splits
 // it; then the reviews are batched. A tapegrad::Error is the right answer to a bad file; any
 // other exception, a crash or a sanitizer report is a finding.
@@ -11,7 +13,10 @@ using namespace tapegrad;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::filesystem::path& dir = fuzz::scratch_dir();
-    fuzz::write_bytes(dir / "train.tsv.gz", data, size);
+    if (size == 0) return 0;
+    const std::string rest(reinterpret_cast<const char*>(data) + 1, size - 1);
+    const std::string file = data[0] % 2 ? fuzz::gzip(rest) : rest;
+    fuzz::write_bytes(dir / "train.tsv.gz", reinterpret_cast<const uint8_t*>(file.data()), file.size());
     if (!std::filesystem::exists(dir / "test.tsv.gz")) std::filesystem::create_symlink("train.tsv.gz", dir / "test.tsv.gz");
     data::ImdbConfig config;
     config.data_dir = dir.string();

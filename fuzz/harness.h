@@ -3,6 +3,7 @@
 // files the readers take.
 #pragma once
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -31,6 +32,21 @@ inline const std::filesystem::path& scratch_dir() {
         return d;
     }();
     return dir;
+}
+
+// `text` as one gzip member (zlib's deflate with the gzip wrapper: windowBits 15 + 16).
+inline std::string gzip(const std::string& text) {
+    z_stream z{};
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) std::abort();
+    std::string out(deflateBound(&z, uLong(text.size())) + 32, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+    z.avail_in = uInt(text.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = uInt(out.size());
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END) std::abort();
+    out.resize(z.total_out);
+    deflateEnd(&z);
+    return out;
 }
 
 inline void write_bytes(const std::filesystem::path& path, const uint8_t* data, size_t size) {

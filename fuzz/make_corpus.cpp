@@ -3,10 +3,9 @@
 //   make_corpus CORPUS_DIR DICT_DIR
 //   CORPUS_DIR/fuzz_checkpoint/     a checkpoint of harness.h's model (save_checkpoint), and a
 //                                   file of F32, F64 and I64 tensors (save_tensors)
-//   CORPUS_DIR/fuzz_imdb/           a gzipped TSV of three reviews, and the same TSV not gzipped
+//   CORPUS_DIR/fuzz_imdb/           a gzipped TSV of three reviews, and the TSV for the harness to gzip
 //   CORPUS_DIR/fuzz_train_options/  a few command lines, one word per line
 //   DICT_DIR/fuzz_train_options.dict  tapegrad-train's option names (from its --help), for libFuzzer
-#include <zlib.h>
 
 #include <cstdio>
 #include <regex>
@@ -26,12 +25,6 @@ void write_text(const fs::path& path, const std::string& text) {
     fuzz::write_bytes(path, reinterpret_cast<const uint8_t*>(text.data()), text.size());
 }
 
-void write_gzip(const fs::path& path, const std::string& text) {
-    gzFile file = gzopen(path.c_str(), "wb");
-    if (!file || gzwrite(file, text.data(), unsigned(text.size())) != int(text.size()) || gzclose(file) != Z_OK)
-        fail("make_corpus", "cannot write '{}'", path.string());
-}
-
 void checkpoint_seeds(const fs::path& dir) {
     fuzz::CheckpointModel model;
     save_checkpoint((dir / "checkpoint.safetensors").string(), model.layer, &model.optimizer, {{"step", "3"}});
@@ -46,8 +39,8 @@ void imdb_seeds(const fs::path& dir) {
                             "1\tGreat film!<br /><br />Don't miss it.\n"
                             "0\tDull (and long): 2/10.\n"
                             "1\tCaf\xc3\xa9 scenes\xc2\x85the best part\n";
-    write_gzip(dir / "reviews.tsv.gz", tsv);
-    write_text(dir / "reviews.tsv", tsv);
+    write_text(dir / "reviews.tsv.gz", '\0' + fuzz::gzip(tsv));  // the first byte picks the layer (fuzz_imdb.cpp)
+    write_text(dir / "reviews.tsv", '\1' + tsv);
 }
 
 void option_seeds(const fs::path& dir, const fs::path& dict_dir) {
