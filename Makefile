@@ -191,7 +191,16 @@ test: deps
 	@$(TEST_ENV) scripts/run-tests.sh $(TESTS)
 
 # tests/test_inspect drives examples/step_through through stdin: build it with the tests.
-build-tests: info $(TESTS) $(BUILD)/examples/step_through $(SAN_CANARY)
+build-tests: info $(TESTS) $(BUILD)/examples/step_through $(SAN_CANARY) $(BUILD)/cxx20-check
+
+# Users' own projects may be C++20: every header of the library (the host side of cuda/ too)
+# must compile there as well as in the library's C++17 (syntax only, all in one unit).
+PUBLIC_HEADERS := tapegrad.h $(wildcard core/*.h autograd/*.h ops/*.h models/*.h data/*.h train/*.h) \
+                  cpu/blas_info.h cpu/cpu_threads.h cuda/cuda.h
+$(BUILD)/cxx20-check: $(PUBLIC_HEADERS)
+	@printf '$(foreach h,$(PUBLIC_HEADERS),#include "$(h)"\n)' | \
+	    $(CXX) $(filter-out -std=%,$(CXXFLAGS)) -std=c++20 -fsyntax-only -x c++ - && touch $@
+	@echo "C++20: every public header compiles"
 
 # UBSan stops a run with exit status 1. A sanitizer that only reports lets the division go on to
 # the CPU's divide trap (SIGFPE, status 136): the report alone does not tell the two apart.

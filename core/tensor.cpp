@@ -168,14 +168,14 @@ double Tensor::item() const {
     return to_double_vector()[0];
 }
 
-Tensor& Tensor::set_requires_grad(bool requires) {
+Tensor& Tensor::set_requires_grad(bool on) {
     if (!is_leaf())
         fail("set_requires_grad", "tensor {} was produced by an op; only leaves can be marked (use detach())",
              describe());
-    if (requires && !is_floating(dtype()))
+    if (on && !is_floating(dtype()))
         fail("set_requires_grad", "tensor {} is {}; only float32/float64 tensors can require grad", describe(),
              to_string(dtype()));
-    impl().requires_grad = requires;
+    impl().requires_grad = on;
     return *this;
 }
 

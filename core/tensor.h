@@ -114,7 +114,7 @@ public:
     // ---- autograd ----------------------------------------------------------------------------
     bool requires_grad() const { return impl().requires_grad; }
     // Marks a leaf as a parameter/input whose gradient backward() should compute.
-    Tensor& set_requires_grad(bool requires = true);
+    Tensor& set_requires_grad(bool on = true);
     bool is_leaf() const { return impl().record < 0; }
     // The accumulated gradient (undefined until a backward pass reaches this tensor).
     Tensor grad() const { return Tensor(impl().grad); }
