@@ -151,9 +151,10 @@ Tensor select(const Tensor& x, int axis, int64_t index) {
     check_defined("select", {x});
     axis = normalize_axis("select", axis, x.dim());
     int64_t extent = x.shape()[axis];
-    if (index < 0 || index >= extent)
-        fail("select", "index {} is out of bounds for dim {} of {} (expected 0 <= index < {})", index, axis,
-             x.describe(), extent);
+    if (index < -extent || index >= extent)
+        fail("select", "index {} is out of bounds for dim {} of {} (expected -{} <= index < {})", index, axis,
+             x.describe(), extent, extent);
+    if (index < 0) index += extent;
     Shape y_shape = x.shape();
     y_shape.erase(y_shape.begin() + axis);
     return window("select", "dL/dx[.., index, ..] += dL/dy", x, axis, index, index + 1, y_shape);

@@ -20,7 +20,8 @@ Tensor permute(const Tensor& x, const std::vector<int>& perm);
 // Elements start <= j < end along `axis` (a view when every dim before `axis` has extent 1).
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end);
 // Entry `index` along `axis`, that dim removed: x[index] for axis 0 (a view when every dim before
-// `axis` has extent 1). One op where reshape(slice(..)) would be two.
+// `axis` has extent 1). One op where reshape(slice(..)) would be two. A negative index counts from
+// the end, as in PyTorch: -1 is the last entry.
 Tensor select(const Tensor& x, int axis, int64_t index);
 // Joins tensors that agree on every dim except `axis`.
 Tensor concat(const std::vector<Tensor>& xs, int axis);

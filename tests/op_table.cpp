@@ -152,6 +152,8 @@ std::vector<OpCase> build_table() {
     add_case({"select", "[3, 2, 4]: select(x, 0, 1) * select(x, 0, 2) (views)", {{{3, 2, 4}}},
              [](const Inputs& v) { return select(v[0], 0, 1) * select(v[0], 0, 2); }});
     add_case({"select", "[3, 2, 4] axis -1, index 3", {{{3, 2, 4}}}, [](const Inputs& v) { return select(v[0], -1, 3); }});
+    add_case({"select", "[3, 2, 4] axis 0, index -1 (the last, counted from the end)", {{{3, 2, 4}}},
+              [](const Inputs& v) { return select(v[0], 0, -1); }});
     add_case({"concat", "[2, 5, 3], [2, 2, 3], [2, 1, 3] along axis 1", {{{2, 5, 3}}, {{2, 2, 3}}, {{2, 1, 3}}},
              [](const Inputs& v) { return concat({v[0], v[1], v[2]}, 1); }});
     add_case({"concat", "[2, 2], [2, 3] along axis 1", {{{2, 2}}, {{2, 3}}}, [](const Inputs& v) { return concat({v[0], v[1]}, 1); }});

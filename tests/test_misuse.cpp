@@ -95,6 +95,7 @@ std::vector<Misuse> ops_cases() {
         {"slice_past_the_end", [] { slice(zeros({5}), 0, 3, 7); }, {"slice", "[3, 7)", "[5]"}},
         {"slice_with_start_after_end", [] { slice(zeros({5}), 0, 3, 1); }, {"slice", "[3, 1)"}},
         {"select_past_the_end", [] { select(zeros({2, 3}), 1, 3); }, {"select", "index 3", "[2, 3]"}},
+        {"select_before_the_start", [] { select(zeros({2, 3}), 0, -3); }, {"select", "index -3", "-2 <= index < 2"}},
         {"concat_of_nothing", [] { concat({}, 0); }, {"concat", "at least one"}},
         {"concat_of_differing_shapes", [] { concat({zeros({2, 3}), zeros({3, 3})}, 1); }, {"concat", "[3, 3]", "[2, 3]"}},
         {"concat_of_differing_ranks", [] { concat({zeros({2, 3}), zeros({2})}, 1); }, {"concat", "[2]", "[2, 3]"}},

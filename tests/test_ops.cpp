@@ -481,6 +481,9 @@ BOOST_AUTO_TEST_CASE(select_values_view_and_errors) {
     BOOST_CHECK_EQUAL(row.raw_data(), static_cast<void*>(x.data<double>() + 4));  // a view
     check_values(select(x, 1, 1), {1, 3, 5});                                       // a column: a copy
     TAPEGRAD_CHECK_ERROR(select(x, 0, 3), "select", "index 3 is out of bounds");
+    check_values(select(x, 0, -1), {4, 5});  // from the end, as PyTorch's x[-1]
+    check_values(select(x, 1, -2), {0, 2, 4});
+    TAPEGRAD_CHECK_ERROR(select(x, 0, -4), "select", "index -4", "-3 <= index < 3");
 }
 
 BOOST_AUTO_TEST_CASE(slice_concat_values) {
