@@ -1,8 +1,7 @@
 // The README's example, compiled so it cannot rot: fit y = 2x - 1 with a tape.
 #include <cstdio>
 
-#include "models/optim.h"
-#include "tapegrad.h"
+#include "tapegrad.h"  // the whole public API
 using namespace tapegrad;
 
 int main() {

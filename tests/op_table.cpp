@@ -259,6 +259,7 @@ const std::vector<FunctionElsewhere>& functions_elsewhere() {
         {"argmax", "not differentiable: records nothing (test_ops' reduction_values)"},
         {"unary", "runs a rule of UnaryRules: the cases of each rule go by the rule's name"},
         {"binary", "runs a rule of BinaryRules: the cases of each rule go by the rule's name"},
+        {"empty_like", "not an op: the uninitialised output buffer an op writes into (ops/op_utils.h, for writing ops)"},
     };
     return list;
 }
