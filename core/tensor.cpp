@@ -179,6 +179,18 @@ Tensor& Tensor::set_requires_grad(bool on) {
     return *this;
 }
 
+void Tensor::set_data(const Tensor& values) {
+    if (!is_leaf() || values.shape() != shape())
+        fail("set_data", "cannot give {} the values {} (expected a leaf, and values of its shape)", describe(),
+             values.describe());
+    TensorImpl& self = impl();
+    const TensorImpl& from = values.impl();
+    self.storage = from.storage;
+    self.dtype = from.dtype;
+    self.offset = from.offset;
+    self.grad.reset();
+}
+
 void Tensor::set_grad(const Tensor& grad) {
     if (grad.defined() && (grad.shape() != shape() || grad.dtype() != dtype() || grad.device() != device()))
         fail("set_grad", "gradient {} does not match tensor {}", grad.describe(), describe());

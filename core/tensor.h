@@ -126,6 +126,10 @@ public:
     Tensor& register_hook(GradHook hook);
     // Same data, cut off from the tape: a leaf that does not require grad.
     Tensor detach() const;
+    // This leaf now holds `values` (same shape; any dtype and device), its gradient reset: every
+    // handle to it (an optimizer's) sees the change. PyTorch's `param.data = values`; Module::to
+    // moves parameters with it.
+    void set_data(const Tensor& values);
 
     TensorImpl& impl() const;
     const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }

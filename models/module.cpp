@@ -67,10 +67,8 @@ void Module::convert_parameters(Convert convert) {
     NoGrad no_grad;
     std::vector<std::pair<std::string, Tensor*>> slots;
     collect("", slots);
-    for (auto& [name, slot] : slots) {
-        *slot = convert(*slot).detach();
-        slot->set_requires_grad(true);
-    }
+    // In place: an optimizer made before the move holds the same tensors, and sees them moved.
+    for (auto& [name, slot] : slots) slot->set_data(convert(*slot));
 }
 
 void Module::to(Device device) {

@@ -32,7 +32,8 @@ public:
     int64_t num_parameters() const;
 
     void zero_grad();
-    // Moves every parameter to `device` (parameters stay leaves that require grad).
+    // Moves every parameter to `device` in place (Tensor::set_data): they stay the same leaves,
+    // so an optimizer made before the move trains the moved model (PyTorch's order works).
     void to(Device device);
     // Converts every parameter to `dtype` (e.g. Float64 for gradient checks).
     void to(DType dtype);

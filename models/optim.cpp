@@ -5,6 +5,7 @@
 #include "autograd/tape.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
+#include "ops/shape_ops.h"
 
 namespace tapegrad {
 
@@ -48,6 +49,12 @@ std::vector<Tensor> Optimizer::zeros_like_params() const {
     return out;
 }
 
+void Optimizer::follow_params(std::vector<Tensor>& state) const {
+    for (size_t i = 0; i < params_.size(); ++i)
+        if (state[i].device() != params_[i].device() || state[i].dtype() != params_[i].dtype())
+            state[i] = tapegrad::to(tapegrad::to(state[i], params_[i].dtype()), params_[i].device()).detach();
+}
+
 Adam::Adam(std::vector<Tensor> params, AdamOptions opts) : Adam(std::move(params), opts, false) {}
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions opts, bool decoupled)
@@ -72,6 +79,8 @@ void Adam::step() {
     h.decoupled = decoupled_;
     h.bias_correction1 = 1.0 - std::pow(options.beta1, double(steps_));
     h.bias_correction2 = 1.0 - std::pow(options.beta2, double(steps_));
+    follow_params(exp_avg_);
+    follow_params(exp_avg_sq_);
     for (size_t i = 0; i < params_.size(); ++i) {
         Tensor g = params_[i].grad();
         if (!g.defined()) continue;
@@ -80,6 +89,8 @@ void Adam::step() {
 }
 
 std::vector<std::pair<std::string, Tensor*>> Adam::state() {
+    follow_params(exp_avg_);
+    follow_params(exp_avg_sq_);
     std::vector<std::pair<std::string, Tensor*>> out;
     for (size_t i = 0; i < params_.size(); ++i) {
         out.emplace_back("exp_avg." + std::to_string(i), &exp_avg_[i]);
@@ -111,6 +122,7 @@ void SGD::step() {
     h.nesterov = options.nesterov;
     h.first_step = steps_ == 0;
     ++steps_;
+    follow_params(momentum_);
     for (size_t i = 0; i < params_.size(); ++i) {
         Tensor g = params_[i].grad();
         if (!g.defined()) continue;
@@ -119,6 +131,7 @@ void SGD::step() {
 }
 
 std::vector<std::pair<std::string, Tensor*>> SGD::state() {
+    follow_params(momentum_);
     std::vector<std::pair<std::string, Tensor*>> out;
     for (size_t i = 0; i < params_.size(); ++i) out.emplace_back("momentum." + std::to_string(i), &momentum_[i]);
     return out;

@@ -33,6 +33,9 @@ public:
 
 protected:
     std::vector<Tensor> zeros_like_params() const;
+    // Moves state[i] to parameter i's device and dtype where the model was moved (Module::to)
+    // since: the state follows its parameter, values kept. Each step() and state() calls it.
+    void follow_params(std::vector<Tensor>& state) const;
     std::vector<Tensor> params_;
     std::string name_;
     double lr_;

@@ -182,6 +182,32 @@ BOOST_AUTO_TEST_CASE(mlp_and_lstm_like_train_steps_match, *boost::unit_test::pre
     for (size_t i = 0; i < cpu_params.size(); ++i) check_close(cpu_params[i], gpu_params[i], 1e-10, "lstm parameter");
 }
 
+// PyTorch's order on the GPU: Adam made before model.to(gpu) trains the moved model, as the same
+// steps on the CPU do (the state follows its parameters to the device).
+BOOST_AUTO_TEST_CASE(optimizer_made_before_module_to_trains_on_the_gpu, *boost::unit_test::precondition(GpuAvailable())) {
+    auto losses_on = [](Device device) {
+        Generator gen(3);
+        Linear layer(3, 2, gen);
+        layer.to(DType::Float64);
+        Adam adam(layer.parameters(), AdamOptions{0.1});
+        layer.to(device);
+        const Tensor x = to(Tensor::uniform({8, 3}, -1, 1, gen, DType::Float64), device);
+        std::vector<double> losses;
+        for (int step = 0; step < 5; ++step) {
+            adam.zero_grad();
+            Tensor loss = mean(layer.forward(x) * layer.forward(x));
+            losses.push_back(loss.item());
+            backward(loss);
+            adam.step();
+        }
+        return losses;
+    };
+    const std::vector<double> cpu = losses_on(Device::cpu()), cuda = losses_on(gpu);
+    BOOST_REQUIRE_EQUAL(cpu.size(), cuda.size());
+    for (size_t i = 0; i < cpu.size(); ++i) BOOST_CHECK_CLOSE(cpu[i], cuda[i], 1e-8);
+    BOOST_CHECK_LT(cuda.back(), cuda.front());
+}
+
 BOOST_AUTO_TEST_CASE(caching_allocator_reuses_blocks, *boost::unit_test::precondition(GpuAvailable())) {
     cuda::empty_cache();
     { Tensor a = Tensor::zeros({1000}, DType::Float32, gpu); }

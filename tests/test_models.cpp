@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <memory>
 
 #include "models/checkpoint.h"
 #include "models/init.h"
@@ -169,6 +171,44 @@ BOOST_AUTO_TEST_CASE(adam_and_adamw_steps) {
     BOOST_CHECK_CLOSE(q.item(), q2, 1e-9);
     BOOST_CHECK_EQUAL(adam.steps(), 2);
     BOOST_CHECK_CLOSE(AdamW::defaults().weight_decay, 0.01, 1e-12);
+}
+
+// PyTorch's order works: an optimizer made before model.to(...) trains the moved model, step for
+// step as one made after the move (Module::to moves each parameter in place, and the optimizer's
+// state follows its parameter). Before, the optimizer kept the old tensors: the loss never moved.
+BOOST_AUTO_TEST_CASE(optimizer_made_before_module_to_trains_the_moved_model) {
+    auto train = [](bool optimizer_first, auto make_optimizer) {
+        Generator gen(3);
+        Linear layer(3, 2, gen);
+        std::unique_ptr<Optimizer> optimizer;
+        if (optimizer_first) optimizer = make_optimizer(layer.parameters());
+        layer.to(DType::Float64);
+        if (!optimizer_first) optimizer = make_optimizer(layer.parameters());
+        const Tensor x = Tensor::uniform({8, 3}, -1, 1, gen, DType::Float64);
+        std::vector<double> losses;
+        for (int step = 0; step < 5; ++step) {
+            optimizer->zero_grad();
+            Tensor loss = mean(layer.forward(x) * layer.forward(x));
+            losses.push_back(loss.item());
+            backward(loss);
+            optimizer->step();
+        }
+        BOOST_CHECK(layer.weight.dtype() == DType::Float64);
+        for (const auto& [name, state] : optimizer->state()) BOOST_CHECK(state->dtype() == DType::Float64);
+        return losses;
+    };
+    auto adam = [](std::vector<Tensor> p) -> std::unique_ptr<Optimizer> { return std::make_unique<Adam>(p, AdamOptions{0.1}); };
+    auto sgd = [](std::vector<Tensor> p) -> std::unique_ptr<Optimizer> {
+        SgdOptions o;
+        o.lr = 0.1, o.momentum = 0.9;
+        return std::make_unique<SGD>(p, o);
+    };
+    for (auto make : {std::function<std::unique_ptr<Optimizer>(std::vector<Tensor>)>(adam),
+                      std::function<std::unique_ptr<Optimizer>(std::vector<Tensor>)>(sgd)}) {
+        const std::vector<double> before = train(true, make), after = train(false, make);
+        BOOST_CHECK(before == after);
+        BOOST_CHECK_LT(before.back(), before.front());
+    }
 }
 
 BOOST_AUTO_TEST_CASE(gradient_clipping) {
