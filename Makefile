@@ -190,8 +190,8 @@ test: deps
 	$(if $(SAN_CANARY),@$(MAKE) --no-print-directory san-canary)
 	@$(TEST_ENV) scripts/run-tests.sh $(TESTS)
 
-# tests/test_inspect drives examples/step_through through stdin: build it with the tests.
-build-tests: info $(TESTS) $(BUILD)/examples/step_through $(SAN_CANARY) $(BUILD)/cxx20-check
+# tests/test_inspect runs examples/step_through (through stdin) and examples/custom_op: build them with the tests.
+build-tests: info $(TESTS) $(BUILD)/examples/step_through $(BUILD)/examples/custom_op $(SAN_CANARY) $(BUILD)/cxx20-check
 
 # Users' own projects may be C++20: every header of the library (the host side of cuda/ too)
 # must compile there as well as in the library's C++17 (syntax only, all in one unit).

@@ -476,12 +476,13 @@ BOOST_AUTO_TEST_CASE(hook_clips_one_gradient) {
 // ---- examples/step_through driven through stdin ------------------------------------------------
 
 namespace {
-// build/tests/test_inspect -> build/examples/step_through (the Makefile builds it before the tests).
-std::string step_through_binary() {
+// build/tests/test_inspect -> build/examples/<name> (the Makefile builds step_through and
+// custom_op before the tests).
+std::string example_binary(const std::string& name) {
     const std::string self = boost::unit_test::framework::master_test_suite().argv[0];
     const size_t slash = self.rfind('/');
     const std::string tests_dir = slash == std::string::npos ? "." : self.substr(0, slash);
-    return tests_dir + "/../examples/step_through";
+    return tests_dir + "/../examples/" + name;
 }
 
 std::string run_with_stdin(const std::string& command, const std::string& input, int& status) {
@@ -497,7 +498,7 @@ std::string run_with_stdin(const std::string& command, const std::string& input,
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(step_through_example_driven_by_stdin) {
-    const std::string binary = step_through_binary();
+    const std::string binary = example_binary("step_through");
     BOOST_REQUIRE_MESSAGE(std::ifstream(binary).good(),
                           "examples/step_through is not built at " << binary << " (make builds it with the tests)");
     int status = -1;
@@ -616,4 +617,14 @@ BOOST_AUTO_TEST_CASE(every_model_record_formula_names_its_inputs) {
             }
         }
     }
+}
+
+// The tutorial's user-defined op (examples/custom_op.cpp: public API only, its input used three
+// times) passes the float64 gradient check: a user's record() adds its gradient the one way,
+// InputGrads::add, and the engine sums the uses.
+BOOST_AUTO_TEST_CASE(custom_op_example_passes_its_gradcheck) {
+    int status = 0;
+    const std::string out = run_with_stdin(example_binary("custom_op"), "", status);
+    BOOST_CHECK_EQUAL(status, 0);
+    BOOST_CHECK_MESSAGE(out.find("gradcheck: ok") != std::string::npos, out);
 }
