@@ -153,10 +153,17 @@ struct Softplus {  // y = ln(1 + e^x), a smooth relu
     template <typename T> TG_HD static T derivative(T x, T, T) { return Sigmoid::value(x, T(0)); }
 };
 
+struct Abs {  // y = |x|; at 0 the gradient is 0 (PyTorch's choice of subgradient)
+    static constexpr const char* name = "abs";
+    static constexpr const char* formula = "dL/dx += dL/dy ⊙ sign(x)";
+    template <typename T> TG_HD static T value(T x, T) { TG_USING_STD_MATH; return fabs(x); }
+    template <typename T> TG_HD static T derivative(T x, T, T) { return x > T(0) ? T(1) : x < T(0) ? T(-1) : T(0); }
+};
+
 }  // namespace rules
 
 using UnaryRules = RuleList<rules::Neg, rules::Exp, rules::Log, rules::Tanh, rules::Sigmoid, rules::Relu, rules::Sqrt,
-                            rules::Pow, rules::AddScalar, rules::MulScalar, rules::Softplus>;
+                            rules::Pow, rules::AddScalar, rules::MulScalar, rules::Softplus, rules::Abs>;
 static_assert(UnaryRules::names_unique(), "two unary rules share a name");
 
 // ---- binary: y = f(a, b), broadcast -----------------------------------------------------------

@@ -18,7 +18,7 @@ Tensor softsign(const Tensor& x) {
     Tensor y;
     {
         NoGrad no_grad;  // the forward's own ops stay off the tape: the op is one record
-        denominator = sqrt(x * x) + 1.0;
+        denominator = abs(x) + 1.0;
         y = x / denominator;
     }
     // The backward function adds dL/dx through gx.add: the engine decides whether that gradient is

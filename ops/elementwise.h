@@ -25,6 +25,7 @@ inline Tensor pow(const Tensor& x, double p) { return unary(unary_op<rules::Pow>
 inline Tensor add_scalar(const Tensor& x, double s) { return unary(unary_op<rules::AddScalar>, x, s); }   // x + s
 inline Tensor mul_scalar(const Tensor& x, double s) { return unary(unary_op<rules::MulScalar>, x, s); }   // s x
 inline Tensor softplus(const Tensor& x) { return unary(unary_op<rules::Softplus>, x); }  // ln(1 + e^x)
+inline Tensor abs(const Tensor& x) { return unary(unary_op<rules::Abs>, x); }            // |x|
 
 inline Tensor add(const Tensor& a, const Tensor& b) { return binary(binary_op<rules::Add>, a, b); }  // a + b
 inline Tensor sub(const Tensor& a, const Tensor& b) { return binary(binary_op<rules::Sub>, a, b); }  // a - b

@@ -31,6 +31,7 @@ constexpr UnaryEntry unary_entries[] = {
     {"add_scalar", [](const Tensor& x) { return add_scalar(x, 0.7); }, -2, 2},
     {"mul_scalar", [](const Tensor& x) { return mul_scalar(x, -2.5); }, -2, 2},
     {"softplus", [](const Tensor& x) { return softplus(x); }, -3, 3},
+    {"abs", [](const Tensor& x) { return abs(x); }, -2, 2},
 };
 
 // b is kept in [0.5, 1.5] for div's sake; bce_with_logits takes logits and targets in [0, 1].
@@ -78,6 +79,8 @@ std::vector<OpCase> build_table() {
     for (const UnaryEntry& e : unary_entries)
         add_case({e.op, "[3, 4]", {{{3, 4}, e.low, e.high}}, [apply = e.apply](const Inputs& v) { return apply(v[0]); }});
     add_case({"pow", "negative exponent", {{{4, 3}, 0.5, 2}}, [](const Inputs& v) { return pow(v[0], -1.5); }});
+    add_case({"abs", "values 0.2 or more from the kink", {{{2, 3}, 0, 0, {-1.5, 0.3, 2.0, -0.2, 0.9, -3.0}}},
+             [](const Inputs& v) { return abs(v[0]); }});
     add_case({"relu", "values 0.2 or more from the kink", {{{2, 3}, 0, 0, {-1.5, 0.3, 2.0, -0.2, 0.9, -3.0}}},
              [](const Inputs& v) { return relu(v[0]); }});
     // Operand shapes of every binary op: equal, then broadcast either way, with a 0-dim tensor,

@@ -155,6 +155,15 @@ BOOST_AUTO_TEST_CASE(relu_values) {
                  {0, 0.3, 2.0, 0, 0.9, 0});
 }
 
+// abs: |x|, and at the kink the gradient 0 (PyTorch's subgradient), -1 and 1 either side.
+BOOST_AUTO_TEST_CASE(abs_values_and_gradient_at_zero) {
+    Tensor x = Tensor::from_vector(std::vector<double>{-2, 0, 3}, {3}).set_requires_grad();
+    Tensor y = abs(x);
+    check_values(y, {2, 0, 3});
+    backward(sum(y));
+    check_values(x.grad(), {-1, 0, 1});
+}
+
 BOOST_AUTO_TEST_CASE(scalar_operators_values) {
     check_values(2.0 - Tensor::from_vector(std::vector<double>{1, 3}, {2}), {1, -1});
     check_values(3.0 / Tensor::from_vector(std::vector<double>{1, 4}, {2}), {3, 0.75});
