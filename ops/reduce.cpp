@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "autograd/tape.h"
+#include "ops/elementwise.h"
 #include "ops/op_utils.h"
 
 namespace tapegrad {
@@ -98,6 +99,35 @@ Tensor max(const Tensor& x, int axis, bool keepdim) {
     check_defined("max", {x});
     axis = normalize_axis("max", axis, x.dim());
     return max_over("max", x, split_at_axis(x.shape(), axis), reduced_shape(x.shape(), axis, keepdim), nullptr);
+}
+
+// min: y = −max(−x), composed: the gradient flows to the first minimum, as max's to the first maximum.
+Tensor min(const Tensor& x) {
+    check_floating("min", x);
+    if (x.numel() == 0) fail("min", "cannot take the min of an empty tensor {}", x.describe());
+    return neg(max(neg(x)));
+}
+
+Tensor min(const Tensor& x, int axis, bool keepdim) {
+    check_floating("min", x);
+    const int a = normalize_axis("min", axis, x.dim());
+    if (x.shape()[a] == 0) fail("min", "cannot take the min over an empty axis of {}", x.describe());
+    return neg(max(neg(x), a, keepdim));
+}
+
+// var: Σ (x − mean)² / d over the axis, d = n − 1 (unbiased) or n; composed of mean, sub, mul, sum.
+Tensor var(const Tensor& x, int axis, bool unbiased, bool keepdim) {
+    check_floating("var", x);
+    axis = normalize_axis("var", axis, x.dim());
+    const int64_t divisor = unbiased ? x.shape()[axis] - 1 : x.shape()[axis];
+    Tensor centered = x - mean(x, axis, true);
+    return sum(centered * centered, axis, keepdim) *
+           (divisor > 0 ? 1.0 / double(divisor) : std::numeric_limits<double>::quiet_NaN());
+}
+
+Tensor stddev(const Tensor& x, int axis, bool unbiased, bool keepdim) {
+    check_floating("stddev", x);
+    return sqrt(var(x, axis, unbiased, keepdim));
 }
 
 Tensor argmax(const Tensor& x, int axis) {

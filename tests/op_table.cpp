@@ -120,6 +120,13 @@ std::vector<OpCase> build_table() {
     add_case({"sum", "all of [2, 3, 4]", {{{2, 3, 4}}}, [](const Inputs& v) { return sum(v[0]); }});
     add_case({"mean", "all of [2, 3, 4]", {{{2, 3, 4}}}, [](const Inputs& v) { return mean(v[0]); }});
     add_case({"max", "all of [2, 3, 4]", {{{2, 3, 4}, 0, 0, distinct_values(24)}}, [](const Inputs& v) { return max(v[0]); }});
+    add_case({"min", "all of [2, 3, 4]", {{{2, 3, 4}, 0, 0, distinct_values(24)}}, [](const Inputs& v) { return min(v[0]); }, true});
+    for (bool keepdim : {false, true})
+        add_case({"min", std::string("[2, 3, 4] over axis 1") + (keepdim ? ", keepdim" : ""), {{{2, 3, 4}, 0, 0, distinct_values(24)}},
+                  [=](const Inputs& v) { return min(v[0], 1, keepdim); }, true});
+    add_case({"var", "[3, 4] over axis 1, unbiased", {{{3, 4}}}, [](const Inputs& v) { return var(v[0], 1); }, true});
+    add_case({"var", "[2, 3, 4] over axis 0, biased, keepdim", {{{2, 3, 4}}}, [](const Inputs& v) { return var(v[0], 0, false, true); }, true});
+    add_case({"stddev", "[3, 4] over axis -1, unbiased", {{{3, 4}}}, [](const Inputs& v) { return stddev(v[0], -1); }, true});
     for (int axis : {0, 1, 2, -1})
         for (bool keepdim : {false, true}) {
             const std::string text = "[2, 3, 4] over axis " + std::to_string(axis) + (keepdim ? ", keepdim" : "");

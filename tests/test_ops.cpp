@@ -264,6 +264,19 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(linear_algebra)
 
+// min, var and std as PyTorch's: var unbiased by default (/ (n − 1)), NaN for one element.
+BOOST_AUTO_TEST_CASE(min_var_std_values) {
+    Tensor x = Tensor::from_vector(std::vector<double>{1, 2, 3, 4, 8, -1}, {2, 3});
+    BOOST_CHECK_EQUAL(min(x).item(), -1.0);
+    check_values(min(x, 1), {1, -1});
+    check_values(var(Tensor::from_vector(std::vector<double>{1, 2, 3, 4}, {1, 4}), 1), {5.0 / 3.0});
+    check_values(var(Tensor::from_vector(std::vector<double>{1, 2, 3, 4}, {1, 4}), 1, false), {1.25});
+    check_values(stddev(Tensor::from_vector(std::vector<double>{1, 2, 3, 4}, {1, 4}), 1, false), {std::sqrt(1.25)});
+    BOOST_CHECK(std::isnan(var(Tensor::ones({1, 1}, DType::Float64), 1).item()));
+    TAPEGRAD_CHECK_ERROR(min(Tensor::zeros({2, 0}), 1), "min", "empty", "[2, 0]");
+    TAPEGRAD_CHECK_ERROR(var(Tensor::zeros({2, 3}), 2), "var", "axis 2");
+}
+
 BOOST_AUTO_TEST_CASE(matmul_values) {
     Tensor a = Tensor::from_vector(std::vector<double>{1, 2, 3, 4, 5, 6}, {2, 3});
     Tensor b = Tensor::from_vector(std::vector<double>{7, 8, 9, 10, 11, 12}, {3, 2});
