@@ -217,9 +217,33 @@ struct BceWithLogits {
     }
 };
 
+// Comparisons: 1 where the relation holds, else 0, in the operands' dtype (tapegrad has no bool
+// dtype). A step function: its gradient is 0 almost everywhere, so none flows through it.
+struct Greater {
+    static constexpr const char* name = "gt";
+    static constexpr const char* formula = "dL/da += 0;  dL/db += 0";
+    template <typename T> TG_HD static T value(T a, T b) { return a > b ? T(1) : T(0); }
+    template <typename T> TG_HD static T derivative(int, T, T) { return T(0); }
+};
+
+struct Less {
+    static constexpr const char* name = "lt";
+    static constexpr const char* formula = "dL/da += 0;  dL/db += 0";
+    template <typename T> TG_HD static T value(T a, T b) { return a < b ? T(1) : T(0); }
+    template <typename T> TG_HD static T derivative(int, T, T) { return T(0); }
+};
+
+struct Equal {
+    static constexpr const char* name = "eq";
+    static constexpr const char* formula = "dL/da += 0;  dL/db += 0";
+    template <typename T> TG_HD static T value(T a, T b) { return a == b ? T(1) : T(0); }
+    template <typename T> TG_HD static T derivative(int, T, T) { return T(0); }
+};
+
 }  // namespace rules
 
-using BinaryRules = RuleList<rules::Add, rules::Sub, rules::Mul, rules::Div, rules::BceWithLogits>;
+using BinaryRules = RuleList<rules::Add, rules::Sub, rules::Mul, rules::Div, rules::BceWithLogits, rules::Greater,
+                             rules::Less, rules::Equal>;
 static_assert(BinaryRules::names_unique(), "two binary rules share a name");
 
 // An elementwise op's id, handed to the kernels: its rule's position in UnaryRules or BinaryRules.

@@ -74,6 +74,23 @@ Tensor addcmul(const Tensor& a, const Tensor& b, const Tensor& c) {
     return y;
 }
 
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+    check_same_dtype_device("where", {condition, a, b});
+    return addcmul(b, condition, a - b);
+}
+
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+    check_floating("masked_fill", x);
+    return where(mask, Tensor::full({}, value, x.dtype(), x.device()), x);
+}
+
+Tensor clamp(const Tensor& x, double low, double high) {
+    check_floating("clamp", x);
+    if (!(low <= high)) fail("clamp", "low = {} is above high = {} (expected low <= high)", low, high);
+    const Tensor lo = Tensor::full({}, low, x.dtype(), x.device()), hi = Tensor::full({}, high, x.dtype(), x.device());
+    return masked_fill(masked_fill(x, lt(x, lo), low), gt(x, hi), high);
+}
+
 Tensor operator-(const Tensor& x) { return neg(x); }
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }

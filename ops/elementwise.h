@@ -38,6 +38,21 @@ inline Tensor bce_with_logits_elementwise(const Tensor& logits, const Tensor& ta
 
 Tensor addcmul(const Tensor& a, const Tensor& b, const Tensor& c);  // a + b * c (torch.addcmul), one op
 
+// Comparisons, broadcast: 1 where the relation holds, else 0, in the operands' dtype; no gradient
+// flows through them (a step's derivative is 0).
+inline Tensor gt(const Tensor& a, const Tensor& b) { return binary(binary_op<rules::Greater>, a, b); }  // a > b
+inline Tensor lt(const Tensor& a, const Tensor& b) { return binary(binary_op<rules::Less>, a, b); }     // a < b
+inline Tensor eq(const Tensor& a, const Tensor& b) { return binary(binary_op<rules::Equal>, a, b); }    // a == b
+
+// condition ? a : b elementwise, broadcast, with condition 1 or 0 (a comparison's result):
+// b + condition ⊙ (a − b), so dL/da = dL/dy ⊙ condition and dL/db = dL/dy ⊙ (1 − condition).
+// (An infinite or NaN value in the branch not taken still reaches the result: 0 ⊙ inf is NaN.)
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
+// x with `value` where mask is 1 (torch.masked_fill): where(mask, value, x).
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
+// x limited to [low, high] (torch.clamp): the gradient is 1 inside, bounds included, 0 outside.
+Tensor clamp(const Tensor& x, double low, double high);
+
 Tensor operator-(const Tensor& x);
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);

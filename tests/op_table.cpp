@@ -47,6 +47,9 @@ constexpr BinaryEntry binary_entries[] = {
     {"mul", [](const Tensor& a, const Tensor& b) { return a * b; }, -1, 1, 0.5, 1.5},
     {"div", [](const Tensor& a, const Tensor& b) { return a / b; }, -1, 1, 0.5, 1.5},
     {"bce_with_logits", [](const Tensor& a, const Tensor& b) { return bce_with_logits_elementwise(a, b); }, -3, 3, 0, 1},
+    {"gt", [](const Tensor& a, const Tensor& b) { return gt(a, b); }, -1, 1, 0.5, 1.5},
+    {"lt", [](const Tensor& a, const Tensor& b) { return lt(a, b); }, -1, 1, 0.5, 1.5},
+    {"eq", [](const Tensor& a, const Tensor& b) { return eq(a, b); }, -1, 1, 0.5, 1.5},
 };
 
 // A rule added to UnaryRules or BinaryRules without an entry here fails to build; the test
@@ -114,6 +117,12 @@ std::vector<OpCase> build_table() {
     for (const auto& shapes : addcmul_shapes)
         add_case({"addcmul", shapes_text(shapes), {{shapes[0]}, {shapes[1]}, {shapes[2]}},
                  [](const Inputs& v) { return addcmul(v[0], v[1], v[2]); }});
+    add_case({"where", "condition [2, 3] of 0 and 1, a [2, 3], b [3] broadcast", {{{2, 3}, 0, 0, {1, 0, 0, 1, 1, 0}}, {{2, 3}}, {{3}}},
+              [](const Inputs& v) { return where(v[0], v[1], v[2]); }, true});
+    add_case({"masked_fill", "x [2, 3], mask [3] broadcast", {{{2, 3}}, {{3}, 0, 0, {0, 1, 0}}},
+              [](const Inputs& v) { return masked_fill(v[0], v[1], -0.5); }, true});
+    add_case({"clamp", "to [-0.5, 0.5], values 0.1 or more from the bounds", {{{2, 3}, 0, 0, {-1.5, 0.3, 0.9, -0.2, 0.0, -0.7}}},
+              [](const Inputs& v) { return clamp(v[0], -0.5, 0.5); }, true});
     add_case({"addcmul", "one tensor thrice", {{{2, 3}}}, [](const Inputs& v) { return addcmul(v[0], v[0], v[0]); }});
 
     // ---- ops/reduce.h ----
@@ -269,6 +278,7 @@ const std::vector<FunctionElsewhere>& functions_elsewhere() {
         {"argmax", "not differentiable: records nothing (test_ops' reduction_values)"},
         {"unary", "runs a rule of UnaryRules: the cases of each rule go by the rule's name"},
         {"binary", "runs a rule of BinaryRules: the cases of each rule go by the rule's name"},
+        {"one_hot", "not differentiable, of int64 indices: values and errors in test_ops' one_hot_values"},
         {"empty_like", "not an op: the uninitialised output buffer an op writes into (ops/op_utils.h, for writing ops)"},
     };
     return list;

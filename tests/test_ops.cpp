@@ -277,6 +277,29 @@ BOOST_AUTO_TEST_CASE(min_var_std_values) {
     TAPEGRAD_CHECK_ERROR(var(Tensor::zeros({2, 3}), 2), "var", "axis 2");
 }
 
+// Comparisons, where, masked_fill, clamp and one_hot as PyTorch's (comparisons give 0/1 in the
+// operands' dtype: tapegrad has no bool dtype).
+BOOST_AUTO_TEST_CASE(comparison_where_clamp_one_hot_values) {
+    Tensor a = Tensor::from_vector(std::vector<double>{1, 2, 3}, {3}), b = Tensor::from_vector(std::vector<double>{2, 2, 2}, {3});
+    check_values(gt(a, b), {0, 0, 1});
+    check_values(lt(a, b), {1, 0, 0});
+    check_values(eq(a, b), {0, 1, 0});
+    check_values(where(gt(a, b), a, b), {2, 2, 3});
+    check_values(masked_fill(a, eq(a, b), -1.0), {1, -1, 3});
+    Tensor x = Tensor::from_vector(std::vector<double>{-2, -0.5, 0, 0.5, 2}, {5}).set_requires_grad();
+    Tensor y = clamp(x, -0.5, 0.5);
+    check_values(y, {-0.5, -0.5, 0, 0.5, 0.5});
+    backward(sum(y));
+    check_values(x.grad(), {0, 1, 1, 1, 0});  // 1 inside, bounds included
+    TAPEGRAD_CHECK_ERROR(clamp(x, 1.0, -1.0), "clamp", "low = 1", "high = -1");
+
+    Tensor hot = one_hot(Tensor::from_vector(std::vector<int64_t>{2, 0}, {2}), 3, DType::Float64);
+    BOOST_CHECK(hot.shape() == (Shape{2, 3}));
+    check_values(hot, {0, 0, 1, 1, 0, 0});
+    TAPEGRAD_CHECK_ERROR(one_hot(Tensor::from_vector(std::vector<int64_t>{3}, {1}), 3), "one_hot", "index 3", "< 3");
+    TAPEGRAD_CHECK_ERROR(one_hot(Tensor::from_vector(std::vector<int64_t>{0}, {1}), 0), "one_hot", "classes = 0");
+}
+
 BOOST_AUTO_TEST_CASE(matmul_values) {
     Tensor a = Tensor::from_vector(std::vector<double>{1, 2, 3, 4, 5, 6}, {2, 3});
     Tensor b = Tensor::from_vector(std::vector<double>{7, 8, 9, 10, 11, 12}, {3, 2});
