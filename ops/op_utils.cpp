@@ -2,12 +2,16 @@
 
 namespace tapegrad {
 
+namespace {
+// Input i of `op` is defined, or the error that says which input is not.
+void check_defined_at(const char* op, const Tensor& x, size_t i) {
+    if (!x.defined()) fail(op, "input {} is an undefined (default-constructed) Tensor", i);
+}
+}  // namespace
+
 void check_defined(const char* op, std::initializer_list<std::reference_wrapper<const Tensor>> inputs) {
     size_t i = 0;
-    for (const Tensor& x : inputs) {
-        if (!x.defined()) fail(op, "input {} is an undefined (default-constructed) Tensor", i);
-        ++i;
-    }
+    for (const Tensor& x : inputs) check_defined_at(op, x, i++);
 }
 
 void check_floating(const char* op, const Tensor& x) {
@@ -16,8 +20,7 @@ void check_floating(const char* op, const Tensor& x) {
 }
 
 void check_same_dtype_device(const char* op, const std::vector<Tensor>& tensors) {
-    for (size_t i = 0; i < tensors.size(); ++i)
-        if (!tensors[i].defined()) fail(op, "input {} is an undefined (default-constructed) Tensor", i);
+    for (size_t i = 0; i < tensors.size(); ++i) check_defined_at(op, tensors[i], i);
     for (size_t i = 1; i < tensors.size(); ++i) {
         if (tensors[i].device() != tensors[0].device())
             fail(op, "inputs are on different devices: input 0 is {}, input {} is {} (move them with to(device))",
