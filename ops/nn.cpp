@@ -48,14 +48,14 @@ Tensor one_hot(const Tensor& indices, int64_t classes, DType dtype) {
     check_defined("one_hot", {indices});
     if (classes < 1) fail("one_hot", "classes = {} (expected classes >= 1)", classes);
     if (!is_floating(dtype)) fail("one_hot", "dtype {} (expected float32 or float64)", to_string(dtype));
-    std::vector<double> identity(size_t(classes * classes), 0.0);  // row c is class c's one-hot vector
-    for (int64_t c = 0; c < classes; ++c) identity[size_t(c * classes + c)] = 1.0;
-    const Tensor rows = to(Tensor::from_values(identity, {classes, classes}, dtype), indices.device());
-    check_indices("one_hot", indices, classes, rows);
+    check_indices("one_hot", indices, classes, indices);
+    // Built on the host, the size of the result (not a [classes, classes] table to gather from).
+    const std::vector<int64_t> ids = indices.to_vector<int64_t>();
+    std::vector<double> values(ids.size() * size_t(classes), 0.0);
+    for (size_t i = 0; i < ids.size(); ++i) values[i * size_t(classes) + size_t(ids[i])] = 1.0;
     Shape shape = indices.shape();
     shape.push_back(classes);
-    NoGrad no_grad;
-    return reshape(index_select(rows, 0, reshape(indices, {indices.numel()})), shape);
+    return to(Tensor::from_values(values, shape, dtype), indices.device());
 }
 
 Tensor bce_with_logits(const Tensor& logits, const Tensor& targets) {
