@@ -1,8 +1,8 @@
-#include "autograd/anomaly.h"
+#include "anomaly.h"
 
 #include <cmath>
 
-#include "core/error.h"
+#include "../core/error.h"
 
 namespace tapegrad {
 

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <string>
 
-#include "autograd/tape.h"
+#include "tape.h"
 
 namespace tapegrad {
 

@@ -1,9 +1,9 @@
-#include "autograd/dot_export.h"
+#include "dot_export.h"
 
 #include <map>
 #include <unordered_map>
 
-#include "autograd/tape_print.h"
+#include "tape_print.h"
 
 namespace tapegrad {
 

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/tape.h"
+#include "tape.h"
 
 namespace tapegrad {
 

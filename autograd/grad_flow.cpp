@@ -1,12 +1,12 @@
-#include "autograd/grad_flow.h"
+#include "grad_flow.h"
 
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
 
-#include "autograd/dot_export.h"
-#include "core/error.h"
+#include "dot_export.h"
+#include "../core/error.h"
 
 namespace tapegrad {
 

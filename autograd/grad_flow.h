@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tape.h"
+#include "tape.h"
 
 namespace tapegrad {
 

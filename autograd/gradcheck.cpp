@@ -1,9 +1,9 @@
-#include "autograd/gradcheck.h"
+#include "gradcheck.h"
 
 #include <cmath>
 
-#include "autograd/tape.h"
-#include "core/backend.h"
+#include "tape.h"
+#include "../core/backend.h"
 
 namespace tapegrad {
 

@@ -1,8 +1,8 @@
-#include "autograd/stepper.h"
+#include "stepper.h"
 
 #include <cctype>
 
-#include "core/error.h"
+#include "../core/error.h"
 
 namespace tapegrad {
 

@@ -1,10 +1,10 @@
-#include "autograd/tape.h"
+#include "tape.h"
 
 #include <unordered_map>
 
-#include "autograd/anomaly.h"
-#include "core/backend.h"
-#include "core/layout.h"
+#include "anomaly.h"
+#include "../core/backend.h"
+#include "../core/layout.h"
 
 namespace tapegrad {
 

@@ -1,4 +1,4 @@
-#include "autograd/tape_print.h"
+#include "tape_print.h"
 
 #include <algorithm>
 

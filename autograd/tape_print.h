@@ -9,7 +9,7 @@
 #pragma once
 #include <string>
 
-#include "autograd/tape.h"
+#include "tape.h"
 
 namespace tapegrad {
 

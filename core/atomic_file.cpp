@@ -1,4 +1,4 @@
-#include "core/atomic_file.h"
+#include "atomic_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "core/error.h"
+#include "error.h"
 
 namespace tapegrad {
 

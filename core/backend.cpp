@@ -1,4 +1,4 @@
-#include "core/backend.h"
+#include "backend.h"
 
 namespace tapegrad {
 

@@ -13,10 +13,10 @@
 #include <cstdint>
 #include <string>
 
-#include "core/device.h"
-#include "core/elementwise_math.h"
-#include "core/indexing.h"
-#include "core/tensor.h"
+#include "device.h"
+#include "elementwise_math.h"
+#include "indexing.h"
+#include "tensor.h"
 
 namespace tapegrad {
 

@@ -12,10 +12,10 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "core/dtype.h"
-#include "core/error.h"
-#include "core/hostdevice.h"
-#include "core/random.h"
+#include "dtype.h"
+#include "error.h"
+#include "hostdevice.h"
+#include "random.h"
 
 namespace tapegrad {
 

@@ -8,7 +8,7 @@
 #pragma once
 #include <cstdint>
 
-#include "core/hostdevice.h"
+#include "hostdevice.h"
 
 namespace tapegrad {
 

@@ -1,4 +1,4 @@
-#include "core/layout.h"
+#include "layout.h"
 
 namespace tapegrad {
 

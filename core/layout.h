@@ -3,9 +3,9 @@
 #pragma once
 #include <vector>
 
-#include "core/backend.h"
-#include "core/indexing.h"
-#include "core/tensor.h"
+#include "backend.h"
+#include "indexing.h"
+#include "tensor.h"
 
 namespace tapegrad {
 

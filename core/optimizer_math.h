@@ -2,8 +2,8 @@
 #pragma once
 #include <cmath>
 
-#include "core/backend.h"
-#include "core/hostdevice.h"
+#include "backend.h"
+#include "hostdevice.h"
 
 namespace tapegrad {
 

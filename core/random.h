@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "core/hostdevice.h"
+#include "hostdevice.h"
 
 namespace tapegrad {
 

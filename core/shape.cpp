@@ -1,6 +1,6 @@
-#include "core/shape.h"
+#include "shape.h"
 
-#include "core/error.h"
+#include "error.h"
 
 namespace tapegrad {
 

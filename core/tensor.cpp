@@ -1,10 +1,10 @@
-#include "core/tensor.h"
+#include "tensor.h"
 
 #include <algorithm>
 #include <cmath>
 #include <ostream>
 
-#include "core/backend.h"
+#include "backend.h"
 
 namespace tapegrad {
 

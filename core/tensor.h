@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "core/device.h"
-#include "core/dtype.h"
-#include "core/error.h"
-#include "core/random.h"
-#include "core/shape.h"
+#include "device.h"
+#include "dtype.h"
+#include "error.h"
+#include "random.h"
+#include "shape.h"
 
 namespace tapegrad {
 

@@ -1,4 +1,4 @@
-#include "cpu/blas_info.h"
+#include "blas_info.h"
 
 #include <cblas.h>
 #include <libxsmm.h>
@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "cpu/cpu_gemm.h"
-#include "cpu/cpu_threads.h"
+#include "cpu_gemm.h"
+#include "cpu_threads.h"
 
 extern "C" char* openblas_get_corename(void);
 

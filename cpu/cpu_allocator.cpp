@@ -1,4 +1,4 @@
-#include "cpu/cpu_allocator.h"
+#include "cpu_allocator.h"
 
 #include <unistd.h>
 
@@ -7,7 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/error.h"
+#include "../core/error.h"
 
 namespace tapegrad {
 

@@ -9,14 +9,14 @@
 #include <cstring>
 #include <vector>
 
-#include "core/backend.h"
-#include "cpu/cpu_allocator.h"
-#include "core/elementwise_math.h"
-#include "core/layout.h"
-#include "core/optimizer_math.h"
-#include "cpu/cpu_gemm.h"
-#include "cpu/cpu_threads.h"
-#include "cpu/vector_math.h"
+#include "../core/backend.h"
+#include "cpu_allocator.h"
+#include "../core/elementwise_math.h"
+#include "../core/layout.h"
+#include "../core/optimizer_math.h"
+#include "cpu_gemm.h"
+#include "cpu_threads.h"
+#include "vector_math.h"
 
 namespace tapegrad {
 namespace {

@@ -1,4 +1,4 @@
-#include "cpu/cpu_gemm.h"
+#include "cpu_gemm.h"
 
 #include <cblas.h>
 #include <libxsmm.h>
@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "cpu/cpu_threads.h"
+#include "cpu_threads.h"
 
 extern "C" char* openblas_get_corename(void);
 extern "C" void openblas_set_num_threads(int);

@@ -1,4 +1,4 @@
-#include "cpu/cpu_threads.h"
+#include "cpu_threads.h"
 
 #include <sched.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 
 #include <fmt/format.h>
 
-#include "core/error.h"
+#include "../core/error.h"
 
 namespace tapegrad {
 

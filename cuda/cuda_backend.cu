@@ -8,13 +8,13 @@
 // strided_offset), which the CPU tests exercise with emulated block and thread indices.
 #include <algorithm>
 
-#include "core/backend.h"
-#include "cuda/check.h"
-#include "cuda/device_memory.h"
-#include "cuda/gemm.h"
-#include "core/elementwise_math.h"
-#include "core/layout.h"
-#include "core/optimizer_math.h"
+#include "../core/backend.h"
+#include "check.h"
+#include "device_memory.h"
+#include "gemm.h"
+#include "../core/elementwise_math.h"
+#include "../core/layout.h"
+#include "../core/optimizer_math.h"
 
 namespace tapegrad {
 namespace {

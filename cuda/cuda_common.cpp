@@ -1,7 +1,7 @@
 // Host code of the CUDA API shared by CPU-only and CUDA builds.
 #include <fmt/format.h>
 
-#include "cuda/cuda.h"
+#include "cuda.h"
 
 namespace tapegrad::cuda {
 

@@ -1,7 +1,7 @@
 // The CUDA API in a build without CUDA support: no devices, and a clear error for anything else.
 #ifndef TAPEGRAD_CUDA
-#include "core/error.h"
-#include "cuda/cuda.h"
+#include "../core/error.h"
+#include "cuda.h"
 
 namespace tapegrad::cuda {
 

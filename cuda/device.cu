@@ -5,10 +5,10 @@
 #include <mutex>
 #include <vector>
 
-#include "core/error.h"
-#include "cuda/check.h"
-#include "cuda/cuda.h"
-#include "cuda/device_memory.h"
+#include "../core/error.h"
+#include "check.h"
+#include "cuda.h"
+#include "device_memory.h"
 
 namespace tapegrad::cuda {
 

@@ -12,9 +12,9 @@
 #include <mutex>
 #include <vector>
 
-#include "core/backend.h"
-#include "cuda/check.h"
-#include "cuda/gemm.h"
+#include "../core/backend.h"
+#include "check.h"
+#include "gemm.h"
 
 namespace tapegrad::cuda {
 

@@ -1,9 +1,9 @@
-#include "data/big_uint.h"
+#include "big_uint.h"
 
 #include <algorithm>
 
-#include "core/error.h"
-#include "data/random_draws.h"
+#include "../core/error.h"
+#include "random_draws.h"
 
 namespace tapegrad::data {
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/random.h"
+#include "../core/random.h"
 
 namespace tapegrad::data {
 

@@ -1,10 +1,10 @@
-#include "data/formal_tasks.h"
+#include "formal_tasks.h"
 
 #include <algorithm>
 
-#include "core/error.h"
-#include "data/big_uint.h"
-#include "data/random_draws.h"
+#include "../core/error.h"
+#include "big_uint.h"
+#include "random_draws.h"
 
 namespace tapegrad::data {
 

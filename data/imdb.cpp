@@ -1,4 +1,4 @@
-#include "data/imdb.h"
+#include "imdb.h"
 
 #include <zlib.h>
 
@@ -11,8 +11,8 @@
 #include <fstream>
 #include <functional>
 
-#include "core/error.h"
-#include "data/random_draws.h"
+#include "../core/error.h"
+#include "random_draws.h"
 
 namespace tapegrad::data {
 

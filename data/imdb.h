@@ -21,8 +21,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/random.h"
-#include "core/tensor.h"
+#include "../core/random.h"
+#include "../core/tensor.h"
 
 namespace tapegrad::data {
 

@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/error.h"
-#include "core/random.h"
+#include "../core/error.h"
+#include "../core/random.h"
 
 namespace tapegrad::data {
 

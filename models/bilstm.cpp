@@ -1,7 +1,7 @@
-#include "models/bilstm.h"
+#include "bilstm.h"
 
-#include "autograd/tape.h"
-#include "ops/shape_ops.h"
+#include "../autograd/tape.h"
+#include "../ops/shape_ops.h"
 
 namespace tapegrad {
 

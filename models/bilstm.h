@@ -10,8 +10,8 @@
 #include <memory>
 #include <vector>
 
-#include "core/random.h"
-#include "models/lstm.h"
+#include "../core/random.h"
+#include "lstm.h"
 
 namespace tapegrad {
 

@@ -1,4 +1,4 @@
-#include "models/checkpoint.h"
+#include "checkpoint.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -8,9 +8,9 @@
 #include <set>
 #include <tuple>
 
-#include "autograd/tape.h"
-#include "core/atomic_file.h"
-#include "ops/shape_ops.h"
+#include "../autograd/tape.h"
+#include "../core/atomic_file.h"
+#include "../ops/shape_ops.h"
 
 namespace tapegrad {
 

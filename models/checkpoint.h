@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "models/module.h"
-#include "models/optim.h"
+#include "module.h"
+#include "optim.h"
 
 namespace tapegrad {
 

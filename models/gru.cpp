@@ -1,9 +1,9 @@
-#include "models/gru.h"
+#include "gru.h"
 
-#include "autograd/tape.h"
-#include "ops/elementwise.h"
-#include "ops/linalg.h"
-#include "ops/shape_ops.h"
+#include "../autograd/tape.h"
+#include "../ops/elementwise.h"
+#include "../ops/linalg.h"
+#include "../ops/shape_ops.h"
 
 namespace tapegrad {
 

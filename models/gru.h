@@ -5,8 +5,8 @@
 #pragma once
 #include <vector>
 
-#include "core/random.h"
-#include "models/recurrent_cell.h"
+#include "../core/random.h"
+#include "recurrent_cell.h"
 
 namespace tapegrad {
 

@@ -1,4 +1,4 @@
-#include "models/init.h"
+#include "init.h"
 
 #include <cmath>
 

@@ -1,7 +1,7 @@
 // Parameter initialisers. Each returns a fresh float32 CPU tensor drawn from `gen`.
 #pragma once
-#include "core/random.h"
-#include "core/tensor.h"
+#include "../core/random.h"
+#include "../core/tensor.h"
 
 namespace tapegrad {
 

@@ -1,13 +1,13 @@
-#include "models/layers.h"
+#include "layers.h"
 
 #include <cmath>
 
-#include "models/init.h"
-#include "ops/elementwise.h"
-#include "ops/linalg.h"
-#include "ops/nn.h"
-#include "ops/reduce.h"
-#include "ops/shape_ops.h"
+#include "init.h"
+#include "../ops/elementwise.h"
+#include "../ops/linalg.h"
+#include "../ops/nn.h"
+#include "../ops/reduce.h"
+#include "../ops/shape_ops.h"
 
 namespace tapegrad {
 

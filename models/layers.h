@@ -1,8 +1,8 @@
 // The basic layers: Linear, Embedding, LayerNorm, Dropout. Each is a Module holding its
 // parameters; forward() composes primitive ops, so every step lands on the tape.
 #pragma once
-#include "core/random.h"
-#include "models/module.h"
+#include "../core/random.h"
+#include "module.h"
 
 namespace tapegrad {
 

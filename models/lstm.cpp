@@ -1,9 +1,9 @@
-#include "models/lstm.h"
+#include "lstm.h"
 
-#include "autograd/tape.h"
-#include "ops/elementwise.h"
-#include "ops/linalg.h"
-#include "ops/shape_ops.h"
+#include "../autograd/tape.h"
+#include "../ops/elementwise.h"
+#include "../ops/linalg.h"
+#include "../ops/shape_ops.h"
 
 namespace tapegrad {
 

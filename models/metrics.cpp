@@ -1,8 +1,8 @@
-#include "models/metrics.h"
+#include "metrics.h"
 
 #include <limits>
 
-#include "ops/reduce.h"
+#include "../ops/reduce.h"
 
 namespace tapegrad {
 

@@ -1,6 +1,6 @@
 // Metrics read on the host (a double, not a tensor): nothing is recorded.
 #pragma once
-#include "core/tensor.h"
+#include "../core/tensor.h"
 
 namespace tapegrad {
 

@@ -1,9 +1,9 @@
-#include "models/module.h"
+#include "module.h"
 
 #include <fmt/format.h>
 
-#include "autograd/tape.h"
-#include "ops/shape_ops.h"
+#include "../autograd/tape.h"
+#include "../ops/shape_ops.h"
 
 namespace tapegrad {
 

@@ -1,11 +1,11 @@
-#include "models/optim.h"
+#include "optim.h"
 
 #include <cmath>
 
-#include "autograd/tape.h"
-#include "ops/elementwise.h"
-#include "ops/reduce.h"
-#include "ops/shape_ops.h"
+#include "../autograd/tape.h"
+#include "../ops/elementwise.h"
+#include "../ops/reduce.h"
+#include "../ops/shape_ops.h"
 
 namespace tapegrad {
 

@@ -6,8 +6,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/backend.h"
-#include "core/tensor.h"
+#include "../core/backend.h"
+#include "../core/tensor.h"
 
 namespace tapegrad {
 

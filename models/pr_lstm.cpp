@@ -1,14 +1,14 @@
-#include "models/pr_lstm.h"
+#include "pr_lstm.h"
 
 #include <cmath>
 #include <map>
 
-#include "autograd/tape.h"
-#include "models/init.h"
-#include "models/lstm.h"
-#include "ops/elementwise.h"
-#include "ops/linalg.h"
-#include "ops/shape_ops.h"
+#include "../autograd/tape.h"
+#include "init.h"
+#include "lstm.h"
+#include "../ops/elementwise.h"
+#include "../ops/linalg.h"
+#include "../ops/shape_ops.h"
 
 namespace tapegrad {
 

@@ -27,9 +27,9 @@
 #include <memory>
 #include <vector>
 
-#include "core/random.h"
-#include "models/layers.h"
-#include "models/schedule.h"
+#include "../core/random.h"
+#include "layers.h"
+#include "schedule.h"
 
 namespace tapegrad {
 

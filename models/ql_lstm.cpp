@@ -1,13 +1,13 @@
-#include "models/ql_lstm.h"
+#include "ql_lstm.h"
 
 #include <cmath>
 
-#include "autograd/tape.h"
-#include "models/init.h"
-#include "ops/elementwise.h"
-#include "ops/linalg.h"
-#include "ops/reduce.h"
-#include "ops/shape_ops.h"
+#include "../autograd/tape.h"
+#include "init.h"
+#include "../ops/elementwise.h"
+#include "../ops/linalg.h"
+#include "../ops/reduce.h"
+#include "../ops/shape_ops.h"
 
 namespace tapegrad {
 

@@ -21,8 +21,8 @@
 #pragma once
 #include <memory>
 
-#include "core/random.h"
-#include "models/lstm.h"
+#include "../core/random.h"
+#include "lstm.h"
 
 namespace tapegrad {
 

@@ -1,6 +1,6 @@
-#include "models/recurrent.h"
+#include "recurrent.h"
 
-#include "autograd/tape.h"
+#include "../autograd/tape.h"
 
 namespace tapegrad {
 

@@ -6,12 +6,12 @@
 #include <memory>
 #include <vector>
 
-#include "core/random.h"
-#include "models/bilstm.h"
-#include "models/gru.h"
-#include "models/lstm.h"
-#include "models/recurrent_cell.h"
-#include "models/rnn.h"
+#include "../core/random.h"
+#include "bilstm.h"
+#include "gru.h"
+#include "lstm.h"
+#include "recurrent_cell.h"
+#include "rnn.h"
 
 namespace tapegrad {
 

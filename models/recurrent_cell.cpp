@@ -1,12 +1,12 @@
-#include "models/recurrent_cell.h"
+#include "recurrent_cell.h"
 
 #include <cmath>
 #include <optional>
 
-#include "autograd/tape.h"
-#include "models/init.h"
-#include "ops/elementwise.h"
-#include "ops/shape_ops.h"
+#include "../autograd/tape.h"
+#include "init.h"
+#include "../ops/elementwise.h"
+#include "../ops/shape_ops.h"
 
 namespace tapegrad {
 

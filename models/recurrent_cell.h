@@ -10,11 +10,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/random.h"
-#include "models/module.h"
-#include "models/recurrent_linear.h"
-#include "models/schedule.h"
-#include "models/sequence_lengths.h"
+#include "../core/random.h"
+#include "module.h"
+#include "recurrent_linear.h"
+#include "schedule.h"
+#include "sequence_lengths.h"
 
 namespace tapegrad {
 

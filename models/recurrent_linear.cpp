@@ -1,7 +1,7 @@
-#include "models/recurrent_linear.h"
+#include "recurrent_linear.h"
 
-#include "autograd/tape.h"
-#include "ops/op_utils.h"
+#include "../autograd/tape.h"
+#include "../ops/op_utils.h"
 
 namespace tapegrad {
 

@@ -2,7 +2,7 @@
 #pragma once
 #include <memory>
 
-#include "core/tensor.h"
+#include "../core/tensor.h"
 
 namespace tapegrad {
 

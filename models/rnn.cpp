@@ -1,8 +1,8 @@
-#include "models/rnn.h"
+#include "rnn.h"
 
-#include "autograd/tape.h"
-#include "ops/elementwise.h"
-#include "ops/linalg.h"
+#include "../autograd/tape.h"
+#include "../ops/elementwise.h"
+#include "../ops/linalg.h"
 
 namespace tapegrad {
 

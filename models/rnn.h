@@ -1,7 +1,7 @@
 // The Elman RNN (PyTorch's nn.RNN, tanh):  h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
 #pragma once
-#include "core/random.h"
-#include "models/recurrent_cell.h"
+#include "../core/random.h"
+#include "recurrent_cell.h"
 
 namespace tapegrad {
 

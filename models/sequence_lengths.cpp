@@ -1,6 +1,6 @@
-#include "models/sequence_lengths.h"
+#include "sequence_lengths.h"
 
-#include "core/error.h"
+#include "../core/error.h"
 
 namespace tapegrad {
 

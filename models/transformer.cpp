@@ -1,13 +1,13 @@
-#include "models/transformer.h"
+#include "transformer.h"
 
 #include <cmath>
 
-#include "autograd/tape.h"
-#include "ops/elementwise.h"
-#include "ops/linalg.h"
-#include "ops/nn.h"
-#include "models/sequence_lengths.h"
-#include "ops/shape_ops.h"
+#include "../autograd/tape.h"
+#include "../ops/elementwise.h"
+#include "../ops/linalg.h"
+#include "../ops/nn.h"
+#include "sequence_lengths.h"
+#include "../ops/shape_ops.h"
 
 namespace tapegrad {
 

@@ -9,8 +9,8 @@
 #include <memory>
 #include <vector>
 
-#include "core/random.h"
-#include "models/layers.h"
+#include "../core/random.h"
+#include "layers.h"
 
 namespace tapegrad {
 

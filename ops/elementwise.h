@@ -4,8 +4,8 @@
 // Each op's math (value, derivative and the formula its record prints) is its rule in
 // core/elementwise_math.h; unary() and binary() run a rule's kernels and record it.
 #pragma once
-#include "core/backend.h"
-#include "core/tensor.h"
+#include "../core/backend.h"
+#include "../core/tensor.h"
 
 namespace tapegrad {
 

@@ -1,7 +1,7 @@
-#include "ops/linalg.h"
+#include "linalg.h"
 
-#include "autograd/tape.h"
-#include "ops/op_utils.h"
+#include "../autograd/tape.h"
+#include "op_utils.h"
 
 namespace tapegrad {
 

@@ -1,6 +1,6 @@
 // Matrix products, on OpenBLAS (CPU) or cuBLAS (CUDA).
 #pragma once
-#include "core/tensor.h"
+#include "../core/tensor.h"
 
 namespace tapegrad {
 

@@ -1,10 +1,10 @@
-#include "ops/nn.h"
+#include "nn.h"
 
-#include "autograd/tape.h"
-#include "ops/elementwise.h"
-#include "ops/op_utils.h"
-#include "ops/reduce.h"
-#include "ops/shape_ops.h"
+#include "../autograd/tape.h"
+#include "elementwise.h"
+#include "op_utils.h"
+#include "reduce.h"
+#include "shape_ops.h"
 
 namespace tapegrad {
 

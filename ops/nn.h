@@ -1,7 +1,7 @@
 // Neural-network ops: softmax family, losses, dropout.
 #pragma once
-#include "core/random.h"
-#include "core/tensor.h"
+#include "../core/random.h"
+#include "../core/tensor.h"
 
 namespace tapegrad {
 

@@ -1,4 +1,4 @@
-#include "ops/op_utils.h"
+#include "op_utils.h"
 
 namespace tapegrad {
 

@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tape.h"
-#include "core/backend.h"
-#include "core/layout.h"
-#include "core/tensor.h"
+#include "../autograd/tape.h"
+#include "../core/backend.h"
+#include "../core/layout.h"
+#include "../core/tensor.h"
 
 namespace tapegrad {
 

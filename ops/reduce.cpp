@@ -1,10 +1,10 @@
-#include "ops/reduce.h"
+#include "reduce.h"
 
 #include <limits>
 
-#include "autograd/tape.h"
-#include "ops/elementwise.h"
-#include "ops/op_utils.h"
+#include "../autograd/tape.h"
+#include "elementwise.h"
+#include "op_utils.h"
 
 namespace tapegrad {
 

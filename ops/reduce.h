@@ -1,6 +1,6 @@
 // Reductions over one axis or over all elements.
 #pragma once
-#include "core/tensor.h"
+#include "../core/tensor.h"
 
 namespace tapegrad {
 

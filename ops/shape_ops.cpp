@@ -1,12 +1,12 @@
-#include "ops/shape_ops.h"
+#include "shape_ops.h"
 
 #include <fmt/ranges.h>
 
 #include <algorithm>
 #include <numeric>
 
-#include "autograd/tape.h"
-#include "ops/op_utils.h"
+#include "../autograd/tape.h"
+#include "op_utils.h"
 
 namespace tapegrad {
 

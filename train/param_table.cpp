@@ -1,12 +1,12 @@
-#include "train/param_table.h"
+#include "param_table.h"
 
 #include <fmt/format.h>
 
 #include <functional>
 #include <vector>
 
-#include "models/ql_lstm.h"
-#include "models/recurrent.h"
+#include "../models/ql_lstm.h"
+#include "../models/recurrent.h"
 
 namespace tapegrad {
 

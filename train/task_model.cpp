@@ -1,11 +1,11 @@
-#include "train/task_model.h"
+#include "task_model.h"
 
-#include "core/error.h"
-#include "models/pr_lstm.h"
-#include "models/recurrent.h"
-#include "ops/elementwise.h"
-#include "ops/reduce.h"
-#include "ops/shape_ops.h"
+#include "../core/error.h"
+#include "../models/pr_lstm.h"
+#include "../models/recurrent.h"
+#include "../ops/elementwise.h"
+#include "../ops/reduce.h"
+#include "../ops/shape_ops.h"
 
 namespace tapegrad::train {
 

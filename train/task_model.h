@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "core/random.h"
-#include "models/layers.h"
-#include "models/ql_lstm.h"
-#include "models/transformer.h"
+#include "../core/random.h"
+#include "../models/layers.h"
+#include "../models/ql_lstm.h"
+#include "../models/transformer.h"
 
 namespace tapegrad::train {
 

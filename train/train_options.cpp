@@ -1,4 +1,4 @@
-#include "train/train_options.h"
+#include "train_options.h"
 
 #include <CLI/CLI.hpp>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "core/error.h"
+#include "../core/error.h"
 
 namespace tapegrad::train {
 

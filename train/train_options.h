@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "train/trainer.h"
+#include "trainer.h"
 
 namespace tapegrad::train {
 

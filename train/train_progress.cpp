@@ -1,4 +1,4 @@
-#include "train/train_progress.h"
+#include "train_progress.h"
 
 #include <chrono>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "train/trainer.h"
+#include "trainer.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -20,20 +20,20 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "autograd/tape.h"
-#include "core/error.h"
-#include "data/random_draws.h"
-#include "core/atomic_file.h"
-#include "models/metrics.h"
-#include "models/checkpoint.h"
-#include "models/optim.h"
-#include "cpu/blas_info.h"
-#include "cpu/cpu_gemm.h"
-#include "cpu/cpu_threads.h"
-#include "ops/nn.h"
-#include "ops/reduce.h"
-#include "ops/shape_ops.h"
-#include "train/train_progress.h"
+#include "../autograd/tape.h"
+#include "../core/error.h"
+#include "../data/random_draws.h"
+#include "../core/atomic_file.h"
+#include "../models/metrics.h"
+#include "../models/checkpoint.h"
+#include "../models/optim.h"
+#include "../cpu/blas_info.h"
+#include "../cpu/cpu_gemm.h"
+#include "../cpu/cpu_threads.h"
+#include "../ops/nn.h"
+#include "../ops/reduce.h"
+#include "../ops/shape_ops.h"
+#include "train_progress.h"
 
 namespace tapegrad::train {
 

@@ -29,10 +29,10 @@
 #include <string>
 #include <vector>
 
-#include "core/device.h"
-#include "data/formal_tasks.h"
-#include "data/imdb.h"
-#include "train/task_model.h"
+#include "../core/device.h"
+#include "../data/formal_tasks.h"
+#include "../data/imdb.h"
+#include "task_model.h"
 
 namespace tapegrad::train {
 
