@@ -10,7 +10,8 @@
 #             running CPU; ARCH=native for this CPU; ARCH=x86-64-v2 for CPUs without AVX2;
 #             ARCH=x86-64-v3 for AVX2 with the libraries capped at their AVX2 kernels too, so that
 #             an AVX-512 machine measures what an AVX2 machine runs
-# Targets: all (default), test, test-gpu, run, bench, fuzz, clean, info.
+#   PREFIX=/usr/local, DESTDIR=, LIBDIR=$(PREFIX)/lib: where `make install` puts tapegrad
+# Targets: all (default), test, test-gpu, run, bench, fuzz, install, uninstall, clean, info.
 
 CXX      ?= g++
 NPROC    := $(shell nproc 2>/dev/null || echo 2)
@@ -27,7 +28,6 @@ endif
 CUDA_SRCS := $(if $(USE_CUDA),$(wildcard cuda/*.cu),)
 ifneq ($(USE_CUDA),)
   CUDA_HOME   ?= $(patsubst %/bin/nvcc,%,$(NVCC_PATH))
-  CUDA_DEFS   := -DTAPEGRAD_CUDA=1
   CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas
   NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a))
 endif
@@ -37,9 +37,7 @@ ifeq ($(FUZZ),1)
   OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
            -Wno-pass-failed
   LDSAN := -fsanitize=address,undefined
-  # Built for baseline x86-64, so it needs no instruction-set check (and clang 14 would reject
-  # that file's x86-64-vN names). -Wno-pass-failed: clang at -O1 cannot follow every omp simd hint.
-  SKIP_SRCS := cpu/cpu_isa_check.cpp
+  # -Wno-pass-failed: clang at -O1 cannot follow every omp simd hint.
 else ifeq ($(SAN),1)
   BUILD := build-san
   OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -71,7 +69,7 @@ endif
 BLAS_LIBS := $(OPENBLAS_DIR)/libopenblas.so.0 -Wl,-rpath,$(OPENBLAS_DIR)
 # libxsmm (small matrix products, JIT-compiled for the running CPU): Debian ships it as a static
 # library; it calls BLAS only as a fallback.
-XSMM_LIBS := /usr/lib/libxsmm.a -ldl
+XSMM_LIBS := -l:libxsmm.a -ldl
 HAVE_XSMM := $(if $(wildcard /usr/include/libxsmm.h),yes,)
 # BLIS, only for bench/bench_gemm (the library comparison): its single-threaded build.
 BLIS_DIR := /usr/lib/x86_64-linux-gnu/blis-serial
@@ -92,14 +90,19 @@ MALLOC_LIBS := $(if $(SANITIZED),,$(if $(HAVE_JEMALLOC),-ljemalloc,))
 # No peeling of loop iterations to align a pointer: how many elements a vector loop peels off
 # would depend on where the allocator put the array, and those run through scalar code (another
 # sum order, scalar expf instead of libmvec's): results would change from run to run.
-CXXFLAGS := -std=c++17 $(OPT) -fno-math-errno --param=vect-max-peeling-for-alignment=0 -Wall -Wextra -fopenmp-simd -pthread -I. $(BLAS_CFLAGS) $(CUDA_DEFS) -DBOOST_TEST_DYN_LINK
-NVCCFLAGS := -std=c++17 -O3 -I. $(BLAS_CFLAGS) $(CUDA_DEFS) $(NVCC_GENCODE) --expt-relaxed-constexpr \
-             -Xcompiler -Wall
+# -fPIC: one set of objects makes both the static and the shared library; -fno-semantic-interposition
+# lets calls inside the shared library go straight to their function, as in the static one.
+CXXFLAGS := -std=c++17 $(OPT) -fPIC -fno-semantic-interposition -fno-math-errno --param=vect-max-peeling-for-alignment=0 -Wall -Wextra -fopenmp-simd -pthread -I. $(BLAS_CFLAGS) -DBOOST_TEST_DYN_LINK
+NVCCFLAGS := -std=c++17 -O3 -I. $(BLAS_CFLAGS) $(NVCC_GENCODE) --expt-relaxed-constexpr \
+             -Xcompiler -Wall -Xcompiler -fPIC
 # clang has no vectoriser parameter of that name, and would warn about it on every file.
 ifeq ($(FUZZ),1)
   CXXFLAGS := $(filter-out --param=%,$(CXXFLAGS))
 endif
-LDLIBS := $(XSMM_LIBS) $(BLAS_LIBS) $(FMT_LIBS) $(MALLOC_LIBS) $(CUDA_LIBS) -lz -pthread $(LDSAN)
+# What libtapegrad itself needs; a program adds jemalloc (not a library's choice to make for the
+# program it is linked into) and, with libtapegrad_cuda, CUDA's runtime and cuBLAS.
+LIB_DEPS := $(XSMM_LIBS) $(BLAS_LIBS) $(FMT_LIBS) -lz -pthread
+LDLIBS := $(LIB_DEPS) $(MALLOC_LIBS) $(CUDA_LIBS) $(LDSAN)
 
 # Objects depend on the compiler and its flags: a build after a change of them (a new ARCH, a
 # newer Makefile) recompiles everything instead of mixing objects of both.
@@ -111,23 +114,40 @@ ifneq ($(file <$(FLAGS_FILE)),$(BUILD_FLAGS))
 endif
 
 # ---- sources -----------------------------------------------------------------------------------
-LIB_SRCS  := $(filter-out $(SKIP_SRCS),$(wildcard core/*.cpp autograd/*.cpp ops/*.cpp cpu/*.cpp models/*.cpp train/*.cpp cuda/*.cpp data/*.cpp))
-LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o) $(CUDA_SRCS:%.cu=$(BUILD)/obj/%.cu.o)
-LIB       := $(BUILD)/libtapegrad.a
+# Two libraries, each static and shared: libtapegrad (everything but the CUDA kernels; needs no CUDA
+# library) and libtapegrad_cuda (cuda/*.cu: the CUDA backend, found by libtapegrad through a weak
+# symbol, cuda/runtime.h). A program linked with the static ones says -Wl,-u,tapegrad_cuda_runtime
+# to pull the CUDA backend in (CUDA_LINK); the installed tapegrad-cuda.pc says the same.
+comma     := ,
+VERSION   := 0.1.0
+SOVERSION := 0
+LIB_SRCS  := $(wildcard core/*.cpp autograd/*.cpp ops/*.cpp cpu/*.cpp models/*.cpp train/*.cpp cuda/*.cpp data/*.cpp)
+LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
+CUDA_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/obj/%.cu.o)
+LIBDIR_BUILD := $(BUILD)/lib
+LIB       := $(LIBDIR_BUILD)/libtapegrad.a
+SHLIB     := $(LIBDIR_BUILD)/libtapegrad.so.$(VERSION)
+CUDA_LIB  := $(if $(USE_CUDA),$(LIBDIR_BUILD)/libtapegrad_cuda.a,)
+CUDA_SHLIB := $(if $(USE_CUDA),$(LIBDIR_BUILD)/libtapegrad_cuda.so.$(VERSION),)
+LIBRARIES := $(LIB) $(SHLIB) $(CUDA_LIB) $(CUDA_SHLIB)
 TEST_SRCS := $(wildcard tests/test_*.cpp)
 TESTS     := $(TEST_SRCS:tests/%.cpp=$(BUILD)/tests/%)
 TEST_HELPER_OBJS := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out $(TEST_SRCS),$(wildcard tests/*.cpp)))
 EXAMPLES  := $(patsubst examples/%.cpp,$(BUILD)/examples/%,$(wildcard examples/*.cpp))
 BENCHES   := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(wildcard bench/*.cpp))
 FUZZERS   := $(patsubst fuzz/%.cpp,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.cpp))
-LINK_LIB  := -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
+CUDA_LINK := $(if $(USE_CUDA),-Wl$(comma)-u$(comma)tapegrad_cuda_runtime $(CUDA_LIB),)
+LINK_LIB  := $(CUDA_LINK) $(LIB)
+# The public headers: what tapegrad.h includes, and the trainer of tapegrad-train (train/).
+PUBLIC_HEADERS := tapegrad.h $(wildcard core/*.h autograd/*.h ops/*.h models/*.h data/*.h train/*.h) \
+                  cpu/blas_info.h cpu/cpu_threads.h cuda/cuda.h
 
-.PHONY: all test test-gpu crash-test run bench fuzz clean info deps build-tests build-examples build-benches run-fuzzers san-canary
+.PHONY: install uninstall check-install all test test-gpu crash-test run bench fuzz clean info deps build-tests build-examples build-benches run-fuzzers san-canary
 .DEFAULT_GOAL := all
 # Keep object files of tests/examples/benches (make would delete them as intermediates).
 .SECONDARY:
 
-all: info $(LIB) $(TESTS) $(EXAMPLES) $(BENCHES)
+all: info $(LIBRARIES) $(TESTS) $(EXAMPLES) $(BENCHES)
 
 info:
 	@echo "tapegrad build ($(BUILD)): CXX=$(CXX)"
@@ -156,21 +176,40 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELPER_OBJS) $(LIB)
+$(CUDA_LIB): $(CUDA_OBJS)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+# A shared library, its soname (libtapegrad.so.0) and the name a link line asks for. --no-undefined:
+# every symbol it uses is in it or in a library it names, so it loads wherever those are.
+# --exclude-libs: what it takes from static libraries (libxsmm) it keeps to itself.
+$(LIBDIR_BUILD)/lib%.so.$(VERSION):
+	@mkdir -p $(dir $@)
+	$(CXX) -shared -Wl,-soname,lib$*.so.$(SOVERSION) -Wl,--no-undefined -Wl,--exclude-libs,ALL $(filter %.o,$^) \
+	    $(SHLIB_LIBS) $(LDSAN) -o $@
+	ln -sf $(notdir $@) $(LIBDIR_BUILD)/lib$*.so.$(SOVERSION)
+	ln -sf lib$*.so.$(SOVERSION) $(LIBDIR_BUILD)/lib$*.so
+$(SHLIB): $(LIB_OBJS)
+$(SHLIB): SHLIB_LIBS := $(LIB_DEPS)
+$(CUDA_SHLIB): $(CUDA_OBJS) $(SHLIB)
+$(CUDA_SHLIB): SHLIB_LIBS := -L$(LIBDIR_BUILD) -ltapegrad $(CUDA_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELPER_OBJS) $(LIB) $(CUDA_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $< $(TEST_HELPER_OBJS) $(LINK_LIB) -lboost_unit_test_framework $(LDLIBS) -o $@
 
-$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(LIB)
+$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(LIB) $(CUDA_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $< $(LINK_LIB) $(LDLIBS) -o $@
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB) $(CUDA_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $< $(LINK_LIB) $(LDLIBS) -o $@
 
 # bench_gemm also times BLIS (after OpenBLAS on the link line, so that cblas_* stay OpenBLAS's).
 $(BUILD)/obj/bench/bench_gemm.o: CXXFLAGS += $(BLIS_CFLAGS)
-$(BUILD)/bench/bench_gemm: $(BUILD)/obj/bench/bench_gemm.o $(LIB)
+$(BUILD)/bench/bench_gemm: $(BUILD)/obj/bench/bench_gemm.o $(LIB) $(CUDA_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $< $(LINK_LIB) $(LDLIBS) $(BLIS_LIBS) -o $@
 
@@ -189,14 +228,13 @@ test: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) build-tests
 	$(if $(SAN_CANARY),@$(MAKE) --no-print-directory san-canary)
 	@$(TEST_ENV) scripts/run-tests.sh $(TESTS)
+	$(if $(SANITIZED),,@$(MAKE) --no-print-directory check-install)
 
 # tests/test_inspect runs examples/step_through (through stdin) and examples/custom_op: build them with the tests.
-build-tests: info $(TESTS) $(BUILD)/examples/step_through $(BUILD)/examples/custom_op $(SAN_CANARY) $(BUILD)/cxx20-check
+build-tests: info $(LIBRARIES) $(BUILD)/examples/tapegrad-train $(TESTS) $(BUILD)/examples/step_through $(BUILD)/examples/custom_op $(SAN_CANARY) $(BUILD)/cxx20-check
 
-# Users' own projects may be C++20: every header of the library (the host side of cuda/ too)
-# must compile there as well as in the library's C++17 (syntax only, all in one unit).
-PUBLIC_HEADERS := tapegrad.h $(wildcard core/*.h autograd/*.h ops/*.h models/*.h data/*.h train/*.h) \
-                  cpu/blas_info.h cpu/cpu_threads.h cuda/cuda.h
+# Users' own projects may be C++20: every public header (the host side of cuda/ too) must compile
+# there as well as in the library's C++17 (syntax only, all in one unit).
 $(BUILD)/cxx20-check: $(PUBLIC_HEADERS)
 	@printf '$(foreach h,$(PUBLIC_HEADERS),#include "$(h)"\n)' | \
 	    $(CXX) $(filter-out -std=%,$(CXXFLAGS)) -std=c++20 -fsyntax-only -x c++ - && touch $@
@@ -255,13 +293,75 @@ run-fuzzers: info $(FUZZERS) $(BUILD)/fuzz/make_corpus
 	        $(BUILD)/corpus/$$name $$(ls -d fuzz/regressions/$$name 2>/dev/null) || status=1; \
 	done; exit $$status
 
-$(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(LIB)
+$(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(LIB) $(CUDA_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -fsanitize=fuzzer $< $(LINK_LIB) $(LDLIBS) -o $@
 
-$(BUILD)/fuzz/make_corpus: $(BUILD)/obj/fuzz/make_corpus.o $(LIB)
+$(BUILD)/fuzz/make_corpus: $(BUILD)/obj/fuzz/make_corpus.o $(LIB) $(CUDA_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $< $(LINK_LIB) $(LDLIBS) -o $@
+
+# ---- install ------------------------------------------------------------------------------------
+# Headers under $(INCLUDEDIR)/tapegrad/ (#include <tapegrad/tapegrad.h>), both libraries static and
+# shared, tapegrad.pc (and tapegrad-cuda.pc), a CMake package (find_package(tapegrad):
+# tapegrad::tapegrad, tapegrad::cuda) and tapegrad-train. DESTDIR stages the tree elsewhere (a
+# package build); `make uninstall` with the same PREFIX removes what install wrote.
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR     ?= $(PREFIX)/bin
+CMAKEDIR   := $(LIBDIR)/cmake/tapegrad
+SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+            -e 's|@VERSION@|$(VERSION)|g' -e 's|@SOVERSION@|$(SOVERSION)|g' -e 's|@LIB_DEPS@|$(LIB_DEPS)|g' \
+            -e 's|@CUDA_LIBS@|$(CUDA_LIBS)|g' \
+            -e 's|@LIBDIR_FROM_CONFIG@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(LIBDIR))|g' \
+            -e 's|@INCLUDEDIR_FROM_CONFIG@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(INCLUDEDIR))|g'
+INSTALLED_LIBS := $(foreach l,tapegrad tapegrad_cuda,lib$(l).a lib$(l).so.$(VERSION) lib$(l).so.$(SOVERSION) lib$(l).so)
+
+install: info $(LIBRARIES) $(BUILD)/examples/tapegrad-train
+	@for h in $(PUBLIC_HEADERS); do install -D -m 644 $$h $(DESTDIR)$(INCLUDEDIR)/tapegrad/$$h || exit 1; done
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(BINDIR)
+	install -m 644 $(LIB) $(CUDA_LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHLIB) $(CUDA_SHLIB) $(DESTDIR)$(LIBDIR)/
+	@for l in tapegrad $(if $(USE_CUDA),tapegrad_cuda,); do \
+	    ln -sf lib$$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/lib$$l.so.$(SOVERSION) && \
+	    ln -sf lib$$l.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/lib$$l.so || exit 1; done
+	$(SUBST) scripts/install/tapegrad.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/tapegrad.pc
+	$(if $(USE_CUDA),$(SUBST) scripts/install/tapegrad-cuda.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/tapegrad-cuda.pc)
+	$(SUBST) scripts/install/tapegradConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/tapegradConfig.cmake
+	$(SUBST) scripts/install/tapegradConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/tapegradConfigVersion.cmake
+	install -m 755 $(BUILD)/examples/tapegrad-train $(DESTDIR)$(BINDIR)/
+	@echo "installed tapegrad $(VERSION) under $(DESTDIR)$(PREFIX)$(if $(USE_CUDA),, (CPU only: no nvcc, or CUDA=0))"
+
+uninstall:
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/tapegrad $(DESTDIR)$(CMAKEDIR)
+	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,$(INSTALLED_LIBS) pkgconfig/tapegrad.pc pkgconfig/tapegrad-cuda.pc)
+	rm -f $(DESTDIR)$(BINDIR)/tapegrad-train
+
+# A user's project, as a user builds it (examples/external/): against a staged `make install`,
+# with pkg-config and make (C++17; shared and static), and with CMake's find_package (C++20). Each
+# is run; the pkg-config ones must need no CUDA library (a CPU-only link), the static one no
+# libtapegrad.so.
+STAGE := $(abspath $(BUILD)/stage)
+check-install: $(LIBRARIES) $(BUILD)/examples/tapegrad-train
+	@rm -rf $(STAGE) $(BUILD)/external
+	@$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=/usr/local > $(BUILD)/install.log
+	PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$(STAGE) \
+	    $(MAKE) --no-print-directory -C examples/external OUT=$(abspath $(BUILD)/external/make)
+	LD_LIBRARY_PATH=$(STAGE)/usr/local/lib $(BUILD)/external/make/experiment
+	$(BUILD)/external/make/experiment-static
+	@if LD_LIBRARY_PATH=$(STAGE)/usr/local/lib ldd $(BUILD)/external/make/experiment | grep -E "libcudart|libcublas"; then \
+	    echo "check-install: a CPU-only program must not need CUDA's libraries"; exit 1; fi
+	@if ldd $(BUILD)/external/make/experiment-static | grep -E "libtapegrad|libcudart|libcublas"; then \
+	    echo "check-install: the statically linked program must need neither libtapegrad.so nor CUDA's libraries"; exit 1; fi
+	cmake -S examples/external -B $(BUILD)/external/cmake -DCMAKE_PREFIX_PATH=$(STAGE)/usr/local \
+	    -DCMAKE_CXX_STANDARD=20 -DCMAKE_CXX_COMPILER="$(firstword $(filter-out ccache,$(CXX)))" > $(BUILD)/external/cmake.log
+	+cmake --build $(BUILD)/external/cmake > $(BUILD)/external/cmake-build.log
+	$(BUILD)/external/cmake/experiment
+	@$(MAKE) --no-print-directory uninstall DESTDIR=$(STAGE) PREFIX=/usr/local > /dev/null
+	@left=$$(find $(STAGE) -type f -o -type l); if [ -n "$$left" ]; then \
+	    echo "check-install: uninstall left files behind:"; echo "$$left"; exit 1; fi
+	@echo "check-install: installed, built with pkg-config and with CMake, ran, uninstalled"
 
 clean:
 	rm -rf build build-* 

@@ -155,10 +155,10 @@ public:
     virtual void dropout_mask(Tensor& mask, double p, uint64_t seed, uint64_t offset) = 0;
 };
 
-// The backend that owns `device`'s memory and kernels. Throws if tapegrad was built without
-// that device type or the device does not exist.
+// The backend that owns `device`'s memory and kernels: the CPU's always, CUDA's when the program
+// links libtapegrad_cuda (cuda/runtime.h). Throws if it does not, or the device does not exist.
 Backend& backend_for(Device device);
-// Called once by each backend implementation (CPU in ops/, CUDA in cuda/).
-void register_backend(DeviceType type, Backend* backend);
+// The CPU backend (cpu/cpu_backend.cpp).
+Backend& cpu_backend();
 
 }  // namespace tapegrad

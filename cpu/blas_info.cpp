@@ -1,4 +1,5 @@
 #include "blas_info.h"
+#include "cpu_isa_check.h"
 
 #include <cblas.h>
 #include <libxsmm.h>
@@ -26,11 +27,7 @@ std::string cpu_model() {
     return "unknown CPU";
 }
 
-// The build's own instruction set (Makefile: ARCH). ARCH=x86-64-v3 (AVX2) also caps the libraries'
-// kernels at AVX2 (TAPEGRAD_CAP_AVX2).
-#ifndef TAPEGRAD_ARCH
-#define TAPEGRAD_ARCH "x86-64-v3"
-#endif
+// ARCH=x86-64-v3 (AVX2) also caps the libraries' kernels at AVX2 (TAPEGRAD_CAP_AVX2).
 #ifdef TAPEGRAD_CAP_AVX2
 constexpr bool kCapAtAvx2 = true;
 #else
@@ -76,7 +73,7 @@ BlasInfo blas_info() {
     info.best_core = best_core_for_cpu();
     if (info.best_core.empty()) info.best_core = info.core;
     info.threading = threading_name(openblas_get_parallel());
-    info.isa = TAPEGRAD_ARCH;
+    info.isa = build_isa();
     info.cpu = cpu_model();
     return info;
 }

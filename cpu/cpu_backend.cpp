@@ -15,6 +15,7 @@
 #include "../core/layout.h"
 #include "../core/optimizer_math.h"
 #include "cpu_gemm.h"
+#include "cpu_isa_check.h"
 #include "cpu_threads.h"
 #include "vector_math.h"
 
@@ -627,8 +628,14 @@ public:
     }
 };
 
-CpuBackend cpu_backend_instance;
-const bool cpu_registered = (register_backend(DeviceType::CPU, &cpu_backend_instance), true);
-
 }  // namespace
+
+Backend& cpu_backend() {
+    // The first use also checks the instruction set: that call is what links the check into every
+    // program, statically linked ones included (cpu/cpu_isa_check.cpp).
+    [[maybe_unused]] static const bool isa_checked = (check_instruction_set(), true);
+    static CpuBackend* instance = new CpuBackend;  // never destroyed: tensors may outlive statics
+    return *instance;
+}
+
 }  // namespace tapegrad

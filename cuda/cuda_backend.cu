@@ -463,8 +463,11 @@ private:
     }
 };
 
-CudaBackend cuda_backend_instance;
-const bool cuda_registered = (register_backend(DeviceType::CUDA, &cuda_backend_instance), true);
-
 }  // namespace
+
+Backend& cuda::cuda_backend() {
+    static CudaBackend* instance = new CudaBackend;  // never destroyed: tensors may outlive statics
+    return *instance;
+}
+
 }  // namespace tapegrad

@@ -9,6 +9,7 @@
 #include "check.h"
 #include "cuda.h"
 #include "device_memory.h"
+#include "runtime.h"
 
 namespace tapegrad::cuda {
 
@@ -25,8 +26,10 @@ void check(cublasStatus_t status, const char* call, const char* file, int line, 
          cublasGetStatusName(status));
 }
 
-int device_count() {
-    // Devices do not come and go while a process runs: ask the driver once.
+namespace {
+// How many devices the driver reports. Devices do not come and go while a process runs: ask the
+// driver once.
+int devices_found() {
     static const int count = [] {
         int n = 0;
         // No driver or no device is not an error here: it just means zero devices.
@@ -38,6 +41,7 @@ int device_count() {
     }();
     return count;
 }
+}  // namespace
 
 // Every op makes its tensor's device current; the runtime call is made only when the calling
 // thread's current device changes.
@@ -48,10 +52,8 @@ void set_device(int index, const std::string& op) {
     current = index;
 }
 
-bool is_available() { return device_count() > 0; }
-
 void require_device(int index, const std::string& op) {
-    int count = device_count();
+    int count = devices_found();
     if (count == 0) {
         int ignored = 0;
         cudaError_t status = cudaGetDeviceCount(&ignored);
@@ -62,15 +64,6 @@ void require_device(int index, const std::string& op) {
     if (index < 0 || index >= count)
         fail(op, "device cuda:{} does not exist ({} CUDA device(s) found)", index, count);
     set_device(index, op);
-}
-
-void synchronize() { TG_CUDA_CHECK(cudaDeviceSynchronize(), "cuda::synchronize"); }
-
-std::string device_name(int index) {
-    require_device(index, "cuda::device_name");
-    cudaDeviceProp prop;
-    TG_CUDA_CHECK(cudaGetDeviceProperties(&prop, index), "cuda::device_name");
-    return prop.name;
 }
 
 // ---- the caching allocator ------------------------------------------------------------------
@@ -146,14 +139,38 @@ void device_deallocate(int device, void* ptr, size_t bytes) {
     a.stats.cached += rounded;
 }
 
-MemoryStats memory_stats() {
-    std::lock_guard<std::mutex> lock(allocator().mutex);
-    return allocator().stats;
-}
+// ---- what libtapegrad sees (cuda/runtime.h) ---------------------------------------------------
+namespace {
+class CudaRuntime final : public Runtime {
+public:
+    Backend& backend() override { return cuda_backend(); }
 
-void empty_cache() {
-    std::lock_guard<std::mutex> lock(allocator().mutex);
-    allocator().release_cache();
-}
+    int device_count() override { return devices_found(); }
+
+    std::string device_name(int index) override {
+        require_device(index, "cuda::device_name");
+        cudaDeviceProp prop;
+        TG_CUDA_CHECK(cudaGetDeviceProperties(&prop, index), "cuda::device_name");
+        return prop.name;
+    }
+
+    void synchronize() override { TG_CUDA_CHECK(cudaDeviceSynchronize(), "cuda::synchronize"); }
+
+    MemoryStats memory_stats() override {
+        std::lock_guard<std::mutex> lock(allocator().mutex);
+        return allocator().stats;
+    }
+
+    void empty_cache() override {
+        std::lock_guard<std::mutex> lock(allocator().mutex);
+        allocator().release_cache();
+    }
+};
+}  // namespace
 
 }  // namespace tapegrad::cuda
+
+extern "C" tapegrad::cuda::Runtime* tapegrad_cuda_runtime() {
+    static tapegrad::cuda::CudaRuntime runtime;
+    return &runtime;
+}

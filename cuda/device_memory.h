@@ -3,7 +3,14 @@
 #include <cstddef>
 #include <string>
 
+namespace tapegrad {
+class Backend;
+}
+
 namespace tapegrad::cuda {
+
+// The kernels and memory of every CUDA device (cuda/cuda_backend.cu).
+Backend& cuda_backend();
 
 // Throws unless device `index` exists; makes it current.
 void require_device(int index, const std::string& op);
