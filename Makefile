@@ -361,7 +361,11 @@ check-install: $(LIBRARIES) $(BUILD)/examples/tapegrad-train
 	@$(MAKE) --no-print-directory uninstall DESTDIR=$(STAGE) PREFIX=/usr/local > /dev/null
 	@left=$$(find $(STAGE) -type f -o -type l); if [ -n "$$left" ]; then \
 	    echo "check-install: uninstall left files behind:"; echo "$$left"; exit 1; fi
-	@echo "check-install: installed, built with pkg-config and with CMake, ran, uninstalled"
+	@sed -n '/^#include <cstdio>/,$$p' examples/external/experiment.cpp > $(BUILD)/external/program.cpp
+	@sed -n '/^## Your own experiment/,/^## /p' README.md | sed -n '/^```cpp/,/^```/p' | sed '1d;$$d' \
+	    | diff - $(BUILD)/external/program.cpp > /dev/null || \
+	    { echo "check-install: README's \"Your own experiment\" must show examples/external/experiment.cpp"; exit 1; }
+	@echo "check-install: installed, built with pkg-config and with CMake, ran, uninstalled; README shows the program"
 
 clean:
 	rm -rf build build-* 
