@@ -102,7 +102,8 @@ endif
 # What libtapegrad itself needs; a program adds jemalloc (not a library's choice to make for the
 # program it is linked into) and, with libtapegrad_cuda, CUDA's runtime and cuBLAS.
 LIB_DEPS := $(XSMM_LIBS) $(BLAS_LIBS) $(FMT_LIBS) -lz -pthread
-LDLIBS := $(LIB_DEPS) $(MALLOC_LIBS) $(CUDA_LIBS) $(LDSAN)
+CPU_LDLIBS := $(LIB_DEPS) $(MALLOC_LIBS) $(LDSAN)
+LDLIBS := $(CPU_LDLIBS) $(CUDA_LIBS)
 
 # Objects depend on the compiler and its flags: a build after a change of them (a new ARCH, a
 # newer Makefile) recompiles everything instead of mixing objects of both.
@@ -262,9 +263,15 @@ crash-test: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) info $(BUILD)/examples/tapegrad-train
 	@scripts/crash-test.sh $(BUILD)/examples/tapegrad-train
 
+# Builds only what the first example needs: the CPU library (mlp runs on the CPU, and links no
+# CUDA: a CPU-only program, as a user's own would be without tapegrad-cuda).
 run: deps
-	@$(MAKE) --no-print-directory -j$(NPROC) build-examples
+	@$(MAKE) --no-print-directory -j$(NPROC) info $(BUILD)/examples/mlp
 	$(BUILD)/examples/mlp
+
+$(BUILD)/examples/mlp: $(BUILD)/obj/examples/mlp.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $< $(LIB) $(CPU_LDLIBS) -o $@
 
 build-examples: info $(EXAMPLES)
 
@@ -341,7 +348,7 @@ uninstall:
 # A user's project, as a user builds it (examples/external/): against a staged `make install`,
 # with pkg-config and make (C++17; shared and static), and with CMake's find_package (C++20). Each
 # is run; the pkg-config ones must need no CUDA library (a CPU-only link), the static one no
-# libtapegrad.so.
+# libtapegrad.so; where CUDA is built, the program linked with tapegrad-cuda must find its backend.
 STAGE := $(abspath $(BUILD)/stage)
 check-install: $(LIBRARIES) $(BUILD)/examples/tapegrad-train
 	@rm -rf $(STAGE) $(BUILD)/external
@@ -354,6 +361,13 @@ check-install: $(LIBRARIES) $(BUILD)/examples/tapegrad-train
 	    echo "check-install: a CPU-only program must not need CUDA's libraries"; exit 1; fi
 	@if ldd $(BUILD)/external/make/experiment-static | grep -E "libtapegrad|libcudart|libcublas"; then \
 	    echo "check-install: the statically linked program must need neither libtapegrad.so nor CUDA's libraries"; exit 1; fi
+ifneq ($(USE_CUDA),)
+	PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$(STAGE) \
+	    $(MAKE) --no-print-directory -C examples/external OUT=$(abspath $(BUILD)/external/make) $(abspath $(BUILD)/external/make)/experiment-cuda
+	LD_LIBRARY_PATH=$(STAGE)/usr/local/lib $(BUILD)/external/make/experiment-cuda | tee $(BUILD)/external/cuda.out
+	@grep -q "CUDA backend linked: yes" $(BUILD)/external/cuda.out || \
+	    { echo "check-install: linked with tapegrad-cuda, the program must find the CUDA backend"; exit 1; }
+endif
 	cmake -S examples/external -B $(BUILD)/external/cmake -DCMAKE_PREFIX_PATH=$(STAGE)/usr/local \
 	    -DCMAKE_CXX_STANDARD=20 -DCMAKE_CXX_COMPILER="$(firstword $(filter-out ccache,$(CXX)))" > $(BUILD)/external/cmake.log
 	+cmake --build $(BUILD)/external/cmake > $(BUILD)/external/cmake-build.log

@@ -1,6 +1,7 @@
 // The CUDA device API: what a program asks before moving work to a GPU. Available in every
-// build: without CUDA support compiled in (no nvcc, or CUDA=0), is_available() is false,
-// device_count() is 0 and the rest throw a tapegrad::Error saying so.
+// program: one that does not link the CUDA backend (libtapegrad_cuda, cuda/runtime.h) has
+// is_available() false and device_count() 0, and device_name throws a tapegrad::Error saying
+// what to link.
 //
 // Moving a model and its data to the GPU is one call each: model.to(Device::cuda()) and
 // to(x, Device::cuda()); every op then runs there (see docs/GPU.md).
@@ -11,7 +12,9 @@
 
 namespace tapegrad::cuda {
 
-// True if tapegrad was built with CUDA and a device and driver are present.
+// True if this program links tapegrad's CUDA backend, libtapegrad_cuda (torch.backends.cuda.is_built()).
+bool is_built();
+// True if the CUDA backend is linked and a device and driver are present.
 bool is_available();
 int device_count();
 std::string device_name(int index = 0);

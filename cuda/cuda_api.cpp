@@ -17,6 +17,8 @@ const char* const not_linked_message =
 
 Runtime* linked_runtime() { return tapegrad_cuda_runtime ? tapegrad_cuda_runtime() : nullptr; }
 
+bool is_built() { return linked_runtime() != nullptr; }
+
 bool is_available() { return device_count() > 0; }
 
 int device_count() {

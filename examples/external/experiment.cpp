@@ -34,6 +34,6 @@ int main() {
         if (step == 0) first = last;
         if (step % 50 == 0) std::printf("step %3d  loss %.4f\n", step, last);
     }
-    std::printf("CUDA available: %s\n", cuda::is_available() ? "yes" : "no");
+    std::printf("CUDA backend linked: %s, GPUs: %d\n", cuda::is_built() ? "yes" : "no", cuda::device_count());
     return last < first / 2 ? 0 : 1;  // it must have learned something
 }
