@@ -1,13 +1,14 @@
-// The kernel interface: everything an op needs from a device, implemented once for the CPU
-// (cpu/cpu_backend.cpp) and once for CUDA (cuda/cuda_backend.cu). Ops never ask which device
-// they run on: they call backend_for(tensor.device()) and the kernels below. Tensors passed in
-// are contiguous, already allocated on that device, with dtypes checked by the op.
-//
-// Convention (from llm.c): a kernel whose output is a gradient ACCUMULATES into it (`+=`), so the
-// gradient of a tensor used twice is the sum of both uses; forward kernels overwrite. The
-// backward kernels that take `accumulate` are told by the engine (InputGrads::out,
-// autograd/tape.h) when theirs is the FIRST gradient to reach a tensor: they then write (`=`)
-// into an uninitialised buffer, saving a zero fill and a read.
+/// \file
+/// The kernel interface: everything an op needs from a device, implemented once for the CPU
+/// (cpu/cpu_backend.cpp) and once for CUDA (cuda/cuda_backend.cu). Ops never ask which device
+/// they run on: they call backend_for(tensor.device()) and the kernels below. Tensors passed in
+/// are contiguous, already allocated on that device, with dtypes checked by the op.
+///
+/// Convention (from llm.c): a kernel whose output is a gradient ACCUMULATES into it (`+=`), so the
+/// gradient of a tensor used twice is the sum of both uses; forward kernels overwrite. The
+/// backward kernels that take `accumulate` are told by the engine (InputGrads::out,
+/// autograd/tape.h) when theirs is the FIRST gradient to reach a tensor: they then write (`=`)
+/// into an uninitialised buffer, saving a zero fill and a read.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -20,16 +21,16 @@
 
 namespace tapegrad {
 
-// Broadcast plan of a binary op: output shape, and the strides of a and b over it (0 where the
-// operand is broadcast). Built by ops/elementwise.cpp, consumed by both backends.
+/// Broadcast plan of a binary op: output shape, and the strides of a and b over it (0 where the
+/// operand is broadcast). Built by ops/elementwise.cpp, consumed by both backends.
 struct BroadcastPlan {
-    StridedLayout a, b;  // shapes equal the output shape
+    StridedLayout a, b;  ///< shapes equal the output shape
     int64_t numel = 0;
-    bool same_shape = false;  // no broadcasting: a, b and the output are flat arrays of numel
+    bool same_shape = false;  ///< no broadcasting: a, b and the output are flat arrays of numel
 };
 
-// C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b] for b < batch, all row-major; op(X) = X or X^T.
-// A is [M, K] after op, B is [K, N] after op, C is [M, N]; lda/ldb/ldc are row strides.
+/// C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b] for b < batch, all row-major; op(X) = X or X^T.
+/// A is [M, K] after op, B is [K, N] after op, C is [M, N]; lda/ldb/ldc are row strides.
 struct GemmArgs {
     bool transpose_a = false, transpose_b = false;
     int64_t m = 0, n = 0, k = 0;
@@ -38,29 +39,29 @@ struct GemmArgs {
     const void* b = nullptr;
     void* c = nullptr;
     int64_t lda = 0, ldb = 0, ldc = 0;
-    int64_t batch = 1, stride_a = 0, stride_b = 0, stride_c = 0;  // element strides between batches
+    int64_t batch = 1, stride_a = 0, stride_b = 0, stride_c = 0;  ///< element strides between batches
     DType dtype = DType::Float32;
 };
 
-// Optimizer hyperparameters for the fused update kernels (math in core/optimizer_math.h).
+/// Optimizer hyperparameters for the fused update kernels (math in core/optimizer_math.h).
 struct AdamHyper {
     double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
-    bool decoupled = false;   // AdamW: decay the weights directly instead of adding wd * p to g
-    double bias_correction1 = 1.0, bias_correction2 = 1.0;  // 1 - beta^t for the current step t
+    bool decoupled = false;   ///< AdamW: decay the weights directly instead of adding wd * p to g
+    double bias_correction1 = 1.0, bias_correction2 = 1.0;  ///< 1 - beta^t for the current step t
 };
 
-// A matrix B [K, N] prepared by Backend::pack_matrix for repeated products with it.
+/// A matrix B [K, N] prepared by Backend::pack_matrix for repeated products with it.
 struct PackedMatrix {
-    Tensor data;              // CPU: B row-major [K, N] (cpu/cpu_gemm.h); CUDA: the matrix handed in
+    Tensor data;              ///< CPU: B row-major [K, N] (cpu/cpu_gemm.h); CUDA: the matrix handed in
     int64_t k = 0, n = 0;
-    int64_t groups = 1;       // products are written group-major, [groups, M, N / groups]
-    bool transposed = false;  // data holds B^T [N, K] (CUDA keeps the caller's matrix as it is)
+    int64_t groups = 1;       ///< products are written group-major, [groups, M, N / groups]
+    bool transposed = false;  ///< data holds B^T [N, K] (CUDA keeps the caller's matrix as it is)
 };
 
 struct SgdHyper {
     double lr = 1e-2, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
     bool nesterov = false;
-    bool first_step = true;  // the momentum buffer starts as the first gradient itself
+    bool first_step = true;  ///< the momentum buffer starts as the first gradient itself
 };
 
 class Backend {
@@ -75,49 +76,49 @@ public:
     virtual void copy_to_host(void* host_dst, const void* src, size_t bytes) = 0;
     virtual void copy_within(void* dst, const void* src, size_t bytes) = 0;
     virtual void fill(Tensor& y, double value) = 0;
-    // y = x converted to y's dtype (float32 <-> float64)
+    /// y = x converted to y's dtype (float32 <-> float64)
     virtual void cast(const Tensor& x, Tensor& y) = 0;
 
     // ---- elementwise ----
     // y = f(x)
     virtual void unary(UnaryOp op, double scalar, const Tensor& x, Tensor& y) = 0;
-    // gx += f'(x) * gy, or gx = f'(x) * gy when !accumulate (kernels may use the saved output y,
-    // e.g. sigmoid' = y (1 - y))
+    /// gx += f'(x) * gy, or gx = f'(x) * gy when !accumulate (kernels may use the saved output y,
+    /// e.g. sigmoid' = y (1 - y))
     virtual void unary_backward(UnaryOp op, double scalar, const Tensor& x, const Tensor& y, const Tensor& gy,
                                 Tensor& gx, bool accumulate) = 0;
-    // y = a (op) b, broadcast per plan
+    /// y = a (op) b, broadcast per plan
     virtual void binary(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, Tensor& y) = 0;
-    // Where binary_backward writes one operand's gradient: `grad` of the operand's shape, added to
-    // (accumulate) or overwritten; a null grad is an operand that needs no gradient.
+    /// Where binary_backward writes one operand's gradient: `grad` of the operand's shape, added to
+    /// (accumulate) or overwritten; a null grad is an operand that needs no gradient.
     struct OperandGrad {
         Tensor* grad = nullptr;
         bool accumulate = false;
     };
-    // ga += d(a op b)/da * gy and gb += d(a op b)/db * gy (= when !accumulate). Where an operand was
-    // broadcast, the terms of its repeated elements sum into it. When neither was, both gradients
-    // come from one pass over gy, a and b.
+    /// ga += d(a op b)/da * gy and gb += d(a op b)/db * gy (= when !accumulate). Where an operand was
+    /// broadcast, the terms of its repeated elements sum into it. When neither was, both gradients
+    /// come from one pass over gy, a and b.
     virtual void binary_backward(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b,
                                  const Tensor& gy, OperandGrad ga, OperandGrad gb) = 0;
 
     // ---- reductions and their adjoints ----
     // y += scale * (x summed over the dims where y has extent 1); y.dim() == x.dim().
     virtual void sum_to(const Tensor& x, Tensor& y, double scale) = 0;
-    // x += scale * broadcast(y) (the adjoint of sum_to), or x = scale * broadcast(y) when
-    // !accumulate (a first gradient: no zero fill); y.dim() == x.dim().
+    /// x += scale * broadcast(y) (the adjoint of sum_to), or x = scale * broadcast(y) when
+    /// !accumulate (a first gradient: no zero fill); y.dim() == x.dim().
     virtual void broadcast_add(const Tensor& y, Tensor& x, double scale, bool accumulate) = 0;
-    // x viewed as [outer, n, inner]: values[o, i] = max_j x[o, j, i], argmax (Int64) = first j attaining it.
+    /// x viewed as [outer, n, inner]: values[o, i] = max_j x[o, j, i], argmax (Int64) = first j attaining it.
     virtual void max_axis(const Tensor& x, int64_t outer, int64_t n, int64_t inner, Tensor& values,
                           Tensor& argmax) = 0;
 
     // ---- linear algebra ----
     virtual void gemm(const GemmArgs& args) = 0;
 
-    // B = b [K, N], or b^T when `transpose` (b [N, K]), prepared for many gemm_packed calls: a loop
-    // that multiplies by one weight at every step packs it once. groups > 1: the products come out
-    // group-major (N a multiple of groups).
+    /// B = b [K, N], or b^T when `transpose` (b [N, K]), prepared for many gemm_packed calls: a loop
+    /// that multiplies by one weight at every step packs it once. groups > 1: the products come out
+    /// group-major (N a multiple of groups).
     virtual PackedMatrix pack_matrix(const Tensor& b, bool transpose, int64_t groups) = 0;
-    // c = a [M, K] B + (addend [M, N] when not null, else beta * c) + bias [N] (when defined), c
-    // [M, N] or, for groups > 1, [groups, M, N / groups]; a, c, addend contiguous.
+    /// c = a [M, K] B + (addend [M, N] when not null, else beta * c) + bias [N] (when defined), c
+    /// [M, N] or, for groups > 1, [groups, M, N / groups]; a, c, addend contiguous.
     virtual void gemm_packed(const Tensor& a, const PackedMatrix& b, const void* addend, const Tensor& bias,
                              double beta, Tensor& c) = 0;
 
@@ -126,28 +127,28 @@ public:
     // slice, concat and their backward passes are all this one kernel.
     virtual void strided_copy(const Tensor& src, const StridedLayout& src_layout, Tensor& dst,
                               const StridedLayout& dst_layout, bool accumulate) = 0;
-    // x viewed as [outer, n, inner], y as [outer, m, inner]:
-    //   y[o, j, i] = x[o, index[o*is_o + j*is_j + i*is_i], i]
-    // index_select uses strides (0, 1, 0); gather (take along axis) uses (inner, 0, 1) with m = 1.
+    /// x viewed as [outer, n, inner], y as [outer, m, inner]:
+    ///   y[o, j, i] = x[o, index[o*is_o + j*is_j + i*is_i], i]
+    /// index_select uses strides (0, 1, 0); gather (take along axis) uses (inner, 0, 1) with m = 1.
     struct GatherSpec {
         int64_t outer, n, inner, m;
         int64_t index_stride_outer, index_stride_m, index_stride_inner;
     };
     virtual void gather(const Tensor& x, const Tensor& index, const GatherSpec& spec, Tensor& y) = 0;
-    // The adjoint: gx[o, index[...], i] += gy[o, j, i] (indices may repeat: scatter-ADD).
+    /// The adjoint: gx[o, index[...], i] += gy[o, j, i] (indices may repeat: scatter-ADD).
     virtual void scatter_add(const Tensor& gy, const Tensor& index, const GatherSpec& spec, Tensor& gx) = 0;
 
     // ---- softmax over the middle axis of [outer, n, inner] ----
     // y = softmax(x) or log_softmax(x)
     virtual void softmax(const Tensor& x, int64_t outer, int64_t n, int64_t inner, bool log, Tensor& y) = 0;
-    // softmax:     gx += y * (gy - sum_j gy_j y_j)
-    // log_softmax: gx += gy - exp(y) * sum_j gy_j
+    /// softmax:     gx += y * (gy - sum_j gy_j y_j)
+    /// log_softmax: gx += gy - exp(y) * sum_j gy_j
     virtual void softmax_backward(const Tensor& y, const Tensor& gy, int64_t outer, int64_t n, int64_t inner,
                                   bool log, Tensor& gx) = 0;
 
     // ---- optimizer updates, in place ----
     virtual void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamHyper& hyper) = 0;
-    // momentum_buffer is unused (may be undefined) when hyper.momentum == 0
+    /// momentum_buffer is unused (may be undefined) when hyper.momentum == 0
     virtual void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, const SgdHyper& hyper) = 0;
 
     // ---- randomness ----
@@ -155,10 +156,10 @@ public:
     virtual void dropout_mask(Tensor& mask, double p, uint64_t seed, uint64_t offset) = 0;
 };
 
-// The backend that owns `device`'s memory and kernels. Throws if tapegrad was built without
-// that device type or the device does not exist.
+/// The backend that owns `device`'s memory and kernels. Throws if tapegrad was built without
+/// that device type or the device does not exist.
 Backend& backend_for(Device device);
-// Called once by each backend implementation (CPU in ops/, CUDA in cuda/).
+/// Called once by each backend implementation (CPU in ops/, CUDA in cuda/).
 void register_backend(DeviceType type, Backend* backend);
 
 }  // namespace tapegrad

@@ -1,4 +1,5 @@
-// Where a tensor's storage lives: the CPU, or CUDA device `index`.
+/// \file
+/// Where a tensor's storage lives: the CPU, or CUDA device `index`.
 #pragma once
 #include <string>
 

@@ -1,5 +1,6 @@
-// Element types. Float32 and Float64 carry values and gradients; Int64 holds indices
-// (embedding lookups, class targets, argmax results) and is never differentiated.
+/// \file
+/// Element types. Float32 and Float64 carry values and gradients; Int64 holds indices
+/// (embedding lookups, class targets, argmax results) and is never differentiated.
 #pragma once
 #include <cstddef>
 #include <cstdint>

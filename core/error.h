@@ -1,6 +1,7 @@
-// Errors: every misuse of tapegrad throws tapegrad::Error, a std::runtime_error whose message
-// starts with the op that detected the mistake, then what it got and what it expected:
-//   "matmul: inner dimensions differ: a is [32, 128], b is [256, 512] (a.shape[1] must equal b.shape[0])"
+/// \file
+/// Errors: every misuse of tapegrad throws tapegrad::Error, a std::runtime_error whose message
+/// starts with the op that detected the mistake, then what it got and what it expected:
+///   "matmul: inner dimensions differ: a is [32, 128], b is [256, 512] (a.shape[1] must equal b.shape[0])"
 #pragma once
 #include <fmt/format.h>
 #include <stdexcept>

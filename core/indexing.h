@@ -1,10 +1,11 @@
-// Index arithmetic shared by the CPU and CUDA kernels (TG_HD: host and device).
-//
-// A StridedLayout describes how to walk a tensor of `shape` whose element at multi-index
-// (i_0, ..., i_{d-1}) sits at  offset + sum_k i_k * stride[k]. Contiguous row-major tensors have
-// stride[k] = prod(shape[k+1:]); a broadcast operand has stride 0 along the dims it is repeated
-// in; a transposed or sliced view just has other strides and offset. Every data-movement op
-// (transpose, slice, concat, broadcast) is a strided copy described by two such layouts.
+/// \file
+/// Index arithmetic shared by the CPU and CUDA kernels (TG_HD: host and device).
+///
+/// A StridedLayout describes how to walk a tensor of `shape` whose element at multi-index
+/// (i_0, ..., i_{d-1}) sits at  offset + sum_k i_k * stride[k]. Contiguous row-major tensors have
+/// stride[k] = prod(shape[k+1:]); a broadcast operand has stride 0 along the dims it is repeated
+/// in; a transposed or sliced view just has other strides and offset. Every data-movement op
+/// (transpose, slice, concat, broadcast) is a strided copy described by two such layouts.
 #pragma once
 #include <cstdint>
 
@@ -21,15 +22,15 @@ struct StridedLayout {
     int64_t stride[kMaxDims] = {};
 };
 
-// Whether a broadcast layout repeats its tensor along some dim (stride 0 where the extent is > 1):
-// then several linear indices share one memory offset.
+/// Whether a broadcast layout repeats its tensor along some dim (stride 0 where the extent is > 1):
+/// then several linear indices share one memory offset.
 TG_HD bool is_broadcast(const StridedLayout& layout) {
     for (int k = 0; k < layout.ndim; ++k)
         if (layout.stride[k] == 0 && layout.shape[k] > 1) return true;
     return false;
 }
 
-// Memory offset of the element with row-major linear index `linear` in `layout.shape`.
+/// Memory offset of the element with row-major linear index `linear` in `layout.shape`.
 TG_HD int64_t strided_offset(const StridedLayout& layout, int64_t linear) {
     int64_t offset = layout.offset;
     for (int k = layout.ndim - 1; k >= 0; --k) {
@@ -40,9 +41,9 @@ TG_HD int64_t strided_offset(const StridedLayout& layout, int64_t linear) {
     return offset;
 }
 
-// Grid-stride loop bounds for CUDA thread `thread` of `threads_total`: the elements a thread
-// handles are first, first + step, ... < n. Written here so CPU tests can emulate any
-// (blockIdx, blockDim, threadIdx) and check that every element is visited exactly once.
+/// Grid-stride loop bounds for CUDA thread `thread` of `threads_total`: the elements a thread
+/// handles are first, first + step, ... < n. Written here so CPU tests can emulate any
+/// (blockIdx, blockDim, threadIdx) and check that every element is visited exactly once.
 struct GridStride {
     int64_t first, step;
 };

@@ -1,10 +1,11 @@
-// Tensor: a cheap, shared handle to an n-dimensional array.
-//
-// Copying a Tensor copies the handle, not the data (like a shared_ptr). Every tensor is
-// contiguous and row-major: reshape (and a slice whose window is contiguous) returns a view that
-// shares storage; transpose, other slices and concat return copies (see ops/shape_ops.h). A
-// tensor that requires grad and was produced by an op remembers the tape record that made it, so
-// backward() can find its way back.
+/// \file
+/// Tensor: a cheap, shared handle to an n-dimensional array.
+///
+/// Copying a Tensor copies the handle, not the data (like a shared_ptr). Every tensor is
+/// contiguous and row-major: reshape (and a slice whose window is contiguous) returns a view that
+/// shares storage; transpose, other slices and concat return copies (see ops/shape_ops.h). A
+/// tensor that requires grad and was produced by an op remembers the tape record that made it, so
+/// backward() can find its way back.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -25,12 +26,12 @@ namespace tapegrad {
 class Tensor;
 struct TapeState;
 
-// A block of device memory, returned to its backend's allocator when the last tensor using it dies.
+/// A block of device memory, returned to its backend's allocator when the last tensor using it dies.
 struct Storage {
     void* data = nullptr;
     size_t bytes = 0;
     Device device;
-    bool owned = true;  // false for memory the user lent with Tensor::from_blob
+    bool owned = true;  ///< false for memory the user lent with Tensor::from_blob
     Storage(size_t bytes, Device device);
     Storage(void* external, size_t bytes, Device device);
     ~Storage();
@@ -38,22 +39,22 @@ struct Storage {
     Storage& operator=(const Storage&) = delete;
 };
 
-// A gradient hook sees the gradient flowing into a tensor and returns the gradient to use
-// instead (return it unchanged to only observe it).
+/// A gradient hook sees the gradient flowing into a tensor and returns the gradient to use
+/// instead (return it unchanged to only observe it).
 using GradHook = std::function<Tensor(const Tensor& grad)>;
 
 struct TensorImpl {
     Shape shape;
     DType dtype = DType::Float32;
     std::shared_ptr<Storage> storage;
-    int64_t offset = 0;  // in elements, into storage (non-zero for views: contiguous slices, their reshapes)
+    int64_t offset = 0;  ///< in elements, into storage (non-zero for views: contiguous slices, their reshapes)
 
     bool requires_grad = false;
     bool retains_grad = false;
     std::shared_ptr<TensorImpl> grad;
     std::vector<GradHook> hooks;
 
-    // The tape record that produced this tensor (none for leaves).
+    /// The tape record that produced this tensor (none for leaves).
     std::weak_ptr<TapeState> tape;
     int64_t record = -1;
     uint64_t tape_epoch = 0;
@@ -70,10 +71,10 @@ public:
     static Tensor ones(const Shape& shape, DType dtype = DType::Float32, Device device = Device::cpu());
     static Tensor full(const Shape& shape, double value, DType dtype = DType::Float32,
                        Device device = Device::cpu());
-    // 0, 1, ..., n-1 (Int64 gives index tensors).
+    /// 0, 1, ..., n-1 (Int64 gives index tensors).
     static Tensor arange(int64_t n, DType dtype = DType::Float32, Device device = Device::cpu());
-    // Standard normal / uniform in [low, high), drawn from `gen` (counter-based: same on every device);
-    // uniform needs finite low <= high.
+    /// Standard normal / uniform in [low, high), drawn from `gen` (counter-based: same on every device);
+    /// uniform needs finite low <= high.
     static Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::Float32,
                         Device device = Device::cpu());
     static Tensor uniform(const Shape& shape, double low, double high, Generator& gen,
@@ -83,10 +84,10 @@ public:
                               Device device = Device::cpu());
     static Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape,
                               Device device = Device::cpu());
-    // values converted to `dtype` (masks, positions and other constants built on the host).
+    /// values converted to `dtype` (masks, positions and other constants built on the host).
     static Tensor from_values(const std::vector<double>& values, const Shape& shape, DType dtype,
                               Device device = Device::cpu());
-    // A tensor viewing memory the caller owns and keeps alive (on `device`); never freed by tapegrad.
+    /// A tensor viewing memory the caller owns and keeps alive (on `device`); never freed by tapegrad.
     static Tensor from_blob(void* data, const Shape& shape, DType dtype, Device device = Device::cpu());
     static Tensor scalar(double value, DType dtype = DType::Float32, Device device = Device::cpu());
 
@@ -98,37 +99,37 @@ public:
     int64_t numel() const { return tapegrad::numel(impl().shape); }
     DType dtype() const { return impl().dtype; }
     Device device() const { return impl().storage->device; }
-    // "[2, 3] float32 cpu"
+    /// "[2, 3] float32 cpu"
     std::string describe() const;
 
     // ---- data --------------------------------------------------------------------------------
     // Raw pointer to the first element (the device's address space). T must match dtype().
     template <typename T> T* data() const;
     void* raw_data() const;
-    // The single value of a one-element tensor, as double.
+    /// The single value of a one-element tensor, as double.
     double item() const;
     template <typename T> std::vector<T> to_vector() const;
-    // All values converted to double (any dtype, any device).
+    /// All values converted to double (any dtype, any device).
     std::vector<double> to_double_vector() const;
 
     // ---- autograd ----------------------------------------------------------------------------
     bool requires_grad() const { return impl().requires_grad; }
-    // Marks a leaf as a parameter/input whose gradient backward() should compute.
+    /// Marks a leaf as a parameter/input whose gradient backward() should compute.
     Tensor& set_requires_grad(bool on = true);
     bool is_leaf() const { return impl().record < 0; }
-    // The accumulated gradient (undefined until a backward pass reaches this tensor).
+    /// The accumulated gradient (undefined until a backward pass reaches this tensor).
     Tensor grad() const { return Tensor(impl().grad); }
     void set_grad(const Tensor& grad);
     void zero_grad() { impl().grad.reset(); }
-    // Keep this intermediate's gradient after backward (leaves always keep theirs).
+    /// Keep this intermediate's gradient after backward (leaves always keep theirs).
     Tensor& retain_grad();
-    // Runs `hook` on the gradient reaching this tensor; the hook's result replaces it.
+    /// Runs `hook` on the gradient reaching this tensor; the hook's result replaces it.
     Tensor& register_hook(GradHook hook);
-    // Same data, cut off from the tape: a leaf that does not require grad.
+    /// Same data, cut off from the tape: a leaf that does not require grad.
     Tensor detach() const;
-    // This leaf now holds `values` (same shape; any dtype and device), its gradient reset: every
-    // handle to it (an optimizer's) sees the change. PyTorch's `param.data = values`; Module::to
-    // moves parameters with it.
+    /// This leaf now holds `values` (same shape; any dtype and device), its gradient reset: every
+    /// handle to it (an optimizer's) sees the change. PyTorch's `param.data = values`; Module::to
+    /// moves parameters with it.
     void set_data(const Tensor& values);
 
     TensorImpl& impl() const;

@@ -1,9 +1,10 @@
-// The CUDA device API: what a program asks before moving work to a GPU. Available in every
-// build: without CUDA support compiled in (no nvcc, or CUDA=0), is_available() is false,
-// device_count() is 0 and the rest throw a tapegrad::Error saying so.
-//
-// Moving a model and its data to the GPU is one call each: model.to(Device::cuda()) and
-// to(x, Device::cuda()); every op then runs there (see docs/GPU.md).
+/// \file
+/// The CUDA device API: what a program asks before moving work to a GPU. Available in every
+/// build: without CUDA support compiled in (no nvcc, or CUDA=0), is_available() is false,
+/// device_count() is 0 and the rest throw a tapegrad::Error saying so.
+///
+/// Moving a model and its data to the GPU is one call each: model.to(Device::cuda()) and
+/// to(x, Device::cuda()); every op then runs there (see docs/GPU.md).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -11,27 +12,27 @@
 
 namespace tapegrad::cuda {
 
-// True if tapegrad was built with CUDA and a device and driver are present.
+/// True if tapegrad was built with CUDA and a device and driver are present.
 bool is_available();
 int device_count();
 std::string device_name(int index = 0);
 
-// Waits for all queued GPU work on the current device (for timing).
+/// Waits for all queued GPU work on the current device (for timing).
 void synchronize();
 
-// The caching allocator's counters (bytes), as PyTorch's torch.cuda.memory_* report them.
+/// The caching allocator's counters (bytes), as PyTorch's torch.cuda.memory_* report them.
 struct MemoryStats {
-    size_t in_use = 0;          // held by live tensors
-    size_t cached = 0;          // freed by tensors, kept for reuse
+    size_t in_use = 0;          ///< held by live tensors
+    size_t cached = 0;          ///< freed by tensors, kept for reuse
     size_t peak_in_use = 0;
-    int64_t driver_allocations = 0;  // cudaMalloc calls so far
+    int64_t driver_allocations = 0;  ///< cudaMalloc calls so far
 };
 MemoryStats memory_stats();
-// Returns every cached block to the driver.
+/// Returns every cached block to the driver.
 void empty_cache();
 
-// The message of the out-of-memory error (also used by the allocator), exposed so that tests
-// without a GPU can check its format.
+/// The message of the out-of-memory error (also used by the allocator), exposed so that tests
+/// without a GPU can check its format.
 std::string out_of_memory_message(size_t requested, size_t in_use, size_t cached, const std::string& detail);
 
 }  // namespace tapegrad::cuda

@@ -1,4 +1,5 @@
-// The Elman RNN (PyTorch's nn.RNN, tanh):  h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
+/// \file
+/// The Elman RNN (PyTorch's nn.RNN, tanh):  h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
 #pragma once
 #include "../core/random.h"
 #include "recurrent_cell.h"
@@ -11,7 +12,7 @@ public:
     RecurrentState step(const Tensor& x, const RecurrentState& previous, const StepContext& at) const override;
     Hoisted hoist(const Tensor& x) const override;
     RecurrentState fast_step(Hoisted& hoisted, const RecurrentState& previous, const StepContext& at) const override;
-    Tensor weight_ih, weight_hh, bias_ih, bias_hh;  // [H, D], [H, H], [H], [H]
+    Tensor weight_ih, weight_hh, bias_ih, bias_hh;  ///< [H, D], [H, H], [H], [H]
 };
 
 }  // namespace tapegrad

@@ -1,10 +1,11 @@
-// A Transformer encoder baseline (Delétang et al.'s defaults: d_model 64, 8 heads, 5 layers,
-// dropout 0.1, sin/cos positions), composed of primitives: matmul, softmax and the LayerNorm
-// composition. Pre-LN blocks (LayerNorm before attention and before the feed-forward, a final
-// LayerNorm after the last block):
-//   x <- x + Dropout(MHA(LN(x)));   x <- x + Dropout(W_2 relu(W_1 LN(x) + b_1) + b_2)   (W_1: d -> 4d)
-//   MHA(x) = W_o concat_heads(softmax(Q K^T / sqrt(d_head) + mask) V),  [Q; K; V] = W_qkv x + b_qkv
-// The mask adds -1e9 to scores of padded keys (positions >= length) and, if causal, of future keys.
+/// \file
+/// A Transformer encoder baseline (Delétang et al.'s defaults: d_model 64, 8 heads, 5 layers,
+/// dropout 0.1, sin/cos positions), composed of primitives: matmul, softmax and the LayerNorm
+/// composition. Pre-LN blocks (LayerNorm before attention and before the feed-forward, a final
+/// LayerNorm after the last block):
+///   x <- x + Dropout(MHA(LN(x)));   x <- x + Dropout(W_2 relu(W_1 LN(x) + b_1) + b_2)   (W_1: d -> 4d)
+///   MHA(x) = W_o concat_heads(softmax(Q K^T / sqrt(d_head) + mask) V),  [Q; K; V] = W_qkv x + b_qkv
+/// The mask adds -1e9 to scores of padded keys (positions >= length) and, if causal, of future keys.
 #pragma once
 #include <memory>
 #include <vector>
@@ -24,7 +25,7 @@ struct TransformerOptions {
 class TransformerBlock : public Module {
 public:
     TransformerBlock(const TransformerOptions& options, Generator& gen, uint64_t dropout_seed);
-    // x [B, T, d]; mask broadcastable to [B*heads, T, T] (0 or -1e9), may be undefined.
+    /// x [B, T, d]; mask broadcastable to [B*heads, T, T] (0 or -1e9), may be undefined.
     Tensor forward(const Tensor& x, const Tensor& mask);
     LayerNorm norm_attention, norm_ffn;
     Linear qkv, attention_out, ffn_in, ffn_out;
@@ -34,10 +35,10 @@ public:
 
 class TransformerEncoder : public Module {
 public:
-    // vocab_size > 0: token ids [B, T] through an embedding; otherwise inputs [B, T, input_size]
-    // (e.g. one-hot) through a linear projection.
+    /// vocab_size > 0: token ids [B, T] through an embedding; otherwise inputs [B, T, input_size]
+    /// (e.g. one-hot) through a linear projection.
     TransformerEncoder(int64_t vocab_size, int64_t input_size, TransformerOptions options, Generator& gen);
-    // -> hidden states [B, T, d_model]; lengths (optional) mask padded keys.
+    /// -> hidden states [B, T, d_model]; lengths (optional) mask padded keys.
     Tensor forward(const Tensor& inputs, const std::vector<int64_t>& lengths = {});
     const TransformerOptions options;
     std::unique_ptr<Embedding> embedding;
@@ -46,7 +47,7 @@ public:
     LayerNorm final_norm;
 };
 
-// Sinusoidal positions [T, d]: PE[t, 2i] = sin(t / 10000^(2i/d)), PE[t, 2i+1] = cos(...).
+/// Sinusoidal positions [T, d]: PE[t, 2i] = sin(t / 10000^(2i/d)), PE[t, 2i+1] = cos(...).
 Tensor sinusoidal_positions(int64_t steps, int64_t d_model, DType dtype, Device device);
 
 }  // namespace tapegrad

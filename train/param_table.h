@@ -1,6 +1,7 @@
-// The parameter counts of the recurrent baselines and every QL-LSTM variant at one input size D
-// and hidden size H, each counted on a constructed layer (num_parameters) beside its formula, with
-// the reduction relative to the LSTM. Printed by bench/bench_cells and examples/cells.
+/// \file
+/// The parameter counts of the recurrent baselines and every QL-LSTM variant at one input size D
+/// and hidden size H, each counted on a constructed layer (num_parameters) beside its formula, with
+/// the reduction relative to the LSTM. Printed by bench/bench_cells and examples/cells.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,27 +1,28 @@
-// The training loop behind tapegrad-train: one task (IMDB or a formal-language task), one model,
-// one optimizer; progress on a stream, a CSV log, atomic safetensors checkpoints, resume that
-// reproduces an uninterrupted run bit for bit, and a clean stop on SIGINT.
-//
-// Files in config.out_dir (each written whole through a temporary file and a rename, except the
-// log's rows, appended and flushed one by one; a run first removes the temporaries of killed runs):
-//   log.csv                  step,epoch,loss,accuracy,lr,grad_norm,tokens_per_s,elapsed_s (one row per
-//                            log_every steps; mean loss/accuracy over those steps; elapsed_s counts
-//                            this process's training time). A resume keeps the rows up to the
-//                            checkpoint's step and logs the rest again, so after any kills and
-//                            resumes the log has one header and one row per logged step, the
-//                            same rows as an uninterrupted run (timings aside).
-//   checkpoint.safetensors   parameters, optimizer state, and in its metadata the loop's position:
-//                            step, epoch, batch within the epoch, the data stream's offset and the
-//                            dropout streams' offsets (everything the next step depends on), the
-//                            open log window's sums, the last logged loss and accuracy, and the
-//                            run-defining options
-//                            (under their names, "--lr"), which a resume must repeat unless forced
-//   lengths.csv              formal tasks: length,accuracy at every test length
-//   summary.json             the configuration and the results
-//
-// Random streams (all counter-based Philox, so a stream is restored by its offset):
-//   parameters: Generator(seed);  formal batches: Generator(seed + 1);
-//   IMDB epoch e's batch order: Generator(seed + 1, offset e * 2^40);  dropout: the model's own.
+/// \file
+/// The training loop behind tapegrad-train: one task (IMDB or a formal-language task), one model,
+/// one optimizer; progress on a stream, a CSV log, atomic safetensors checkpoints, resume that
+/// reproduces an uninterrupted run bit for bit, and a clean stop on SIGINT.
+///
+/// Files in config.out_dir (each written whole through a temporary file and a rename, except the
+/// log's rows, appended and flushed one by one; a run first removes the temporaries of killed runs):
+///   log.csv                  step,epoch,loss,accuracy,lr,grad_norm,tokens_per_s,elapsed_s (one row per
+///                            log_every steps; mean loss/accuracy over those steps; elapsed_s counts
+///                            this process's training time). A resume keeps the rows up to the
+///                            checkpoint's step and logs the rest again, so after any kills and
+///                            resumes the log has one header and one row per logged step, the
+///                            same rows as an uninterrupted run (timings aside).
+///   checkpoint.safetensors   parameters, optimizer state, and in its metadata the loop's position:
+///                            step, epoch, batch within the epoch, the data stream's offset and the
+///                            dropout streams' offsets (everything the next step depends on), the
+///                            open log window's sums, the last logged loss and accuracy, and the
+///                            run-defining options
+///                            (under their names, "--lr"), which a resume must repeat unless forced
+///   lengths.csv              formal tasks: length,accuracy at every test length
+///   summary.json             the configuration and the results
+///
+/// Random streams (all counter-based Philox, so a stream is restored by its offset):
+///   parameters: Generator(seed);  formal batches: Generator(seed + 1);
+///   IMDB epoch e's batch order: Generator(seed + 1, offset e * 2^40);  dropout: the model's own.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -39,64 +40,64 @@ namespace tapegrad::train {
 enum class ProgressStyle { Auto, Bar, Lines };
 
 struct TrainConfig {
-    std::string task = "parity_check";  // "imdb" or a formal task name (data::task_name)
+    std::string task = "parity_check";  ///< "imdb" or a formal task name (data::task_name)
     ModelConfig model;
-    std::string optimizer = "adam";     // adam, adamw, sgd
+    std::string optimizer = "adam";     ///< adam, adamw, sgd
     double lr = 1e-3, weight_decay = 0.0, momentum = 0.0;
-    std::string schedule = "constant";  // constant, warmup, cosine
+    std::string schedule = "constant";  ///< constant, warmup, cosine
     int64_t warmup_steps = 0;
     int64_t batch_size = 32;
-    int64_t steps = 0;   // total optimizer steps (formal tasks; IMDB when epochs == 0)
-    int64_t epochs = 0;  // IMDB: passes over the training split (overrides steps)
-    double clip = 1.0;   // global gradient-norm clip; 0 = off
+    int64_t steps = 0;   ///< total optimizer steps (formal tasks; IMDB when epochs == 0)
+    int64_t epochs = 0;  ///< IMDB: passes over the training split (overrides steps)
+    double clip = 1.0;   ///< global gradient-norm clip; 0 = off
     uint64_t seed = 0;
     Device device = Device::cpu();
 
     std::string out_dir = "runs/default";
-    int64_t log_every = 50;          // CSV row and, without a terminal, a progress line
-    int64_t checkpoint_every = 0;    // 0: only at the end (and on SIGINT)
-    std::string resume;              // a checkpoint to continue from
-    bool force_resume = false;       // resume even if the run-defining options differ (with a warning)
+    int64_t log_every = 50;          ///< CSV row and, without a terminal, a progress line
+    int64_t checkpoint_every = 0;    ///< 0: only at the end (and on SIGINT)
+    std::string resume;              ///< a checkpoint to continue from
+    bool force_resume = false;       ///< resume even if the run-defining options differ (with a warning)
     ProgressStyle progress = ProgressStyle::Auto;
-    bool evaluate = true;            // test evaluation at the end
+    bool evaluate = true;            ///< test evaluation at the end
 
-    data::LengthProtocol protocol;   // formal tasks
-    data::ImdbConfig imdb;           // IMDB
-    int64_t train_subset = 0;        // IMDB: use only the first N (shuffled) training reviews; 0 = all
-    int64_t test_subset = 0;         // IMDB: evaluate on N test reviews drawn at random; 0 = all
+    data::LengthProtocol protocol;   ///< formal tasks
+    data::ImdbConfig imdb;           ///< IMDB
+    int64_t train_subset = 0;        ///< IMDB: use only the first N (shuffled) training reviews; 0 = all
+    int64_t test_subset = 0;         ///< IMDB: evaluate on N test reviews drawn at random; 0 = all
 
-    std::string command;             // the command line, recorded in summary.json
-    // Test hook: called after every completed step with the step number (1-based).
+    std::string command;             ///< the command line, recorded in summary.json
+    /// Test hook: called after every completed step with the step number (1-based).
     std::function<void(int64_t)> after_step;
 };
 
 struct TrainSummary {
     int64_t steps = 0, epochs_done = 0;
-    bool stopped_early = false;     // a stop request (SIGINT) ended the run
-    double train_seconds = 0;       // in training steps (this process), evaluation excluded
-    double tokens_per_second = 0;   // training tokens (real, unpadded) per second
-    double seconds_per_epoch = 0;   // IMDB
-    double final_loss = 0, final_accuracy = 0;  // mean over the last log window
+    bool stopped_early = false;     ///< a stop request (SIGINT) ended the run
+    double train_seconds = 0;       ///< in training steps (this process), evaluation excluded
+    double tokens_per_second = 0;   ///< training tokens (real, unpadded) per second
+    double seconds_per_epoch = 0;   ///< IMDB
+    double final_loss = 0, final_accuracy = 0;  ///< mean over the last log window
     int64_t parameters = 0, encoder_parameters = 0;
-    // Formal tasks: accuracy per test length and the score (their mean).
+    /// Formal tasks: accuracy per test length and the score (their mean).
     std::vector<data::LengthAccuracy> lengths;
     double score = 0;
     bool solved = false;
-    // IMDB: test accuracy and the F1 of the positive class.
+    /// IMDB: test accuracy and the F1 of the positive class.
     double test_accuracy = 0, test_f1 = 0;
     int64_t test_examples = 0;
 };
 
-// Runs the configured training; progress and the final summary table go to `out`.
+/// Runs the configured training; progress and the final summary table go to `out`.
 TrainSummary run_training(const TrainConfig& config, std::ostream& out);
 
-// SIGINT handling: the handler only sets a flag; the loop checks it after every step, saves a
-// checkpoint and returns with stopped_early set.
+/// SIGINT handling: the handler only sets a flag; the loop checks it after every step, saves a
+/// checkpoint and returns with stopped_early set.
 void install_stop_handler();
 bool stop_requested();
 void clear_stop_request();
 
-// The summary as an aligned two-column table.
+/// The summary as an aligned two-column table.
 std::string summary_table(const TrainConfig& config, const TrainSummary& summary);
 
 }  // namespace tapegrad::train
