@@ -17,6 +17,7 @@
 
 namespace tapegrad {
 
+/// Turns anomaly mode on (or, with enabled = false, off) in this thread until the guard dies, then restores what was before.
 class DetectAnomaly {
 public:
     explicit DetectAnomaly(bool enabled = true);
@@ -27,6 +28,7 @@ public:
 private:
     bool previous_;
 };
+/// Whether anomaly mode is on in this thread.
 bool anomaly_detection_enabled();
 
 /// Called by record() for every op: throws if `output` holds a NaN or Inf. tape_index is -1 when

@@ -16,6 +16,7 @@
 
 namespace tapegrad {
 
+/// What to_dot draws and how it names tensors.
 struct DotOptions {
     std::string scope_prefix;                           ///< only records in scopes starting with this
     std::vector<std::pair<Tensor, std::string>> names;  ///< labels for tensors, e.g. {W, "W1"}
@@ -25,6 +26,7 @@ struct DotOptions {
 /// for "lstm/t=3/forget_gate"), or "" when it has none.
 std::string step_cluster(const std::string& scope);
 
+/// The tape as a Graphviz DOT graph: one node per record and leaf, parameters green, intermediates blue, gradients orange; records outside `scope_prefix` dashed; one cluster per step (step_cluster).
 std::string to_dot(const Tape& tape, const DotOptions& options = {});
 
 }  // namespace tapegrad

@@ -27,6 +27,7 @@
 
 namespace tapegrad {
 
+/// One kind of state along a model's steps (gradient_flow's input): its name and the tensors, one per step.
 struct GradFlowSeries {
     std::string name;                ///< "h", "c"
     std::vector<std::string> steps;  ///< each state's step label, e.g. "t=3" or "level=2" (may be empty)
@@ -36,6 +37,7 @@ struct GradFlowSeries {
     int position_axis = -1;
 };
 
+/// The gradient norms gradient_flow measured, per series and entry.
 struct GradFlowReport {
     /// Per series s, one entry per state (or per node of each state, with a position_axis):
     std::vector<std::string> names;               ///< the series' names

@@ -24,22 +24,29 @@ namespace tapegrad {
 /// An op of any number of inputs writes one term for input i ("dL/dx_i += ..." -> {"x_i"}).
 std::vector<std::string> formula_inputs(const std::string& formula);
 
+/// One step of BackwardStepper: the record it ran and the gradients it handled.
 struct BackwardStep {
     int64_t index = -1;   ///< tape index of the record
-    std::string op, scope, formula;  ///< formula: the record's (record(), autograd/tape.h)
-    const Record* record = nullptr;
+    /// formula: the record's (record(), autograd/tape.h)
+    ///@{
+    std::string op, scope, formula;
+    ///@}
+    const Record* record = nullptr;  ///< the record itself (on the kept tape)
     Tensor grad_output;                ///< dL/d(output) the record received (after hooks)
     std::vector<Tensor> added;         ///< per input: what this step added to its gradient, float64 on the
                                        ///< CPU (undefined for inputs that need no grad)
     std::vector<Tensor> grad_inputs;   ///< per input: its accumulated gradient after the step (float64 CPU copy)
 };
 
+/// Runs backward one tape record at a time (see the file's description).
 class BackwardStepper {
 public:
+    /// Prepares a backward pass from `output`, seeded with `seed` (required unless output is a scalar); runs nothing yet.
     explicit BackwardStepper(const Tensor& output, const Tensor& seed = Tensor());
-    bool done() const { return pass_.next() < 0; }
+    bool done() const { return pass_.next() < 0; }  ///< whether every record has run
     /// The tape index of the record the next step() runs (-1 when done).
     int64_t next() const { return pass_.next(); }
+    /// Runs the next record and returns what it did.
     const BackwardStep& step();
     /// Steps until the next record to run is `index` or below (it is not run).
     void run_to(int64_t index);
@@ -47,7 +54,9 @@ public:
     void run_to(const std::string& scope_prefix);
     /// Runs the remaining records and hands the leaves their gradients.
     void finish();
+    /// What the last step() did.
     const BackwardStep& last() const { return last_; }
+    /// The pass being driven (its gradients so far).
     const BackwardPass& pass() const { return pass_; }
 
 private:

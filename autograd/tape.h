@@ -42,11 +42,13 @@ public:
     /// uninitialised buffer the kernel writes whole (=). A kernel that adds to only a part of the
     /// gradient (a slice's window, a scatter) asks for Writes::Part: a fresh buffer comes zeroed.
     /// `grad` is undefined when input i needs no gradient.
-    enum class Writes { All, Part };
+    enum class Writes { All, Part };  ///< All: the kernel writes every element; Part: only some (a fresh buffer then comes zeroed)
+    /// Input i's gradient buffer and whether to add to it (see out()).
     struct Out {
-        Tensor& grad;
-        bool accumulate;
+        Tensor& grad;  ///< input i's gradient (undefined when it needs none)
+        bool accumulate;  ///< true: add (+=) to what grad holds; false: grad is fresh, write it (=)
     };
+    /// The buffer a kernel writes dL/d(input i) into (see Out), allocated as `writes` says.
     Out out(size_t i, Writes writes = Writes::All);
 
 private:
@@ -60,28 +62,33 @@ private:
 /// backward(gy, gx): given dL/d(output) = gy, add dL/d(input i) for each input through gx.
 using BackwardFn = std::function<void(const Tensor& grad_output, InputGrads& grad_inputs)>;
 
+/// One entry of the tape: an op's name, formula and scope, its inputs and output, and its backward function.
 struct Record {
     std::string op;     ///< "sigmoid"
     const char* formula;  ///< what backward adds to each input's gradient: "dL/dx += dL/dy ⊙ y ⊙ (1 − y)"
     std::string scope;  ///< the NameScope path it ran under, e.g. "lstm/t=3/forget_gate" ("" if none)
-    std::vector<Tensor> inputs;
-    Tensor output;
-    BackwardFn backward;
+    std::vector<Tensor> inputs;  ///< the op's inputs, kept alive for backward
+    Tensor output;  ///< the op's output
+    BackwardFn backward;  ///< adds the inputs' gradients given the output's (BackwardFn)
 };
 
+/// A tape's records, shared by the Tape and the tensors it recorded (which hold it weakly).
 struct TapeState {
     /// A deque: appending never moves earlier records (a vector's regrowth would copy them all).
     std::deque<Record> records;
     uint64_t epoch = 1;  ///< bumped on clear(): tensors of an earlier epoch are no longer on the tape
 };
 
+/// A Wengert list: the records of the ops run while it was active, in the order they ran.
 class Tape {
 public:
+    /// An empty tape.
     Tape();
-    const std::deque<Record>& records() const { return state_->records; }
-    size_t size() const { return state_->records.size(); }
+    const std::deque<Record>& records() const { return state_->records; }  ///< the records, in the order the ops ran
+    size_t size() const { return state_->records.size(); }  ///< the number of records
+    /// Drops every record; tensors recorded before are no longer on this tape.
     void clear();
-    const std::shared_ptr<TapeState>& state() const { return state_; }
+    const std::shared_ptr<TapeState>& state() const { return state_; }  ///< the shared state (records and epoch) the recorded tensors point to
 
 private:
     std::shared_ptr<TapeState> state_;
@@ -93,6 +100,7 @@ Tape& active_tape();
 /// Makes `tape` the active tape for this thread until the guard dies.
 class TapeGuard {
 public:
+    /// Makes `tape` the active tape of this thread.
     explicit TapeGuard(Tape& tape);
     ~TapeGuard();
     TapeGuard(const TapeGuard&) = delete;
@@ -113,11 +121,13 @@ public:
 private:
     bool previous_;
 };
+/// Whether ops record in this thread (false inside a NoGrad).
 bool grad_enabled();
 
 /// Labels every op recorded while it lives: NameScope a("lstm"); NameScope b("t=3") -> "lstm/t=3".
 class NameScope {
 public:
+    /// Appends `name` to this thread's scope path ("lstm" then "t=3": "lstm/t=3") until the guard dies.
     explicit NameScope(const std::string& name);
     ~NameScope();
     NameScope(const NameScope&) = delete;
@@ -142,6 +152,7 @@ auto in_scope(const std::string& label, Op op) {
 /// the formula the step-through prints (autograd/stepper.h).
 void record(const char* op, const char* formula, std::vector<Tensor> inputs, Tensor& output, BackwardFn backward);
 
+/// How backward() runs: its seed, and what it keeps afterwards.
 struct BackwardOptions {
     Tensor seed;             ///< dL/d(output); required when the output is not a scalar
     bool keep_tape = false;  ///< keep the records (to run backward again or inspect them)
@@ -156,6 +167,7 @@ void backward(const Tensor& output, const BackwardOptions& options = {});
 /// through step(): there is one implementation of a backward step.
 class BackwardPass {
 public:
+    /// Prepares the pass from `output`, seeded with options.seed (required unless output is a scalar).
     BackwardPass(const Tensor& output, const BackwardOptions& options);
     /// The record step() runs next: the highest-numbered one a gradient has reached, -1 when none is left.
     int64_t next() const { return next_; }
@@ -165,7 +177,7 @@ public:
     /// After the last step: hands every leaf its gradient (after its hooks) and clears the tape
     /// unless keep_tape.
     void finish();
-    const Record& record(int64_t r) const { return state_->records[r]; }
+    const Record& record(int64_t r) const { return state_->records[r]; }  ///< record r of the tape being run
     /// The gradient accumulated so far for x, an input of some record (undefined if none reached it yet).
     Tensor in_flight(const Tensor& x) const;
 

@@ -20,7 +20,10 @@ class BiLstm : public Module {
 public:
     BiLstm(int64_t input_size, int64_t hidden_size, int64_t num_layers, Generator& gen, double forget_bias = 0.0);
     RecurrentOutput forward(const Tensor& x, const std::vector<int64_t>& lengths = {}) const;
-    std::vector<std::unique_ptr<LstmCell>> forward_cells, backward_cells;  ///< one per layer
+    /// one per layer
+    ///@{
+    std::vector<std::unique_ptr<LstmCell>> forward_cells, backward_cells;
+    ///@}
     Schedule schedule = Schedule::Fast;                                    ///< models/schedule.h
 };
 

@@ -17,7 +17,10 @@ public:
     RecurrentState step(const Tensor& x, const RecurrentState& previous, const StepContext& at) const override;
     Hoisted hoist(const Tensor& x) const override;
     RecurrentState fast_step(Hoisted& hoisted, const RecurrentState& previous, const StepContext& at) const override;
-    Tensor weight_ih, weight_hh, bias_ih, bias_hh;  ///< [3H, D], [3H, H], [3H], [3H]
+    /// [3H, D], [3H, H], [3H], [3H]
+    ///@{
+    Tensor weight_ih, weight_hh, bias_ih, bias_hh;
+    ///@}
 
 private:
     /// Both schedules: the gates and h_t from {r_x, z_x, n_x} and {r_h, z_h, n_h}, each [B, H].

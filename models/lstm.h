@@ -11,7 +11,10 @@ namespace tapegrad {
 
 /// The four gates of an LSTM-type step, activated; each [B, H] (PR-LSTM: [B, m, H]).
 struct LstmGates {
-    Tensor input_gate, forget_gate, candidate, output_gate;  ///< i, f, g, o
+    /// i, f, g, o
+    ///@{
+    Tensor input_gate, forget_gate, candidate, output_gate;
+    ///@}
 };
 
 /// i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o) from the pre-activations a = {a_i, a_f, a_g, a_o},
@@ -53,7 +56,10 @@ public:
     std::vector<Tensor> preactivations(const Tensor& x, const Tensor& h) const;
     std::vector<Tensor> fast_preactivations(RecurrentLinear& recurrent, const Tensor& h) const;
 
-    Tensor weight_ih, weight_hh, bias_ih, bias_hh;  ///< [4H, D], [4H, H], [4H], [4H]
+    /// [4H, D], [4H, H], [4H], [4H]
+    ///@{
+    Tensor weight_ih, weight_hh, bias_ih, bias_hh;
+    ///@}
 };
 
 }  // namespace tapegrad

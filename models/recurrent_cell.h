@@ -46,7 +46,10 @@ struct StepContext {
 struct Hoisted {
     Tensor projected;           ///< A [T, B, G]: the input projection of every step, one GEMM
     RecurrentLinear recurrent;  ///< z_t = A_t + b + h_{t-1} W_hh^T, one step after the other
-    Tensor scales{}, biases{};  ///< QL-LSTM with PSUG: a and b of its gates i, f, o, stacked [3, 1, H]
+    /// QL-LSTM with PSUG: a and b of its gates i, f, o, stacked [3, 1, H]
+    ///@{
+    Tensor scales{}, biases{};
+    ///@}
 };
 
 /// One layer: what differs between RNN, LSTM, GRU and QL-LSTM, in each schedule.

@@ -12,7 +12,10 @@ public:
     RecurrentState step(const Tensor& x, const RecurrentState& previous, const StepContext& at) const override;
     Hoisted hoist(const Tensor& x) const override;
     RecurrentState fast_step(Hoisted& hoisted, const RecurrentState& previous, const StepContext& at) const override;
-    Tensor weight_ih, weight_hh, bias_ih, bias_hh;  ///< [H, D], [H, H], [H], [H]
+    /// [H, D], [H, H], [H], [H]
+    ///@{
+    Tensor weight_ih, weight_hh, bias_ih, bias_hh;
+    ///@}
 };
 
 }  // namespace tapegrad

@@ -77,7 +77,10 @@ struct TrainSummary {
     double train_seconds = 0;       ///< in training steps (this process), evaluation excluded
     double tokens_per_second = 0;   ///< training tokens (real, unpadded) per second
     double seconds_per_epoch = 0;   ///< IMDB
-    double final_loss = 0, final_accuracy = 0;  ///< mean over the last log window
+    /// mean over the last log window
+    ///@{
+    double final_loss = 0, final_accuracy = 0;
+    ///@}
     int64_t parameters = 0, encoder_parameters = 0;
     /// Formal tasks: accuracy per test length and the score (their mean).
     std::vector<data::LengthAccuracy> lengths;
