@@ -14,6 +14,7 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// Throws Error("<op>: <message>") with the message formatted by fmt from `args`: fail("matmul", "inner dimensions differ: a is {}", ...).
 template <typename... Args>
 [[noreturn]] void fail(const std::string& op, fmt::format_string<Args...> message, Args&&... args) {
     throw Error(op + ": " + fmt::format(message, std::forward<Args>(args)...));

@@ -12,10 +12,12 @@
 
 namespace tapegrad {
 
+/// Four 32-bit random words: one Philox-4x32 output.
 struct Philox4 {
-    uint32_t v[4];
+    uint32_t v[4];  ///< the words
 };
 
+/// Philox-4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", 2011): the four random words of `counter` under key `seed`, the same on every device.
 TG_HD Philox4 philox4x32(uint64_t seed, uint64_t counter) {
     uint32_t c0 = uint32_t(counter), c1 = uint32_t(counter >> 32), c2 = 0, c3 = 0;
     uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
@@ -52,10 +54,11 @@ TG_HD double philox_normal(uint64_t seed, uint64_t index) {
 /// A seeded stream: each draw of n numbers takes the next n counters.
 class Generator {
 public:
+    /// A stream of key `seed`, at offset 0.
     explicit Generator(uint64_t seed = 0) : seed_(seed) {}
-    uint64_t seed() const { return seed_; }
-    uint64_t offset() const { return offset_; }
-    void set_offset(uint64_t offset) { offset_ = offset; }
+    uint64_t seed() const { return seed_; }  ///< the key of every draw
+    uint64_t offset() const { return offset_; }  ///< the counter of the next draw
+    void set_offset(uint64_t offset) { offset_ = offset; }  ///< moves the stream to counter `offset` (restoring a saved position)
     /// Reserves `count` counters and returns the first.
     uint64_t take(uint64_t count) {
         uint64_t first = offset_;

@@ -10,6 +10,7 @@
 
 namespace tapegrad {
 
+/// The BLAS kernels in use and the build's instruction set, as blas_summary() prints them.
 struct BlasInfo {
     std::string core;        ///< kernel set in use, e.g. "SkylakeX"
     std::string best_core;   ///< the fastest kernel set this CPU supports
@@ -18,6 +19,7 @@ struct BlasInfo {
     std::string cpu;         ///< CPU model name
 };
 
+/// What OpenBLAS runs on this CPU, and what this build was compiled for.
 BlasInfo blas_info();
 /// "CPU: AMD EPYC 9R14; build ISA x86-64-v3; BLAS: OpenBLAS core SkylakeX (best for this CPU:
 /// SkylakeX), pthreads; matrix products: libxsmm ...; threads: 2 (CPU affinity: 2 cores)"

@@ -31,8 +31,8 @@
 namespace tapegrad {
 
 // ---- thresholds, measured (docs/BENCHMARKS.md, "thread policy") ----
-// Below this many elements of work a loop runs on the calling thread: handing out chunks costs
-// about a microsecond, and waking a sleeping worker several.
+/// Below this many elements of work a loop runs on the calling thread: handing out chunks costs
+/// about a microsecond, and waking a sleeping worker several.
 constexpr int64_t kParallelWork = int64_t(1) << 15;
 /// Elements of work per chunk: a few microseconds each, enough chunks for the threads to share a
 /// loop evenly and for the caller to take all of them when the workers are slow to come.
@@ -40,6 +40,7 @@ constexpr int64_t kChunkWork = int64_t(1) << 14;
 /// A loop never has more chunks than this.
 constexpr int64_t kMaxChunks = 256;
 
+/// How many threads run the CPU's loops, why, and how they treat subnormal numbers.
 struct ThreadPolicy {
     int threads = 1;     ///< threads that run a loop, the caller included
     std::string source;  ///< why: "TAPEGRAD_NUM_THREADS", "CPU affinity", "cgroup CPU quota"
@@ -59,6 +60,7 @@ std::string thread_summary();
 /// For tests and benchmarks that compare thread counts in one process: from now on loops use
 /// `threads` (>= 1) threads.
 void set_num_threads(int threads);
+/// The threads a loop runs on now, the caller included.
 int num_threads();
 
 /// Runs chunk(i) for i in [0, chunks), each exactly once, on the calling thread and the pool's

@@ -14,8 +14,8 @@ namespace tapegrad::cuda {
 
 /// True if tapegrad was built with CUDA and a device and driver are present.
 bool is_available();
-int device_count();
-std::string device_name(int index = 0);
+int device_count();  ///< the number of CUDA devices (0 without CUDA)
+std::string device_name(int index = 0);  ///< the name of device `index` ("NVIDIA H200")
 
 /// Waits for all queued GPU work on the current device (for timing).
 void synchronize();
@@ -24,9 +24,10 @@ void synchronize();
 struct MemoryStats {
     size_t in_use = 0;          ///< held by live tensors
     size_t cached = 0;          ///< freed by tensors, kept for reuse
-    size_t peak_in_use = 0;
+    size_t peak_in_use = 0;  ///< the most held by live tensors at once
     int64_t driver_allocations = 0;  ///< cudaMalloc calls so far
 };
+/// The counters of the current device's caching allocator.
 MemoryStats memory_stats();
 /// Returns every cached block to the driver.
 void empty_cache();
