@@ -24,10 +24,11 @@
 
 namespace tapegrad::data {
 
+/// The 15 tasks: the first four regular, the next four context-free, the last seven context-sensitive.
 enum class FormalTask {
-    EvenPairs, ModularArithmetic, ParityCheck, CycleNavigation,                   ///< regular
-    StackManipulation, ReverseString, ModularArithmeticBrackets, SolveEquation,  ///< context-free
-    DuplicateString, MissingDuplicateString, OddsFirst, BinaryAddition,          ///< context-sensitive
+    EvenPairs, ModularArithmetic, ParityCheck, CycleNavigation,                   // regular
+    StackManipulation, ReverseString, ModularArithmeticBrackets, SolveEquation,  // context-free
+    DuplicateString, MissingDuplicateString, OddsFirst, BinaryAddition,          // context-sensitive
     BinaryMultiplication, ComputeSqrt, BucketSort,
 };
 
@@ -53,21 +54,24 @@ bool has_termination_mask(FormalTask task);
 
 /// One sequence: input tokens (input_length(ℓ) of them) and target classes (output_length(ℓ)).
 struct FormalExample {
-    std::vector<int64_t> input;
-    std::vector<int64_t> target;
+    std::vector<int64_t> input;  ///< the input tokens, in {0..V-1}
+    std::vector<int64_t> target;  ///< the target classes, in {0..O-1}
 };
+/// One sequence of `task` at requested length ℓ = `length`.
 FormalExample generate_example(FormalTask task, int64_t length, Generator& gen);
 
 /// The accuracy mask of one target: all ones, or for the termination tasks ones up to and
 /// including the first termination token (class 2) and zeros after it.
 std::vector<float> accuracy_mask(FormalTask task, const std::vector<int64_t>& target);
 
+/// B sequences of one task and one length, as tensors.
 struct FormalBatch {
     int64_t length = 0;  ///< the requested ℓ
     Tensor inputs;       ///< [B, input_length(ℓ)] Int64, tokens in {0..V-1}
     Tensor targets;      ///< [B, L_out] Int64, classes in {0..O-1}
     Tensor mask;         ///< [B, L_out] Float32, 1 where the position counts for accuracy
 };
+/// `batch_size` sequences of `task` at requested length `length`.
 FormalBatch generate_batch(FormalTask task, int64_t batch_size, int64_t length, Generator& gen);
 
 /// The model's input: one-hot of each token over V+1 symbols, then output_length empty tokens
@@ -81,13 +85,13 @@ double masked_accuracy(const Tensor& logits, const Tensor& targets, const Tensor
 
 /// The length-generalization protocol (Delétang et al.; PR-LSTM paper's defaults).
 struct LengthProtocol {
-    int64_t min_train_length = 1;
+    int64_t min_train_length = 1;  ///< the shortest training ℓ
     int64_t max_train_length = 40;   ///< one ℓ ~ U{min..max} per training batch
-    int64_t min_test_length = 41;
+    int64_t min_test_length = 41;  ///< the shortest test ℓ
     int64_t max_test_length = 500;   ///< every length min..max is evaluated
-    int64_t test_batches_per_length = 8;
+    int64_t test_batches_per_length = 8;  ///< batches evaluated at each test length
     int64_t test_batch_size = 64;    ///< 8 x 64 = 512 sequences per length
-    uint64_t test_seed = 1;
+    uint64_t test_seed = 1;  ///< seeds the test streams (test_generator)
     double solved_threshold = 0.9;   ///< "solved" = score >= 90%
 };
 
@@ -99,8 +103,9 @@ std::vector<int64_t> test_lengths(const LengthProtocol& protocol);
 /// each length's sequences are fixed and independent of which other lengths are evaluated.
 Generator test_generator(const LengthProtocol& protocol, int64_t length);
 
+/// The accuracy at one test length.
 struct LengthAccuracy {
-    int64_t length;
+    int64_t length;  ///< the requested ℓ
     double accuracy;  ///< mean of the per-batch masked accuracies
 };
 /// Evaluates `predict` (model input [B, ℓ' + L_out, V+1] Float32 and L_out -> logits [B, L_out, O])
@@ -109,6 +114,7 @@ std::vector<LengthAccuracy> evaluate_lengths(FormalTask task, const LengthProtoc
                                              const std::function<Tensor(const Tensor&, int64_t)>& predict);
 /// The score: the mean accuracy over the test lengths.
 double length_score(const std::vector<LengthAccuracy>& accuracies);
+/// Whether `score` reaches the protocol's solved_threshold.
 bool is_solved(double score, const LengthProtocol& protocol);
 
 }  // namespace tapegrad::data

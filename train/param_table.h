@@ -8,6 +8,7 @@
 
 namespace tapegrad {
 
+/// The table of the file's description for input size `input_size` and hidden size `hidden_size`.
 std::string recurrent_parameter_table(int64_t input_size, int64_t hidden_size);
 
 }  // namespace tapegrad

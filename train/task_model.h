@@ -20,6 +20,7 @@
 
 namespace tapegrad::train {
 
+/// The sequence models tapegrad-train can train.
 enum class ModelKind { RNN, LSTM, GRU, BiLSTM, QLLSTM, PRLSTM, PRRNN, Transformer };
 
 /// "rnn", "lstm", "gru", "bilstm", "qllstm", "prlstm", "prrnn", "transformer".
@@ -27,8 +28,9 @@ std::string model_name(ModelKind kind);
 /// The inverse of model_name; an unknown name is an Error listing the valid ones.
 ModelKind parse_model_kind(const std::string& name);
 
+/// Which model to build, and its sizes.
 struct ModelConfig {
-    ModelKind kind = ModelKind::LSTM;
+    ModelKind kind = ModelKind::LSTM;  ///< which model
     int64_t hidden = 64;  ///< H of the recurrent models
     int64_t embed = 64;   ///< E, IMDB only
     int64_t layers = 1;   ///< stacked layers of RNN/LSTM/GRU/BiLSTM
@@ -38,11 +40,13 @@ struct ModelConfig {
     TransformerOptions transformer;    ///< d_model, heads, layers, dropout
 };
 
+/// A sequence model with its task's input and readout around it (see the file's description).
 class TaskModel : public Module {
 public:
     /// Formal task: input_size = V + 1, outputs = O. IMDB: vocab = vocabulary size, outputs = 2.
     static std::unique_ptr<TaskModel> for_formal_task(const ModelConfig& config, int64_t input_size, int64_t outputs,
                                                       Generator& gen);
+    /// IMDB: ids -> Embedding(vocab, E) -> encoder -> Linear(F, outputs).
     static std::unique_ptr<TaskModel> for_text(const ModelConfig& config, int64_t vocab, int64_t outputs,
                                                Generator& gen);
 
@@ -54,7 +58,7 @@ public:
     /// Parameters of the sequence encoder alone (no embedding, no readout).
     int64_t encoder_parameters() const;
 
-    const ModelConfig config;
+    const ModelConfig config;  ///< the configuration it was built from
 
 private:
     TaskModel(const ModelConfig& config, int64_t input_size, int64_t outputs, bool text, Generator& gen);

@@ -12,6 +12,7 @@ namespace tapegrad::train {
 /// "3m12s", "1h02m", "45s".
 std::string format_duration(double seconds);
 
+/// The progress display of one training run (see the file's description).
 class Progress {
 public:
     /// bar: redraw a bar in place (a terminal); otherwise print a line every `every` steps.

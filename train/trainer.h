@@ -37,28 +37,33 @@
 
 namespace tapegrad::train {
 
+/// How progress is shown: Auto, a bar on a terminal and lines otherwise; Bar, always the bar; Lines, always a line every log_every steps.
 enum class ProgressStyle { Auto, Bar, Lines };
 
+/// Everything that defines and runs one training run (tapegrad-train's options).
 struct TrainConfig {
     std::string task = "parity_check";  ///< "imdb" or a formal task name (data::task_name)
-    ModelConfig model;
+    ModelConfig model;  ///< the model and its sizes
     std::string optimizer = "adam";     ///< adam, adamw, sgd
+    /// the optimizer's step size, weight decay and momentum (SGD)
+    ///@{
     double lr = 1e-3, weight_decay = 0.0, momentum = 0.0;
+    ///@}
     std::string schedule = "constant";  ///< constant, warmup, cosine
-    int64_t warmup_steps = 0;
-    int64_t batch_size = 32;
+    int64_t warmup_steps = 0;  ///< warm-up steps of the warmup and cosine schedules
+    int64_t batch_size = 32;  ///< sequences per batch
     int64_t steps = 0;   ///< total optimizer steps (formal tasks; IMDB when epochs == 0)
     int64_t epochs = 0;  ///< IMDB: passes over the training split (overrides steps)
     double clip = 1.0;   ///< global gradient-norm clip; 0 = off
-    uint64_t seed = 0;
-    Device device = Device::cpu();
+    uint64_t seed = 0;  ///< seeds the parameters and the batches (see the file's description)
+    Device device = Device::cpu();  ///< where the model trains
 
-    std::string out_dir = "runs/default";
+    std::string out_dir = "runs/default";  ///< where the run's files go (see the file's description)
     int64_t log_every = 50;          ///< CSV row and, without a terminal, a progress line
     int64_t checkpoint_every = 0;    ///< 0: only at the end (and on SIGINT)
     std::string resume;              ///< a checkpoint to continue from
     bool force_resume = false;       ///< resume even if the run-defining options differ (with a warning)
-    ProgressStyle progress = ProgressStyle::Auto;
+    ProgressStyle progress = ProgressStyle::Auto;  ///< how progress is shown
     bool evaluate = true;            ///< test evaluation at the end
 
     data::LengthProtocol protocol;   ///< formal tasks
@@ -71,8 +76,12 @@ struct TrainConfig {
     std::function<void(int64_t)> after_step;
 };
 
+/// What a run did and scored (summary.json's results).
 struct TrainSummary {
+    /// optimizer steps taken and epochs completed
+    ///@{
     int64_t steps = 0, epochs_done = 0;
+    ///@}
     bool stopped_early = false;     ///< a stop request (SIGINT) ended the run
     double train_seconds = 0;       ///< in training steps (this process), evaluation excluded
     double tokens_per_second = 0;   ///< training tokens (real, unpadded) per second
@@ -81,14 +90,20 @@ struct TrainSummary {
     ///@{
     double final_loss = 0, final_accuracy = 0;
     ///@}
+    /// parameters of the whole model and of its sequence encoder alone
+    ///@{
     int64_t parameters = 0, encoder_parameters = 0;
+    ///@}
     /// Formal tasks: accuracy per test length and the score (their mean).
     std::vector<data::LengthAccuracy> lengths;
-    double score = 0;
-    bool solved = false;
+    double score = 0;  ///< the mean test accuracy over the test lengths
+    bool solved = false;  ///< score >= the protocol's solved_threshold
     /// IMDB: test accuracy and the F1 of the positive class.
+    /// IMDB: test accuracy and the F1 of the positive class
+    ///@{
     double test_accuracy = 0, test_f1 = 0;
-    int64_t test_examples = 0;
+    ///@}
+    int64_t test_examples = 0;  ///< test reviews evaluated
 };
 
 /// Runs the configured training; progress and the final summary table go to `out`.
@@ -97,7 +112,9 @@ TrainSummary run_training(const TrainConfig& config, std::ostream& out);
 /// SIGINT handling: the handler only sets a flag; the loop checks it after every step, saves a
 /// checkpoint and returns with stopped_early set.
 void install_stop_handler();
+/// Whether a stop was requested (Ctrl-C, SIGINT): the run then checkpoints and ends.
 bool stop_requested();
+/// Forgets a stop request (before a new run in the same process).
 void clear_stop_request();
 
 /// The summary as an aligned two-column table.
