@@ -20,6 +20,7 @@ namespace tapegrad {
 /// Turns anomaly mode on (or, with enabled = false, off) in this thread until the guard dies, then restores what was before.
 class DetectAnomaly {
 public:
+    /// Sets anomaly mode to `enabled` in this thread.
     explicit DetectAnomaly(bool enabled = true);
     ~DetectAnomaly();
     DetectAnomaly(const DetectAnomaly&) = delete;

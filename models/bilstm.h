@@ -16,9 +16,12 @@
 
 namespace tapegrad {
 
+/// A stacked bidirectional LSTM (see the file's description).
 class BiLstm : public Module {
 public:
+    /// num_layers layers of a forward and a backward LstmCell of hidden_size each, layer 0 reading input_size features; forget_bias as LstmCell's.
     BiLstm(int64_t input_size, int64_t hidden_size, int64_t num_layers, Generator& gen, double forget_bias = 0.0);
+    /// x [B, T, D], optional lengths -> output [B, T, 2H] (zero at padding) and the final state of each layer and direction.
     RecurrentOutput forward(const Tensor& x, const std::vector<int64_t>& lengths = {}) const;
     /// one per layer
     ///@{

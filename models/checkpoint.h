@@ -20,6 +20,7 @@
 
 namespace tapegrad {
 
+/// Writes `tensors` under their names, and `metadata` in "__metadata__", to a safetensors file at `path`, atomically.
 void save_tensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                   const std::map<std::string, std::string>& metadata = {});
 /// All tensors of a file, on the CPU. Throws naming the file on anything the format does not allow:

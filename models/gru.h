@@ -11,8 +11,10 @@
 
 namespace tapegrad {
 
+/// The GRU cell (see the file's description).
 class GruCell : public RecurrentCell {
 public:
+    /// W_ih, W_hh, b_ih and b_hh drawn from `gen` (recurrent_init).
     GruCell(int64_t input_size, int64_t hidden_size, Generator& gen);
     RecurrentState step(const Tensor& x, const RecurrentState& previous, const StepContext& at) const override;
     Hoisted hoist(const Tensor& x) const override;

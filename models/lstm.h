@@ -23,7 +23,10 @@ LstmGates lstm_gates(const std::vector<Tensor>& a);
 
 /// One term f_k ⊙ c_k of the cell-state update: a forget gate and the cell state it keeps.
 struct Forget {
+    /// the forget gate f_k and the cell state c_k it keeps
+    ///@{
     Tensor gate, c;
+    ///@}
 };
 
 /// The gate block: the new state from the gates,
@@ -45,7 +48,7 @@ class LstmCell : public RecurrentCell {
 public:
     /// forget_bias: added to the forget gate's bias at initialisation (1.0 is common; 0 = PyTorch).
     LstmCell(int64_t input_size, int64_t hidden_size, Generator& gen, double forget_bias = 0.0);
-    bool has_cell_state() const override { return true; }
+    bool has_cell_state() const override { return true; }  ///< true: an LSTM has a cell state c
     RecurrentState step(const Tensor& x, const RecurrentState& previous, const StepContext& at) const override;
     Hoisted hoist(const Tensor& x) const override;
     RecurrentState fast_step(Hoisted& hoisted, const RecurrentState& previous, const StepContext& at) const override;
@@ -54,6 +57,7 @@ public:
     /// (Reference), or from the recurrent product of the hoisted inputs (Fast: views of the
     /// gate-major z_t [4, B, H]).
     std::vector<Tensor> preactivations(const Tensor& x, const Tensor& h) const;
+    /// The same from the Fast schedule's recurrent product of h_{t-1} (see preactivations).
     std::vector<Tensor> fast_preactivations(RecurrentLinear& recurrent, const Tensor& h) const;
 
     /// [4H, D], [4H, H], [4H], [4H]

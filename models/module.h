@@ -20,6 +20,7 @@ namespace tapegrad {
 /// so that a constructor can check in its member-initialiser list, before any member is built.
 int64_t checked_size(const char* module, const char* name, int64_t value, int64_t at_least = 1);
 
+/// A named tree of parameters (see the file's description): the base of every layer and model.
 class Module {
 public:
     Module() = default;
@@ -29,18 +30,18 @@ public:
 
     /// Parameters of this module and all sub-modules, depth first, in registration order.
     std::vector<Tensor> parameters() const;
-    std::vector<std::pair<std::string, Tensor>> named_parameters() const;
-    int64_t num_parameters() const;
+    std::vector<std::pair<std::string, Tensor>> named_parameters() const;  ///< the parameters with their paths ("encoder.lstm.weight_ih"), in the order of parameters()
+    int64_t num_parameters() const;  ///< the number of parameter elements, over all parameters
 
-    void zero_grad();
+    void zero_grad();  ///< drops every parameter's gradient
     /// Moves every parameter to `device` in place (Tensor::set_data): they stay the same leaves,
     /// so an optimizer made before the move trains the moved model (PyTorch's order works).
     void to(Device device);
     /// Converts every parameter to `dtype` (e.g. Float64 for gradient checks).
     void to(DType dtype);
-    void train(bool on = true);
-    void eval() { train(false); }
-    bool training() const { return training_; }
+    void train(bool on = true);  ///< sets training mode (dropout active) on this module and every sub-module, or with on = false evaluation mode
+    void eval() { train(false); }  ///< evaluation mode: train(false)
+    bool training() const { return training_; }  ///< whether in training mode
 
     /// A table of parameter counts per sub-module and parameter, with the total.
     std::string summary(const std::string& name = "model") const;
@@ -54,6 +55,7 @@ public:
 protected:
     /// `slot` must be a member of the derived class, already holding the initial value.
     void register_parameter(const std::string& name, Tensor* slot);
+    /// Registers a sub-module under `name`: its parameters' paths start "<name>.".
     void register_module(const std::string& name, Module* child);
 
 private:

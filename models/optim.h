@@ -22,29 +22,34 @@ public:
     virtual ~Optimizer() = default;
     /// Updates every parameter that has a gradient (parameters without one are skipped).
     virtual void step() = 0;
-    void zero_grad();
-    const std::string& name() const { return name_; }
-    double lr() const { return lr_; }
+    void zero_grad();  ///< drops every parameter's gradient
+    const std::string& name() const { return name_; }  ///< "Adam", "SGD" ...: the start of its error messages
+    double lr() const { return lr_; }  ///< the learning rate of the next step
     void set_lr(double lr);  ///< lr finite and >= 0
-    int64_t steps() const { return steps_; }
-    void set_steps(int64_t steps) { steps_ = steps; }
-    const std::vector<Tensor>& params() const { return params_; }
+    int64_t steps() const { return steps_; }  ///< steps taken so far (t of Adam's bias correction)
+    void set_steps(int64_t steps) { steps_ = steps; }  ///< sets the steps taken (a resumed run restores it)
+    const std::vector<Tensor>& params() const { return params_; }  ///< the parameters it updates
     /// Named state tensors ("exp_avg.3" ...) for checkpoints: saved and restored in place.
     virtual std::vector<std::pair<std::string, Tensor*>> state() = 0;
 
 protected:
+    /// A zero tensor like each parameter (the optimizers' initial state).
     std::vector<Tensor> zeros_like_params() const;
     /// Moves state[i] to parameter i's device and dtype where the model was moved (Module::to)
     /// since: the state follows its parameter, values kept. Each step() and state() calls it.
     void follow_params(std::vector<Tensor>& state) const;
-    std::vector<Tensor> params_;
-    std::string name_;
-    double lr_;
-    int64_t steps_ = 0;
+    std::vector<Tensor> params_;  ///< the parameters it updates
+    std::string name_;  ///< its name, in errors
+    double lr_;  ///< the learning rate
+    int64_t steps_ = 0;  ///< steps taken so far
 };
 
+/// Adam's and AdamW's hyperparameters, with PyTorch's defaults.
 struct AdamOptions {
+    /// step size, moment decays b1 and b2, the denominator's eps, weight decay
+    ///@{
     double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+    ///@}
 };
 
 /// Adam (Kingma & Ba) as torch.optim.Adam: weight decay is added to the gradient (L2).
@@ -52,12 +57,14 @@ struct AdamOptions {
 ///   m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - lr (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
 class Adam : public Optimizer {
 public:
+    /// Adam over `params`, its options checked as the class says.
     Adam(std::vector<Tensor> params, AdamOptions options = {});
     void step() override;
     std::vector<std::pair<std::string, Tensor*>> state() override;
-    AdamOptions options;
+    AdamOptions options;  ///< the hyperparameters (changing them between steps takes effect at the next)
 
 protected:
+    /// Adam, or with decoupled = true AdamW (its weight decay applied to p directly).
     Adam(std::vector<Tensor> params, AdamOptions options, bool decoupled);
 
 private:
@@ -69,17 +76,23 @@ private:
 /// PyTorch's default weight decay 0.01.
 class AdamW : public Adam {
 public:
+    /// AdamOptions with PyTorch's AdamW default weight decay, 0.01.
     static AdamOptions defaults() {
         AdamOptions o;
         o.weight_decay = 0.01;
         return o;
     }
+    /// AdamW over `params`, its options checked as Adam's.
     explicit AdamW(std::vector<Tensor> params, AdamOptions options = defaults());
 };
 
+/// SGD's hyperparameters, with PyTorch's defaults.
 struct SgdOptions {
+    /// step size, momentum, dampening of the momentum, weight decay
+    ///@{
     double lr = 0.01, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
-    bool nesterov = false;
+    ///@}
+    bool nesterov = false;  ///< Nesterov momentum (needs momentum > 0 and dampening 0)
 };
 
 /// SGD as torch.optim.SGD: g <- g + wd p; buf <- g (first step) or momentum buf + (1 - dampening) g;
@@ -88,10 +101,11 @@ struct SgdOptions {
 /// and dampening = 0.
 class SGD : public Optimizer {
 public:
+    /// SGD over `params`, its options checked as the class says.
     SGD(std::vector<Tensor> params, SgdOptions options = {});
     void step() override;
     std::vector<std::pair<std::string, Tensor*>> state() override;
-    SgdOptions options;
+    SgdOptions options;  ///< the hyperparameters (changing them between steps takes effect at the next)
 
 private:
     std::vector<Tensor> momentum_;
@@ -107,11 +121,13 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
 /// step asked for must be >= 0.
 class LrSchedule {
 public:
+    /// lr at every step.
     static LrSchedule constant(double lr);
     /// Rises linearly from lr/warmup_steps to lr over warmup_steps, then stays at lr.
     static LrSchedule linear_warmup(double lr, int64_t warmup_steps);
     /// Linear warm-up (optional), then cosine decay from lr to min_lr at total_steps.
     static LrSchedule cosine(double lr, int64_t total_steps, int64_t warmup_steps = 0, double min_lr = 0.0);
+    /// The learning rate at `step` (0-based, >= 0).
     double operator()(int64_t step) const;
 
 private:

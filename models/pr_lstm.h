@@ -34,13 +34,18 @@
 
 namespace tapegrad {
 
+/// PR-LSTM's cell (the LSTM gate block) or the PR-RNN ablation's (see the file's description).
 enum class PrCell { LSTM, RNN };
 
 /// A batch of states over positions: h [B, m, H], and c [B, m, H] for the LSTM cell.
 struct PrStates {
+    /// h [B, m, H]; c [B, m, H] for the LSTM cell, undefined for PR-RNN
+    ///@{
     Tensor h, c;
+    ///@}
 };
 
+/// PR-LSTM, or with PrCell::RNN PR-RNN (see the file's description).
 class PrLstm : public Module {
 public:
     /// input_size = V + 1 (one-hot with the empty token), refinements = R.
@@ -57,10 +62,13 @@ public:
     /// Batched merge calls made by the last prefix_states() (the fast schedule: about 2 log2 n).
     int64_t merge_calls() const { return merge_calls_; }
 
-    const int64_t hidden_size;
-    const PrCell cell;
+    const int64_t hidden_size;  ///< H
+    const PrCell cell;  ///< LSTM or RNN
+    /// the leaf map W_leaf, the binary merge W_B, the readout W_out
+    ///@{
     Linear leaf, merge_block, readout;
-    std::vector<std::unique_ptr<Linear>> refine;
+    ///@}
+    std::vector<std::unique_ptr<Linear>> refine;  ///< the R unary refinements U_1 .. U_R
     Schedule schedule = Schedule::Fast;  ///< models/schedule.h
 
 private:

@@ -27,6 +27,7 @@
 
 namespace tapegrad {
 
+/// QL-LSTM's switches and sizes (see the file's description); the defaults are the full model.
 struct QlLstmOptions {
     bool psug = true;              ///< shared gating; false = the standard LSTM gate map
     bool gate_scales = true;       ///< a_* (PSUG only)
@@ -38,8 +39,10 @@ struct QlLstmOptions {
     double forget_bias = 1.0;      ///< initial b_f
 };
 
+/// The QL-LSTM cell (see the file's description).
 class QlLstm : public RecurrentCell {
 public:
+    /// The layer for input_size D and hidden_size H with `options`, drawn from `gen`.
     QlLstm(int64_t input_size, int64_t hidden_size, Generator& gen, QlLstmOptions options = {});
     /// x [B, T, D], optional lengths -> output [B, T, H] (zero at padding) and the final state.
     RecurrentOutput forward(const Tensor& x, const std::vector<int64_t>& lengths = {},
@@ -47,20 +50,24 @@ public:
     /// Parameters of this layer for given sizes and options: the formula in docs/QL-LSTM.md.
     static int64_t parameter_count(int64_t input_size, int64_t hidden_size, const QlLstmOptions& options);
 
-    bool has_cell_state() const override { return true; }
+    bool has_cell_state() const override { return true; }  ///< true: it carries a cell state c
     RecurrentState step(const Tensor& x, const RecurrentState& previous, const StepContext& at) const override;
     Hoisted hoist(const Tensor& x) const override;
     RecurrentState fast_step(Hoisted& hoisted, const RecurrentState& previous, const StepContext& at) const override;
 
-    const QlLstmOptions options;
+    const QlLstmOptions options;  ///< as constructed
     Schedule schedule = Schedule::Fast;  ///< models/schedule.h
     /// PSUG: W [H, D], U [H, H], gate biases and scales [H] each, in the order i, f, o, g.
+    /// @{
     Tensor weight, recurrent_weight;
     Tensor gate_bias[4], gate_scale[4];
+    /// @}
     /// Without PSUG: a standard LSTM cell (PyTorch layout).
     std::unique_ptr<LstmCell> lstm;
     /// HGR-ASC: W_s, V_s [H, H], b_s [H]; gated skip: W_f [H, H], b_f [H].
+    /// @{
     Tensor summary_weight, summary_recurrent, summary_bias, skip_gate_weight, skip_gate_bias;
+/// @}
 
 private:
     /// a ⊙ z + b (z + b without gate scales), a and b of one gate [H] or stacked [3, 1, H].

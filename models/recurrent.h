@@ -16,18 +16,20 @@
 
 namespace tapegrad {
 
+/// The cell type of a Recurrent stack.
 enum class CellType { RNN, LSTM, GRU };
 
 /// A stack of num_layers cells of one type; layer l > 0 reads layer l-1's outputs.
 /// Parameter names: "layers.<l>.weight_ih" etc.
 class Recurrent : public Module {
 public:
+    /// num_layers cells of `type` with hidden_size each, layer 0 reading input_size features; forget_bias for LSTM cells (LstmCell).
     Recurrent(CellType type, int64_t input_size, int64_t hidden_size, int64_t num_layers, Generator& gen,
               double forget_bias = 0.0);
     /// initial: one state per layer, or empty for zeros.
     RecurrentOutput forward(const Tensor& x, const std::vector<int64_t>& lengths = {},
                             const std::vector<RecurrentState>& initial = {}) const;
-    std::vector<std::unique_ptr<RecurrentCell>> layers;
+    std::vector<std::unique_ptr<RecurrentCell>> layers;  ///< the cells, layer 0 first
     Schedule schedule = Schedule::Fast;  ///< models/schedule.h
 };
 

@@ -19,6 +19,7 @@
 
 namespace tapegrad {
 
+/// The state a recurrent cell carries from one step to the next.
 struct RecurrentState {
     Tensor h;  ///< [B, H]
     Tensor c;  ///< [B, H] for LSTM-type cells, undefined otherwise
@@ -26,9 +27,13 @@ struct RecurrentState {
     /// [B, H] and mask m_t [B, 1] of each step of the block under way.
     /// Initialised here so that {h, c} initialises a state.
     Tensor summary{};
+    /// (see summary)
+    ///@{
     std::vector<Tensor> block_h{}, block_mask{};
+    ///@}
 };
 
+/// What a recurrent layer returns: its outputs at every step and its final states.
 struct RecurrentOutput {
     Tensor output;                     ///< [B, T, H] (or [B, T, 2H] for BiLSTM); zero at padded steps
     std::vector<RecurrentState> last;  ///< final state of each layer, at each sequence's last real token
@@ -37,7 +42,7 @@ struct RecurrentOutput {
 /// What the loop knows at step t besides the input: for cells whose equations look past one step
 /// (QL-LSTM's blocks end at multiples of K and at each sequence's last real step).
 struct StepContext {
-    int64_t t;
+    int64_t t;  ///< the step, 0-based
     const std::vector<int64_t>& lengths;  ///< each sequence's real steps
     Tensor mask;                          ///< m_t [B, 1]; undefined when no sequence is padded
 };
@@ -58,6 +63,7 @@ public:
     /// `name` is the derived cell's, for errors in its sizes ("LstmCell: hidden_size = 0 ...").
     RecurrentCell(const char* name, int64_t input_size, int64_t hidden_size)
         : input_size(checked_size(name, "input_size", input_size)), hidden_size(checked_size(name, "hidden_size", hidden_size)) {}
+    /// Whether the cell carries a cell state c besides h (LSTM-type cells).
     virtual bool has_cell_state() const { return false; }
 
     /// Reference: step t of the cell's equations, from its input x_t [B, D] and the previous state.
@@ -70,7 +76,10 @@ public:
     /// ... and then step t, z_t = hoisted.recurrent.step(h_{t-1}) and the cell's gate math.
     virtual RecurrentState fast_step(Hoisted& hoisted, const RecurrentState& previous, const StepContext& at) const = 0;
 
+    /// D and H, as constructed
+    ///@{
     const int64_t input_size, hidden_size;
+    ///@}
 };
 
 /// Runs one cell over a sequence x [B, T, D] (the loop, masking and state handling shared by every

@@ -6,8 +6,10 @@
 
 namespace tapegrad {
 
+/// The Elman RNN cell (see the file's description).
 class RnnCell : public RecurrentCell {
 public:
+    /// W_ih, W_hh, b_ih and b_hh drawn from `gen` (recurrent_init).
     RnnCell(int64_t input_size, int64_t hidden_size, Generator& gen);
     RecurrentState step(const Tensor& x, const RecurrentState& previous, const StepContext& at) const override;
     Hoisted hoist(const Tensor& x) const override;

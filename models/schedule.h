@@ -22,6 +22,7 @@
 
 namespace tapegrad {
 
+/// How a recurrent model runs its equations: Reference (as written, one step at a time) or Fast (the default; see the file's description).
 enum class Schedule { Reference, Fast };
 
 }  // namespace tapegrad

@@ -54,18 +54,18 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
 /// x limited to [low, high] (torch.clamp): the gradient is 1 inside, bounds included, 0 outside.
 Tensor clamp(const Tensor& x, double low, double high);
 
-Tensor operator-(const Tensor& x);
-Tensor operator+(const Tensor& a, const Tensor& b);
-Tensor operator-(const Tensor& a, const Tensor& b);
-Tensor operator*(const Tensor& a, const Tensor& b);
-Tensor operator/(const Tensor& a, const Tensor& b);
-Tensor operator+(const Tensor& x, double s);
-Tensor operator+(double s, const Tensor& x);
-Tensor operator-(const Tensor& x, double s);
+Tensor operator-(const Tensor& x);  ///< -x (neg)
+Tensor operator+(const Tensor& a, const Tensor& b);  ///< a + b, broadcast (add)
+Tensor operator-(const Tensor& a, const Tensor& b);  ///< a - b, broadcast (sub)
+Tensor operator*(const Tensor& a, const Tensor& b);  ///< a ⊙ b, broadcast (mul)
+Tensor operator/(const Tensor& a, const Tensor& b);  ///< a / b, broadcast (div)
+Tensor operator+(const Tensor& x, double s);  ///< x + s (add_scalar)
+Tensor operator+(double s, const Tensor& x);  ///< s + x (add_scalar)
+Tensor operator-(const Tensor& x, double s);  ///< x - s (add_scalar of -s)
 Tensor operator-(double s, const Tensor& x);  ///< s + (-x)
-Tensor operator*(const Tensor& x, double s);
-Tensor operator*(double s, const Tensor& x);
-Tensor operator/(const Tensor& x, double s);
+Tensor operator*(const Tensor& x, double s);  ///< s x (mul_scalar)
+Tensor operator*(double s, const Tensor& x);  ///< s x (mul_scalar)
+Tensor operator/(const Tensor& x, double s);  ///< x / s (mul_scalar of 1/s)
 Tensor operator/(double s, const Tensor& x);  ///< s * x^-1
 
 }  // namespace tapegrad

@@ -22,8 +22,8 @@ void check_floating(const char* op, const Tensor& x);
 void check_same_dtype_device(const char* op, const std::vector<Tensor>& tensors);
 /// A new uninitialised tensor with x's dtype and device.
 Tensor empty_like(const Tensor& x, const Shape& shape);
-Tensor empty_like(const Tensor& x);
-Backend& kernels(const Tensor& x);
+Tensor empty_like(const Tensor& x);  ///< a new uninitialised tensor with x's shape, dtype and device
+Backend& kernels(const Tensor& x);  ///< the kernels of x's device (backend_for(x.device()))
 
 /// C (+)= op(A) op(B) on the tensors' backend, for `batch` row-major matrices laid out back to back:
 /// op(A) is [m, k], op(B) is [k, n], C is [m, n]; beta = 0 writes C, beta = 1 adds to it. The GEMM

@@ -7,8 +7,8 @@ namespace tapegrad {
 
 Tensor sum(const Tensor& x);                                     ///< scalar: sum of all elements
 Tensor sum(const Tensor& x, int axis, bool keepdim = false);     ///< [.., n, ..] -> [.., ..]
-Tensor mean(const Tensor& x);
-Tensor mean(const Tensor& x, int axis, bool keepdim = false);
+Tensor mean(const Tensor& x);  ///< scalar: mean of all elements
+Tensor mean(const Tensor& x, int axis, bool keepdim = false);  ///< [.., n, ..] -> [.., ..]: the mean over `axis` (keepdim keeps it as extent 1)
 Tensor max(const Tensor& x);                                     ///< scalar: largest element
 Tensor max(const Tensor& x, int axis, bool keepdim = false);     ///< gradient flows to the first maximum
 Tensor min(const Tensor& x);                                     ///< scalar: smallest element, −max(−x)

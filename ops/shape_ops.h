@@ -40,7 +40,7 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index);
 Tensor gather(const Tensor& x, int axis, const Tensor& index);
 /// Copies to another device / converts to another dtype; gradients flow back across.
 Tensor to(const Tensor& x, Device device);
-Tensor to(const Tensor& x, DType dtype);
+Tensor to(const Tensor& x, DType dtype);  ///< converts to `dtype` (float32 <-> float64); the gradient converts back
 
 /// Throws naming `op` unless index is an Int64 tensor on x's device with every value in [0, n).
 void check_indices(const char* op, const Tensor& index, int64_t n, const Tensor& x);
