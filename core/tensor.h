@@ -87,13 +87,13 @@ public:
     static Tensor uniform(const Shape& shape, double low, double high, Generator& gen,
                           DType dtype = DType::Float32, Device device = Device::cpu());
     /// From host values, in row-major order, of the vector's dtype: float32, float64 or int64.
-    /// @{
+    ///@{
     static Tensor from_vector(const std::vector<float>& values, const Shape& shape, Device device = Device::cpu());
     static Tensor from_vector(const std::vector<double>& values, const Shape& shape,
                               Device device = Device::cpu());
     static Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape,
                               Device device = Device::cpu());
-    /// @}
+    ///@}
     /// values converted to `dtype` (masks, positions and other constants built on the host).
     static Tensor from_values(const std::vector<double>& values, const Shape& shape, DType dtype,
                               Device device = Device::cpu());

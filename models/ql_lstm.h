@@ -58,16 +58,16 @@ public:
     const QlLstmOptions options;  ///< as constructed
     Schedule schedule = Schedule::Fast;  ///< models/schedule.h
     /// PSUG: W [H, D], U [H, H], gate biases and scales [H] each, in the order i, f, o, g.
-    /// @{
+    ///@{
     Tensor weight, recurrent_weight;
     Tensor gate_bias[4], gate_scale[4];
-    /// @}
+    ///@}
     /// Without PSUG: a standard LSTM cell (PyTorch layout).
     std::unique_ptr<LstmCell> lstm;
     /// HGR-ASC: W_s, V_s [H, H], b_s [H]; gated skip: W_f [H, H], b_f [H].
-    /// @{
+    ///@{
     Tensor summary_weight, summary_recurrent, summary_bias, skip_gate_weight, skip_gate_bias;
-/// @}
+    ///@}
 
 private:
     /// a ⊙ z + b (z + b without gate scales), a and b of one gate [H] or stacked [3, 1, H].
