@@ -381,6 +381,23 @@ endif
 	    { echo "check-install: README's \"Your own experiment\" must show examples/external/experiment.cpp"; exit 1; }
 	@echo "check-install: installed, built with pkg-config and with CMake, ran, uninstalled; README shows the program"
 
+# ---- docs: the API reference (Doxygen) and the op catalogue ------------------------------------
+# docs/OPS.md is written from the op table by docs/make_op_catalogue (tests/op_catalogue.cpp;
+# tests/test_ops fails when the committed file is stale); Doxygen then writes the HTML reference of
+# the public API, the catalogue a page of it, into build-docs/html/ (docs/Doxyfile: an
+# undocumented public symbol is a warning, and a warning fails).
+.PHONY: docs
+$(BUILD)/docs/make_op_catalogue: $(BUILD)/obj/docs/make_op_catalogue.o $(TEST_HELPER_OBJS) $(LIB) $(CUDA_LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $< $(TEST_HELPER_OBJS) $(LINK_LIB) -lboost_unit_test_framework $(LDLIBS) -o $@
+
+docs: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) info $(BUILD)/docs/make_op_catalogue
+	$(BUILD)/docs/make_op_catalogue docs/OPS.md
+	@mkdir -p build-docs
+	doxygen docs/Doxyfile || { cat build-docs/warnings.log; exit 1; }
+	@echo "docs: build-docs/html/index.html, the op catalogue docs/OPS.md (no Doxygen warnings)"
+
 clean:
 	rm -rf build build-* 
 

@@ -1,6 +1,7 @@
-// tapegrad: a tape-based reverse-mode autodiff framework. Include this one header: it holds the
-// whole public API. (tapegrad-train's trainer, train/trainer.h, is a program's library: include
-// it on its own.)
+/// \file
+/// tapegrad: a tape-based reverse-mode autodiff framework. Include this one header: it holds the
+/// whole public API. (tapegrad-train's trainer, train/trainer.h, is a program's library: include
+/// it on its own.)
 #pragma once
 
 // Tensors, their dtypes, devices and shapes; random generators; the error every misuse throws.

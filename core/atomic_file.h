@@ -1,5 +1,6 @@
-// Writing a file so that readers see either the old contents or the new, never half of it:
-// write a temporary file beside the target, fsync it, rename it over the target.
+/// \file
+/// Writing a file so that readers see either the old contents or the new, never half of it:
+/// write a temporary file beside the target, fsync it, rename it over the target.
 #pragma once
 #include <string>
 #include <string_view>
@@ -7,7 +8,7 @@
 
 namespace tapegrad {
 
-// Writes the parts, one after another, to `path` atomically. `op` names the caller in errors.
+/// Writes the parts, one after another, to `path` atomically. `op` names the caller in errors.
 void write_file_atomically(const std::string& path, const std::vector<std::string_view>& parts, const char* op);
 
 }  // namespace tapegrad

@@ -1,4 +1,5 @@
-// Per-element parameter updates of the optimizers (PyTorch's equations), host and device.
+/// \file
+/// Per-element parameter updates of the optimizers (PyTorch's equations), host and device.
 #pragma once
 #include <cmath>
 
@@ -7,10 +8,10 @@
 
 namespace tapegrad {
 
-// Adam (decoupled = false):  g <- g + wd p
-// AdamW (decoupled = true):  p <- p (1 - lr wd)
-// then  m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
-//       p <- p - lr (m / bc1) / (sqrt(v / bc2) + eps)
+/// Adam (decoupled = false):  g <- g + wd p
+/// AdamW (decoupled = true):  p <- p (1 - lr wd)
+/// then  m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
+///       p <- p - lr (m / bc1) / (sqrt(v / bc2) + eps)
 template <typename T>
 TG_HD void adam_element(T& p, T g, T& m, T& v, const AdamHyper& h) {
     if (h.decoupled) p = p * T(1.0 - h.lr * h.weight_decay);
@@ -23,8 +24,8 @@ TG_HD void adam_element(T& p, T g, T& m, T& v, const AdamHyper& h) {
     p = p - T(h.lr) * m_hat / (sqrt(v_hat) + T(h.eps));
 }
 
-// g <- g + wd p;  buf <- g (first step) or momentum buf + (1 - dampening) g
-// step = g + momentum buf (nesterov) or buf;  p <- p - lr step   (no momentum: step = g)
+/// g <- g + wd p;  buf <- g (first step) or momentum buf + (1 - dampening) g
+/// step = g + momentum buf (nesterov) or buf;  p <- p - lr step   (no momentum: step = g)
 template <typename T>
 TG_HD void sgd_element(T& p, T g, T& buf, const SgdHyper& h) {
     g = g + T(h.weight_decay) * p;

@@ -1,22 +1,23 @@
-// Reductions over one axis or over all elements.
+/// \file
+/// Reductions over one axis or over all elements.
 #pragma once
 #include "../core/tensor.h"
 
 namespace tapegrad {
 
-Tensor sum(const Tensor& x);                                     // scalar: sum of all elements
-Tensor sum(const Tensor& x, int axis, bool keepdim = false);     // [.., n, ..] -> [.., ..]
-Tensor mean(const Tensor& x);
-Tensor mean(const Tensor& x, int axis, bool keepdim = false);
-Tensor max(const Tensor& x);                                     // scalar: largest element
-Tensor max(const Tensor& x, int axis, bool keepdim = false);     // gradient flows to the first maximum
-Tensor min(const Tensor& x);                                     // scalar: smallest element, −max(−x)
-Tensor min(const Tensor& x, int axis, bool keepdim = false);     // gradient flows to the first minimum
-// The variance over `axis`, Σ (x − mean)² / (n − 1) (unbiased, PyTorch's default) or / n; NaN
-// where n − 1 or n is 0. stddev is its square root.
+Tensor sum(const Tensor& x);                                     ///< scalar: sum of all elements
+Tensor sum(const Tensor& x, int axis, bool keepdim = false);     ///< [.., n, ..] -> [.., ..]
+Tensor mean(const Tensor& x);  ///< scalar: mean of all elements
+Tensor mean(const Tensor& x, int axis, bool keepdim = false);  ///< [.., n, ..] -> [.., ..]: the mean over `axis` (keepdim keeps it as extent 1)
+Tensor max(const Tensor& x);                                     ///< scalar: largest element
+Tensor max(const Tensor& x, int axis, bool keepdim = false);     ///< gradient flows to the first maximum
+Tensor min(const Tensor& x);                                     ///< scalar: smallest element, −max(−x)
+Tensor min(const Tensor& x, int axis, bool keepdim = false);     ///< gradient flows to the first minimum
+/// The variance over `axis`, Σ (x − mean)² / (n − 1) (unbiased, PyTorch's default) or / n; NaN
+/// where n − 1 or n is 0. stddev is its square root.
 Tensor var(const Tensor& x, int axis, bool unbiased = true, bool keepdim = false);
-Tensor stddev(const Tensor& x, int axis, bool unbiased = true, bool keepdim = false);  // torch.std (not "std": that is C++'s namespace)
-// Index of the largest entry along `axis` (Int64, not differentiable).
+Tensor stddev(const Tensor& x, int axis, bool unbiased = true, bool keepdim = false);  ///< torch.std (not "std": that is C++'s namespace)
+/// Index of the largest entry along `axis` (Int64, not differentiable).
 Tensor argmax(const Tensor& x, int axis);
 
 }  // namespace tapegrad

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tapegrad needs, if any are missing. Idempotent: when everything
-# is installed it only checks, and says so. Called by `make run`, `make test`, `make bench` and
-# `make fuzz`.
+# is installed it only checks, and says so. Called by `make run`, `make test`, `make bench`,
+# `make docs` and `make fuzz`.
 set -euo pipefail
 
 packages=(
@@ -17,6 +17,7 @@ packages=(
     zlib1g-dev                            # reading gzipped data sets
     gnuplot-nox graphviz                  # plots and tape pictures made by the examples
     clang libclang-rt-dev                 # `make fuzz`: clang++ and its libFuzzer runtime
+    doxygen                               # `make docs`: the API reference
 )
 
 missing=()

@@ -1,8 +1,10 @@
 // Every op: a float64 finite-difference gradient check (through a random projection, see
 // autograd/gradcheck.h) of every case of the op table (tests/op_table.cpp: small non-square
 // shapes, broadcasting cases included), checks that the table leaves no op out, and forward
-// values checked against numbers worked out by hand.
+// values checked against numbers worked out by hand; and that the op catalogue, docs/OPS.md, is
+// what the table gives.
 #define BOOST_TEST_MODULE ops
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +13,7 @@
 
 #include "models/metrics.h"
 #include "models/recurrent_linear.h"  // the recurrent cells' product, an op on the tape
+#include "tests/op_catalogue.h"
 #include "tests/op_table.h"
 #include "tests/test_helpers.h"
 
@@ -19,6 +22,16 @@ using namespace tapegrad::testing;
 
 namespace {
 std::vector<double> values(const Tensor& t) { return t.to_double_vector(); }
+
+// The repository's root, where the suite reads tapegrad.h, ops/ and docs/ (this file's path as
+// compiled is tests/test_ops.cpp: the suites run from the root).
+std::filesystem::path repository_root() { return std::filesystem::path(__FILE__).parent_path().parent_path(); }
+
+// The number of the first line where two texts differ (1 for the first).
+size_t first_differing_line(const std::string& a, const std::string& b) {
+    const size_t at = std::mismatch(a.begin(), a.begin() + std::min(a.size(), b.size()), b.begin()).first - a.begin();
+    return 1 + size_t(std::count(a.begin(), a.begin() + at, '\n'));
+}
 
 void check_values(const Tensor& t, const std::vector<double>& expected, double tol = 1e-12) {
     std::vector<double> got = values(t);
@@ -120,7 +133,7 @@ BOOST_AUTO_TEST_CASE(op_table_names_every_record) {
 // Every function the ops/ headers of tapegrad.h declare has cases under its name, or is listed
 // by functions_elsewhere() with the reason; and that list names only functions they declare.
 BOOST_AUTO_TEST_CASE(op_table_covers_every_public_op) {
-    const std::filesystem::path root = std::filesystem::path(__FILE__).parent_path().parent_path();
+    const std::filesystem::path root = repository_root();
     const std::regex header(R"re(^#include "(ops/\w+\.h)")re");
     const std::regex declaration(R"(^(?:inline\s+)?(?:Tensor|std::vector<Tensor>|double)\s+(\w+)\s*\(|^class\s+(\w+))");
     std::set<std::string> declared;
@@ -144,6 +157,20 @@ BOOST_AUTO_TEST_CASE(op_table_covers_every_public_op) {
     for (const std::string& function : declared)
         BOOST_CHECK_MESSAGE(covered.count(function), "the ops/ headers declare '" << function << "', which has no case in tests/op_table.cpp "
                                                      "(add one, or list it with the reason in functions_elsewhere())");
+}
+
+// The op catalogue, docs/OPS.md, is what the table gives now (`make docs` rewrites it), and every
+// op in it has a comment in ops/*.h and a formula on its records.
+BOOST_AUTO_TEST_CASE(op_catalogue_is_current) {
+    const std::filesystem::path root = repository_root();
+    const OpCatalogue catalogue = op_catalogue(root);
+    for (const std::string& line : catalogue.missing) BOOST_ERROR("op catalogue: " << line);
+    std::ifstream file(root / "docs" / "OPS.md");
+    BOOST_REQUIRE_MESSAGE(file, "cannot read " << root / "docs" / "OPS.md" << ": run `make docs`");
+    const std::string committed((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    BOOST_CHECK_MESSAGE(committed == catalogue.markdown,
+                        "docs/OPS.md is not what the op table gives (from line " << first_differing_line(committed, catalogue.markdown)
+                                                                                 << " on): run `make docs` and commit it");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
