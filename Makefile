@@ -194,7 +194,7 @@ $(LIBDIR_BUILD)/lib%.so.$(VERSION):
 $(SHLIB): $(LIB_OBJS)
 $(SHLIB): SHLIB_LIBS := $(LIB_DEPS)
 $(CUDA_SHLIB): $(CUDA_OBJS) $(SHLIB)
-$(CUDA_SHLIB): SHLIB_LIBS := -L$(LIBDIR_BUILD) -ltapegrad $(CUDA_LIBS)
+$(CUDA_SHLIB): SHLIB_LIBS := -L$(LIBDIR_BUILD) -ltapegrad $(FMT_LIBS) $(CUDA_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELPER_OBJS) $(LIB) $(CUDA_LIB)
 	@mkdir -p $(dir $@)
