@@ -219,8 +219,13 @@ int main(int argc, char** argv) {
                 std::cout << fmt::format("wrote {} (render: dot -Tsvg {} -o tape.svg)\n", argument, argument);
             } else if (command == "j") {
                 const bool is_index = !argument.empty() && argument.find_first_not_of("0123456789") == std::string::npos;
-                if (is_index) stepper.run_to(int64_t(std::stoll(argument)));
-                else stepper.run_to(argument);
+                try {
+                    if (is_index) stepper.run_to(int64_t(std::stoll(argument)));
+                    else stepper.run_to(argument);
+                } catch (const Error& e) {  // a scope no record still to run has: nothing ran
+                    std::cout << e.what() << "\n";
+                    continue;
+                }
                 std::cout << (stepper.done() ? std::string("done\n")
                                              : fmt::format("next: #{} {} {}\n", stepper.next(),
                                                            stepper.pass().record(stepper.next()).op,

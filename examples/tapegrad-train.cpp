@@ -3,11 +3,13 @@
 //   build/examples/tapegrad-train --help
 //   build/examples/tapegrad-train --task parity_check --model lstm --protocol reduced --out runs/parity-lstm
 //   build/examples/tapegrad-train --task imdb --model qllstm --max-length 256 --epochs 1 --out runs/imdb-ql
+//   build/examples/tapegrad-train --predict reviews.txt --out runs/imdb-ql     (one review a line)
 #include <cstdio>
 #include <iostream>
 
 #include "core/error.h"
 #include "cpu/blas_info.h"
+#include "train/predict.h"
 #include "train/train_options.h"
 #include "train/trainer.h"
 
@@ -17,6 +19,10 @@ int main(int argc, char** argv) {
     try {
         const auto config = parse_options(std::vector<std::string>(argv, argv + argc), std::cout);
         if (!config) return 0;  // --help
+        if (!config->predict.empty()) {
+            run_prediction(*config, std::cout);
+            return 0;
+        }
         std::cout << tapegrad::blas_summary() << '\n';
         install_stop_handler();
         const TrainSummary summary = run_training(*config, std::cout);

@@ -110,6 +110,26 @@ BOOST_AUTO_TEST_CASE(stepper_runs_to_scope) {
     BOOST_CHECK(w.grad().defined());
 }
 
+BOOST_AUTO_TEST_CASE(stepper_run_to_unknown_scope_names_the_nearest) {
+    Tensor x = input({3, 4}, 1), w = input({4, 2}, 2), b = input({2}, 3);
+    Tape tape;
+    TapeGuard guard(tape);
+    BackwardStepper stepper(mlp_loss(x, w, b));  // scopes: net (mean, mul), net/t=0 (sigmoid, add), net (matmul)
+    const int64_t start = stepper.next();
+    TAPEGRAD_CHECK_ERROR(stepper.run_to(std::string("net/t=1")), "run_to('net/t=1')", "nearest: 'net/t=0'",
+                         "the scopes still to run, from the next record back: 'net', 'net/t=0'");
+    BOOST_CHECK_EQUAL(stepper.next(), start);  // nothing ran
+    TAPEGRAD_CHECK_ERROR(stepper.run_to(std::string("nte")), "nearest: 'net'");
+    // A scope backward has passed is no longer ahead: an error too, not a run to the end.
+    stepper.run_to(std::string("net/t=0"));
+    stepper.run_to(std::string("net/"));  // the same records: nothing to step over
+    while (stepper.pass().record(stepper.next()).scope == "net/t=0") stepper.step();
+    TAPEGRAD_CHECK_ERROR(stepper.run_to(std::string("net/t=0")), "no record still to run", "nearest: 'net'");
+    BOOST_CHECK_EQUAL(stepper.pass().record(stepper.next()).op, "matmul");
+    stepper.finish();
+    TAPEGRAD_CHECK_ERROR(stepper.run_to(std::string("net")), "every record has run");
+}
+
 // loss = sum(tanh(a ⊙ b)) with a = [1, -2], b = [3, 0.5]: c = a ⊙ b = [3, -1], d = tanh c =
 // [0.99505, -0.76159], loss = 0.23346; dL/dc = 1 - d² = [0.0098660, 0.41997] (retained),
 // dL/da = dL/dc ⊙ b = [0.029598, 0.20999], dL/db = dL/dc ⊙ a = [0.0098660, -0.83995].

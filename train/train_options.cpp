@@ -105,6 +105,8 @@ std::optional<TrainConfig> parse_options(const std::vector<std::string>& args, s
     app.add_flag("--force-resume", c.force_resume, "resume even if options such as --lr or --steps differ (warns)");
     app.add_option("--progress", progress, "auto (bar on a terminal), bar, lines")->capture_default_str();
     app.add_flag("--no-eval", no_eval, "skip the final test evaluation");
+    app.add_option("--predict", c.predict, "instead of training: classify each line of FILE with the imdb run in --out "
+                                           "(prints line, label, probability)");
 
     app.add_option("--protocol", protocol, "formal tasks: 'full' (papers) or 'reduced' (2-core CPU) preset");
     auto* min_test = app.add_option("--min-test-length", c.protocol.min_test_length, "first test length")->check(at_least(1))->capture_default_str();

@@ -17,6 +17,7 @@
 //                            run-defining options
 //                            (under their names, "--lr"), which a resume must repeat unless forced
 //   lengths.csv              formal tasks: length,accuracy at every test length
+//   vocab.txt                IMDB: the vocabulary, one word a line in id order (for --predict)
 //   summary.json             the configuration and the results
 //
 // Random streams (all counter-based Philox, so a stream is restored by its offset):
@@ -59,6 +60,8 @@ struct TrainConfig {
     bool force_resume = false;       // resume even if the run-defining options differ (with a warning)
     ProgressStyle progress = ProgressStyle::Auto;
     bool evaluate = true;            // test evaluation at the end
+    std::string predict;             // a text file: classify its lines with the IMDB run in out_dir
+                                     // instead of training (train/predict.h)
 
     data::LengthProtocol protocol;   // formal tasks
     data::ImdbConfig imdb;           // IMDB
