@@ -28,6 +28,7 @@
 #include "bench/gemm_floor.h"
 #include "bench/python_peer.h"
 #include "bench/step_worker.h"
+#include "train/option_checks.h"
 #include "cpu/cpu_threads.h"
 #include "tapegrad.h"
 
@@ -160,7 +161,7 @@ int main(int argc, char** argv) {
     use_fast_blas_kernels(argc, argv);  // may restart the program once with faster BLAS kernels
     CLI::App app{"PR-LSTM train step at sequence lengths n against the PyTorch and JAX peers"};
     std::vector<int64_t> lengths = {40, 500};
-    app.add_option("lengths", lengths, "the lengths n to run")->check(CLI::PositiveNumber)->capture_default_str();
+    app.add_option("lengths", lengths, "the lengths n to run")->check(tapegrad::at_least(1))->capture_default_str();
     tapegrad::bench::add_clock_flag(app);
     // --step prlstm --rounds N: only time the n = 40 step (bench/step_worker.h, for bench_contention).
     tapegrad::bench::StepWorker worker;

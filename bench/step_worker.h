@@ -17,6 +17,7 @@
 
 #include "bench/bench_timing.h"
 #include "cpu/blas_info.h"
+#include "train/option_checks.h"
 
 namespace tapegrad::bench {
 
@@ -30,10 +31,10 @@ struct StepWorker {
 inline void add_step_worker_options(CLI::App& app, StepWorker& worker, const std::vector<std::string>& steps) {
     app.add_option("--step", worker.step, "worker mode: time only this train step (for bench_contention)")
         ->check(CLI::IsMember(steps));
-    app.add_option("--rounds", worker.rounds, "worker mode: timed steps after the warm-up")->check(CLI::PositiveNumber)
+    app.add_option("--rounds", worker.rounds, "worker mode: timed steps after the warm-up")->check(at_least(1))
         ->capture_default_str();
     app.add_option("--seconds", worker.seconds, "worker mode: stop timing once the steps add up to this (0: no limit)")
-        ->check(CLI::NonNegativeNumber)->capture_default_str();
+        ->check(real_in(0, kUnbounded))->capture_default_str();
 }
 
 // Times the step as above and prints the two lines; returns main's status. The time limit keeps a

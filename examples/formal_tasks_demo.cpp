@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "data/formal_tasks.h"
+#include "train/option_checks.h"
 
 using namespace tapegrad;
 using namespace tapegrad::data;
@@ -17,8 +18,8 @@ int main(int argc, char** argv) {
     int64_t length = 8, sequences = 3;
     uint64_t seed = 0;
     CLI::App app{"One batch of each of the 15 formal-language tasks: inputs, targets, accuracy masks"};
-    app.add_option("length", length, "the input length")->check(CLI::PositiveNumber)->capture_default_str();
-    app.add_option("sequences", sequences, "sequences per task")->check(CLI::PositiveNumber)->capture_default_str();
+    app.add_option("length", length, "the input length")->check(at_least(1))->capture_default_str();
+    app.add_option("sequences", sequences, "sequences per task")->check(at_least(1))->capture_default_str();
     app.add_option("seed", seed, "the generator's seed")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     try {

@@ -10,7 +10,8 @@
 //   <Enter>        one backward step            n N        N steps
 //   p [prefix]     print the tape (records in scopes starting with prefix), with the gradients so far
 //   d FILE [prefix]  write the tape (or its records under prefix) as a Graphviz graph to FILE
-//   j SCOPE | j K  run backward until the next record is in SCOPE / has index K or below
+//   j SCOPE | j K  run backward until the next record is in SCOPE / has index K or below (a SCOPE
+//                  no record still to run has runs nothing: it names the nearest scope instead)
 //   g K            the gradient accumulated so far for record K's output
 //   f              finish: run the rest and print the parameters' gradients (then p, d, g still work)
 //   q              quit

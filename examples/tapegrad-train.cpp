@@ -6,6 +6,7 @@
 //   build/examples/tapegrad-train --predict reviews.txt --out runs/imdb-ql     (one review a line)
 #include <cstdio>
 #include <iostream>
+#include <string>
 
 #include "core/error.h"
 #include "cpu/blas_info.h"
@@ -28,7 +29,10 @@ int main(int argc, char** argv) {
         const TrainSummary summary = run_training(*config, std::cout);
         return summary.stopped_early ? 130 : 0;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "tapegrad-train: %s\n", e.what());
+        // The errors of train/ already begin with the program's name; the others get it.
+        const std::string message = e.what();
+        const char* name = message.rfind("tapegrad-train: ", 0) == 0 ? "" : "tapegrad-train: ";
+        std::fprintf(stderr, "%s%s\n", name, message.c_str());
         return 2;
     }
 }

@@ -1,14 +1,12 @@
 #include "train_options.h"
 
 #include <CLI/CLI.hpp>
-#include <cmath>
-#include <cstdlib>
-#include <limits>
 
 #include <algorithm>
 #include <cctype>
 
 #include "../core/error.h"
+#include "option_checks.h"
 
 namespace tapegrad::train {
 
@@ -27,24 +25,6 @@ Device parse_device(const std::string& name) {
     }
     fail("tapegrad-train", "unknown device '{}' (expected cpu, cuda or cuda:N)", name);
 }
-
-// Option validators (CLI11 puts the option's name in front of their message: "--hidden: ...").
-// Integers: at least `min`.
-CLI::Validator at_least(int64_t min) { return CLI::Range(min, std::numeric_limits<int64_t>::max()); }
-
-// Reals: finite (NaN and infinity never pass) and within [min, max), or (min, max) if `above`.
-CLI::Validator real_in(double min, double max, bool above = false) {
-    const std::string range = fmt::format("{}{}, {})", above ? "(" : "[", min, max);
-    return CLI::Validator(
-        [=](std::string& text) -> std::string {
-            char* end = nullptr;
-            const double v = std::strtod(text.c_str(), &end);
-            const bool ok = !text.empty() && *end == '\0' && std::isfinite(v) && (above ? v > min : v >= min) && v < max;
-            return ok ? std::string() : fmt::format("value {} is not a finite number in {}", text, range);
-        },
-        "REAL in " + range);
-}
-const double kUnbounded = std::numeric_limits<double>::max();
 
 std::string join(const std::vector<std::string>& args) {
     std::string s;
