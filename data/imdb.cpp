@@ -272,7 +272,8 @@ Vocabulary Vocabulary::load(const std::string& path) {
             fail("Vocabulary::load", "'{}' line {} repeats '{}' (line {})", path, id + 1, word, vocab.ids_[word] + 1);
         vocab.words_.push_back(word);
     }
-    if (vocab.words_.size() < 2) fail("Vocabulary::load", "'{}' holds {} lines (expected <pad>, <unk> and the words)", path, vocab.words_.size());
+    if (vocab.words_.size() < 2)
+        fail("Vocabulary::load", "'{}' ends before its line 2 (expected <pad>, <unk>, then the words)", path);
     return vocab;
 }
 
