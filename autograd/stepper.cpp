@@ -95,7 +95,8 @@ void BackwardStepper::run_to(const std::string& scope_prefix) {
         const Record& rec = pass_.record(r);
         if (!to_run[size_t(r)] && !pass_.in_flight(rec.output).defined()) continue;
         if (starts_with(rec.scope, scope_prefix)) {
-            while (!starts_with(pass_.record(next()).scope, scope_prefix)) step();
+            // (done() only if a backward left an input that requires grad without one)
+            while (!done() && !starts_with(pass_.record(next()).scope, scope_prefix)) step();
             return;
         }
         if (std::find(scopes.begin(), scopes.end(), rec.scope) == scopes.end()) scopes.push_back(rec.scope);
