@@ -1,5 +1,6 @@
 #include "stepper.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "../core/error.h"
@@ -36,6 +37,25 @@ Tensor difference(const Tensor& after, const Tensor& before) {
     }
     return Tensor::from_vector(values, after.shape());
 }
+
+bool starts_with(const std::string& text, const std::string& prefix) { return text.compare(0, prefix.size(), prefix) == 0; }
+
+// Levenshtein distance: the fewest one-character insertions, deletions and substitutions
+// that turn a into b.
+size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<size_t> row(b.size() + 1);  // row[j]: distance from a[0, i) to b[0, j)
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        size_t diagonal = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            const size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+            diagonal = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitute});
+        }
+    }
+    return row[b.size()];
+}
 }  // namespace
 
 BackwardStepper::BackwardStepper(const Tensor& output, const Tensor& seed)
@@ -66,7 +86,35 @@ void BackwardStepper::run_to(int64_t index) {
 }
 
 void BackwardStepper::run_to(const std::string& scope_prefix) {
-    while (!done() && pass_.record(next()).scope.compare(0, scope_prefix.size(), scope_prefix) != 0) step();
+    // Rule: a prefix that no record still to run has is a mistake (a typo, or a scope backward
+    // has passed), not a request to run to the end. The records still to run: those a gradient
+    // has reached, and, walking down the tape, the inputs of those.
+    std::vector<bool> to_run(size_t(next() + 1), false);
+    std::vector<std::string> scopes;  // theirs, distinct, in the order backward meets them
+    for (int64_t r = next(); r >= 0; --r) {
+        const Record& rec = pass_.record(r);
+        if (!to_run[size_t(r)] && !pass_.in_flight(rec.output).defined()) continue;
+        if (starts_with(rec.scope, scope_prefix)) {
+            // (done() only if a backward left an input that requires grad without one)
+            while (!done() && !starts_with(pass_.record(next()).scope, scope_prefix)) step();
+            return;
+        }
+        if (std::find(scopes.begin(), scopes.end(), rec.scope) == scopes.end()) scopes.push_back(rec.scope);
+        for (const Tensor& input : rec.inputs)
+            if (input.requires_grad() && !input.is_leaf()) to_run[size_t(input.impl().record)] = true;
+    }
+    if (scopes.empty()) fail("BackwardStepper", "run_to('{}'): every record has run", scope_prefix);
+    // The nearest scope, compared over the prefix's length (a prefix names a whole subtree).
+    auto distance = [&](const std::string& scope) { return edit_distance(scope_prefix, scope.substr(0, scope_prefix.size())); };
+    const std::string nearest = *std::min_element(scopes.begin(), scopes.end(), [&](const std::string& a, const std::string& b) {
+        return distance(a) < distance(b);
+    });
+    constexpr size_t kListed = 8;
+    std::string listed;
+    for (size_t k = 0; k < std::min(kListed, scopes.size()); ++k) listed += fmt::format("{}'{}'", k ? ", " : "", scopes[k]);
+    if (scopes.size() > kListed) listed += fmt::format(", ... ({} in all)", scopes.size());
+    fail("BackwardStepper", "run_to('{}'): no record still to run has a scope starting with it (nearest: '{}'); "
+         "the scopes still to run, from the next record back: {}", scope_prefix, nearest, listed);
 }
 
 void BackwardStepper::finish() {

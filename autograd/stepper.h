@@ -50,7 +50,9 @@ public:
     const BackwardStep& step();
     /// Steps until the next record to run is `index` or below (it is not run).
     void run_to(int64_t index);
-    /// Steps until the next record to run lies in a scope starting with `scope_prefix` (or done).
+    /// Steps until the next record to run lies in a scope starting with `scope_prefix`. If no
+    /// record still to run has such a scope, throws (naming the nearest scope and those left) and
+    /// runs nothing.
     void run_to(const std::string& scope_prefix);
     /// Runs the remaining records and hands the leaves their gradients.
     void finish();

@@ -10,11 +10,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 
 #include "cpu/blas_info.h"
 #include "tapegrad.h"
@@ -69,7 +70,11 @@ void measure_this_core() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc > 1 && std::strcmp(argv[1], "--measure") == 0) {
+    CLI::App app{"sgemm speed and accuracy of each OpenBLAS kernel set on this CPU"};
+    bool measure = false;
+    app.add_flag("--measure", measure, "(the child process) measure the kernel set this process runs, print one line");
+    CLI11_PARSE(app, argc, argv);
+    if (measure) {
         measure_this_core();
         return 0;
     }

@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "cpu/blas_info.h"
 #include "models/layers.h"
 #include "models/optim.h"
@@ -146,11 +148,16 @@ std::function<void()> train_step(Classifier& model, const Tensor& ids, const Ten
 }  // namespace
 
 int main(int argc, char** argv) {
-    use_fast_blas_kernels(argc, argv);  // may restart the program: before argv is edited
-    tapegrad::bench::parse_clock_flag(argc, argv);
+    use_fast_blas_kernels(argc, argv);  // may restart the program once with faster BLAS kernels
+    CLI::App app{"Train steps of the recurrent cells (RNN, LSTM, GRU, BiLSTM, QL-LSTM) against their GEMM floor "
+                 "and the PyTorch peer"};
+    tapegrad::bench::add_clock_flag(app);
     // --step lstm|qllstm --rounds N: only time that step (bench/step_worker.h, for bench_contention).
-    const tapegrad::bench::StepWorker worker = tapegrad::bench::parse_step_worker(argc, argv);
-    const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+    tapegrad::bench::StepWorker worker;
+    tapegrad::bench::add_step_worker_options(app, worker, {"lstm", "qllstm"});
+    bool quick = false;
+    app.add_flag("--quick", quick, "one round of each (a smoke test)");
+    CLI11_PARSE(app, argc, argv);
     // Many short rounds: this host's speed drifts within seconds, and a median over 7 rounds still
     // moved from run to run (docs/BENCHMARKS.md).
     const int rounds = quick ? 1 : 11, paired_rounds = quick ? 1 : 25;
@@ -217,8 +224,7 @@ int main(int argc, char** argv) {
         return *std::find_if(models.begin(), models.end(), [&](const Classifier& m) { return m.name == name; });
     };
     if (!worker.step.empty()) {
-        const char* name = worker.step == "lstm" ? "LSTM" : worker.step == "qllstm" ? "QL-LSTM" : nullptr;
-        if (!name) return tapegrad::bench::unknown_step(worker, "lstm, qllstm");
+        const char* name = worker.step == "lstm" ? "LSTM" : "QL-LSTM";
         return tapegrad::bench::run_step_worker(worker, train_step(model_named(name), ids, labels));
     }
     print_per_step_products();

@@ -39,6 +39,7 @@
 
 #include "bench/bench_timing.h"
 #include "bench/python_peer.h"
+#include "train/option_checks.h"
 
 using tapegrad::bench::median;
 using tapegrad::bench::PythonPeer;
@@ -148,13 +149,13 @@ int main(int argc, char** argv) {
     CLI::App app{"Train steps idle and with one competing busy process: default thread policy, 1 and 2 threads, "
                  "PyTorch peer"};
     app.add_option("--rounds", rounds, "timed LSTM and QL-LSTM steps per worker (after one warm-up)")
-        ->check(CLI::PositiveNumber);
-    app.add_option("--pr-rounds", pr_rounds, "timed PR-LSTM steps per worker")->check(CLI::PositiveNumber);
+        ->check(tapegrad::at_least(1));
+    app.add_option("--pr-rounds", pr_rounds, "timed PR-LSTM steps per worker")->check(tapegrad::at_least(1));
     app.add_option("--peer-steps", peer_steps, "timed steps of each model in the PyTorch peer")
-        ->check(CLI::PositiveNumber);
-    app.add_option("--phases", phase_pairs, "pairs of phases (idle, then loaded)")->check(CLI::PositiveNumber);
+        ->check(tapegrad::at_least(1));
+    app.add_option("--phases", phase_pairs, "pairs of phases (idle, then loaded)")->check(tapegrad::at_least(1));
     app.add_option("--seconds", seconds, "a worker stops timing once its timed steps add up to this (at least one)")
-        ->check(CLI::PositiveNumber);
+        ->check(tapegrad::real_in(0, tapegrad::kUnbounded, true));
     app.add_flag("--quick", quick, "one pair of phases, one timed step per worker (a smoke test)");
     CLI11_PARSE(app, argc, argv);
     if (quick) rounds = pr_rounds = peer_steps = phase_pairs = 1;

@@ -11,6 +11,8 @@
 #include <functional>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "cpu/blas_info.h"
 #include "cuda/cuda.h"
 #include "models/layers.h"
@@ -201,6 +203,8 @@ void recurrent_train_steps() {
 
 int main(int argc, char** argv) {
     use_fast_blas_kernels(argc, argv);
+    CLI::App app{"The CUDA backend against cuBLAS and the CPU"};
+    CLI11_PARSE(app, argc, argv);
     if (!cuda::is_available()) {
         std::printf("bench_cuda: no CUDA device available: skipping the GPU benchmarks\n");
         return 0;

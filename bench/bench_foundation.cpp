@@ -10,6 +10,8 @@
 #include <functional>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "cpu/blas_info.h"
 #include "bench/bench_timing.h"
 #include "tapegrad.h"
@@ -110,6 +112,8 @@ double op_gbps(int64_t n, int inputs, const std::function<Tensor()>& op) {
 
 int main(int argc, char** argv) {
     use_fast_blas_kernels(argc, argv);
+    CLI::App app{"The tape's cost per op, matmul against BLAS, elementwise ops against a copy loop"};
+    CLI11_PARSE(app, argc, argv);
     std::printf("%s\n\n", blas_summary().c_str());
 
     double ns = tape_ns_per_op();

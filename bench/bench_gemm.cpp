@@ -30,6 +30,8 @@
 
 #include <blis.h>
 
+#include <CLI/CLI.hpp>
+
 #include "bench/bench_timing.h"
 #include "cpu/blas_info.h"
 #include "cpu/cpu_gemm.h"
@@ -110,6 +112,8 @@ struct Candidate {
 
 int main(int argc, char** argv) {
     tapegrad::use_fast_blas_kernels(argc, argv);  // may restart the program with other OpenBLAS kernels
+    CLI::App app{"OpenBLAS, libxsmm and BLIS on the matrix products of the cells, one and two threads"};
+    CLI11_PARSE(app, argc, argv);
     std::printf("%s\n", tapegrad::blas_summary().c_str());
     libxsmm_init();
     std::printf("libxsmm %s, target %s; BLIS %s, kernels %s\n", LIBXSMM_VERSION, libxsmm_get_target_arch(),

@@ -19,6 +19,8 @@
 #include <tuple>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "cpu/blas_info.h"
 #include "models/optim.h"
 #include "models/pr_lstm.h"
@@ -26,6 +28,7 @@
 #include "bench/gemm_floor.h"
 #include "bench/python_peer.h"
 #include "bench/step_worker.h"
+#include "train/option_checks.h"
 #include "cpu/cpu_threads.h"
 #include "tapegrad.h"
 
@@ -155,23 +158,23 @@ double bench_step(int64_t n, int repeats) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    use_fast_blas_kernels(argc, argv);  // may restart the program: before argv is edited
-    tapegrad::bench::parse_clock_flag(argc, argv);
+    use_fast_blas_kernels(argc, argv);  // may restart the program once with faster BLAS kernels
+    CLI::App app{"PR-LSTM train step at sequence lengths n against the PyTorch and JAX peers"};
+    std::vector<int64_t> lengths = {40, 500};
+    app.add_option("lengths", lengths, "the lengths n to run")->check(tapegrad::at_least(1))->capture_default_str();
+    tapegrad::bench::add_clock_flag(app);
     // --step prlstm --rounds N: only time the n = 40 step (bench/step_worker.h, for bench_contention).
-    const tapegrad::bench::StepWorker worker = tapegrad::bench::parse_step_worker(argc, argv);
-    if (worker.step == "prlstm") {
+    tapegrad::bench::StepWorker worker;
+    tapegrad::bench::add_step_worker_options(app, worker, {"prlstm"});
+    CLI11_PARSE(app, argc, argv);
+    if (!worker.step.empty()) {
         PrLstmStep pr(40);
         return tapegrad::bench::run_step_worker(worker, [&] { pr.step(); });
     }
-    if (!worker.step.empty()) return tapegrad::bench::unknown_step(worker, "prlstm");
     tapegrad::bench::warn_if_loaded();
     std::printf("%s\n", blas_summary().c_str());
     std::printf("PR-LSTM (1R) train step: forward, cross-entropy at the last position, backward, Adam; %s\n",
                 tapegrad::bench::cpu_time_clock() ? "process CPU time (--cpu-time)" : "wall time");
-    // Optional arguments: the lengths to run (default 40 500), and --cpu-time.
-    std::vector<int64_t> lengths = {40, 500};
-    if (argc > 1) lengths.clear();
-    for (int i = 1; i < argc; ++i) lengths.push_back(std::atoll(argv[i]));
     // The peers, run first so that no two programs share the cores: PyTorch (scripts/torch_peer.py
     // --pr: the same model, schedule and step as loops of torch ops) and JAX (scripts/jax_pr_lstm.py:
     // the same model and step, jit-compiled, on tapegrad's thread count and clock; the PyTorch

@@ -7,11 +7,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "autograd/tape.h"
 
@@ -46,15 +47,10 @@ inline void warn_if_loaded() {
                     "are slower than idle ones (TAPEGRAD_NUM_THREADS=1 with --cpu-time counts only this process's work)\n", load, cores);
 }
 
-// Removes --cpu-time from the arguments (so that the rest parse as before) and switches the clock.
-inline void parse_clock_flag(int& argc, char** argv) {
-    int kept = 1;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--cpu-time") == 0) cpu_time_clock() = true;
-        else argv[kept++] = argv[i];
-    }
-    argc = kept;
-    argv[argc] = nullptr;
+// Adds --cpu-time to a bench's command line: it switches the clock.
+inline void add_clock_flag(CLI::App& app) {
+    app.add_flag_callback("--cpu-time", [] { cpu_time_clock() = true; },
+                          "time by process CPU time instead of wall time (meaningful with TAPEGRAD_NUM_THREADS=1)");
 }
 
 // The middle value (the upper one of the two middle values for an even count).

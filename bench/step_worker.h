@@ -10,16 +10,14 @@
 // thread count, TAPEGRAD_NUM_THREADS, is read once at start-up), so that every configuration
 // times the very step the bench that owns it builds.
 #pragma once
-#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "bench/bench_timing.h"
 #include "cpu/blas_info.h"
+#include "train/option_checks.h"
 
 namespace tapegrad::bench {
 
@@ -29,21 +27,14 @@ struct StepWorker {
     double seconds = 0;  // 0: no time limit
 };
 
-// Removes `--step NAME`, `--rounds N` and `--seconds S` from the arguments (so that the rest parse
-// as before).
-inline StepWorker parse_step_worker(int& argc, char** argv) {
-    StepWorker worker;
-    int kept = 1;
-    for (int i = 1; i < argc; ++i) {
-        const bool has_value = i + 1 < argc;
-        if (has_value && std::strcmp(argv[i], "--step") == 0) worker.step = argv[++i];
-        else if (has_value && std::strcmp(argv[i], "--rounds") == 0) worker.rounds = std::max(1, std::atoi(argv[++i]));
-        else if (has_value && std::strcmp(argv[i], "--seconds") == 0) worker.seconds = std::atof(argv[++i]);
-        else argv[kept++] = argv[i];
-    }
-    argc = kept;
-    argv[argc] = nullptr;
-    return worker;
+// Adds `--step NAME` (one of `steps`), `--rounds N` and `--seconds S` to a bench's command line.
+inline void add_step_worker_options(CLI::App& app, StepWorker& worker, const std::vector<std::string>& steps) {
+    app.add_option("--step", worker.step, "worker mode: time only this train step (for bench_contention)")
+        ->check(CLI::IsMember(steps));
+    app.add_option("--rounds", worker.rounds, "worker mode: timed steps after the warm-up")->check(at_least(1))
+        ->capture_default_str();
+    app.add_option("--seconds", worker.seconds, "worker mode: stop timing once the steps add up to this (0: no limit)")
+        ->check(real_in(0, kUnbounded))->capture_default_str();
 }
 
 // Times the step as above and prints the two lines; returns main's status. The time limit keeps a
@@ -61,12 +52,6 @@ inline int run_step_worker(const StepWorker& worker, const std::function<void()>
     }
     std::printf("ms %.2f\n", median(times) * 1e3);
     return 0;
-}
-
-// For a step name the bench does not have: the error, and main's status.
-inline int unknown_step(const StepWorker& worker, const char* known) {
-    std::fprintf(stderr, "--step %s: unknown step (this bench has: %s)\n", worker.step.c_str(), known);
-    return 2;
 }
 
 }  // namespace tapegrad::bench

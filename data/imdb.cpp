@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 
+#include "../core/atomic_file.h"
 #include "../core/error.h"
 #include "random_draws.h"
 
@@ -160,9 +161,7 @@ std::vector<EncodedReview> encode_all(const std::vector<Review>& reviews, const 
     std::vector<EncodedReview> out;
     out.reserve(indices.size());
     for (int64_t i : indices) {
-        std::vector<int64_t> ids = encode(tokens[size_t(i)], vocab, config.max_length, config.truncation);
-        if (ids.empty()) ids.push_back(Vocabulary::kUnknown);
-        out.push_back({std::move(ids), reviews[size_t(i)].label});
+        out.push_back({encode_document(tokens[size_t(i)], vocab, config), reviews[size_t(i)].label});
     }
     return out;
 }
@@ -253,6 +252,31 @@ Vocabulary Vocabulary::build(const std::vector<std::vector<std::string>>& docume
     return vocab;
 }
 
+void Vocabulary::save(const std::string& path) const {
+    std::string text;
+    for (const std::string& word : words_) text += word + '\n';
+    write_file_atomically(path, {text}, "Vocabulary::save");
+}
+
+Vocabulary Vocabulary::load(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail("Vocabulary::load", "cannot read '{}'", path);
+    Vocabulary vocab;
+    for (std::string word; std::getline(in, word);) {
+        const int64_t id = int64_t(vocab.words_.size());
+        const char* expected = id == kPad ? "<pad>" : id == kUnknown ? "<unk>" : nullptr;
+        if (expected && word != expected)
+            fail("Vocabulary::load", "'{}' line {} is '{}' (expected '{}': not a vocabulary file?)", path, id + 1, word, expected);
+        if (word.empty()) fail("Vocabulary::load", "'{}' line {} is empty (expected a word)", path, id + 1);
+        if (!vocab.ids_.emplace(word, id).second)
+            fail("Vocabulary::load", "'{}' line {} repeats '{}' (line {})", path, id + 1, word, vocab.ids_[word] + 1);
+        vocab.words_.push_back(word);
+    }
+    if (vocab.words_.size() < 2)
+        fail("Vocabulary::load", "'{}' ends before its line 2 (expected <pad>, <unk>, then the words)", path);
+    return vocab;
+}
+
 int64_t Vocabulary::id(const std::string& word) const {
     auto it = ids_.find(word);
     return it == ids_.end() ? kUnknown : it->second;
@@ -320,6 +344,13 @@ ImdbDataset load_imdb(const ImdbConfig& config) {
     for (size_t i = 0; i < test_ids.size(); ++i) test_ids[i] = int64_t(i);
     data.test = encode_all(test, test_tokens, test_ids, data.vocab, config);
     return data;
+}
+
+std::vector<int64_t> encode_document(const std::vector<std::string>& tokens, const Vocabulary& vocab,
+                                     const ImdbConfig& config) {
+    std::vector<int64_t> ids = encode(tokens, vocab, config.max_length, config.truncation);
+    if (ids.empty()) ids.push_back(Vocabulary::kUnknown);
+    return ids;
 }
 
 TextBatch make_text_batch(const std::vector<EncodedReview>& reviews, const std::vector<int64_t>& indices) {

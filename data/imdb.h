@@ -58,6 +58,12 @@ public:
     /// The `max_words` most frequent tokens of `documents`, after "<pad>" and "<unk>".
     static Vocabulary build(const std::vector<std::vector<std::string>>& documents, int64_t max_words);
 
+    /// A trained run's vocabulary, saved beside its checkpoint: one word a line, in id order (no
+    /// word holds a line break: the tokenizer splits there). save writes atomically; load checks
+    /// the file is one (<pad>, <unk>, then distinct words), naming the file and the line if not.
+    void save(const std::string& path) const;
+    static Vocabulary load(const std::string& path);
+
     int64_t size() const { return int64_t(words_.size()); }  ///< the number of ids, padding and unknown included
     int64_t id(const std::string& word) const;  ///< the id of `word` (kUnknown when it is not in the vocabulary)
     const std::string& word(int64_t id) const;  ///< the word of `id`
@@ -91,7 +97,11 @@ struct ImdbConfig {
     uint64_t max_file_bytes = kDefaultMaxFileBytes;  ///< of text per file, against gzip bombs
 };
 
-/// The vocabulary and the three encoded splits.
+/// A document's ids as training and testing see them: encode() under config's max_length and
+/// truncation, and an empty document keeps one <unk> (so that every length is at least 1).
+std::vector<int64_t> encode_document(const std::vector<std::string>& tokens, const Vocabulary& vocab,
+                                     const ImdbConfig& config);
+
 struct ImdbDataset {
     Vocabulary vocab;  ///< built from `train` only (not validation, not test)
     /// the three splits: the training reviews less the validation hold-out, the held-out ones, the test split

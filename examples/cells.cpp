@@ -5,6 +5,7 @@
 // across 63 steps to its final state. Each model: Embedding(16, 32) -> encoder -> Linear on the
 // encoder's features -> cross-entropy, Adam. A model is one entry in `entries` (name, how to
 // build the encoder, how to read its features), so more encoders can be added to the comparison.
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -142,6 +143,8 @@ Result train(const Entry& entry) {
 
 int main(int argc, char** argv) {
     use_fast_blas_kernels(argc, argv);
+    CLI::App app{"Trains RNN, LSTM, GRU, BiLSTM, QL-LSTM, PR-LSTM and a Transformer on a long-range task and compares them"};
+    CLI11_PARSE(app, argc, argv);
     std::printf("%s\n", blas_summary().c_str());
     std::printf("Task: label = first token (%lld classes), T = %lld, vocabulary %lld; B = %lld, E = %lld, H = %lld, "
                 "%d Adam steps\n",

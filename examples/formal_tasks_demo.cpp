@@ -1,21 +1,27 @@
 // Prints a few sequences of each of the 15 formal-language tasks (data/formal_tasks.h): the input
 // tokens, the target classes and the accuracy mask, so you can see what a model must learn.
-//   build/examples/formal_tasks_demo [length] [sequences] [seed]      (defaults: 8 3 0)
-#include <cstdlib>
+//   build/examples/formal_tasks_demo [length] [sequences] [seed]      (defaults: 8 3 0; --help)
 #include <iostream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <CLI/CLI.hpp>
+
 #include "data/formal_tasks.h"
+#include "train/option_checks.h"
 
 using namespace tapegrad;
 using namespace tapegrad::data;
 
 int main(int argc, char** argv) {
-    int64_t length = argc > 1 ? std::atoll(argv[1]) : 8;
-    int64_t sequences = argc > 2 ? std::atoll(argv[2]) : 3;
-    uint64_t seed = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 0;
+    int64_t length = 8, sequences = 3;
+    uint64_t seed = 0;
+    CLI::App app{"One batch of each of the 15 formal-language tasks: inputs, targets, accuracy masks"};
+    app.add_option("length", length, "the input length")->check(at_least(1))->capture_default_str();
+    app.add_option("sequences", sequences, "sequences per task")->check(at_least(1))->capture_default_str();
+    app.add_option("seed", seed, "the generator's seed")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
     try {
         for (FormalTask task : all_formal_tasks()) {
             Generator gen(seed);

@@ -13,6 +13,7 @@
 //
 // Sizes are small and uneven (T = 37 is not a multiple of QL-LSTM's K = 16; n = 37 leaves an odd
 // element at several PR-LSTM levels).
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -93,11 +94,10 @@ void write_pr_lstm(const std::string& dir, Generator& gen) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: %s DIR\n", argv[0]);
-        return 2;
-    }
-    const std::string dir = argv[1];
+    CLI::App app{"Writes the cells' and PR-LSTM's checkpoints, inputs, outputs and gradients for the Python peers"};
+    std::string dir;
+    app.add_option("dir", dir, "the folder to write into (it must exist)")->required();
+    CLI11_PARSE(app, argc, argv);
     Generator gen(7);
     write_cells(dir, gen);
     write_pr_lstm(dir, gen);

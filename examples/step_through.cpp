@@ -10,7 +10,8 @@
 //   <Enter>        one backward step            n N        N steps
 //   p [prefix]     print the tape (records in scopes starting with prefix), with the gradients so far
 //   d FILE [prefix]  write the tape (or its records under prefix) as a Graphviz graph to FILE
-//   j SCOPE | j K  run backward until the next record is in SCOPE / has index K or below
+//   j SCOPE | j K  run backward until the next record is in SCOPE / has index K or below (a SCOPE
+//                  no record still to run has runs nothing: it names the nearest scope instead)
 //   g K            the gradient accumulated so far for record K's output
 //   f              finish: run the rest and print the parameters' gradients (then p, d, g still work)
 //   q              quit
@@ -219,8 +220,13 @@ int main(int argc, char** argv) {
                 std::cout << fmt::format("wrote {} (render: dot -Tsvg {} -o tape.svg)\n", argument, argument);
             } else if (command == "j") {
                 const bool is_index = !argument.empty() && argument.find_first_not_of("0123456789") == std::string::npos;
-                if (is_index) stepper.run_to(int64_t(std::stoll(argument)));
-                else stepper.run_to(argument);
+                try {
+                    if (is_index) stepper.run_to(int64_t(std::stoll(argument)));
+                    else stepper.run_to(argument);
+                } catch (const Error& e) {  // a scope no record still to run has: nothing ran
+                    std::cout << e.what() << "\n";
+                    continue;
+                }
                 std::cout << (stepper.done() ? std::string("done\n")
                                              : fmt::format("next: #{} {} {}\n", stepper.next(),
                                                            stepper.pass().record(stepper.next()).op,

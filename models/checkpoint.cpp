@@ -302,7 +302,9 @@ void load_checkpoint(const std::string& path, Module& model, Optimizer* optimize
                  to_string(slot->dtype()));
     }
     for (auto& [name, t] : file) {
-        bool known = name == "optimizer.step" && optimizer;
+        // Without an optimizer, the file's optimizer state is left unread (a model loaded to predict).
+        const bool optimizer_state = name.rfind("optimizer.", 0) == 0;
+        bool known = optimizer_state && (!optimizer || name == "optimizer.step");
         for (auto& [slot_name, slot] : slots) known |= slot_name == name;
         if (!known) fail(op, "{} has an unexpected tensor '{}' that the model does not have", path, name);
     }

@@ -38,6 +38,7 @@ void save_checkpoint(const std::string& path, const Module& model, Optimizer* op
 /// The "__metadata__" strings of a safetensors file (checked whole, as load_tensors does).
 std::map<std::string, std::string> load_metadata(const std::string& path);
 /// Copies the file's values into the model's parameters (and the optimizer's state) in place.
+/// Without an optimizer, the file's "optimizer.*" tensors are skipped (a model loaded to predict).
 /// Throws naming the file and the parameter on a missing or unexpected tensor or a shape/dtype
 /// mismatch, or an "optimizer.step" that is not one int64 in [0, 2^53]; nothing is modified unless
 /// the whole file checks out.

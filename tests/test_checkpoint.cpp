@@ -209,6 +209,28 @@ BOOST_AUTO_TEST_CASE(checkpoint_optimizer_step_is_checked) {
     BOOST_CHECK_EQUAL(sgd.steps(), int64_t(1) << 53);
 }
 
+// A training checkpoint loads into the model alone (to predict): its optimizer state is skipped,
+// while a tensor that is neither the model's nor optimizer state is still refused.
+BOOST_AUTO_TEST_CASE(checkpoint_loads_the_model_without_its_optimizer) {
+    TempDir dir("model_only");
+    Generator gen(3);
+    Linear trained(2, 1, gen);
+    Adam adam(trained.parameters());
+    for (Tensor p : trained.parameters()) p.set_grad(Tensor::ones(p.shape()));
+    adam.step();  // optimizer state worth saving
+    const std::string path = (dir.path / "run.safetensors").string();
+    save_checkpoint(path, trained, &adam);
+    Linear fresh(2, 1, gen);
+    load_checkpoint(path, fresh);
+    BOOST_CHECK(fresh.parameters()[0].to_double_vector() == trained.parameters()[0].to_double_vector());
+    BOOST_CHECK(fresh.parameters()[1].to_double_vector() == trained.parameters()[1].to_double_vector());
+
+    auto tensors = trained.named_parameters();
+    tensors.emplace_back("extra", Tensor::zeros({1}));
+    save_tensors(path, tensors);
+    TAPEGRAD_CHECK_ERROR(load_checkpoint(path, fresh), "unexpected tensor 'extra'");
+}
+
 BOOST_AUTO_TEST_CASE(checkpoint_unreadable_paths_name_the_file) {
     TempDir dir("paths");
     std::string folder = dir.path.string();

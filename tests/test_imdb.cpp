@@ -95,6 +95,33 @@ BOOST_AUTO_TEST_CASE(vocabulary_order_and_cut) {
     TAPEGRAD_CHECK_ERROR(encode(tokens, vocab, 0), "max_length is 0");
 }
 
+// A run's vocabulary saved beside its checkpoint reads back with the same ids; a file that is not
+// one is refused naming the line.
+BOOST_AUTO_TEST_CASE(vocabulary_saves_and_loads) {
+    TempDir dir("vocab");
+    const Vocabulary vocab = Vocabulary::build({tokenize("Don't miss it: a film, a fine film!")}, 10);
+    const std::string path = (dir.path / "vocab.txt").string();
+    vocab.save(path);
+    const Vocabulary loaded = Vocabulary::load(path);
+    BOOST_REQUIRE_EQUAL(loaded.size(), vocab.size());
+    for (int64_t id = 0; id < vocab.size(); ++id) BOOST_CHECK_EQUAL(loaded.word(id), vocab.word(id));
+    BOOST_CHECK_EQUAL(loaded.id("film"), vocab.id("film"));
+    BOOST_CHECK_EQUAL(loaded.id("unseen"), Vocabulary::kUnknown);
+
+    auto write = [&](const std::string& text) {
+        std::ofstream(path, std::ios::binary) << text;
+        return path;
+    };
+    TAPEGRAD_CHECK_ERROR(Vocabulary::load(write("label\ttext\n")), "line 1", "expected '<pad>'");
+    TAPEGRAD_CHECK_ERROR(Vocabulary::load(write("<pad>\n<unk>\nfilm\n\n")), "line 4 is empty");
+    TAPEGRAD_CHECK_ERROR(Vocabulary::load(write("<pad>\n<unk>\nfilm\na\nfilm\n")), "line 5 repeats 'film' (line 3)");
+    TAPEGRAD_CHECK_ERROR(Vocabulary::load(write("<pad>\n")), "ends before its line 2");
+    TAPEGRAD_CHECK_ERROR(Vocabulary::load((dir.path / "absent.txt").string()), "cannot read", "absent.txt");
+    // The empty-document rule of training and --predict: one <unk>.
+    ImdbConfig config;
+    BOOST_CHECK(encode_document({}, vocab, config) == std::vector<int64_t>{Vocabulary::kUnknown});
+}
+
 BOOST_AUTO_TEST_CASE(read_tsv_and_its_errors) {
     TempDir dir("read");
     write_tsv_dataset(dir.path);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -108,6 +109,26 @@ BOOST_AUTO_TEST_CASE(stepper_runs_to_scope) {
     BOOST_CHECK_EQUAL(stepper.pass().record(stepper.next()).op, "sigmoid");
     stepper.finish();
     BOOST_CHECK(w.grad().defined());
+}
+
+BOOST_AUTO_TEST_CASE(stepper_run_to_unknown_scope_names_the_nearest) {
+    Tensor x = input({3, 4}, 1), w = input({4, 2}, 2), b = input({2}, 3);
+    Tape tape;
+    TapeGuard guard(tape);
+    BackwardStepper stepper(mlp_loss(x, w, b));  // scopes: net (mean, mul), net/t=0 (sigmoid, add), net (matmul)
+    const int64_t start = stepper.next();
+    TAPEGRAD_CHECK_ERROR(stepper.run_to(std::string("net/t=1")), "run_to('net/t=1')", "nearest: 'net/t=0'",
+                         "the scopes still to run, from the next record back: 'net', 'net/t=0'");
+    BOOST_CHECK_EQUAL(stepper.next(), start);  // nothing ran
+    TAPEGRAD_CHECK_ERROR(stepper.run_to(std::string("nte")), "nearest: 'net'");
+    // A scope backward has passed is no longer ahead: an error too, not a run to the end.
+    stepper.run_to(std::string("net/t=0"));
+    stepper.run_to(std::string("net/"));  // the same records: nothing to step over
+    while (stepper.pass().record(stepper.next()).scope == "net/t=0") stepper.step();
+    TAPEGRAD_CHECK_ERROR(stepper.run_to(std::string("net/t=0")), "no record still to run", "nearest: 'net'");
+    BOOST_CHECK_EQUAL(stepper.pass().record(stepper.next()).op, "matmul");
+    stepper.finish();
+    TAPEGRAD_CHECK_ERROR(stepper.run_to(std::string("net")), "every record has run");
 }
 
 // loss = sum(tanh(a ⊙ b)) with a = [1, -2], b = [3, 0.5]: c = a ⊙ b = [3, -1], d = tanh c =
@@ -529,6 +550,51 @@ BOOST_AUTO_TEST_CASE(step_through_example_driven_by_stdin) {
     // addcmul (models/lstm.h), whose rule names the chain: dL/dc_2 += dL/dc_3 ⊙ f_3.
     BOOST_CHECK(has(out, ";  dL/dc_2 += dL/dc_3 ⊙ forget_gate_3\n"));
     BOOST_CHECK(has(out, "> p lstm/t=3/forget_gate\n#") && has(out, " lstm/t=3/forget_gate  sigmoid  in: #"));
+}
+
+namespace {
+// The text of a file of the repository (tests/../name), read whole.
+std::string repository_file(const std::string& name) {
+    const std::string path = std::string(__FILE__).substr(0, std::string(__FILE__).rfind('/')) + "/../" + name;
+    std::ifstream in(path);
+    BOOST_REQUIRE_MESSAGE(in, "cannot open " << path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// The fenced block that follows `marker` in `text` (without the fences).
+std::string block_after(const std::string& text, const std::string& marker) {
+    const size_t at = text.find(marker);
+    BOOST_REQUIRE_MESSAGE(at != std::string::npos, "no '" << marker << "'");
+    const size_t begin = text.find("```\n", at) + 4, end = text.find("```", begin);
+    return text.substr(begin, end - begin);
+}
+}  // namespace
+
+// What the README and the tutorial quote from examples/step_through is what it prints now: the
+// README's step-through block and the tape indices its text cites, the tutorial's tape of step 3.
+BOOST_AUTO_TEST_CASE(docs_quote_the_step_through_example_as_it_runs) {
+    const std::string binary = example_binary("step_through");
+    BOOST_REQUIRE_MESSAGE(std::ifstream(binary).good(), "examples/step_through is not built at " << binary);
+    int status = -1;
+    // The tape of step 3 before backward, then five Enters to its cell-state update (sum, mul,
+    // h_3's mul and tanh, addcmul).
+    const std::string out = run_with_stdin(binary + " --model lstm", "p lstm/t=3\\n\\n\\n\\n\\n\\nq\\n", status);
+    BOOST_CHECK_EQUAL(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+    const std::string readme = repository_file("README.md"), tutorial = repository_file("docs/TUTORIAL.md");
+    const std::string stepped = block_after(readme, "**Stepping through backward**");
+    BOOST_CHECK_MESSAGE(out.find(stepped) != std::string::npos, "README's step-through block is not in the output:\n"
+                                                                    << stepped << "\noutput:\n" << out);
+    const std::string tape = block_after(tutorial, "so `p lstm/t=3` prints just the last step");
+    BOOST_CHECK_MESSAGE(out.find(tape) != std::string::npos, "TUTORIAL's tape of step 3 is not in the output:\n" << tape);
+    // The README's sentence under the DOT picture: c_3 = addcmul(i_3 ⊙ g_3, f_3, c_2), with the
+    // indices the printed tape gives them.
+    std::smatch record;
+    BOOST_REQUIRE(std::regex_search(out, record, std::regex(R"((#\d+) +lstm/t=3/c +addcmul +in: #\d+, (#\d+), (#\d+))")));
+    const std::string cited = fmt::format("The forget gate `{}` and\nthe previous cell state `{}` (`lstm/t=2/c`) meet in `{} addcmul`",
+                                          record[2].str(), record[3].str(), record[1].str());
+    BOOST_CHECK_MESSAGE(readme.find(cited) != std::string::npos, "README should say: " << cited);
 }
 
 BOOST_AUTO_TEST_CASE(grad_flow_finds_ql_lstm_state_after_the_block_skip) {

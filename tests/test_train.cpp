@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,7 +19,9 @@
 #include "models/checkpoint.h"
 #include "tests/test_files.h"
 #include "tests/test_helpers.h"
+#include "train/predict.h"
 #include "train/train_options.h"
+#include "train/train_progress.h"
 #include "train/trainer.h"
 #include "cpu/cpu_threads.h"
 
@@ -337,6 +341,110 @@ BOOST_AUTO_TEST_CASE(imdb_runs_and_resumes_across_epochs) {
     TrainConfig missing = config("missing", "lstm");
     missing.imdb.data_dir = (dir.path / "absent").string();
     TAPEGRAD_CHECK_ERROR(run_training(missing, out), "aclImdb", "--data-dir");
+}
+
+// The bar fits the terminal: at most columns - 1 wide for any width and any step count, so that
+// no redraw wraps and leaves a stale line behind (an 80-column terminal got one per redraw).
+BOOST_AUTO_TEST_CASE(progress_bar_fits_the_terminal_width) {
+    const std::string fields = "1200/1000000  loss 0.4123  acc  81.2%      12345 tok/s  ETA 1h02m";
+    for (int columns : {1, 10, 40, 60, 75, 76, 80, 120, 300})
+        for (int64_t step : {int64_t(0), int64_t(1200), int64_t(1000000)}) {
+            const std::string line = bar_line(step, 1000000, fields, columns);
+            BOOST_TEST_CONTEXT("columns " << columns << ", step " << step) {
+                BOOST_CHECK_LE(int(line.size()), columns - 1);
+                BOOST_CHECK_EQUAL(line.find('\n'), std::string::npos);
+                // Wide enough: the whole fields after a bar of at least 10 cells.
+                if (columns >= int(fields.size()) + 15) BOOST_CHECK(line[0] == '[' && line.find("]  " + fields) >= 11);
+            }
+        }
+    BOOST_CHECK_EQUAL(bar_line(500, 1000, "f", 300), "[############............]  f");  // half of 24 cells
+}
+
+// Without a terminal, a plain line every `every` steps and at the last: no carriage return, no
+// escape sequence.
+BOOST_AUTO_TEST_CASE(progress_without_a_terminal_prints_plain_lines) {
+    std::ostringstream out;
+    Progress progress(out, -1, 7, 3);
+    for (int64_t step = 1; step <= 7; ++step) progress.update(step, 0.5, 0.25, 1000, 0.01);
+    progress.finish();
+    const std::string text = out.str();
+    BOOST_CHECK_EQUAL(text.find('\r'), std::string::npos);
+    BOOST_CHECK_EQUAL(text.find('\x1b'), std::string::npos);
+    BOOST_CHECK_EQUAL(std::count(text.begin(), text.end(), '\n'), 3);  // steps 3, 6 and 7
+    BOOST_CHECK(text.rfind("step 3/7  loss 0.5000  acc  25.0%", 0) == 0);
+}
+
+// A descriptor that is no terminal (a file) has no window size: COLUMNS, else 80.
+BOOST_AUTO_TEST_CASE(terminal_columns_falls_back_to_COLUMNS_then_80) {
+    TempDir dir("columns");
+    const fs::path path = dir.path / "not_a_terminal";
+    std::ofstream(path) << "x";
+    FILE* file = std::fopen(path.string().c_str(), "r");
+    BOOST_REQUIRE(file);
+    const char* saved = std::getenv("COLUMNS");
+    const std::string saved_value = saved ? saved : "";
+    ::setenv("COLUMNS", "57", 1);
+    BOOST_CHECK_EQUAL(terminal_columns(::fileno(file)), 57);
+    ::unsetenv("COLUMNS");
+    BOOST_CHECK_EQUAL(terminal_columns(::fileno(file)), 80);
+    if (saved) ::setenv("COLUMNS", saved_value.c_str(), 1);
+    std::fclose(file);
+}
+
+// An IMDB run saves its vocabulary; --predict loads the run (checkpoint, options, vocabulary) and
+// classifies each line of a file. The tiny data is separable by one word, so a trained model
+// gets these right.
+BOOST_AUTO_TEST_CASE(imdb_run_predicts_the_lines_of_a_file) {
+    TempDir dir("predict");
+    fs::create_directories(dir.path / "data");
+    write_tiny_imdb(dir.path / "data");
+    TrainConfig c = parse({"--task", "imdb", "--model", "lstm", "--data-dir", (dir.path / "data").string(), "--embed",
+                           "8", "--hidden", "8", "--batch-size", "8", "--epochs", "8", "--max-length", "12",
+                           "--vocab-size", "50", "--log-every", "8", "--lr", "3e-2", "--no-eval", "--progress", "lines"});
+    c.out_dir = (dir.path / "run").string();
+    std::ostringstream training;
+    run_training(c, training);
+    const std::vector<std::string> words = lines_of(dir.path / "run" / "vocab.txt");
+    BOOST_REQUIRE_GE(words.size(), 4u);
+    BOOST_CHECK_EQUAL(words[0], "<pad>");
+    BOOST_CHECK_EQUAL(words[1], "<unk>");
+    BOOST_CHECK(std::find(words.begin(), words.end(), "good") != words.end());
+
+    const fs::path reviews = dir.path / "reviews.txt";
+    std::ofstream(reviews) << "this film was really good!\n\n   \nthis film was bad, really bad.\nnever seen words\n";
+    // The command line of a prediction: --predict FILE, --out RUN; the model's options come from the run.
+    TrainConfig predict = parse({"--predict", reviews.string(), "--out", c.out_dir});
+    std::ostringstream out;
+    run_prediction(predict, out);
+    std::istringstream rows(out.str());
+    std::vector<std::string> row;
+    for (std::string line; std::getline(rows, line);) row.push_back(line);
+    BOOST_TEST_MESSAGE(out.str());
+    BOOST_REQUIRE_EQUAL(row.size(), 4u);  // the header and lines 1, 4, 5 (blank lines are no documents)
+    BOOST_CHECK_EQUAL(row[0], "line\tlabel\tprobability");
+    BOOST_CHECK(row[1].rfind("1\tpositive\t", 0) == 0);
+    BOOST_CHECK(row[2].rfind("4\tnegative\t", 0) == 0);
+    BOOST_CHECK(row[3].rfind("5\t", 0) == 0);  // only unknown words: still a document
+    for (size_t k = 1; k < row.size(); ++k) {
+        const double p = std::stod(row[k].substr(row[k].rfind('\t') + 1));
+        BOOST_CHECK_MESSAGE(p >= 0.5 && p <= 1, row[k] << ": the probability of the label given is in [0.5, 1]");
+    }
+    BOOST_CHECK_GT(std::stod(row[1].substr(row[1].rfind('\t') + 1)), 0.9);  // trained: sure of the easy ones
+
+    // What cannot be predicted says why.
+    TrainConfig missing_file = predict;
+    missing_file.predict = (dir.path / "absent.txt").string();
+    TAPEGRAD_CHECK_ERROR(run_prediction(missing_file, out), "cannot read", "absent.txt");
+    TrainConfig no_run = predict;
+    no_run.out_dir = (dir.path / "nothing").string();
+    TAPEGRAD_CHECK_ERROR(run_prediction(no_run, out), "no trained run in", "nothing", "--out");
+    TrainConfig formal = tiny("lstm", dir.path / "formal", 2);
+    run_training(formal, training);
+    TrainConfig on_formal = predict;
+    on_formal.out_dir = formal.out_dir;
+    TAPEGRAD_CHECK_ERROR(run_prediction(on_formal, out), "IMDB run", "trained on 'bucket_sort'");
+    fs::remove(dir.path / "run" / "vocab.txt");
+    TAPEGRAD_CHECK_ERROR(run_prediction(predict, out), "has no vocab.txt", "train it again");
 }
 
 // Every model kind builds and trains a step on both kinds of task.

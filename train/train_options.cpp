@@ -1,14 +1,12 @@
 #include "train_options.h"
 
 #include <CLI/CLI.hpp>
-#include <cmath>
-#include <cstdlib>
-#include <limits>
 
 #include <algorithm>
 #include <cctype>
 
 #include "../core/error.h"
+#include "option_checks.h"
 
 namespace tapegrad::train {
 
@@ -27,24 +25,6 @@ Device parse_device(const std::string& name) {
     }
     fail("tapegrad-train", "unknown device '{}' (expected cpu, cuda or cuda:N)", name);
 }
-
-// Option validators (CLI11 puts the option's name in front of their message: "--hidden: ...").
-// Integers: at least `min`.
-CLI::Validator at_least(int64_t min) { return CLI::Range(min, std::numeric_limits<int64_t>::max()); }
-
-// Reals: finite (NaN and infinity never pass) and within [min, max), or (min, max) if `above`.
-CLI::Validator real_in(double min, double max, bool above = false) {
-    const std::string range = fmt::format("{}{}, {})", above ? "(" : "[", min, max);
-    return CLI::Validator(
-        [=](std::string& text) -> std::string {
-            char* end = nullptr;
-            const double v = std::strtod(text.c_str(), &end);
-            const bool ok = !text.empty() && *end == '\0' && std::isfinite(v) && (above ? v > min : v >= min) && v < max;
-            return ok ? std::string() : fmt::format("value {} is not a finite number in {}", text, range);
-        },
-        "REAL in " + range);
-}
-const double kUnbounded = std::numeric_limits<double>::max();
 
 std::string join(const std::vector<std::string>& args) {
     std::string s;
@@ -105,6 +85,8 @@ std::optional<TrainConfig> parse_options(const std::vector<std::string>& args, s
     app.add_flag("--force-resume", c.force_resume, "resume even if options such as --lr or --steps differ (warns)");
     app.add_option("--progress", progress, "auto (bar on a terminal), bar, lines")->capture_default_str();
     app.add_flag("--no-eval", no_eval, "skip the final test evaluation");
+    app.add_option("--predict", c.predict, "instead of training: classify each line of FILE with the imdb run in --out "
+                                           "(prints line, label, probability)");
 
     app.add_option("--protocol", protocol, "formal tasks: 'full' (papers) or 'reduced' (2-core CPU) preset");
     auto* min_test = app.add_option("--min-test-length", c.protocol.min_test_length, "first test length")->check(at_least(1))->capture_default_str();

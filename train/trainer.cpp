@@ -232,6 +232,7 @@ public:
         const auto start = std::chrono::steady_clock::now();
         data::ImdbDataset dataset = data::load_imdb(config.imdb);
         vocab_size_ = dataset.vocab.size();
+        dataset.vocab.save((fs::path(config.out_dir) / "vocab.txt").string());  // what --predict reads
         train_ = random_subset(std::move(dataset.train), config.train_subset, config.seed + 2);
         // The test subset does not depend on the run's seed: every run is scored on the same reviews.
         test_ = random_subset(std::move(dataset.test), config.test_subset, 1);
@@ -397,7 +398,7 @@ Position restore(const TrainConfig& config, TaskModel& model, Optimizer& optimiz
 // ---- run files after a kill --------------------------------------------------------------------
 
 const char* const kLogHeader = "step,epoch,loss,accuracy,lr,grad_norm,tokens_per_s,elapsed_s\n";
-const char* const kRunFiles[] = {"log.csv", "checkpoint.safetensors", "summary.json", "lengths.csv"};
+const char* const kRunFiles[] = {"log.csv", "checkpoint.safetensors", "summary.json", "lengths.csv", "vocab.txt"};
 
 // Rule: write_file_atomically leaves "<file>.tmp.<pid>" behind only when its process was killed.
 // Those of our run files whose process is gone (or is this one, which has written nothing yet)
@@ -576,7 +577,7 @@ TrainSummary run_training(const TrainConfig& config, std::ostream& out) {
 
     const bool bar = config.progress == ProgressStyle::Bar ||
                      (config.progress == ProgressStyle::Auto && ::isatty(::fileno(stdout)));
-    Progress progress(out, bar, total_steps, config.log_every);
+    Progress progress(out, bar ? ::fileno(stdout) : -1, total_steps, config.log_every);
     auto save = [&] { save_checkpoint(checkpoint_path.string(), *model, optimizer.get(), position_metadata(config, position, dropouts)); };
 
     double seconds = 0;
