@@ -372,6 +372,11 @@ endif
 	    -DCMAKE_CXX_STANDARD=20 -DCMAKE_CXX_COMPILER="$(firstword $(filter-out ccache,$(CXX)))" > $(BUILD)/external/cmake.log
 	+cmake --build $(BUILD)/external/cmake > $(BUILD)/external/cmake-build.log
 	$(BUILD)/external/cmake/experiment
+ifneq ($(USE_CUDA),)
+	$(BUILD)/external/cmake/experiment-cuda | tee $(BUILD)/external/cmake-cuda.out
+	@grep -q "CUDA backend linked: yes" $(BUILD)/external/cmake-cuda.out || \
+	    { echo "check-install: linked with tapegrad::cuda, the program must find the CUDA backend"; exit 1; }
+endif
 	@$(MAKE) --no-print-directory uninstall DESTDIR=$(STAGE) PREFIX=/usr/local > /dev/null
 	@left=$$(find $(STAGE) -type f -o -type l); if [ -n "$$left" ]; then \
 	    echo "check-install: uninstall left files behind:"; echo "$$left"; exit 1; fi
