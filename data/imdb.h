@@ -59,9 +59,10 @@ public:
     static Vocabulary build(const std::vector<std::vector<std::string>>& documents, int64_t max_words);
 
     /// A trained run's vocabulary, saved beside its checkpoint: one word a line, in id order (no
-    /// word holds a line break: the tokenizer splits there). save writes atomically; load checks
-    /// the file is one (<pad>, <unk>, then distinct words), naming the file and the line if not.
+    /// word holds a line break: the tokenizer splits there), written atomically.
     void save(const std::string& path) const;
+    /// A vocabulary saved by save(). Checks the file is one (`<pad>`, `<unk>`, then distinct
+    /// words), naming the file and the line if not.
     static Vocabulary load(const std::string& path);
 
     int64_t size() const { return int64_t(words_.size()); }  ///< the number of ids, padding and unknown included
@@ -98,10 +99,11 @@ struct ImdbConfig {
 };
 
 /// A document's ids as training and testing see them: encode() under config's max_length and
-/// truncation, and an empty document keeps one <unk> (so that every length is at least 1).
+/// truncation, and an empty document keeps one `<unk>` (so that every length is at least 1).
 std::vector<int64_t> encode_document(const std::vector<std::string>& tokens, const Vocabulary& vocab,
                                      const ImdbConfig& config);
 
+/// The vocabulary and the three encoded splits.
 struct ImdbDataset {
     Vocabulary vocab;  ///< built from `train` only (not validation, not test)
     /// the three splits: the training reviews less the validation hold-out, the held-out ones, the test split

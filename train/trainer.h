@@ -59,15 +59,15 @@ struct TrainConfig {
     uint64_t seed = 0;  ///< seeds the parameters and the batches (see the file's description)
     Device device = Device::cpu();  ///< where the model trains
 
-    std::string out_dir = "runs/default";
-    int64_t log_every = 50;          // CSV row and, without a terminal, a progress line
-    int64_t checkpoint_every = 0;    // 0: only at the end (and on SIGINT)
-    std::string resume;              // a checkpoint to continue from
-    bool force_resume = false;       // resume even if the run-defining options differ (with a warning)
-    ProgressStyle progress = ProgressStyle::Auto;
-    bool evaluate = true;            // test evaluation at the end
-    std::string predict;             // a text file: classify its lines with the IMDB run in out_dir
-                                     /// instead of training (train/predict.h)
+    std::string out_dir = "runs/default";  ///< the run's folder (its files: the file's description)
+    int64_t log_every = 50;          ///< CSV row and, without a terminal, a progress line
+    int64_t checkpoint_every = 0;    ///< 0: only at the end (and on SIGINT)
+    std::string resume;              ///< a checkpoint to continue from
+    bool force_resume = false;       ///< resume even if the run-defining options differ (with a warning)
+    ProgressStyle progress = ProgressStyle::Auto;  ///< bar, lines, or by whether the output is a terminal
+    bool evaluate = true;            ///< test evaluation at the end
+    std::string predict;             ///< a text file: classify its lines with the IMDB run in out_dir
+                                     ///< instead of training (train/predict.h)
 
     data::LengthProtocol protocol;   ///< formal tasks
     data::ImdbConfig imdb;           ///< IMDB
