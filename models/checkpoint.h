@@ -35,9 +35,9 @@ void save_checkpoint(const std::string& path, const Module& model, Optimizer* op
                      const std::map<std::string, std::string>& metadata = {});
 // The "__metadata__" strings of a safetensors file (checked whole, as load_tensors does).
 std::map<std::string, std::string> load_metadata(const std::string& path);
-// Copies the file's values into the model's parameters (and the optimizer's state) in place.
-// Throws naming the file and the parameter on a missing or unexpected tensor or a shape/dtype
-// mismatch, or an "optimizer.step" that is not one int64 in [0, 2^53]; nothing is modified unless
+// Copies the file's values into the model's parameters (and the optimizer's state) in place,
+// through load_into_slots (module.h, as Module::load_state_dict with strict = true). Throws naming
+// the file and the parameter on a missing or unexpected tensor or a shape/dtype mismatch, or an "optimizer.step" that is not one int64 in [0, 2^53]; nothing is modified unless
 // the whole file checks out.
 void load_checkpoint(const std::string& path, Module& model, Optimizer* optimizer = nullptr);
 
