@@ -6,7 +6,11 @@
 //            "__metadata__": {"format": "tapegrad"}}
 //
 // Model parameters are stored under their named_parameters() names ("encoder.lstm.weight"),
-// optimizer state under "optimizer.<name>" plus "optimizer.step". Files are written atomically:
+// optimizer state under "optimizer.<name>" plus "optimizer.step". The state is named by each
+// parameter's index over all the optimizer's groups ("optimizer.exp_avg.3"), so a file of a
+// one-group optimizer loads into one with several groups over the same parameters; the groups'
+// options (lr, weight_decay) are not stored: the program makes the optimizer with its groups
+// again, and a scheduler with last_epoch = the step - 1 sets their lrs. Files are written atomically:
 // a temporary file in the same directory, fsync, then rename over the target.
 #pragma once
 #include <map>

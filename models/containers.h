@@ -36,9 +36,11 @@ public:
         modules_.push_back(std::move(module));
         return *modules_.back();
     }
+    /// The number of modules.
     int64_t size() const { return int64_t(modules_.size()); }
     /// The module at `index` (negative: from the end); out of range throws.
     M& operator[](int64_t index) const { return *modules_[checked_index("ModuleList", index, modules_.size())]; }
+    /// The modules in order, each as its std::unique_ptr<M>.
     auto begin() const { return modules_.begin(); }
     auto end() const { return modules_.end(); }
 
