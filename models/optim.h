@@ -1,6 +1,6 @@
 // Optimizers with PyTorch's update equations and defaults, parameter groups, gradient clipping,
-// and learning-rate schedulers. The per-element updates are the backend's fused kernels (core/optimizer_math.h), so
-// a step is one pass over each parameter on the CPU or the GPU.
+// and learning-rate schedulers. The per-element updates are the backend's fused kernels
+// (core/optimizer_math.h), so a step is one pass over each parameter on the CPU or the GPU.
 #pragma once
 #include <functional>
 #include <optional>

@@ -227,6 +227,40 @@ BOOST_AUTO_TEST_CASE(resume_is_bit_identical) {
     }
 }
 
+// The same under the warm-up and cosine schedules: the resumed run's scheduler, made at the
+// checkpoint's step (last_epoch = step - 1), sets the lrs an uninterrupted run sets, log rows included.
+BOOST_AUTO_TEST_CASE(resume_is_bit_identical_under_each_schedule) {
+    TempDir dir("resume_schedules");
+    for (const char* schedule : {"warmup", "cosine"}) {
+        std::ostringstream out;
+        const fs::path whole = dir.path / (std::string(schedule) + "_whole"), parts = dir.path / (std::string(schedule) + "_parts");
+        TrainConfig c = tiny("lstm", whole, 20);
+        c.schedule = schedule;
+        c.warmup_steps = 8;
+        c.evaluate = false;
+        run_training(c, out);
+        c.out_dir = parts.string();
+        c.checkpoint_every = 10;
+        run_until_killed(c, 10);
+        c.resume = (parts / "checkpoint.safetensors").string();
+        run_training(c, out);
+        check_identical_checkpoints(whole / "checkpoint.safetensors", parts / "checkpoint.safetensors");
+        // The lr column (the 5th) of every row, the resumed rows after step 10 too.
+        auto lrs = [](const fs::path& log) {
+            std::vector<std::string> column;
+            for (const std::string& line : lines_of(log)) {
+                std::stringstream fields(line);
+                std::string field;
+                for (int i = 0; i < 5; ++i) std::getline(fields, field, ',');
+                column.push_back(field);
+            }
+            return column;
+        };
+        BOOST_CHECK(lrs(whole / "log.csv") == lrs(parts / "log.csv"));
+        BOOST_CHECK_EQUAL(lrs(whole / "log.csv").size(), 5u);  // the header and steps 5, 10, 15, 20
+    }
+}
+
 // The same run on 1, 2 and 3 threads ends with the same bits (parameters and Adam state): the CPU
 // backend cuts every loop and product into pieces that depend on the sizes alone and adds partial
 // sums in a fixed order (cpu/cpu_threads.h). The sizes are large enough that the elementwise
