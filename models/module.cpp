@@ -97,8 +97,8 @@ IncompatibleKeys load_into_slots(const std::string& who, const std::string& sour
         }
         const Tensor& value = *it->second;
         if (value.shape() != slot->shape() || value.dtype() != slot->dtype())
-            fail(who, "{}: '{}' is {} {} there but {} {} in the model", source, name, to_string(value.shape()),
-                 to_string(value.dtype()), to_string(slot->shape()), to_string(slot->dtype()));
+            fail(who, "'{}' is {} {} in {} but {} {} in the model", name, to_string(value.shape()),
+                 to_string(value.dtype()), source, to_string(slot->shape()), to_string(slot->dtype()));
     }
     for (auto& [name, value] : values)
         if (!slot_names.count(name)) result.unexpected_keys.push_back(name);

@@ -64,8 +64,8 @@ public:
     /// The parameters by name, in named_parameters() order, as PyTorch's state_dict(): references,
     /// not copies. Each is a detached handle (requires no grad) on the parameter's own storage, so
     /// it shows later in-place changes (an optimizer step, load_state_dict); a Module::to gives the
-    /// parameters new storage and leaves the handles on the old. A snapshot is a copy of each value
-    /// (or a checkpoint: save_checkpoint).
+    /// parameters new storage and leaves the handles on the old. A snapshot that stays: load it into
+    /// a second model of the same shape (load_state_dict copies), or save_checkpoint.
     StateDict state_dict() const;
     /// Copies the dict's values into the parameters in place (load_into_slots): an optimizer made
     /// before keeps training them. strict: a parameter the dict lacks, or an entry that is no
