@@ -32,6 +32,7 @@
 
 // Modules, the cells and models, optimizers, checkpoints, metrics.
 #include "models/checkpoint.h"
+#include "models/containers.h"
 #include "models/init.h"
 #include "models/layers.h"
 #include "models/metrics.h"

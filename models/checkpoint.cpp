@@ -4,13 +4,12 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
 
-#include "../autograd/tape.h"
 #include "../core/atomic_file.h"
-#include "../ops/shape_ops.h"
 
 namespace tapegrad {
 
@@ -277,7 +276,7 @@ int64_t optimizer_step(const std::string& path, const Tensor& step) {
 
 void save_checkpoint(const std::string& path, const Module& model, Optimizer* optimizer,
                      const std::map<std::string, std::string>& metadata) {
-    std::vector<std::pair<std::string, Tensor>> tensors = model.named_parameters();
+    StateDict tensors = model.state_dict();
     if (optimizer) {
         for (auto& [name, slot] : optimizer->state()) tensors.emplace_back("optimizer." + name, *slot);
         tensors.emplace_back("optimizer.step", Tensor::from_vector(std::vector<int64_t>{optimizer->steps()}, {1}));
@@ -288,38 +287,18 @@ void save_checkpoint(const std::string& path, const Module& model, Optimizer* op
 }
 
 void load_checkpoint(const std::string& path, Module& model, Optimizer* optimizer) {
-    const char* op = "load_checkpoint";
-    std::map<std::string, Tensor> file = load_tensors(path);
-    auto slots = checkpoint_slots(model, optimizer);
-    int64_t steps = 0;
-    // Check everything before changing anything.
-    for (auto& [name, slot] : slots) {
-        auto it = file.find(name);
-        if (it == file.end()) fail(op, "{} has no tensor for parameter '{}'", path, name);
-        if (it->second.shape() != slot->shape() || it->second.dtype() != slot->dtype())
-            fail(op, "{}: parameter '{}' is {} {} in the file but {} {} in the model", path, name,
-                 to_string(it->second.shape()), to_string(it->second.dtype()), to_string(slot->shape()),
-                 to_string(slot->dtype()));
-    }
-    for (auto& [name, t] : file) {
+    StateDict values;  // the file's tensors, less the optimizer's step count
+    std::optional<int64_t> steps;
+    for (auto& [name, t] : load_tensors(path)) {
         // Without an optimizer, the file's optimizer state is left unread (a model loaded to predict).
-        const bool optimizer_state = name.rfind("optimizer.", 0) == 0;
-        bool known = optimizer_state && (!optimizer || name == "optimizer.step");
-        for (auto& [slot_name, slot] : slots) known |= slot_name == name;
-        if (!known) fail(op, "{} has an unexpected tensor '{}' that the model does not have", path, name);
+        if (!optimizer && name.rfind("optimizer.", 0) == 0) continue;
+        if (optimizer && name == "optimizer.step") steps = optimizer_step(path, t);
+        else values.emplace_back(name, t);
     }
-    if (optimizer) {
-        auto it = file.find("optimizer.step");
-        if (it == file.end()) fail(op, "{} has no optimizer state ('optimizer.step' is missing)", path);
-        steps = optimizer_step(path, it->second);
-    }
-    if (optimizer) optimizer->set_steps(steps);
-    NoGrad no_grad;
-    for (auto& [name, slot] : slots) {
-        const Tensor& value = file.at(name);
-        size_t bytes = size_t(value.numel()) * dtype_size(value.dtype());
-        if (bytes > 0) backend_for(slot->device()).copy_from_host(slot->raw_data(), value.raw_data(), bytes);  // as in save_tensors
-    }
+    if (optimizer && !steps) fail("load_checkpoint", "{} has no optimizer state ('optimizer.step' is missing)", path);
+    // Nothing has changed yet: load_into_slots checks the whole file before it copies.
+    load_into_slots("load_checkpoint", path, checkpoint_slots(model, optimizer), values, /*strict=*/true);
+    if (optimizer) optimizer->set_steps(*steps);
 }
 
 }  // namespace tapegrad

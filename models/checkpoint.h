@@ -7,7 +7,11 @@
 ///            "__metadata__": {"format": "tapegrad"}}
 ///
 /// Model parameters are stored under their named_parameters() names ("encoder.lstm.weight"),
-/// optimizer state under "optimizer.<name>" plus "optimizer.step". Files are written atomically:
+/// optimizer state under "optimizer.<name>" plus "optimizer.step". The state is named by each
+/// parameter's index over all the optimizer's groups ("optimizer.exp_avg.3"), so a file of a
+/// one-group optimizer loads into one with several groups over the same parameters; the groups'
+/// options (lr, weight_decay) are not stored: the program makes the optimizer with its groups
+/// again, and a scheduler with last_epoch = the step - 1 sets their lrs. Files are written atomically:
 /// a temporary file in the same directory, fsync, then rename over the target.
 #pragma once
 #include <map>
@@ -37,10 +41,9 @@ void save_checkpoint(const std::string& path, const Module& model, Optimizer* op
                      const std::map<std::string, std::string>& metadata = {});
 /// The "__metadata__" strings of a safetensors file (checked whole, as load_tensors does).
 std::map<std::string, std::string> load_metadata(const std::string& path);
-/// Copies the file's values into the model's parameters (and the optimizer's state) in place.
-/// Without an optimizer, the file's "optimizer.*" tensors are skipped (a model loaded to predict).
-/// Throws naming the file and the parameter on a missing or unexpected tensor or a shape/dtype
-/// mismatch, or an "optimizer.step" that is not one int64 in [0, 2^53]; nothing is modified unless
+/// Copies the file's values into the model's parameters (and the optimizer's state) in place,
+/// through load_into_slots (module.h, as Module::load_state_dict with strict = true). Throws naming
+/// the file and the parameter on a missing or unexpected tensor or a shape/dtype mismatch, or an "optimizer.step" that is not one int64 in [0, 2^53]; nothing is modified unless
 /// the whole file checks out.
 void load_checkpoint(const std::string& path, Module& model, Optimizer* optimizer = nullptr);
 

@@ -78,4 +78,8 @@ Dropout::Dropout(double p_, uint64_t seed) : p(p_), gen(seed) {
 
 Tensor Dropout::forward(const Tensor& x) { return dropout(x, p, gen, training()); }
 
+Tensor Tanh::forward(const Tensor& x) const { return tanh(x); }
+Tensor ReLU::forward(const Tensor& x) const { return relu(x); }
+Tensor Sigmoid::forward(const Tensor& x) const { return sigmoid(x); }
+
 }  // namespace tapegrad

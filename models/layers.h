@@ -1,5 +1,5 @@
 /// \file
-/// The basic layers: Linear, Embedding, LayerNorm, Dropout. Each is a Module holding its
+/// The basic layers: Linear, Embedding, LayerNorm, Dropout, and the activations as modules. Each is a Module holding its
 /// parameters; forward() composes primitive ops, so every step lands on the tape.
 #pragma once
 #include "../core/random.h"
@@ -53,6 +53,24 @@ public:
     Tensor forward(const Tensor& x);
     double p;  ///< the drop probability
     Generator gen;  ///< the masks' random stream
+};
+
+/// y = tanh(x), as a module without parameters (torch.nn.Tanh), for Sequential.
+class Tanh : public Module {
+public:
+    Tensor forward(const Tensor& x) const;
+};
+
+/// y = max(x, 0), as a module without parameters (torch.nn.ReLU), for Sequential.
+class ReLU : public Module {
+public:
+    Tensor forward(const Tensor& x) const;
+};
+
+/// y = 1 / (1 + exp(-x)), as a module without parameters (torch.nn.Sigmoid), for Sequential.
+class Sigmoid : public Module {
+public:
+    Tensor forward(const Tensor& x) const;
 };
 
 }  // namespace tapegrad

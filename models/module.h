@@ -20,7 +20,26 @@ namespace tapegrad {
 /// so that a constructor can check in its member-initialiser list, before any member is built.
 int64_t checked_size(const char* module, const char* name, int64_t value, int64_t at_least = 1);
 
-/// A named tree of parameters (see the file's description): the base of every layer and model.
+/// Tensors by name, in order: a module's state_dict() (PyTorch's OrderedDict of parameters).
+using StateDict = std::vector<std::pair<std::string, Tensor>>;
+
+/// The names load_state_dict(dict, false) could not match: parameters the dict has no tensor
+/// for, and entries of the dict the module has no parameter for (PyTorch's result of the same name).
+struct IncompatibleKeys {
+    std::vector<std::string> missing_keys, unexpected_keys;
+};
+
+/// The one loader of named values into tensors in place, behind Module::load_state_dict and
+/// load_checkpoint: copies values[name] into *slot for each slot, the bytes themselves (any
+/// device to any device), so that every handle to the slot (an optimizer's, a state_dict's) sees
+/// them. Checks everything before it changes anything, and throws, naming `who` and `source`:
+/// on a name twice in `values`; on a value whose shape or dtype differs from its slot's (the key
+/// and both); and, when `strict`, on missing or unexpected keys (all of them named). Without
+/// `strict`, those are returned instead and the matching slots are loaded.
+IncompatibleKeys load_into_slots(const std::string& who, const std::string& source,
+                                 const std::vector<std::pair<std::string, Tensor*>>& slots, const StateDict& values,
+                                 bool strict);
+
 class Module {
 public:
     Module() = default;
@@ -42,6 +61,19 @@ public:
     void train(bool on = true);  ///< sets training mode (dropout active) on this module and every sub-module, or with on = false evaluation mode
     void eval() { train(false); }  ///< evaluation mode: train(false)
     bool training() const { return training_; }  ///< whether in training mode
+
+    /// The parameters by name, in named_parameters() order, as PyTorch's state_dict(): references,
+    /// not copies. Each is a detached handle (requires no grad) on the parameter's own storage, so
+    /// it shows later in-place changes (an optimizer step, load_state_dict); a Module::to gives the
+    /// parameters new storage and leaves the handles on the old. A snapshot that stays: load it into
+    /// a second model of the same shape (load_state_dict copies), or save_checkpoint.
+    StateDict state_dict() const;
+    /// Copies the dict's values into the parameters in place (load_into_slots): an optimizer made
+    /// before keeps training them. strict: a parameter the dict lacks, or an entry that is no
+    /// parameter, throws naming every such key; without strict they are returned (and the rest
+    /// loaded). A shape or dtype that differs throws either way, naming the key and both; values
+    /// may be on any device.
+    IncompatibleKeys load_state_dict(const StateDict& dict, bool strict = true);
 
     /// A table of parameter counts per sub-module and parameter, with the total.
     std::string summary(const std::string& name = "model") const;

@@ -1,5 +1,6 @@
 #include "optim.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "../autograd/tape.h"
@@ -25,31 +26,71 @@ void check_steps(const std::string& who, const char* arg, int64_t value, int64_t
 }
 }  // namespace
 
-Optimizer::Optimizer(std::vector<Tensor> params, double lr, std::string name)
-    : params_(std::move(params)), name_(std::move(name)), lr_(lr) {
-    if (params_.empty()) fail(name_, "optimizer got an empty parameter list");
-    for (size_t i = 0; i < params_.size(); ++i)
-        if (!params_[i].requires_grad())
-            fail(name_, "parameter {} ({}) does not require grad", i, params_[i].describe());
-    check_non_negative(name_, "lr", lr);
+Optimizer::Optimizer(std::vector<Tensor> params, double lr, double weight_decay, std::string name)
+    : name_(std::move(name)), default_lr_(lr), default_weight_decay_(weight_decay) {
+    if (params.empty()) fail(name_, "optimizer got an empty parameter list");
+    add_group(name_, {std::move(params), lr, weight_decay});
 }
+
+void Optimizer::add_param_group(ParamGroup group) { add_group(name_ + "::add_param_group", std::move(group)); }
+
+void Optimizer::add_group(const std::string& who, ParamGroup group) {
+    if (steps_ > 0)
+        fail(who, "cannot add a group after {} steps (the step count is shared by all groups: add every group "
+             "before the first step)", steps_);
+    if (!group.lr) group.lr = default_lr_;
+    if (!group.weight_decay) group.weight_decay = default_weight_decay_;
+    check_non_negative(who, "lr", *group.lr);
+    check_non_negative(who, "weight_decay", *group.weight_decay);
+    for (size_t i = 0; i < group.params.size(); ++i) {
+        const Tensor& p = group.params[i];
+        if (!p.requires_grad()) fail(who, "parameter {} ({}) does not require grad", i, p.describe());
+        for (size_t g = 0; g < groups_.size(); ++g)
+            for (const Tensor& other : groups_[g].params)
+                if (p.same(other))
+                    fail(who, "parameter {} ({}) is already in group {} (a parameter belongs to one group only)", i,
+                         p.describe(), g);
+    }
+    params_.insert(params_.end(), group.params.begin(), group.params.end());
+    groups_.push_back(std::move(group));
+}
+
+size_t Optimizer::checked_group(const std::string& who, size_t group) const {
+    if (group >= groups_.size())
+        fail(who, "group {} is out of range (the optimizer has {} groups: expected group < {})", group, groups_.size(),
+             groups_.size());
+    return group;
+}
+
+double Optimizer::lr(size_t group) const { return *groups_[checked_group(name_ + "::lr", group)].lr; }
 
 void Optimizer::set_lr(double lr) {
     check_non_negative(name_ + "::set_lr", "lr", lr);
-    lr_ = lr;
+    for (ParamGroup& group : groups_) group.lr = lr;
+}
+
+void Optimizer::set_lr(size_t group, double lr) {
+    const std::string who = name_ + "::set_lr";
+    check_non_negative(who, "lr", lr);
+    groups_[checked_group(who, group)].lr = lr;
 }
 
 void Optimizer::zero_grad() {
     for (Tensor& p : params_) p.zero_grad();
 }
 
-std::vector<Tensor> Optimizer::zeros_like_params() const {
-    std::vector<Tensor> out;
-    for (const Tensor& p : params_) out.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
-    return out;
+void Optimizer::for_each_param_with_grad(const std::function<void(const ParamGroup& group, size_t i)>& update) const {
+    size_t i = 0;
+    for (const ParamGroup& group : groups_)
+        for (const Tensor& p : group.params) {
+            if (p.grad().defined()) update(group, i);
+            ++i;
+        }
 }
 
 void Optimizer::follow_params(std::vector<Tensor>& state) const {
+    for (size_t i = state.size(); i < params_.size(); ++i)
+        state.push_back(Tensor::zeros(params_[i].shape(), params_[i].dtype(), params_[i].device()));
     for (size_t i = 0; i < params_.size(); ++i)
         if (state[i].device() != params_[i].device() || state[i].dtype() != params_[i].dtype())
             state[i] = tapegrad::to(tapegrad::to(state[i], params_[i].dtype()), params_[i].device()).detach();
@@ -58,41 +99,38 @@ void Optimizer::follow_params(std::vector<Tensor>& state) const {
 Adam::Adam(std::vector<Tensor> params, AdamOptions opts) : Adam(std::move(params), opts, false) {}
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions opts, bool decoupled)
-    : Optimizer(std::move(params), opts.lr, decoupled ? "AdamW" : "Adam"), options(opts), decoupled_(decoupled) {
+    : Optimizer(std::move(params), opts.lr, opts.weight_decay, decoupled ? "AdamW" : "Adam"), options(opts),
+      decoupled_(decoupled) {
     check_beta(name_, "beta1", options.beta1);
     check_beta(name_, "beta2", options.beta2);
     check_non_negative(name_, "eps", options.eps);
-    check_non_negative(name_, "weight_decay", options.weight_decay);
-    exp_avg_ = zeros_like_params();
-    exp_avg_sq_ = zeros_like_params();
 }
 
 void Adam::step() {
     NoGrad no_grad;
     ++steps_;
     AdamHyper h;
-    h.lr = lr_;
     h.beta1 = options.beta1;
     h.beta2 = options.beta2;
     h.eps = options.eps;
-    h.weight_decay = options.weight_decay;
     h.decoupled = decoupled_;
     h.bias_correction1 = 1.0 - std::pow(options.beta1, double(steps_));
     h.bias_correction2 = 1.0 - std::pow(options.beta2, double(steps_));
     follow_params(exp_avg_);
     follow_params(exp_avg_sq_);
-    for (size_t i = 0; i < params_.size(); ++i) {
-        Tensor g = params_[i].grad();
-        if (!g.defined()) continue;
-        backend_for(params_[i].device()).adam_step(params_[i], g, exp_avg_[i], exp_avg_sq_[i], h);
-    }
+    for_each_param_with_grad([&](const ParamGroup& group, size_t i) {
+        h.lr = *group.lr;
+        h.weight_decay = *group.weight_decay;
+        Tensor p = params()[i];  // a handle: the kernel writes p's storage in place
+        backend_for(p.device()).adam_step(p, p.grad(), exp_avg_[i], exp_avg_sq_[i], h);
+    });
 }
 
 std::vector<std::pair<std::string, Tensor*>> Adam::state() {
     follow_params(exp_avg_);
     follow_params(exp_avg_sq_);
     std::vector<std::pair<std::string, Tensor*>> out;
-    for (size_t i = 0; i < params_.size(); ++i) {
+    for (size_t i = 0; i < params().size(); ++i) {
         out.emplace_back("exp_avg." + std::to_string(i), &exp_avg_[i]);
         out.emplace_back("exp_avg_sq." + std::to_string(i), &exp_avg_sq_[i]);
     }
@@ -101,39 +139,37 @@ std::vector<std::pair<std::string, Tensor*>> Adam::state() {
 
 AdamW::AdamW(std::vector<Tensor> params, AdamOptions opts) : Adam(std::move(params), opts, true) {}
 
-SGD::SGD(std::vector<Tensor> params, SgdOptions opts) : Optimizer(std::move(params), opts.lr, "SGD"), options(opts) {
+SGD::SGD(std::vector<Tensor> params, SgdOptions opts)
+    : Optimizer(std::move(params), opts.lr, opts.weight_decay, "SGD"), options(opts) {
     check_non_negative(name_, "momentum", options.momentum);
-    check_non_negative(name_, "weight_decay", options.weight_decay);
     if (!std::isfinite(options.dampening))
         fail(name_, "dampening = {} is out of range (expected a finite dampening)", options.dampening);
     if (options.nesterov && (options.momentum <= 0 || options.dampening != 0))
         fail(name_, "Nesterov momentum requires momentum > 0 and dampening = 0 (got momentum {}, dampening {})",
              options.momentum, options.dampening);
-    momentum_ = zeros_like_params();
 }
 
 void SGD::step() {
     NoGrad no_grad;
     SgdHyper h;
-    h.lr = lr_;
     h.momentum = options.momentum;
     h.dampening = options.dampening;
-    h.weight_decay = options.weight_decay;
     h.nesterov = options.nesterov;
     h.first_step = steps_ == 0;
     ++steps_;
     follow_params(momentum_);
-    for (size_t i = 0; i < params_.size(); ++i) {
-        Tensor g = params_[i].grad();
-        if (!g.defined()) continue;
-        backend_for(params_[i].device()).sgd_step(params_[i], g, momentum_[i], h);
-    }
+    for_each_param_with_grad([&](const ParamGroup& group, size_t i) {
+        h.lr = *group.lr;
+        h.weight_decay = *group.weight_decay;
+        Tensor p = params()[i];  // a handle: the kernel writes p's storage in place
+        backend_for(p.device()).sgd_step(p, p.grad(), momentum_[i], h);
+    });
 }
 
 std::vector<std::pair<std::string, Tensor*>> SGD::state() {
     follow_params(momentum_);
     std::vector<std::pair<std::string, Tensor*>> out;
-    for (size_t i = 0; i < params_.size(); ++i) out.emplace_back("momentum." + std::to_string(i), &momentum_[i]);
+    for (size_t i = 0; i < params().size(); ++i) out.emplace_back("momentum." + std::to_string(i), &momentum_[i]);
     return out;
 }
 
@@ -157,44 +193,103 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
     return norm;
 }
 
-LrSchedule LrSchedule::constant(double lr) {
-    check_non_negative("LrSchedule::constant", "lr", lr);
-    LrSchedule s;
-    s.lr_ = lr;
-    return s;
+LrScheduler::LrScheduler(Optimizer& optimizer, LrRule rule, int64_t last_epoch, std::string name)
+    : optimizer_(optimizer), rule_(std::move(rule)), name_(std::move(name)), last_epoch_(last_epoch) {
+    if (!rule_) fail(name_, "got an empty rule (expected a function of the base lr and the step)");
+    check_steps(name_, "last_epoch", last_epoch, -1);
+    for (const ParamGroup& group : optimizer_.param_groups()) base_lrs_.push_back(*group.lr);
+    step();
 }
 
-LrSchedule LrSchedule::linear_warmup(double lr, int64_t warmup_steps) {
-    check_non_negative("LrSchedule::linear_warmup", "lr", lr);
-    check_steps("LrSchedule::linear_warmup", "warmup_steps", warmup_steps, 0);
-    LrSchedule s;
-    s.kind_ = Kind::Warmup;
-    s.lr_ = lr;
-    s.warmup_ = warmup_steps;
-    return s;
+void LrScheduler::step() {
+    ++last_epoch_;
+    for (size_t g = 0; g < base_lrs_.size(); ++g) optimizer_.set_lr(g, rule_(base_lrs_[g], last_epoch_));
 }
 
-LrSchedule LrSchedule::cosine(double lr, int64_t total_steps, int64_t warmup_steps, double min_lr) {
-    const char* who = "LrSchedule::cosine";
-    check_non_negative(who, "lr", lr);
+std::vector<double> LrScheduler::get_last_lr() const {
+    std::vector<double> out;
+    for (size_t g = 0; g < base_lrs_.size(); ++g) out.push_back(optimizer_.lr(g));
+    return out;
+}
+
+// Each scheduler's rule, its arguments checked before the scheduler sets the first lr.
+namespace {
+void check_factor(const char* who, const char* arg, double value, double low, bool low_included) {
+    if (!(value <= 1 && (low_included ? value >= low : value > low)))
+        fail(who, "{} = {} is out of range (expected {} {} {} <= 1)", arg, value, low, low_included ? "<=" : "<", arg);
+}
+
+// The warm-up of WarmupLR and WarmupCosineLR, for step < warmup_steps: base_lr (step + 1) / warmup_steps.
+double warmup_lr(double base_lr, int64_t step, int64_t warmup_steps) {
+    return base_lr * double(step + 1) / double(warmup_steps);
+}
+
+// The cosine of CosineAnnealingLR and WarmupCosineLR: from base_lr at progress 0 to min_lr at 1.
+double cosine_lr(double base_lr, double min_lr, double progress) {
+    return min_lr + 0.5 * (base_lr - min_lr) * (1.0 + std::cos(M_PI * progress));
+}
+
+LrRule step_rule(int64_t step_size, double gamma) {
+    check_steps("StepLR", "step_size", step_size, 1);
+    check_non_negative("StepLR", "gamma", gamma);
+    return [=](double base_lr, int64_t step) { return base_lr * std::pow(gamma, double(step / step_size)); };
+}
+
+LrRule linear_rule(double start_factor, double end_factor, int64_t total_iters) {
+    check_factor("LinearLR", "start_factor", start_factor, 0, false);
+    check_factor("LinearLR", "end_factor", end_factor, 0, true);
+    check_steps("LinearLR", "total_iters", total_iters, 1);
+    return [=](double base_lr, int64_t step) {
+        return base_lr * (start_factor + (end_factor - start_factor) * double(std::min(step, total_iters)) / double(total_iters));
+    };
+}
+
+LrRule cosine_annealing_rule(int64_t T_max, double eta_min) {
+    check_steps("CosineAnnealingLR", "T_max", T_max, 1);
+    check_non_negative("CosineAnnealingLR", "eta_min", eta_min);
+    return [=](double base_lr, int64_t step) { return cosine_lr(base_lr, eta_min, double(step) / double(T_max)); };
+}
+
+LrRule lambda_rule(std::function<double(int64_t)> lr_lambda) {
+    if (!lr_lambda) fail("LambdaLR", "lr_lambda is empty (expected a function of the step)");
+    return [lr_lambda](double base_lr, int64_t step) { return base_lr * lr_lambda(step); };
+}
+
+LrRule warmup_rule(int64_t warmup_steps) {
+    check_steps("WarmupLR", "warmup_steps", warmup_steps, 0);
+    return [=](double base_lr, int64_t step) { return step < warmup_steps ? warmup_lr(base_lr, step, warmup_steps) : base_lr; };
+}
+
+LrRule warmup_cosine_rule(int64_t total_steps, int64_t warmup_steps, double min_lr) {
+    const char* who = "WarmupCosineLR";
     check_steps(who, "total_steps", total_steps, 1);
     check_steps(who, "warmup_steps", warmup_steps, 0);
     check_non_negative(who, "min_lr", min_lr);
-    LrSchedule s;
-    s.kind_ = Kind::Cosine;
-    s.lr_ = lr;
-    s.total_ = total_steps;
-    s.warmup_ = warmup_steps;
-    s.min_lr_ = min_lr;
-    return s;
+    return [=](double base_lr, int64_t step) {
+        if (step < warmup_steps) return warmup_lr(base_lr, step, warmup_steps);
+        const double decay_steps = double(std::max<int64_t>(1, total_steps - warmup_steps));
+        return cosine_lr(base_lr, min_lr, std::min(1.0, double(step - warmup_steps) / decay_steps));
+    };
 }
+}  // namespace
 
-double LrSchedule::operator()(int64_t step) const {
-    check_steps("LrSchedule", "step", step, 0);
-    if (kind_ != Kind::Constant && step < warmup_) return lr_ * double(step + 1) / double(warmup_);
-    if (kind_ != Kind::Cosine) return lr_;
-    double progress = std::min(1.0, double(step - warmup_) / double(std::max<int64_t>(1, total_ - warmup_)));
-    return min_lr_ + 0.5 * (lr_ - min_lr_) * (1.0 + std::cos(M_PI * progress));
-}
+StepLR::StepLR(Optimizer& optimizer, int64_t step_size, double gamma, int64_t last_epoch)
+    : LrScheduler(optimizer, step_rule(step_size, gamma), last_epoch, "StepLR") {}
+
+LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor, int64_t total_iters, int64_t last_epoch)
+    : LrScheduler(optimizer, linear_rule(start_factor, end_factor, total_iters), last_epoch, "LinearLR") {}
+
+CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, int64_t T_max, double eta_min, int64_t last_epoch)
+    : LrScheduler(optimizer, cosine_annealing_rule(T_max, eta_min), last_epoch, "CosineAnnealingLR") {}
+
+LambdaLR::LambdaLR(Optimizer& optimizer, std::function<double(int64_t step)> lr_lambda, int64_t last_epoch)
+    : LrScheduler(optimizer, lambda_rule(std::move(lr_lambda)), last_epoch, "LambdaLR") {}
+
+WarmupLR::WarmupLR(Optimizer& optimizer, int64_t warmup_steps, int64_t last_epoch)
+    : LrScheduler(optimizer, warmup_rule(warmup_steps), last_epoch, "WarmupLR") {}
+
+WarmupCosineLR::WarmupCosineLR(Optimizer& optimizer, int64_t total_steps, int64_t warmup_steps, double min_lr,
+                               int64_t last_epoch)
+    : LrScheduler(optimizer, warmup_cosine_rule(total_steps, warmup_steps, min_lr), last_epoch, "WarmupCosineLR") {}
 
 }  // namespace tapegrad

@@ -1,10 +1,12 @@
 #include "reduce.h"
 
 #include <limits>
+#include <optional>
 
 #include "../autograd/tape.h"
 #include "elementwise.h"
 #include "op_utils.h"
+#include "shape_ops.h"
 
 namespace tapegrad {
 
@@ -129,6 +131,42 @@ Tensor stddev(const Tensor& x, int axis, bool unbiased, bool keepdim) {
     check_floating("stddev", x);
     return sqrt(var(x, axis, unbiased, keepdim));
 }
+
+namespace {
+// The norm of x's elements along `axis` (every element when axis is nullopt), p checked.
+//   p = 1:   y = Σ |x|             composed: dL/dx += dL/dy ⊙ sign(x)
+//   p = inf: y = max |x|           composed: dL/dx[first argmax |x|] += dL/dy ⊙ sign(x)
+//   p = 2:   y = sqrt(Σ x²)        its own record: dL/dx += dL/dy ⊙ x / y, 0 where y = 0. Composed
+//            as sqrt(sum(x * x)) it would be inf ⊙ 0 = NaN at x = 0 (sqrt's slope at 0 is inf).
+Tensor p_norm(const Tensor& x, double p, std::optional<int> axis, bool keepdim) {
+    check_floating("norm", x);
+    if (p != 1 && p != 2 && p != std::numeric_limits<double>::infinity())
+        fail("norm", "p = {} is not supported (expected 1, 2 or inf)", p);
+    if (axis) axis = normalize_axis("norm", *axis, x.dim());
+    const int64_t n = axis ? x.shape()[*axis] : x.numel();
+    if (p == 1) return axis ? sum(abs(x), *axis, keepdim) : sum(abs(x));
+    if (p != 2) {
+        if (n == 0) fail("norm", "cannot take the inf-norm (the largest |x|) of no elements: {}", x.describe());
+        return axis ? max(abs(x), *axis, keepdim) : max(abs(x));
+    }
+    Tensor y, y_kept;  // y_kept: y with the reduced axis kept as extent 1 (all axes, for all elements)
+    {
+        NoGrad no_grad;
+        Tensor x2 = x * x;
+        y_kept = sqrt(axis ? sum(x2, *axis, true) : reshape(sum(x2), Shape(x.dim(), 1)));
+        y = axis ? (keepdim ? y_kept : squeeze(y_kept, *axis)) : reshape(y_kept, {});
+    }
+    const Shape kept = y_kept.shape();
+    record("norm", "dL/dx += dL/dy ⊙ x / ‖x‖ (0 where ‖x‖ = 0)", {x}, y, [x, y_kept, kept](const Tensor& gy, InputGrads& gx) {
+        Tensor safe_norm = masked_fill(y_kept, eq(y_kept, Tensor::zeros({}, y_kept.dtype(), y_kept.device())), 1.0);
+        gx.add(0, reshape(gy, kept) * (x / safe_norm));  // where ‖x‖ = 0 every x is 0: the gradient is 0
+    });
+    return y;
+}
+}  // namespace
+
+Tensor norm(const Tensor& x, double p) { return p_norm(x, p, std::nullopt, false); }
+Tensor norm(const Tensor& x, double p, int axis, bool keepdim) { return p_norm(x, p, axis, keepdim); }
 
 Tensor argmax(const Tensor& x, int axis) {
     check_defined("argmax", {x});

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <limits>
 
 namespace tapegrad::testing {
 
@@ -136,6 +137,23 @@ std::vector<OpCase> build_table() {
     add_case({"var", "[3, 4] over axis 1, unbiased", {{{3, 4}}}, [](const Inputs& v) { return var(v[0], 1); }, true});
     add_case({"var", "[2, 3, 4] over axis 0, biased, keepdim", {{{2, 3, 4}}}, [](const Inputs& v) { return var(v[0], 0, false, true); }, true});
     add_case({"stddev", "[3, 4] over axis -1, unbiased", {{{3, 4}}}, [](const Inputs& v) { return stddev(v[0], -1); }, true});
+    // norm: p = 2 is its own record ("norm"); p = 1 and inf are composed of abs, sum and max.
+    // Values away from 0 (abs's kink), distinct (max's), and a row of zeros for the gradient at 0.
+    const double inf = std::numeric_limits<double>::infinity();
+    add_case({"norm", "p = 2 of all of [2, 3, 4]", {{{2, 3, 4}}}, [](const Inputs& v) { return norm(v[0]); }});
+    for (bool keepdim : {false, true})
+        add_case({"norm", std::string("p = 2 of [2, 3, 4] over axis 1") + (keepdim ? ", keepdim" : ""), {{{2, 3, 4}}},
+                  [=](const Inputs& v) { return norm(v[0], 2, 1, keepdim); }});
+    add_case({"norm", "p = 2 over axis -1 of [3, 2], one row all zeros (gradient 0 there, not NaN)",
+              {{{3, 2}, 0, 0, {0.5, -1.2, 0.0, 0.0, 0.3, 0.8}}}, [](const Inputs& v) { return norm(v[0], 2, -1) + sum(v[0]); }});
+    add_case({"norm", "p = 1 of all of [2, 3, 4]", {{{2, 3, 4}, 0, 0, distinct_values(24)}},
+              [](const Inputs& v) { return norm(v[0], 1); }, true});
+    add_case({"norm", "p = 1 of [2, 3, 4] over axis 0, keepdim", {{{2, 3, 4}, 0, 0, distinct_values(24)}},
+              [](const Inputs& v) { return norm(v[0], 1, 0, true); }, true});
+    add_case({"norm", "p = inf of all of [2, 3, 4]", {{{2, 3, 4}, 0, 0, distinct_values(24)}},
+              [=](const Inputs& v) { return norm(v[0], inf); }, true});
+    add_case({"norm", "p = inf of [2, 3, 4] over axis 2", {{{2, 3, 4}, 0, 0, distinct_values(24)}},
+              [=](const Inputs& v) { return norm(v[0], inf, 2); }, true});
     for (int axis : {0, 1, 2, -1})
         for (bool keepdim : {false, true}) {
             const std::string text = "[2, 3, 4] over axis " + std::to_string(axis) + (keepdim ? ", keepdim" : "");

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "models/checkpoint.h"
+#include "models/containers.h"
 #include "models/metrics.h"
 #include "models/pr_lstm.h"
 #include "models/ql_lstm.h"
@@ -79,6 +80,10 @@ std::vector<Misuse> ops_cases() {
         {"mean_over_a_missing_axis", [] { mean(zeros({2, 3}), -3); }, {"mean", "axis -3"}},
         {"max_over_an_empty_axis", [] { max(zeros({2, 0}), 1); }, {"max", "empty", "[2, 0]"}},
         {"max_of_an_empty_tensor", [] { max(zeros({0})); }, {"max", "empty", "[0]"}},
+        {"norm_with_p_3", [] { norm(zeros({2, 3}), 3); }, {"norm", "p = 3", "expected 1, 2 or inf"}},
+        {"norm_over_a_missing_axis", [] { norm(zeros({2, 3}), 2, 2); }, {"norm", "axis 2", "2 dims"}},
+        {"norm_of_int64", [] { norm(Tensor::zeros({2}, DType::Int64)); }, {"norm", "int64"}},
+        {"inf_norm_of_no_elements", [] { norm(zeros({2, 0}), kInf); }, {"norm", "inf-norm", "[2, 0]"}},
         {"argmax_over_an_empty_axis", [] { argmax(zeros({2, 0}), 1); }, {"argmax", "empty", "[2, 0]"}},
         {"argmax_over_a_missing_axis", [] { argmax(zeros({2, 3}), 5); }, {"argmax", "axis 5"}},
         {"softmax_over_a_missing_axis", [] { softmax(zeros({2, 3}), 2); }, {"softmax", "axis 2"}},
@@ -158,6 +163,17 @@ std::vector<Misuse> models_cases() {
         {"pr_lstm_with_no_outputs", [] { Generator g(1); PrLstm(3, 4, 0, g); }, {"PrLstm", "output_size = 0"}},
         {"pr_lstm_on_no_positions", [] { Generator g(1); PrLstm(3, 4, 2, g).forward(zeros({2, 0, 3})); }, {"pr_lstm", "[2, 0, 3]", "n = 0"}},
         {"pr_lstm_on_the_wrong_width", [] { Generator g(1); PrLstm(3, 4, 2, g).forward(zeros({2, 5, 4})); }, {"pr_lstm", "[2, 5, 4]"}},
+        {"module_list_index_past_the_end", [] { ModuleList<> list; list.push_back(std::make_unique<Tanh>()); list[1]; }, {"ModuleList", "index 1", "1 modules", "-1 <= index < 1"}},
+        {"sequential_index_before_the_start", [] { Sequential s; s.push_back(std::make_unique<Tanh>()); s[-2]; }, {"ModuleList", "index -2"}},
+        {"module_list_of_a_null_module", [] { ModuleList<Linear> list; list.push_back(nullptr); }, {"ModuleList::push_back", "null module"}},
+        {"load_state_dict_missing_a_parameter", [] { Generator g(1); Linear a(2, 3, g); StateDict d = a.state_dict(); d.pop_back(); a.load_state_dict(d); },
+         {"load_state_dict", "no tensor for 1", "'bias'"}},
+        {"load_state_dict_with_an_unexpected_key", [] { Generator g(1); Linear a(2, 3, g); StateDict d = a.state_dict(); d.emplace_back("scale", zeros({1})); a.load_state_dict(d); },
+         {"load_state_dict", "unexpected keys", "'scale'"}},
+        {"load_state_dict_of_another_shape", [] { Generator g(1); Linear a(2, 3, g), b(4, 3, g); a.load_state_dict(b.state_dict(), false); },
+         {"load_state_dict", "'weight' is [3, 4] float32", "[3, 2] float32 in the model"}},
+        {"load_state_dict_with_a_key_twice", [] { Generator g(1); Linear a(2, 3, g); StateDict d = a.state_dict(); d.push_back(d[0]); a.load_state_dict(d); },
+         {"load_state_dict", "key 'weight' twice"}},
         {"transformer_with_zero_heads", [] { Generator g(1); TransformerOptions o; o.heads = 0; TransformerEncoder(0, 3, o, g); }, {"Transformer", "heads = 0"}},
         {"transformer_with_indivisible_heads", [] { Generator g(1); TransformerOptions o; o.heads = 3; TransformerEncoder(0, 3, o, g); }, {"Transformer", "d_model 64", "3 heads"}},
         {"transformer_with_a_negative_width", [] { Generator g(1); TransformerOptions o; o.d_model = -8; TransformerEncoder(0, 3, o, g); }, {"Transformer", "d_model = -8"}},
@@ -189,11 +205,29 @@ std::vector<Misuse> optimizer_cases() {
         {"set_lr_to_a_negative_value", [] { Adam a(one_param()); a.set_lr(-1.0); }, {"Adam", "lr = -1"}},
         {"clip_grad_norm_with_a_negative_norm", [] { clip_grad_norm(one_param(), -1.0); }, {"clip_grad_norm", "max_norm = -1"}},
         {"clip_grad_norm_with_a_nan_norm", [] { clip_grad_norm(one_param(), kNaN); }, {"clip_grad_norm", "max_norm = nan"}},
-        {"warmup_with_negative_steps", [] { LrSchedule::linear_warmup(1e-3, -5); }, {"warmup_steps = -5"}},
-        {"cosine_with_no_steps", [] { LrSchedule::cosine(1e-3, 0); }, {"total_steps = 0"}},
-        {"cosine_with_a_nan_minimum", [] { LrSchedule::cosine(1e-3, 10, 0, kNaN); }, {"min_lr = nan"}},
-        {"constant_schedule_with_a_negative_rate", [] { LrSchedule::constant(-1.0); }, {"lr = -1"}},
-        {"schedule_at_a_negative_step", [] { LrSchedule::constant(1e-3)(-1); }, {"step", "-1"}},
+        {"add_param_group_with_a_parameter_already_in_a_group", [] { Tensor p = leaf({2}); SGD sgd({p}); sgd.add_param_group({{p}}); },
+         {"SGD::add_param_group", "parameter 0", "already in group 0"}},
+        {"add_param_group_after_a_step", [] {
+             Tensor p = leaf({2});
+             SGD sgd({p});
+             p.set_grad(zeros({2}));
+             sgd.step();
+             sgd.add_param_group({{leaf({3})}});
+         }, {"SGD::add_param_group", "after 1 steps"}},
+        {"add_param_group_with_a_negative_learning_rate", [] { Adam a(one_param()); a.add_param_group({{leaf({3})}, -0.5}); }, {"Adam::add_param_group", "lr = -0.5"}},
+        {"add_param_group_with_nan_weight_decay", [] { Adam a(one_param()); a.add_param_group({{leaf({3})}, 0.1, kNaN}); }, {"Adam::add_param_group", "weight_decay = nan"}},
+        {"add_param_group_of_a_tensor_without_grad", [] { SGD sgd(one_param()); sgd.add_param_group({{zeros({3})}}); }, {"SGD::add_param_group", "does not require grad"}},
+        {"set_lr_of_a_missing_group", [] { SGD sgd(one_param()); sgd.set_lr(1, 0.1); }, {"SGD::set_lr", "group 1", "1 groups"}},
+        {"lr_of_a_missing_group", [] { SGD sgd(one_param()); sgd.lr(2); }, {"SGD::lr", "group 2"}},
+        {"warmup_with_negative_steps", [] { SGD sgd(one_param()); WarmupLR(sgd, -5); }, {"WarmupLR", "warmup_steps = -5"}},
+        {"warmup_cosine_with_no_steps", [] { SGD sgd(one_param()); WarmupCosineLR(sgd, 0); }, {"WarmupCosineLR", "total_steps = 0"}},
+        {"warmup_cosine_with_a_nan_minimum", [] { SGD sgd(one_param()); WarmupCosineLR(sgd, 10, 0, kNaN); }, {"WarmupCosineLR", "min_lr = nan"}},
+        {"step_lr_with_step_size_0", [] { SGD sgd(one_param()); StepLR(sgd, 0); }, {"StepLR", "step_size = 0"}},
+        {"linear_lr_with_start_factor_0", [] { SGD sgd(one_param()); LinearLR(sgd, 0.0); }, {"LinearLR", "start_factor = 0", "0 < start_factor <= 1"}},
+        {"cosine_annealing_with_t_max_0", [] { SGD sgd(one_param()); CosineAnnealingLR(sgd, 0); }, {"CosineAnnealingLR", "T_max = 0"}},
+        {"lambda_lr_without_a_function", [] { SGD sgd(one_param()); LambdaLR(sgd, nullptr); }, {"LambdaLR", "lr_lambda is empty"}},
+        {"lambda_lr_giving_a_negative_rate", [] { SGD sgd(one_param()); LambdaLR(sgd, [](int64_t) { return -2.0; }); }, {"SGD::set_lr", "lr = -0.02"}},
+        {"scheduler_with_last_epoch_below_minus_1", [] { SGD sgd(one_param()); StepLR(sgd, 2, 0.5, -3); }, {"StepLR", "last_epoch = -3"}},
     };
 }
 

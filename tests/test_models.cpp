@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "models/checkpoint.h"
+#include "models/containers.h"
 #include "models/init.h"
 #include "models/layers.h"
 #include "models/optim.h"
@@ -223,17 +224,118 @@ BOOST_AUTO_TEST_CASE(gradient_clipping) {
     BOOST_CHECK_CLOSE(b.grad().item(), 4.0 / (5.0 + 1e-6), 1e-8);
 }
 
-BOOST_AUTO_TEST_CASE(learning_rate_schedules) {
-    BOOST_CHECK_EQUAL(LrSchedule::constant(0.1)(1000), 0.1);
-    LrSchedule warm = LrSchedule::linear_warmup(1.0, 4);
-    BOOST_CHECK_CLOSE(warm(0), 0.25, 1e-12);
-    BOOST_CHECK_CLOSE(warm(3), 1.0, 1e-12);
-    BOOST_CHECK_CLOSE(warm(50), 1.0, 1e-12);
-    LrSchedule cosine = LrSchedule::cosine(1.0, 110, 10, 0.1);
-    BOOST_CHECK_CLOSE(cosine(4), 0.5, 1e-12);
-    BOOST_CHECK_CLOSE(cosine(10), 1.0, 1e-12);
-    BOOST_CHECK_CLOSE(cosine(60), 0.55, 1e-9);  // halfway: min + (max - min) / 2
-    BOOST_CHECK_CLOSE(cosine(110), 0.1, 1e-9);
+// The lr a scheduler sets at steps 0 .. steps - 1 of an SGD on one parameter with lr `base_lr`.
+std::vector<double> scheduled_lrs(double base_lr, int steps, const std::function<std::unique_ptr<LrScheduler>(Optimizer&)>& make) {
+    SGD sgd({param({1.0})}, SgdOptions{base_lr});
+    std::unique_ptr<LrScheduler> scheduler = make(sgd);
+    std::vector<double> lrs;
+    for (int step = 0; step < steps; ++step) {
+        BOOST_CHECK_EQUAL(scheduler->last_epoch(), step);
+        lrs.push_back(sgd.lr());
+        BOOST_CHECK_EQUAL(scheduler->get_last_lr().at(0), sgd.lr());
+        scheduler->step();
+    }
+    return lrs;
+}
+
+void check_lrs(const std::vector<double>& got, const std::vector<double>& expected) {
+    BOOST_REQUIRE_EQUAL(got.size(), expected.size());
+    for (size_t i = 0; i < got.size(); ++i)
+        BOOST_CHECK_MESSAGE(std::abs(got[i] - expected[i]) <= 1e-12, "step " << i << ": lr " << got[i] << ", expected " << expected[i]);
+}
+
+// tapegrad-train's schedules (the values LrSchedule gave before it became these schedulers).
+BOOST_AUTO_TEST_CASE(warmup_and_warmup_cosine_schedules) {
+    auto warm = scheduled_lrs(1.0, 6, [](Optimizer& o) { return std::make_unique<WarmupLR>(o, 4); });
+    check_lrs(warm, {0.25, 0.5, 0.75, 1.0, 1.0, 1.0});
+    check_lrs(scheduled_lrs(0.1, 2, [](Optimizer& o) { return std::make_unique<WarmupLR>(o, 0); }), {0.1, 0.1});  // no warm-up
+    auto cosine = scheduled_lrs(1.0, 112, [](Optimizer& o) { return std::make_unique<WarmupCosineLR>(o, 110, 10, 0.1); });
+    BOOST_CHECK_CLOSE(cosine[4], 0.5, 1e-12);
+    BOOST_CHECK_CLOSE(cosine[10], 1.0, 1e-12);
+    BOOST_CHECK_CLOSE(cosine[60], 0.55, 1e-9);  // halfway: min + (max - min) / 2
+    BOOST_CHECK_CLOSE(cosine[110], 0.1, 1e-9);
+    BOOST_CHECK_CLOSE(cosine[111], 0.1, 1e-9);  // and there it stays
+}
+
+// PyTorch's schedulers, against their closed forms worked by hand.
+BOOST_AUTO_TEST_CASE(pytorch_schedulers_follow_their_closed_forms) {
+    check_lrs(scheduled_lrs(1.0, 7, [](Optimizer& o) { return std::make_unique<StepLR>(o, 3, 0.5); }),
+              {1, 1, 1, 0.5, 0.5, 0.5, 0.25});
+    check_lrs(scheduled_lrs(2.0, 5, [](Optimizer& o) { return std::make_unique<LinearLR>(o, 0.25, 1.0, 3); }),
+              {0.5, 1.0, 1.5, 2.0, 2.0});
+    // eta_min + (base - eta_min)(1 + cos(pi t / 4)) / 2, and up again after T_max (PyTorch's closed form).
+    const double c = std::cos(M_PI / 4);
+    check_lrs(scheduled_lrs(1.0, 6, [](Optimizer& o) { return std::make_unique<CosineAnnealingLR>(o, 4, 0.2); }),
+              {1.0, 0.2 + 0.8 * (1 + c) / 2, 0.6, 0.2 + 0.8 * (1 - c) / 2, 0.2, 0.2 + 0.8 * (1 - c) / 2});
+    check_lrs(scheduled_lrs(0.5, 4, [](Optimizer& o) { return std::make_unique<LambdaLR>(o, [](int64_t s) { return 1.0 / double(s + 1); }); }),
+              {0.5, 0.25, 0.5 / 3, 0.125});
+}
+
+// Each group is scaled from its own base lr; a scheduler made with last_epoch = s - 1 (a resumed
+// run) sets what an uninterrupted one sets at step s.
+BOOST_AUTO_TEST_CASE(schedulers_scale_each_group_and_resume_at_a_step) {
+    Tensor a = param({1.0}), b = param({2.0});
+    SGD sgd({a}, SgdOptions{1.0});
+    sgd.add_param_group({{b}, 0.1});
+    StepLR scheduler(sgd, 2, 0.5);
+    for (int i = 0; i < 5; ++i) scheduler.step();
+    check_lrs(scheduler.get_last_lr(), {0.25, 0.025});  // step 5: gamma^2
+    check_lrs(scheduler.base_lrs(), {1.0, 0.1});
+
+    SGD resumed({param({1.0})}, SgdOptions{1.0});
+    resumed.add_param_group({{param({2.0})}, 0.1});
+    StepLR resumed_scheduler(resumed, 2, 0.5, /*last_epoch=*/4);
+    BOOST_CHECK_EQUAL(resumed_scheduler.last_epoch(), 5);
+    BOOST_CHECK(resumed_scheduler.get_last_lr() == scheduler.get_last_lr());
+}
+
+// Two groups in one optimizer take the same steps, bit for bit, as one optimizer per group with
+// that group's lr and weight decay: each group's options reach the update.
+BOOST_AUTO_TEST_CASE(param_groups_step_as_separate_optimizers) {
+    using Make = std::function<std::unique_ptr<Optimizer>(std::vector<Tensor>, double lr, double weight_decay)>;
+    const Make adam = [](std::vector<Tensor> p, double lr, double wd) -> std::unique_ptr<Optimizer> {
+        AdamOptions o;
+        o.lr = lr, o.weight_decay = wd;
+        return std::make_unique<Adam>(p, o);
+    };
+    const Make adamw = [](std::vector<Tensor> p, double lr, double wd) -> std::unique_ptr<Optimizer> {
+        AdamOptions o;
+        o.lr = lr, o.weight_decay = wd;
+        return std::make_unique<AdamW>(p, o);
+    };
+    const Make sgd = [](std::vector<Tensor> p, double lr, double wd) -> std::unique_ptr<Optimizer> {
+        SgdOptions o;
+        o.lr = lr, o.momentum = 0.9, o.weight_decay = wd;
+        return std::make_unique<SGD>(p, o);
+    };
+    for (const Make& make : {adam, adamw, sgd}) {
+        Tensor a1 = param({1.0, -2.0}), b1 = param({0.5}), c1 = param({3.0});  // in one optimizer
+        Tensor a2 = param({1.0, -2.0}), b2 = param({0.5}), c2 = param({3.0});  // in one optimizer per group
+        std::unique_ptr<Optimizer> grouped = make({a1}, 0.1, 0.0);
+        grouped->add_param_group({{b1, c1}, 0.01, 0.5});
+        BOOST_REQUIRE_EQUAL(grouped->param_groups().size(), 2u);
+        BOOST_CHECK_EQUAL(*grouped->param_groups()[1].lr, 0.01);
+        BOOST_CHECK_EQUAL(*grouped->param_groups()[1].weight_decay, 0.5);
+        BOOST_CHECK_EQUAL(*grouped->param_groups()[0].weight_decay, 0.0);
+        BOOST_CHECK_EQUAL(grouped->params().size(), 3u);
+        std::unique_ptr<Optimizer> first = make({a2}, 0.1, 0.0), second = make({b2, c2}, 0.01, 0.5);
+        for (double g : {0.5, -0.25, 1.0}) {
+            for (Tensor* t : {&a1, &a2}) set_grad(*t, {g, -g});
+            for (Tensor* t : {&b1, &b2}) set_grad(*t, {2 * g});
+            for (Tensor* t : {&c1, &c2}) set_grad(*t, {-g});
+            grouped->step();
+            first->step();
+            second->step();
+        }
+        BOOST_CHECK(a1.to_vector<double>() == a2.to_vector<double>());
+        BOOST_CHECK(b1.to_vector<double>() == b2.to_vector<double>());
+        BOOST_CHECK(c1.to_vector<double>() == c2.to_vector<double>());
+        BOOST_CHECK(b1.to_vector<double>() != std::vector<double>{0.5});
+        // set_lr of one group changes that group only.
+        grouped->set_lr(1, 0.02);
+        BOOST_CHECK_EQUAL(grouped->lr(0), 0.1);
+        BOOST_CHECK_EQUAL(grouped->lr(1), 0.02);
+    }
 }
 
 // ---- argument checks (torch.optim's rules; NaN and infinity refused everywhere) -----------------
@@ -341,34 +443,24 @@ BOOST_AUTO_TEST_CASE(clip_grad_norm_rejects_a_non_positive_or_non_finite_max_nor
     BOOST_CHECK_EQUAL(b.grad().item(), 4.0);
 }
 
-BOOST_AUTO_TEST_CASE(lr_schedules_reject_a_negative_or_non_finite_lr) {
-    TAPEGRAD_CHECK_ERROR(LrSchedule::constant(-0.1), "LrSchedule::constant: ", "lr = -0.1", "expected finite lr >= 0");
-    TAPEGRAD_CHECK_ERROR(LrSchedule::constant(kNaN), "LrSchedule::constant: ", "lr = nan");
-    TAPEGRAD_CHECK_ERROR(LrSchedule::linear_warmup(kInf, 10), "LrSchedule::linear_warmup: ", "lr = inf");
-    TAPEGRAD_CHECK_ERROR(LrSchedule::cosine(-1.0, 100), "LrSchedule::cosine: ", "lr = -1");
-    TAPEGRAD_CHECK_ERROR(LrSchedule::cosine(1.0, 100, 0, -0.5), "LrSchedule::cosine: ", "min_lr = -0.5",
-                         "expected finite min_lr >= 0");
-    TAPEGRAD_CHECK_ERROR(LrSchedule::cosine(1.0, 100, 0, kNaN), "LrSchedule::cosine: ", "min_lr = nan");
-}
-
-BOOST_AUTO_TEST_CASE(lr_schedules_reject_a_negative_warmup) {
-    TAPEGRAD_CHECK_ERROR(LrSchedule::linear_warmup(0.1, -5), "LrSchedule::linear_warmup: ", "warmup_steps = -5",
-                         "expected warmup_steps >= 0");
-    TAPEGRAD_CHECK_ERROR(LrSchedule::cosine(0.1, 100, -1), "LrSchedule::cosine: ", "warmup_steps = -1",
-                         "expected warmup_steps >= 0");
-    BOOST_CHECK_EQUAL(LrSchedule::linear_warmup(0.1, 0)(0), 0.1);  // no warm-up: constant from step 0
-}
-
-BOOST_AUTO_TEST_CASE(cosine_schedule_rejects_a_non_positive_total) {
-    TAPEGRAD_CHECK_ERROR(LrSchedule::cosine(0.1, 0), "LrSchedule::cosine: ", "total_steps = 0",
-                         "expected total_steps >= 1");
-    TAPEGRAD_CHECK_ERROR(LrSchedule::cosine(0.1, -10, 0), "LrSchedule::cosine: ", "total_steps = -10");
-}
-
-BOOST_AUTO_TEST_CASE(lr_schedules_reject_a_negative_step) {
-    // Step -1 of a schedule without warm-up used to give 0/0 = NaN.
-    TAPEGRAD_CHECK_ERROR(LrSchedule::linear_warmup(0.1, 0)(-1), "LrSchedule: ", "step = -1", "expected step >= 0");
-    TAPEGRAD_CHECK_ERROR(LrSchedule::constant(0.1)(-3), "LrSchedule: ", "step = -3");
+BOOST_AUTO_TEST_CASE(schedulers_reject_bad_arguments) {
+    SGD sgd({param({1.0})}, SgdOptions{0.1});
+    TAPEGRAD_CHECK_ERROR(WarmupLR(sgd, -5), "WarmupLR: ", "warmup_steps = -5", "expected warmup_steps >= 0");
+    TAPEGRAD_CHECK_ERROR(WarmupCosineLR(sgd, 100, -1), "WarmupCosineLR: ", "warmup_steps = -1", "expected warmup_steps >= 0");
+    TAPEGRAD_CHECK_ERROR(WarmupCosineLR(sgd, 0), "WarmupCosineLR: ", "total_steps = 0", "expected total_steps >= 1");
+    TAPEGRAD_CHECK_ERROR(WarmupCosineLR(sgd, 100, 0, -0.5), "WarmupCosineLR: ", "min_lr = -0.5", "expected finite min_lr >= 0");
+    TAPEGRAD_CHECK_ERROR(WarmupCosineLR(sgd, 100, 0, kNaN), "WarmupCosineLR: ", "min_lr = nan");
+    TAPEGRAD_CHECK_ERROR(StepLR(sgd, 0), "StepLR: ", "step_size = 0", "expected step_size >= 1");
+    TAPEGRAD_CHECK_ERROR(StepLR(sgd, 2, kInf), "StepLR: ", "gamma = inf");
+    TAPEGRAD_CHECK_ERROR(LinearLR(sgd, 0.0), "LinearLR: ", "start_factor = 0", "expected 0 < start_factor <= 1");
+    TAPEGRAD_CHECK_ERROR(LinearLR(sgd, 0.5, 1.5), "LinearLR: ", "end_factor = 1.5", "expected 0 <= end_factor <= 1");
+    TAPEGRAD_CHECK_ERROR(LinearLR(sgd, 0.5, 1.0, 0), "LinearLR: ", "total_iters = 0");
+    TAPEGRAD_CHECK_ERROR(CosineAnnealingLR(sgd, 0), "CosineAnnealingLR: ", "T_max = 0");
+    TAPEGRAD_CHECK_ERROR(LambdaLR(sgd, nullptr), "LambdaLR: ", "lr_lambda is empty");
+    TAPEGRAD_CHECK_ERROR(StepLR(sgd, 2, 0.5, -2), "StepLR: ", "last_epoch = -2", "expected last_epoch >= -1");
+    // A factor that makes the lr negative is refused by the optimizer's set_lr, and the lr kept.
+    TAPEGRAD_CHECK_ERROR(LambdaLR(sgd, [](int64_t) { return -1.0; }), "SGD::set_lr: ", "lr = -0.1");
+    BOOST_CHECK_EQUAL(sgd.lr(), 0.1);
 }
 
 BOOST_AUTO_TEST_CASE(uniform_rejects_an_empty_or_non_finite_range) {
@@ -380,6 +472,168 @@ BOOST_AUTO_TEST_CASE(uniform_rejects_an_empty_or_non_finite_range) {
     TAPEGRAD_CHECK_ERROR(Tensor::uniform({4}, -1e308, 1e308, gen), "uniform: ", "high = 1e+308");  // high - low overflows
     std::vector<double> same = Tensor::uniform({3}, 2.0, 2.0, gen, DType::Float64).to_vector<double>();
     BOOST_CHECK(same == std::vector<double>(3, 2.0));  // low == high is allowed (PyTorch's rule)
+}
+
+// ---- containers -------------------------------------------------------------------------------
+
+// Sequential: parameters named by index as PyTorch's ("0.weight"; the Tanh at 1 has none), forward
+// the composition of its modules, its gradient (inputs and every parameter) checked in float64.
+BOOST_AUTO_TEST_CASE(sequential_names_forward_and_gradient) {
+    Generator gen(11);
+    Sequential mlp;
+    Linear& first = mlp.push_back(std::make_unique<Linear>(3, 4, gen));
+    mlp.push_back(std::make_unique<Tanh>());
+    auto inner = std::make_unique<Sequential>();
+    inner->push_back(std::make_unique<Linear>(4, 2, gen, false));
+    inner->push_back(std::make_unique<ReLU>());
+    mlp.push_back(std::move(inner));
+    mlp.push_back(std::make_unique<Sigmoid>());
+    std::vector<std::string> names;
+    for (auto& [name, t] : mlp.named_parameters()) names.push_back(name);
+    BOOST_CHECK((names == std::vector<std::string>{"0.weight", "0.bias", "2.0.weight"}));
+    BOOST_CHECK_EQUAL(mlp.size(), 4);
+    BOOST_CHECK(&mlp[0] == &first);
+    BOOST_CHECK(&mlp[-4] == &first);
+
+    mlp.to(DType::Float64);
+    Tensor x = input({5, 3}, 12);
+    auto& second = dynamic_cast<Sequential&>(mlp[2]);
+    auto& projection = dynamic_cast<Linear&>(second[0]);
+    Tensor by_hand = sigmoid(relu(projection.forward(tanh(first.forward(x)))));
+    BOOST_CHECK(mlp.forward(x).to_vector<double>() == by_hand.to_vector<double>());
+    Inputs all = {x};
+    for (const Tensor& p : mlp.parameters()) all.push_back(p);
+    TAPEGRAD_CHECK_GRADIENT([&](const Inputs&) { return mlp.forward(x); }, all);
+    Sequential empty;
+    BOOST_CHECK(empty.forward(x).same(x));  // no modules: the identity
+}
+
+BOOST_AUTO_TEST_CASE(module_list_holds_indexes_and_iterates) {
+    Generator gen(13);
+    ModuleList<Linear> layers;
+    for (int64_t width : {2, 3, 4}) layers.push_back(std::make_unique<Linear>(width, width + 1, gen));
+    BOOST_CHECK_EQUAL(layers.size(), 3);
+    BOOST_CHECK(layers[1].weight.shape() == (Shape{4, 3}));
+    BOOST_CHECK(layers[-1].weight.shape() == (Shape{5, 4}));  // from the end, as PyTorch's list[-1]
+    int64_t count = 0;
+    for (auto& layer : layers) BOOST_CHECK_EQUAL(layer->weight.shape()[1], 2 + count++);
+    BOOST_CHECK_EQUAL(count, 3);
+    BOOST_CHECK_EQUAL(layers.named_parameters()[4].first, "2.weight");
+    BOOST_CHECK_EQUAL(layers.num_parameters(), 3 * 2 + 3 + 4 * 3 + 4 + 5 * 4 + 5);
+    TAPEGRAD_CHECK_ERROR(layers[3], "ModuleList: ", "index 3 is out of range for 3 modules", "expected -3 <= index < 3");
+    TAPEGRAD_CHECK_ERROR(layers[-4], "ModuleList: ", "index -4");
+    ModuleList<> any;  // modules of any type
+    any.push_back(std::make_unique<LayerNorm>(3));
+    any.push_back(std::make_unique<Tanh>());
+    BOOST_CHECK_EQUAL(any.named_parameters()[0].first, "0.weight");
+    BOOST_CHECK(dynamic_cast<Tanh*>(&any[1]) != nullptr);
+}
+
+// ---- state_dict ---------------------------------------------------------------------------------
+
+// state_dict: the parameters by name, detached handles on their storage (PyTorch's references).
+BOOST_AUTO_TEST_CASE(state_dict_names_and_references) {
+    Generator gen(14);
+    Net net(gen);
+    StateDict dict = net.state_dict();
+    auto named = net.named_parameters();
+    BOOST_REQUIRE_EQUAL(dict.size(), named.size());
+    for (size_t i = 0; i < dict.size(); ++i) {
+        BOOST_CHECK_EQUAL(dict[i].first, named[i].first);
+        BOOST_CHECK(!dict[i].second.requires_grad());
+        BOOST_CHECK(dict[i].second.raw_data() == named[i].second.raw_data());
+    }
+    // A step changes the parameter in place, and the dict's handle shows it.
+    SGD sgd(net.parameters(), SgdOptions{0.5});
+    const std::vector<float> before = dict[4].second.to_vector<float>();
+    backward(mean(net.forward(Tensor::randn({2, 3}, gen))));
+    sgd.step();
+    BOOST_CHECK(dict[4].second.to_vector<float>() == net.head.weight.to_vector<float>());
+    BOOST_CHECK(dict[4].second.to_vector<float>() != before);
+}
+
+// load_state_dict copies into the parameters in place: the same tensors (an optimizer made before
+// trains the loaded model), the other model's values, and then the same steps as that model.
+BOOST_AUTO_TEST_CASE(load_state_dict_copies_in_place) {
+    Generator gen_a(15), gen_b(16);
+    Net a(gen_a), b(gen_b);
+    Adam adam_b(b.parameters(), AdamOptions{0.1});
+    const Tensor weight_before = b.head.weight;
+    const IncompatibleKeys keys = b.load_state_dict(a.state_dict());
+    BOOST_CHECK(keys.missing_keys.empty() && keys.unexpected_keys.empty());
+    BOOST_CHECK(b.head.weight.same(weight_before));
+    BOOST_CHECK(b.head.weight.raw_data() != a.head.weight.raw_data());  // copied, not shared
+    auto pa = a.named_parameters(), pb = b.named_parameters();
+    for (size_t i = 0; i < pa.size(); ++i) BOOST_CHECK(pa[i].second.to_vector<float>() == pb[i].second.to_vector<float>());
+    Adam adam_a(a.parameters(), AdamOptions{0.1});
+    Tensor x = Tensor::randn({4, 3}, gen_a);
+    for (auto [net, adam] : {std::pair<Net*, Adam*>{&a, &adam_a}, {&b, &adam_b}}) {
+        backward(mean(net->forward(x) * net->forward(x)));
+        adam->step();
+    }
+    BOOST_CHECK(a.head.weight.to_vector<float>() == b.head.weight.to_vector<float>());
+    b.load_state_dict(b.state_dict());  // its own values: a copy onto itself changes nothing
+    BOOST_CHECK(a.head.weight.to_vector<float>() == b.head.weight.to_vector<float>());
+}
+
+BOOST_AUTO_TEST_CASE(load_state_dict_strict_and_not) {
+    Generator gen(17);
+    Net net(gen);
+    StateDict dict = net.state_dict();
+    dict.erase(dict.begin() + 1);                           // encoder.proj.bias missing
+    dict.emplace_back("decoder.weight", Tensor::zeros({2}));  // unexpected
+    TAPEGRAD_CHECK_ERROR(net.load_state_dict(dict), "load_state_dict: ", "no tensor for 1 of the model's tensors",
+                         "'encoder.proj.bias'", "unexpected keys: 'decoder.weight'");
+    // strict = false: the keys come back, the rest is loaded.
+    Generator other(18);
+    Net source(other);
+    StateDict partial = source.state_dict();
+    partial.erase(partial.begin());  // encoder.proj.weight missing
+    partial.emplace_back("extra", Tensor::zeros({1}));
+    const std::vector<float> kept = net.encoder.proj.weight.to_vector<float>();
+    IncompatibleKeys keys = net.load_state_dict(partial, /*strict=*/false);
+    BOOST_CHECK((keys.missing_keys == std::vector<std::string>{"encoder.proj.weight"}));
+    BOOST_CHECK((keys.unexpected_keys == std::vector<std::string>{"extra"}));
+    BOOST_CHECK(net.encoder.proj.weight.to_vector<float>() == kept);
+    BOOST_CHECK(net.head.weight.to_vector<float>() == source.head.weight.to_vector<float>());
+    // A shape or a dtype that differs throws even without strict, and changes nothing.
+    StateDict wrong = source.state_dict();
+    wrong[4].second = Tensor::zeros({3, 4});
+    wrong[0].second = Tensor::zeros({4, 3});
+    Net untouched(gen);
+    const std::vector<float> proj = untouched.encoder.proj.weight.to_vector<float>();
+    TAPEGRAD_CHECK_ERROR(untouched.load_state_dict(wrong, false), "load_state_dict: ", "'head.weight' is [3, 4] float32",
+                         "but [2, 4] float32 in the model");
+    BOOST_CHECK(untouched.encoder.proj.weight.to_vector<float>() == proj);
+    wrong[4].second = Tensor::zeros({2, 4}, DType::Float64);
+    TAPEGRAD_CHECK_ERROR(untouched.load_state_dict(wrong, false), "'head.weight' is [2, 4] float64");
+}
+
+// A checkpoint of a one-group optimizer loads into the same optimizer with two groups over the same
+// parameters (the state is named by the parameter's index over all groups, as before groups).
+BOOST_AUTO_TEST_CASE(checkpoint_of_one_group_loads_into_two_groups) {
+    Generator gen(19);
+    Net net(gen);
+    Adam adam(net.parameters());
+    Tensor x = Tensor::randn({5, 3}, gen);
+    backward(mean(net.forward(x)));
+    adam.step();
+    const std::string path = temp_path("groups.safetensors");
+    save_checkpoint(path, net, &adam);
+    Generator other(20);
+    Net restored(other);
+    std::vector<Tensor> params = restored.parameters();
+    Adam grouped({params.begin(), params.begin() + 2});
+    grouped.add_param_group({{params.begin() + 2, params.end()}, 1e-4});
+    load_checkpoint(path, restored, &grouped);
+    auto sa = adam.state(), sb = grouped.state();
+    BOOST_REQUIRE_EQUAL(sa.size(), sb.size());
+    for (size_t i = 0; i < sa.size(); ++i) {
+        BOOST_CHECK_EQUAL(sa[i].first, sb[i].first);
+        BOOST_CHECK(sa[i].second->to_vector<float>() == sb[i].second->to_vector<float>());
+    }
+    BOOST_CHECK_EQUAL(grouped.steps(), 1);
+    std::remove(path.c_str());
 }
 
 // ---- checkpoints -------------------------------------------------------------------------------

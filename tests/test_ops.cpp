@@ -6,6 +6,7 @@
 #define BOOST_TEST_MODULE ops
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -285,6 +286,24 @@ BOOST_AUTO_TEST_CASE(reduction_values) {
     BOOST_CHECK_EQUAL(arg[1], 2);
     std::vector<int64_t> arg0 = argmax(x, 0).to_vector<int64_t>();
     BOOST_CHECK(arg0 == (std::vector<int64_t>{1, 0, 1}));
+}
+
+// norm as torch.linalg.vector_norm: p = 2, 1, inf, over all and along an axis; the norm of
+// nothing is 0, and the gradient at a zero norm is 0 (not the NaN of 0/0).
+BOOST_AUTO_TEST_CASE(norm_values) {
+    const double inf = std::numeric_limits<double>::infinity();
+    Tensor x = Tensor::from_vector(std::vector<double>{3, -4, 0, 0, 12, -5}, {2, 3});
+    check_values(norm(x), {std::sqrt(9.0 + 16 + 144 + 25)});
+    check_values(norm(x, 2, 1), {5, 13});
+    check_values(norm(x, 1, 0), {3, 16, 5});
+    check_values(norm(x, inf), {12});
+    check_values(norm(x, inf, 1, true), {4, 12});
+    BOOST_CHECK(norm(x, inf, 1, true).shape() == (Shape{2, 1}));
+    BOOST_CHECK(norm(x).shape() == Shape{});
+    check_values(norm(Tensor::zeros({0}, DType::Float64)), {0});
+    Tensor zero = Tensor::zeros({2, 2}, DType::Float64).set_requires_grad();
+    backward(sum(norm(zero, 2, 1)));
+    check_values(zero.grad(), {0, 0, 0, 0});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -210,14 +210,32 @@ BOOST_AUTO_TEST_CASE(run_writes_log_checkpoint_lengths_and_summary) {
     BOOST_CHECK(out.str().find("step 10/12") != std::string::npos);  // a plain progress line per 5 steps
 }
 
+// The lr column (the 5th) of every row of a log.csv.
+std::vector<std::string> logged_lrs(const fs::path& log) {
+    std::vector<std::string> column;
+    for (const std::string& line : lines_of(log)) {
+        std::stringstream fields(line);
+        std::string field;
+        for (int i = 0; i < 5; ++i) std::getline(fields, field, ',');
+        column.push_back(field);
+    }
+    return column;
+}
+
 // 2N steps in one go and a run killed after N steps + resume give the same bits: the data stream, the dropout
-// streams and the optimizer state are all restored.
+// streams and the optimizer state are all restored, and under each schedule the resumed run's
+// scheduler, made at the checkpoint's step (last_epoch = step - 1), sets the lrs an uninterrupted run sets.
 BOOST_AUTO_TEST_CASE(resume_is_bit_identical) {
     TempDir dir("resume");
-    for (const char* model : {"lstm", "transformer", "prlstm"}) {
+    const std::pair<const char*, const char*> runs[] = {
+        {"lstm", "constant"}, {"transformer", "constant"}, {"prlstm", "constant"}, {"lstm", "warmup"}, {"lstm", "cosine"}};
+    for (const auto& [model, schedule] : runs) {
         std::ostringstream out;
-        const fs::path whole = dir.path / (std::string(model) + "_whole"), parts = dir.path / (std::string(model) + "_parts");
+        const std::string name = std::string(model) + "_" + schedule;
+        const fs::path whole = dir.path / (name + "_whole"), parts = dir.path / (name + "_parts");
         TrainConfig c = tiny(model, whole, 20);
+        c.schedule = schedule;
+        c.warmup_steps = 8;
         c.evaluate = false;
         run_training(c, out);
         c.out_dir = parts.string();
@@ -228,6 +246,7 @@ BOOST_AUTO_TEST_CASE(resume_is_bit_identical) {
         BOOST_CHECK_EQUAL(s.steps, 20);
         check_identical_checkpoints(whole / "checkpoint.safetensors", parts / "checkpoint.safetensors");
         BOOST_CHECK_EQUAL(lines_of(parts / "log.csv").size(), 5u);  // the resumed run appends
+        BOOST_CHECK(logged_lrs(whole / "log.csv") == logged_lrs(parts / "log.csv"));  // the rows after step 10 too
     }
 }
 

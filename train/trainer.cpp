@@ -77,10 +77,12 @@ std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const std::vecto
     fail("tapegrad-train", "unknown optimizer '{}' (expected adam, adamw or sgd)", c.optimizer);
 }
 
-LrSchedule make_schedule(const TrainConfig& c, int64_t total_steps) {
-    if (c.schedule == "constant") return LrSchedule::constant(c.lr);
-    if (c.schedule == "warmup") return LrSchedule::linear_warmup(c.lr, std::max<int64_t>(1, c.warmup_steps));
-    if (c.schedule == "cosine") return LrSchedule::cosine(c.lr, total_steps, c.warmup_steps);
+// The scheduler of --schedule, positioned at `step` (the first step this process trains).
+std::unique_ptr<LrScheduler> make_scheduler(const TrainConfig& c, Optimizer& optimizer, int64_t total_steps, int64_t step) {
+    const int64_t last_epoch = step - 1;
+    if (c.schedule == "constant") return std::make_unique<LambdaLR>(optimizer, [](int64_t) { return 1.0; }, last_epoch);
+    if (c.schedule == "warmup") return std::make_unique<WarmupLR>(optimizer, std::max<int64_t>(1, c.warmup_steps), last_epoch);
+    if (c.schedule == "cosine") return std::make_unique<WarmupCosineLR>(optimizer, total_steps, c.warmup_steps, 0.0, last_epoch);
     fail("tapegrad-train", "unknown schedule '{}' (expected constant, warmup or cosine)", c.schedule);
 }
 
@@ -549,7 +551,6 @@ TrainSummary run_training(const TrainConfig& config, std::ostream& out) {
     if (total_steps < 1) fail("tapegrad-train", "nothing to train: give --steps N (or --epochs N for imdb)");
 
     std::unique_ptr<Optimizer> optimizer = make_optimizer(config, model->parameters());
-    const LrSchedule schedule = make_schedule(config, total_steps);
     std::vector<Dropout*> dropouts;
     collect_dropouts(*model, dropouts);
 
@@ -558,6 +559,7 @@ TrainSummary run_training(const TrainConfig& config, std::ostream& out) {
         position = restore(config, *model, *optimizer, dropouts, out);
         out << fmt::format("resumed from {} at step {}\n", config.resume, position.step);
     }
+    std::unique_ptr<LrScheduler> scheduler = make_scheduler(config, *optimizer, total_steps, position.step);
 
     const fs::path checkpoint_path = fs::path(config.out_dir) / "checkpoint.safetensors";
     const fs::path log_path = fs::path(config.out_dir) / "log.csv";
@@ -586,7 +588,6 @@ TrainSummary run_training(const TrainConfig& config, std::ostream& out) {
     const int64_t first_step = position.step;
     while (position.step < total_steps && !stop_requested()) {
         const auto start = std::chrono::steady_clock::now();
-        optimizer->set_lr(schedule(position.step));
         optimizer->zero_grad();
         const StepOutcome outcome = runner->step(*model, position);
         backward(outcome.loss);
@@ -611,6 +612,7 @@ TrainSummary run_training(const TrainConfig& config, std::ostream& out) {
             position.last_loss = mean_loss, position.last_accuracy = mean_accuracy;
             window = LogWindow{};
         }
+        scheduler->step();  // after the log row, which shows the lr of the step just taken
         if (config.checkpoint_every > 0 && position.step % config.checkpoint_every == 0) save();
         if (config.after_step) config.after_step(position.step);
     }
