@@ -42,7 +42,7 @@ public:
     M& operator[](int64_t index) const { return *modules_[checked_index("ModuleList", index, modules_.size())]; }
     /// The modules in order, each as its std::unique_ptr<M>.
     auto begin() const { return modules_.begin(); }
-    auto end() const { return modules_.end(); }
+    auto end() const { return modules_.end(); }  ///< the end of begin()'s range
 
 private:
     std::vector<std::unique_ptr<M>> modules_;

@@ -58,19 +58,19 @@ public:
 /// y = tanh(x), as a module without parameters (torch.nn.Tanh), for Sequential.
 class Tanh : public Module {
 public:
-    Tensor forward(const Tensor& x) const;
+    Tensor forward(const Tensor& x) const;  ///< tanh(x), same shape
 };
 
 /// y = max(x, 0), as a module without parameters (torch.nn.ReLU), for Sequential.
 class ReLU : public Module {
 public:
-    Tensor forward(const Tensor& x) const;
+    Tensor forward(const Tensor& x) const;  ///< max(x, 0), same shape
 };
 
 /// y = 1 / (1 + exp(-x)), as a module without parameters (torch.nn.Sigmoid), for Sequential.
 class Sigmoid : public Module {
 public:
-    Tensor forward(const Tensor& x) const;
+    Tensor forward(const Tensor& x) const;  ///< sigmoid(x), same shape
 };
 
 }  // namespace tapegrad

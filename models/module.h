@@ -26,7 +26,8 @@ using StateDict = std::vector<std::pair<std::string, Tensor>>;
 /// The names load_state_dict(dict, false) could not match: parameters the dict has no tensor
 /// for, and entries of the dict the module has no parameter for (PyTorch's result of the same name).
 struct IncompatibleKeys {
-    std::vector<std::string> missing_keys, unexpected_keys;
+    std::vector<std::string> missing_keys;     ///< parameters the dict has no tensor for
+    std::vector<std::string> unexpected_keys;  ///< entries of the dict that are no parameter
 };
 
 /// The one loader of named values into tensors in place, behind Module::load_state_dict and
@@ -40,6 +41,7 @@ IncompatibleKeys load_into_slots(const std::string& who, const std::string& sour
                                  const std::vector<std::pair<std::string, Tensor*>>& slots, const StateDict& values,
                                  bool strict);
 
+/// A named tree of parameters (see the file's description): the base of every layer and model.
 class Module {
 public:
     Module() = default;

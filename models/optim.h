@@ -18,8 +18,9 @@ namespace tapegrad {
 /// param_groups. An unset option takes the optimizer's (the one it was made with). The other
 /// options (betas, eps, momentum, ...) are the optimizer's, the same for every group.
 struct ParamGroup {
-    std::vector<Tensor> params;
-    std::optional<double> lr = std::nullopt, weight_decay = std::nullopt;
+    std::vector<Tensor> params;                       ///< the parameters the group's options apply to
+    std::optional<double> lr = std::nullopt;          ///< the group's learning rate (unset: the optimizer's)
+    std::optional<double> weight_decay = std::nullopt;  ///< the group's weight decay (unset: the optimizer's)
 };
 
 /// Arguments are checked as torch.optim checks them (and NaN or infinity is refused everywhere):
@@ -187,6 +188,7 @@ private:
 /// step_size >= 1, gamma finite and >= 0.
 class StepLR : public LrScheduler {
 public:
+    /// Schedules every group of `optimizer`, its lr at construction the base (last_epoch: the step last done, -1 for none).
     StepLR(Optimizer& optimizer, int64_t step_size, double gamma = 0.1, int64_t last_epoch = -1);
 };
 
@@ -196,6 +198,7 @@ public:
 /// 0 <= end_factor <= 1, total_iters >= 1.
 class LinearLR : public LrScheduler {
 public:
+    /// Schedules every group of `optimizer`, its lr at construction the base (last_epoch: the step last done, -1 for none).
     LinearLR(Optimizer& optimizer, double start_factor = 1.0 / 3, double end_factor = 1.0, int64_t total_iters = 5,
              int64_t last_epoch = -1);
 };
@@ -205,6 +208,7 @@ public:
 /// T_max >= 1, eta_min finite and >= 0.
 class CosineAnnealingLR : public LrScheduler {
 public:
+    /// Schedules every group of `optimizer`, its lr at construction the base (last_epoch: the step last done, -1 for none).
     CosineAnnealingLR(Optimizer& optimizer, int64_t T_max, double eta_min = 0.0, int64_t last_epoch = -1);
 };
 
@@ -212,6 +216,7 @@ public:
 /// negative or not finite throws (the optimizer's set_lr check).
 class LambdaLR : public LrScheduler {
 public:
+    /// Schedules every group of `optimizer`, its lr at construction the base (last_epoch: the step last done, -1 for none).
     LambdaLR(Optimizer& optimizer, std::function<double(int64_t step)> lr_lambda, int64_t last_epoch = -1);
 };
 
@@ -222,6 +227,7 @@ public:
 /// (0: constant).
 class WarmupLR : public LrScheduler {
 public:
+    /// Schedules every group of `optimizer`, its lr at construction the base (last_epoch: the step last done, -1 for none).
     WarmupLR(Optimizer& optimizer, int64_t warmup_steps, int64_t last_epoch = -1);
 };
 
@@ -230,6 +236,7 @@ public:
 /// warmup_steps steps), and min_lr after. total_steps >= 1, warmup_steps >= 0, min_lr finite and >= 0.
 class WarmupCosineLR : public LrScheduler {
 public:
+    /// Schedules every group of `optimizer`, its lr at construction the base (last_epoch: the step last done, -1 for none).
     WarmupCosineLR(Optimizer& optimizer, int64_t total_steps, int64_t warmup_steps = 0, double min_lr = 0.0,
                    int64_t last_epoch = -1);
 };
