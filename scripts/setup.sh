@@ -6,6 +6,7 @@ set -euo pipefail
 
 packages=(
     g++ make pkg-config
+    cmake                                 # `make test` builds examples/external with find_package(tapegrad)
     libopenblas-dev libopenblas0-pthread  # BLAS, set to one thread: tapegrad's own threads call it
     libxsmm-dev                           # small matrix products, JIT-compiled for the running CPU
     libblis-serial-dev libblis4-serial    # BLIS: only bench/bench_gemm times it against the others
