@@ -156,7 +156,7 @@ info:
 	@echo "  libxsmm: $(if $(HAVE_XSMM),found,MISSING: run scripts/setup.sh or apt-get install libxsmm-dev)"
 	@echo "  jemalloc: $(if $(SANITIZED),not used under sanitizers,$(if $(HAVE_JEMALLOC),found,MISSING (falling back to glibc malloc: slower tape): apt-get install libjemalloc-dev))"
 	@echo "  Boost.Test: $(if $(HAVE_BOOST),found,MISSING: run scripts/setup.sh or apt-get install libboost-test-dev)"
-	@echo "  CUDA: $(if $(USE_CUDA),nvcc found at $(NVCC_PATH): building CUDA backend for sm_$(CUDA_ARCHS),not built ($(if $(filter 0,$(CUDA)),CUDA=0,no nvcc on PATH)): CPU-only library)"
+	@echo "  CUDA: $(if $(USE_CUDA),nvcc found at $(NVCC_PATH): the CUDA backend (libtapegrad_cuda) is built for sm_$(CUDA_ARCHS) by the targets that need it,not built ($(if $(filter 0,$(CUDA)),CUDA=0,no nvcc on PATH)): CPU-only library)"
 
 deps:
 	@scripts/setup.sh
