@@ -54,7 +54,7 @@ std::string to_dot(const Tape& tape, const DotOptions& options) {
     const auto& records = tape.records();
     for (size_t r = 0; r < records.size(); ++r) {
         const Record& rec = records[r];
-        if (rec.scope.compare(0, options.scope_prefix.size(), options.scope_prefix) != 0) continue;
+        if (!scope_has_prefix(rec.scope, options.scope_prefix)) continue;
         const std::string cluster = step_cluster(rec.scope);
         // A tensor is named by its record and, inside a step, by its label there: "#62 forget_gate".
         std::string name = "#" + std::to_string(r);
@@ -70,7 +70,7 @@ std::string to_dot(const Tape& tape, const DotOptions& options) {
                 const int64_t source = x.impl().record;
                 id = fmt::format("t{}", source);
                 const Record& producer_record = records[source];
-                if (producer_record.scope.compare(0, options.scope_prefix.size(), options.scope_prefix) != 0 &&
+                if (!scope_has_prefix(producer_record.scope, options.scope_prefix) &&
                     !leaf_ids.count(&x.impl())) {
                     // Produced outside the drawn scope: a dashed stand-in.
                     leaf_ids[&x.impl()] = id;

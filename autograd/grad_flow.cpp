@@ -18,7 +18,7 @@ std::vector<GradFlowSeries> labelled_states(const Tape& tape, const std::string&
     const auto& records = tape.records();
     for (size_t r = 0; r < records.size(); ++r) {
         const std::string& scope = records[r].scope;
-        if (scope.compare(0, scope_prefix.size(), scope_prefix) != 0) continue;
+        if (!scope_has_prefix(scope, scope_prefix)) continue;
         const std::string cluster = step_cluster(scope);
         if (cluster.empty()) continue;
         const std::string label = scope.substr(scope.rfind('/') + 1);

@@ -38,8 +38,6 @@ Tensor difference(const Tensor& after, const Tensor& before) {
     return Tensor::from_vector(values, after.shape());
 }
 
-bool starts_with(const std::string& text, const std::string& prefix) { return text.compare(0, prefix.size(), prefix) == 0; }
-
 // Levenshtein distance: the fewest one-character insertions, deletions and substitutions
 // that turn a into b.
 size_t edit_distance(const std::string& a, const std::string& b) {
@@ -94,9 +92,9 @@ void BackwardStepper::run_to(const std::string& scope_prefix) {
     for (int64_t r = next(); r >= 0; --r) {
         const Record& rec = pass_.record(r);
         if (!to_run[size_t(r)] && !pass_.in_flight(rec.output).defined()) continue;
-        if (starts_with(rec.scope, scope_prefix)) {
+        if (scope_has_prefix(rec.scope, scope_prefix)) {
             // (done() only if a backward left an input that requires grad without one)
-            while (!done() && !starts_with(pass_.record(next()).scope, scope_prefix)) step();
+            while (!done() && !scope_has_prefix(pass_.record(next()).scope, scope_prefix)) step();
             return;
         }
         if (std::find(scopes.begin(), scopes.end(), rec.scope) == scopes.end()) scopes.push_back(rec.scope);

@@ -137,6 +137,12 @@ private:
     size_t previous_length_;
 };
 
+/// Whether a record's `scope` lies under `prefix`, the filter of every inspection tool: it starts
+/// with it ("lstm" covers "lstm/t=3/c"; "" covers every scope).
+inline bool scope_has_prefix(const std::string& scope, const std::string& prefix) {
+    return scope.compare(0, prefix.size(), prefix) == 0;
+}
+
 /// Runs op() inside NameScope(label) and returns what it returns:
 ///   Tensor c = in_scope("c", [&] { return forget_gate * c_prev + input_gate * candidate; });
 template <typename Op>

@@ -29,7 +29,7 @@ std::string format_tape(const Tape& tape, const std::string& scope_prefix) {
     const auto& records = tape.records();
     for (size_t r = 0; r < records.size(); ++r) {
         const Record& rec = records[r];
-        if (rec.scope.compare(0, scope_prefix.size(), scope_prefix) != 0) continue;
+        if (!scope_has_prefix(rec.scope, scope_prefix)) continue;
         std::string inputs;
         for (const Tensor& x : rec.inputs) {
             if (!inputs.empty()) inputs += ", ";
