@@ -139,6 +139,7 @@ BENCHES   := $(patsubst bench/%.cpp,$(BUILD)/bench/%,$(wildcard bench/*.cpp))
 FUZZERS   := $(patsubst fuzz/%.cpp,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.cpp))
 CUDA_LINK := $(if $(USE_CUDA),-Wl$(comma)-u$(comma)tapegrad_cuda_runtime $(CUDA_LIB),)
 LINK_LIB  := $(CUDA_LINK) $(LIB)
+LINKED    := $(LIB) $(CUDA_LIB)
 # The public headers: what tapegrad.h includes, and the trainer of tapegrad-train (train/).
 PUBLIC_HEADERS := tapegrad.h $(wildcard core/*.h autograd/*.h ops/*.h models/*.h data/*.h train/*.h) \
                   cpu/blas_info.h cpu/cpu_threads.h cuda/cuda.h
@@ -196,21 +197,21 @@ $(SHLIB): SHLIB_LIBS := $(LIB_DEPS)
 $(CUDA_SHLIB): $(CUDA_OBJS) $(SHLIB)
 $(CUDA_SHLIB): SHLIB_LIBS := -L$(LIBDIR_BUILD) -ltapegrad $(FMT_LIBS) $(CUDA_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELPER_OBJS) $(LIB) $(CUDA_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELPER_OBJS) $(LINKED)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $< $(TEST_HELPER_OBJS) $(LINK_LIB) -lboost_unit_test_framework $(LDLIBS) -o $@
 
-$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(LIB) $(CUDA_LIB)
+$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(LINKED)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $< $(LINK_LIB) $(LDLIBS) -o $@
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB) $(CUDA_LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LINKED)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $< $(LINK_LIB) $(LDLIBS) -o $@
 
 # bench_gemm also times BLIS (after OpenBLAS on the link line, so that cblas_* stay OpenBLAS's).
 $(BUILD)/obj/bench/bench_gemm.o: CXXFLAGS += $(BLIS_CFLAGS)
-$(BUILD)/bench/bench_gemm: $(BUILD)/obj/bench/bench_gemm.o $(LIB) $(CUDA_LIB)
+$(BUILD)/bench/bench_gemm: $(BUILD)/obj/bench/bench_gemm.o $(LINKED)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $< $(LINK_LIB) $(LDLIBS) $(BLIS_LIBS) -o $@
 
@@ -300,11 +301,11 @@ run-fuzzers: info $(FUZZERS) $(BUILD)/fuzz/make_corpus
 	        $(BUILD)/corpus/$$name $$(ls -d fuzz/regressions/$$name 2>/dev/null) || status=1; \
 	done; exit $$status
 
-$(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(LIB) $(CUDA_LIB)
+$(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(LINKED)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -fsanitize=fuzzer $< $(LINK_LIB) $(LDLIBS) -o $@
 
-$(BUILD)/fuzz/make_corpus: $(BUILD)/obj/fuzz/make_corpus.o $(LIB) $(CUDA_LIB)
+$(BUILD)/fuzz/make_corpus: $(BUILD)/obj/fuzz/make_corpus.o $(LINKED)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $< $(LINK_LIB) $(LDLIBS) -o $@
 
@@ -330,9 +331,7 @@ install: info $(LIBRARIES) $(BUILD)/examples/tapegrad-train
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(BINDIR)
 	install -m 644 $(LIB) $(CUDA_LIB) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(SHLIB) $(CUDA_SHLIB) $(DESTDIR)$(LIBDIR)/
-	@for l in tapegrad $(if $(USE_CUDA),tapegrad_cuda,); do \
-	    ln -sf lib$$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/lib$$l.so.$(SOVERSION) && \
-	    ln -sf lib$$l.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/lib$$l.so || exit 1; done
+	cp -P $(LIBDIR_BUILD)/*.so $(LIBDIR_BUILD)/*.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/
 	$(SUBST) scripts/install/tapegrad.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/tapegrad.pc
 	$(if $(USE_CUDA),$(SUBST) scripts/install/tapegrad-cuda.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/tapegrad-cuda.pc)
 	$(SUBST) scripts/install/tapegradConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/tapegradConfig.cmake
@@ -350,11 +349,14 @@ uninstall:
 # is run; the pkg-config ones must need no CUDA library (a CPU-only link), the static one no
 # libtapegrad.so; where CUDA is built, the program linked with tapegrad-cuda must find its backend.
 STAGE := $(abspath $(BUILD)/stage)
+STAGED_PKG_CONFIG := PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$(STAGE)
+# Runs program $(1), linked with the CUDA library: it must succeed and find the CUDA backend.
+run_with_cuda_backend = $(1) > $(1).out; status=$$?; cat $(1).out; [ $$status -eq 0 ] || exit $$status; \
+    grep -q "CUDA backend linked: yes" $(1).out || { echo "check-install: $(1) must find the CUDA backend it links"; exit 1; }
 check-install: $(LIBRARIES) $(BUILD)/examples/tapegrad-train
 	@rm -rf $(STAGE) $(BUILD)/external
 	@$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=/usr/local > $(BUILD)/install.log
-	PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$(STAGE) \
-	    $(MAKE) --no-print-directory -C examples/external OUT=$(abspath $(BUILD)/external/make)
+	$(STAGED_PKG_CONFIG) $(MAKE) --no-print-directory -C examples/external OUT=$(abspath $(BUILD)/external/make)
 	LD_LIBRARY_PATH=$(STAGE)/usr/local/lib $(BUILD)/external/make/experiment
 	$(BUILD)/external/make/experiment-static
 	@if LD_LIBRARY_PATH=$(STAGE)/usr/local/lib ldd $(BUILD)/external/make/experiment | grep -E "libcudart|libcublas"; then \
@@ -362,20 +364,16 @@ check-install: $(LIBRARIES) $(BUILD)/examples/tapegrad-train
 	@if ldd $(BUILD)/external/make/experiment-static | grep -E "libtapegrad|libcudart|libcublas"; then \
 	    echo "check-install: the statically linked program must need neither libtapegrad.so nor CUDA's libraries"; exit 1; fi
 ifneq ($(USE_CUDA),)
-	PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$(STAGE) \
-	    $(MAKE) --no-print-directory -C examples/external OUT=$(abspath $(BUILD)/external/make) $(abspath $(BUILD)/external/make)/experiment-cuda
-	LD_LIBRARY_PATH=$(STAGE)/usr/local/lib $(BUILD)/external/make/experiment-cuda | tee $(BUILD)/external/cuda.out
-	@grep -q "CUDA backend linked: yes" $(BUILD)/external/cuda.out || \
-	    { echo "check-install: linked with tapegrad-cuda, the program must find the CUDA backend"; exit 1; }
+	$(STAGED_PKG_CONFIG) $(MAKE) --no-print-directory -C examples/external OUT=$(abspath $(BUILD)/external/make) \
+	    $(abspath $(BUILD)/external/make)/experiment-cuda
+	export LD_LIBRARY_PATH=$(STAGE)/usr/local/lib; $(call run_with_cuda_backend,$(BUILD)/external/make/experiment-cuda)
 endif
 	cmake -S examples/external -B $(BUILD)/external/cmake -DCMAKE_PREFIX_PATH=$(STAGE)/usr/local \
 	    -DCMAKE_CXX_STANDARD=20 -DCMAKE_CXX_COMPILER="$(firstword $(filter-out ccache,$(CXX)))" > $(BUILD)/external/cmake.log
 	+cmake --build $(BUILD)/external/cmake > $(BUILD)/external/cmake-build.log
 	$(BUILD)/external/cmake/experiment
 ifneq ($(USE_CUDA),)
-	$(BUILD)/external/cmake/experiment-cuda | tee $(BUILD)/external/cmake-cuda.out
-	@grep -q "CUDA backend linked: yes" $(BUILD)/external/cmake-cuda.out || \
-	    { echo "check-install: linked with tapegrad::cuda, the program must find the CUDA backend"; exit 1; }
+	$(call run_with_cuda_backend,$(BUILD)/external/cmake/experiment-cuda)
 endif
 	@$(MAKE) --no-print-directory uninstall DESTDIR=$(STAGE) PREFIX=/usr/local > /dev/null
 	@left=$$(find $(STAGE) -type f -o -type l); if [ -n "$$left" ]; then \
@@ -392,7 +390,7 @@ endif
 # the public API, the catalogue a page of it, into build-docs/html/ (docs/Doxyfile: an
 # undocumented public symbol is a warning, and a warning fails).
 .PHONY: docs
-$(BUILD)/docs/make_op_catalogue: $(BUILD)/obj/docs/make_op_catalogue.o $(TEST_HELPER_OBJS) $(LIB) $(CUDA_LIB)
+$(BUILD)/docs/make_op_catalogue: $(BUILD)/obj/docs/make_op_catalogue.o $(TEST_HELPER_OBJS) $(LINKED)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $< $(TEST_HELPER_OBJS) $(LINK_LIB) -lboost_unit_test_framework $(LDLIBS) -o $@
 
