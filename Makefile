@@ -366,14 +366,14 @@ check-install: $(LIBRARIES) $(BUILD)/examples/tapegrad-train
 ifneq ($(USE_CUDA),)
 	$(STAGED_PKG_CONFIG) $(MAKE) --no-print-directory -C examples/external OUT=$(abspath $(BUILD)/external/make) \
 	    $(abspath $(BUILD)/external/make)/experiment-cuda
-	export LD_LIBRARY_PATH=$(STAGE)/usr/local/lib; $(call run_with_cuda_backend,$(BUILD)/external/make/experiment-cuda)
+	@export LD_LIBRARY_PATH=$(STAGE)/usr/local/lib; $(call run_with_cuda_backend,$(BUILD)/external/make/experiment-cuda)
 endif
 	cmake -S examples/external -B $(BUILD)/external/cmake -DCMAKE_PREFIX_PATH=$(STAGE)/usr/local \
 	    -DCMAKE_CXX_STANDARD=20 -DCMAKE_CXX_COMPILER="$(firstword $(filter-out ccache,$(CXX)))" > $(BUILD)/external/cmake.log
 	+cmake --build $(BUILD)/external/cmake > $(BUILD)/external/cmake-build.log
 	$(BUILD)/external/cmake/experiment
 ifneq ($(USE_CUDA),)
-	$(call run_with_cuda_backend,$(BUILD)/external/cmake/experiment-cuda)
+	@$(call run_with_cuda_backend,$(BUILD)/external/cmake/experiment-cuda)
 endif
 	@$(MAKE) --no-print-directory uninstall DESTDIR=$(STAGE) PREFIX=/usr/local > /dev/null
 	@left=$$(find $(STAGE) -type f -o -type l); if [ -n "$$left" ]; then \
