@@ -12,6 +12,7 @@
 #include "check.h"
 #include "device_memory.h"
 #include "gemm.h"
+#include "launch.h"
 #include "../core/elementwise_math.h"
 #include "../core/layout.h"
 #include "../core/optimizer_math.h"
@@ -19,9 +20,8 @@
 namespace tapegrad {
 namespace {
 
-constexpr int kBlock = 256;
-
-int blocks_for(int64_t n) { return int(std::max<int64_t>(1, std::min<int64_t>((n + kBlock - 1) / kBlock, 4096))); }
+using cuda::blocks_for;
+using cuda::launch;
 
 #define TG_GRID_LOOP(i, n)                                                                \
     for (int64_t i = grid_stride(blockIdx.x, blockDim.x, threadIdx.x, gridDim.x).first; i < (n); \
@@ -179,8 +179,6 @@ __global__ void dropout_kernel(T* mask, double p, uint64_t seed, uint64_t offset
 // Makes the tensor's device current and names the op for error messages.
 void use_device(const Tensor& t, const char* op) { cuda::set_device(t.device().index, op); }
 
-void launched(const char* op) { TG_CUDA_CHECK(cudaGetLastError(), op); }
-
 
 class CudaBackend final : public Backend {
 public:
@@ -203,13 +201,12 @@ public:
     void fill(Tensor& y, double value) override {
         use_device(y, "fill");
         int64_t n = y.numel();
-        if (y.dtype() == DType::Int64) fill_kernel<<<blocks_for(n), kBlock>>>(y.data<int64_t>(), int64_t(value), n);
+        if (y.dtype() == DType::Int64) launch("fill", fill_kernel<int64_t>, blocks_for(n), y.data<int64_t>(), int64_t(value), n);
         else
             dispatch_float(y.dtype(), [&](auto t) {
                 using T = decltype(t);
-                fill_kernel<<<blocks_for(n), kBlock>>>(y.data<T>(), T(value), n);
+                launch("fill", fill_kernel<T>, blocks_for(n), y.data<T>(), T(value), n);
             });
-        launched("fill");
     }
 
     void cast(const Tensor& x, Tensor& y) override {
@@ -219,10 +216,9 @@ public:
             dispatch_float(y.dtype(), [&](auto ty) {
                 using X = decltype(tx);
                 using Y = decltype(ty);
-                cast_kernel<<<blocks_for(n), kBlock>>>(x.data<X>(), y.data<Y>(), n);
+                launch("cast", cast_kernel<X, Y>, blocks_for(n), x.data<X>(), y.data<Y>(), n);
             });
         });
-        launched("cast");
     }
 
     void unary(UnaryOp op, double scalar, const Tensor& x, Tensor& y) override {
@@ -232,10 +228,9 @@ public:
             using T = decltype(t);
             dispatch_unary(op, [&](auto rule) {
                 using Rule = decltype(rule);
-                unary_kernel<Rule, T><<<blocks_for(n), kBlock>>>(x.data<T>(), y.data<T>(), T(scalar), n);
+                launch(to_string(op), unary_kernel<Rule, T>, blocks_for(n), x.data<T>(), y.data<T>(), T(scalar), n);
             });
         });
-        launched(to_string(op));
     }
 
     void unary_backward(UnaryOp op, double scalar, const Tensor& x, const Tensor& y, const Tensor& gy,
@@ -246,11 +241,10 @@ public:
             using T = decltype(t);
             dispatch_unary(op, [&](auto rule) {
                 using Rule = decltype(rule);
-                unary_backward_kernel<Rule, T><<<blocks_for(n), kBlock>>>(x.data<T>(), y.data<T>(), gy.data<T>(),
+                launch(to_string(op), unary_backward_kernel<Rule, T>, blocks_for(n), x.data<T>(), y.data<T>(), gy.data<T>(),
                                                                          gx.data<T>(), T(scalar), n, accumulate);
             });
         });
-        launched(to_string(op));
     }
 
     void binary(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, Tensor& y) override {
@@ -259,10 +253,9 @@ public:
             using T = decltype(t);
             dispatch_binary(op, [&](auto rule) {
                 using Rule = decltype(rule);
-                binary_kernel<Rule, T><<<blocks_for(plan.numel), kBlock>>>(a.data<T>(), b.data<T>(), y.data<T>(), plan);
+                launch(to_string(op), binary_kernel<Rule, T>, blocks_for(plan.numel), a.data<T>(), b.data<T>(), y.data<T>(), plan);
             });
         });
-        launched(to_string(op));
     }
 
     void binary_backward(BinaryOp op, const BroadcastPlan& plan, const Tensor& a, const Tensor& b, const Tensor& gy,
@@ -273,7 +266,7 @@ public:
             dispatch_binary(op, [&](auto rule) {
                 using Rule = decltype(rule);
                 if (plan.same_shape && ga.grad && gb.grad) {
-                    binary_backward_both_kernel<Rule, T><<<blocks_for(plan.numel), kBlock>>>(
+                    launch(to_string(op), binary_backward_both_kernel<Rule, T>, blocks_for(plan.numel),
                         a.data<T>(), b.data<T>(), gy.data<T>(), ga.grad->data<T>(), gb.grad->data<T>(), ga.accumulate,
                         gb.accumulate, plan.numel);
                     return;
@@ -283,13 +276,12 @@ public:
                     if (!target.grad) continue;
                     const bool reduced = is_broadcast(operand == 0 ? plan.a : plan.b);
                     if (reduced && !target.accumulate) fill(*target.grad, 0.0);  // the atomic sums need a zeroed g
-                    binary_backward_kernel<Rule, T><<<blocks_for(plan.numel), kBlock>>>(
+                    launch(to_string(op), binary_backward_kernel<Rule, T>, blocks_for(plan.numel),
                         a.data<T>(), b.data<T>(), gy.data<T>(), target.grad->data<T>(), plan, operand,
                         target.accumulate, reduced);
                 }
             });
         });
-        launched(to_string(op));
     }
 
     void sum_to(const Tensor& x, Tensor& y, double scale) override {
@@ -298,9 +290,8 @@ public:
         StridedLayout layout = broadcast_layout(y, x);
         dispatch_float(x.dtype(), [&](auto t) {
             using T = decltype(t);
-            sum_to_kernel<<<blocks_for(n), kBlock>>>(x.data<T>(), y.data<T>(), layout, T(scale), n);
+            launch("sum", sum_to_kernel<T>, blocks_for(n), x.data<T>(), y.data<T>(), layout, T(scale), n);
         });
-        launched("sum");
     }
 
     void broadcast_add(const Tensor& y, Tensor& x, double scale, bool accumulate) override {
@@ -309,19 +300,17 @@ public:
         StridedLayout layout = broadcast_layout(y, x);
         dispatch_float(x.dtype(), [&](auto t) {
             using T = decltype(t);
-            broadcast_add_kernel<<<blocks_for(n), kBlock>>>(y.data<T>(), x.data<T>(), layout, T(scale), accumulate, n);
+            launch("broadcast_add", broadcast_add_kernel<T>, blocks_for(n), y.data<T>(), x.data<T>(), layout, T(scale), accumulate, n);
         });
-        launched("broadcast_add");
     }
 
     void max_axis(const Tensor& x, int64_t outer, int64_t n, int64_t inner, Tensor& values, Tensor& argmax) override {
         use_device(x, "max");
         dispatch_float(x.dtype(), [&](auto t) {
             using T = decltype(t);
-            max_axis_kernel<<<blocks_for(outer * inner), kBlock>>>(x.data<T>(), values.data<T>(),
+            launch("max", max_axis_kernel<T>, blocks_for(outer * inner), x.data<T>(), values.data<T>(),
                                                                    argmax.data<int64_t>(), outer, n, inner);
         });
-        launched("max");
     }
 
     void gemm(const GemmArgs& args) override { cuda::gemm(current_device(), args); }
@@ -376,41 +365,37 @@ public:
         for (int k = 0; k < src_layout.ndim; ++k) n *= src_layout.shape[k];
         auto run = [&](auto t) {
             using T = decltype(t);
-            strided_copy_kernel<<<blocks_for(n), kBlock>>>(src.data<T>(), src_layout, dst.data<T>(), dst_layout, n,
+            launch("strided_copy", strided_copy_kernel<T>, blocks_for(n), src.data<T>(), src_layout, dst.data<T>(), dst_layout, n,
                                                            accumulate);
         };
         if (src.dtype() == DType::Int64) run(int64_t{});
         else dispatch_float(src.dtype(), run);
-        launched("strided_copy");
     }
 
     void gather(const Tensor& x, const Tensor& index, const GatherSpec& s, Tensor& y) override {
         use_device(x, "gather");
         dispatch_float(x.dtype(), [&](auto t) {
             using T = decltype(t);
-            gather_kernel<<<blocks_for(s.outer * s.m * s.inner), kBlock>>>(x.data<T>(), index.data<int64_t>(), s,
+            launch("gather", gather_kernel<T>, blocks_for(s.outer * s.m * s.inner), x.data<T>(), index.data<int64_t>(), s,
                                                                           y.data<T>());
         });
-        launched("gather");
     }
 
     void scatter_add(const Tensor& gy, const Tensor& index, const GatherSpec& s, Tensor& gx) override {
         use_device(gy, "scatter_add");
         dispatch_float(gy.dtype(), [&](auto t) {
             using T = decltype(t);
-            scatter_add_kernel<<<blocks_for(s.outer * s.m * s.inner), kBlock>>>(gy.data<T>(), index.data<int64_t>(),
+            launch("scatter_add", scatter_add_kernel<T>, blocks_for(s.outer * s.m * s.inner), gy.data<T>(), index.data<int64_t>(),
                                                                                s, gx.data<T>());
         });
-        launched("scatter_add");
     }
 
     void softmax(const Tensor& x, int64_t outer, int64_t n, int64_t inner, bool log, Tensor& y) override {
         use_device(x, "softmax");
         dispatch_float(x.dtype(), [&](auto t) {
             using T = decltype(t);
-            softmax_kernel<<<blocks_for(outer * inner), kBlock>>>(x.data<T>(), y.data<T>(), outer, n, inner, log);
+            launch("softmax", softmax_kernel<T>, blocks_for(outer * inner), x.data<T>(), y.data<T>(), outer, n, inner, log);
         });
-        launched("softmax");
     }
 
     void softmax_backward(const Tensor& y, const Tensor& gy, int64_t outer, int64_t n, int64_t inner, bool log,
@@ -418,10 +403,9 @@ public:
         use_device(y, "softmax");
         dispatch_float(y.dtype(), [&](auto t) {
             using T = decltype(t);
-            softmax_backward_kernel<<<blocks_for(outer * inner), kBlock>>>(y.data<T>(), gy.data<T>(), gx.data<T>(),
+            launch("softmax", softmax_backward_kernel<T>, blocks_for(outer * inner), y.data<T>(), gy.data<T>(), gx.data<T>(),
                                                                            outer, n, inner, log);
         });
-        launched("softmax");
     }
 
     void adam_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamHyper& h) override {
@@ -429,9 +413,8 @@ public:
         int64_t n = param.numel();
         dispatch_float(param.dtype(), [&](auto t) {
             using T = decltype(t);
-            adam_kernel<<<blocks_for(n), kBlock>>>(param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(), h, n);
+            launch("adam", adam_kernel<T>, blocks_for(n), param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(), h, n);
         });
-        launched("adam");
     }
 
     void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, const SgdHyper& h) override {
@@ -440,9 +423,8 @@ public:
         dispatch_float(param.dtype(), [&](auto t) {
             using T = decltype(t);
             T* buf = h.momentum != 0.0 ? momentum_buffer.data<T>() : nullptr;
-            sgd_kernel<<<blocks_for(n), kBlock>>>(param.data<T>(), grad.data<T>(), buf, h, n);
+            launch("sgd", sgd_kernel<T>, blocks_for(n), param.data<T>(), grad.data<T>(), buf, h, n);
         });
-        launched("sgd");
     }
 
     void dropout_mask(Tensor& mask, double p, uint64_t seed, uint64_t offset) override {
@@ -450,9 +432,8 @@ public:
         int64_t n = mask.numel();
         dispatch_float(mask.dtype(), [&](auto t) {
             using T = decltype(t);
-            dropout_kernel<<<blocks_for(n), kBlock>>>(mask.data<T>(), p, seed, offset, n);
+            launch("dropout", dropout_kernel<T>, blocks_for(n), mask.data<T>(), p, seed, offset, n);
         });
-        launched("dropout");
     }
 
 private:

@@ -1,6 +1,8 @@
 // Devices, error checks and the caching allocator of the CUDA backend.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -9,15 +11,52 @@
 #include "check.h"
 #include "cuda.h"
 #include "device_memory.h"
+#include "launch.h"
 #include "runtime.h"
 
 namespace tapegrad::cuda {
 
+namespace {
+// A kernel's fault (an illegal address, a trap, a launch failure) is sticky: the process's CUDA
+// context is lost, and every later CUDA call returns the same error. Nothing clears it; the
+// message says so, and how to find the kernel that faulted.
+bool is_sticky(cudaError_t status) {
+    switch (status) {
+        case cudaErrorIllegalAddress: case cudaErrorLaunchFailure: case cudaErrorAssert:
+        case cudaErrorHardwareStackError: case cudaErrorIllegalInstruction: case cudaErrorMisalignedAddress:
+        case cudaErrorInvalidAddressSpace: case cudaErrorInvalidPc: case cudaErrorLaunchTimeout:
+            return true;
+        default:
+            return false;
+    }
+}
+}  // namespace
+
 void check(cudaError_t status, const char* call, const char* file, int line, const std::string& op) {
     if (status == cudaSuccess) return;
-    cudaGetLastError();  // clear the sticky error so later calls are not blamed for this one
-    fail(op, "CUDA call {} failed at {}:{}: {} ({})", call, file, line, cudaGetErrorString(status),
-         cudaGetErrorName(status));
+    cudaGetLastError();  // a non-sticky error (a bad argument, say) is cleared: later calls are not blamed for it
+    fail(op, "CUDA call {} failed at {}:{}: {} ({}){}", call, file, line, cudaGetErrorString(status),
+         cudaGetErrorName(status),
+         !is_sticky(status) ? ""
+         : debug_mode() ? "; this error is sticky: every later CUDA call in this process fails with it"
+                        : "; this error is sticky: every later CUDA call in this process fails with it. A kernel "
+                          "faults at the next synchronisation, not at its launch: run with TAPEGRAD_CUDA_DEBUG=1 "
+                          "to have the op whose kernel faulted named");
+}
+
+bool debug_mode() {
+    static const bool on = [] {
+        const char* value = std::getenv("TAPEGRAD_CUDA_DEBUG");
+        return value && std::string(value) == "1";
+    }();
+    return on;
+}
+
+int blocks_for(int64_t n) { return int(std::max<int64_t>(1, std::min<int64_t>((n + kBlock - 1) / kBlock, 4096))); }
+
+void launched(cudaError_t status, const char* op) {
+    TG_CUDA_CHECK(status, op);
+    if (debug_mode()) TG_CUDA_CHECK(cudaDeviceSynchronize(), op);
 }
 
 void check(cublasStatus_t status, const char* call, const char* file, int line, const std::string& op) {
@@ -70,9 +109,14 @@ void require_device(int index, const std::string& op) {
 // Freed blocks are kept per (device, size class) and handed to the next request of that class,
 // so a training loop asks the driver for memory only in its first step. Sizes round up to 512
 // bytes below 1 MiB and to 2 MiB multiples above (PyTorch's small/large pools, simplified).
+// In debug mode (TAPEGRAD_CUDA_DEBUG=1) a block is exactly the size asked for, so that a kernel
+// reading or writing past a tensor's end leaves its block (where compute-sanitizer and the host
+// emulation see it), and every block handed out is filled with NaN (all bits set), so that a
+// kernel reading what no kernel wrote gives NaN, not yesterday's values.
 
 namespace {
 size_t size_class(size_t bytes) {
+    if (debug_mode()) return bytes;
     const size_t small = 512, large = size_t(2) << 20;
     return bytes < (size_t(1) << 20) ? (bytes + small - 1) / small * small : (bytes + large - 1) / large * large;
 }
@@ -116,6 +160,7 @@ void* device_allocate(int device, size_t bytes) {
         if (status == cudaErrorMemoryAllocation) {
             cudaGetLastError();
             a.release_cache();  // one retry with every cached block handed back
+            set_device(device, "cuda allocate");  // release_cache visited the cached blocks' devices
             status = cudaMalloc(&ptr, rounded);
         }
         if (status == cudaErrorMemoryAllocation) {
@@ -127,6 +172,7 @@ void* device_allocate(int device, size_t bytes) {
     }
     a.stats.in_use += rounded;
     a.stats.peak_in_use = std::max(a.stats.peak_in_use, a.stats.in_use);
+    if (debug_mode()) TG_CUDA_CHECK(cudaMemset(ptr, 0xff, rounded), "cuda allocate");
     return ptr;
 }
 
