@@ -29,7 +29,10 @@ CUDA_SRCS := $(if $(USE_CUDA),$(wildcard cuda/*.cu),)
 ifneq ($(USE_CUDA),)
   CUDA_HOME   ?= $(patsubst %/bin/nvcc,%,$(NVCC_PATH))
   CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas
-  NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a))
+  # Machine code for each of CUDA_ARCHS (listed in ascending order) and PTX of the last, which the
+  # driver compiles for GPUs newer than any listed.
+  NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
+                  -gencode arch=compute_$(lastword $(CUDA_ARCHS)),code=compute_$(lastword $(CUDA_ARCHS))
 endif
 
 ifeq ($(FUZZ),1)
@@ -93,7 +96,8 @@ MALLOC_LIBS := $(if $(SANITIZED),,$(if $(HAVE_JEMALLOC),-ljemalloc,))
 # -fPIC: one set of objects makes both the static and the shared library; -fno-semantic-interposition
 # lets calls inside the shared library go straight to their function, as in the static one.
 CXXFLAGS := -std=c++17 $(OPT) -fPIC -fno-semantic-interposition -fno-math-errno --param=vect-max-peeling-for-alignment=0 -Wall -Wextra -fopenmp-simd -pthread -I. $(BLAS_CFLAGS) -DBOOST_TEST_DYN_LINK
-NVCCFLAGS := -std=c++17 -O3 -I. $(BLAS_CFLAGS) $(NVCC_GENCODE) --expt-relaxed-constexpr \
+# -lineinfo: source lines in the GPU code for compute-sanitizer's reports (the code is unchanged).
+NVCCFLAGS := -std=c++17 -O3 -lineinfo -I. $(BLAS_CFLAGS) $(NVCC_GENCODE) --expt-relaxed-constexpr \
              -Xcompiler -Wall -Xcompiler -fPIC
 # clang has no vectoriser parameter of that name, and would warn about it on every file.
 ifeq ($(FUZZ),1)
