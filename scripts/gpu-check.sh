@@ -68,7 +68,8 @@ logs=$work/logs
 mkdir -p "$logs"
 start_s=$SECONDS failed=0
 
-# Time limits (seconds) of each part; on the GPU they add up to under 8 minutes with the unpacking.
+# Time limits (seconds) of each part. The parts run in this order: environment, tests, bench, then
+# the sanitizers beside the training runs.
 if [ "$dry_run" = 1 ]; then
     t_small=120 t_gpu_suites=2400 t_cpu_suites=2400 t_sanitizer=0 t_run=1200 t_bench=1200
     match_steps=3 match_size=(--batch-size 4 --max-train-length 6 --hidden 16 --d-model 16 --heads 2)
@@ -77,13 +78,20 @@ if [ "$dry_run" = 1 ]; then
     resume_steps=4 resume_size=(--batch-size 4 --max-train-length 6 --d-model 16 --heads 2)
     bench_args=(--quick)
 else
-    t_small=20 t_gpu_suites=180 t_cpu_suites=170 t_sanitizer=120 t_run=90 t_bench=100
+    t_small=15 t_gpu_suites=180 t_cpu_suites=170 t_sanitizer=120 t_run=90 t_bench=100
     match_steps=10 match_size=(--batch-size 32 --max-train-length 20)
     learn_args=(--protocol reduced --steps 1000 --max-test-length 60 --log-every 250)
     resume_steps=40 resume_size=()
     bench_args=()
 fi
-limit() { timeout --kill-after=10 "$@"; }
+# Every part's limit is cut to what is left of the whole check's (7 min 50 s on the GPU).
+deadline=$((SECONDS + (dry_run ? 14400 : 470)))
+limit() {
+    local seconds=$1 left=$((deadline - SECONDS))
+    shift
+    [ "$left" -ge "$seconds" ] || seconds=$((left > 1 ? left : 1))
+    timeout --kill-after=5 "$seconds" "$@"
+}
 # taskset where the machine lets a process choose its cores (a sandbox may not).
 can_pin=0
 taskset -c 0 true 2> /dev/null && can_pin=1
@@ -216,12 +224,42 @@ for name in test_cuda test_cuda_large; do
     n=$(awk -v s="$name" '$1 == s {print $2}' <<< "$skips")
     [ -z "$n" ] || problems+=("$name skipped $n case(s): the GPU cases did not run")
 done
-timed_out "$gpu_status" && problems+=("the GPU suites ran past ${t_gpu_suites} s")
-timed_out "$cpu_status" && problems+=("the CPU suites ran past ${t_cpu_suites} s")
+timed_out "$gpu_status" && problems+=("the GPU suites timed out (limit ${t_gpu_suites} s, or the whole check's)")
+timed_out "$cpu_status" && problems+=("the CPU suites timed out (limit ${t_cpu_suites} s, or the whole check's)")
 [ "$gpu_status" -eq 0 ] && [ "$cpu_status" -eq 0 ] || problems+=("$failed_cases case(s) failed")
 found="$(( ${#gpu_suites[@]} + ${#cpu_suites[@]} )) suites: $passed passed, $failed_cases failed, $skipped skipped$(
     [ -n "$skips" ] && echo " ($(tr '\n' ',' <<< "$skips" | sed 's/,$//; s/,/, /g'))"); GPU suites ${gpu_s} s"
 if [ ${#problems[@]} -eq 0 ]; then record tests PASS "$found"; else record tests FAIL "$found: $(joined "${problems[@]}")"; fi
+
+# ---- bench_cuda, alone on the machine ----------------------------------------------------------
+begin bench
+if [ "$dry_run" = 1 ] && ! "$g/bench/bench_cuda" --help 2>&1 | grep -q -e "--quick"; then
+    "$g/bench/bench_cuda" --help > "$out/bench.txt" 2>&1
+    record bench SKIP "this bench_cuda has no --quick, and its full sizes would take hours on the emulation"
+    bench_status=skipped
+else
+    limit "$t_bench" "$g/bench/bench_cuda" "${bench_args[@]}" > "$out/bench.txt" 2>&1
+    bench_status=$?
+fi
+name=$(sed -n 's/^GPU: //p' "$out/bench.txt" | head -1)
+pass_lines=$(grep -c -w "PASS" "$out/bench.txt")
+fail_lines=$(grep -w -E "FAIL|MISS" "$out/bench.txt")
+found="bench_cuda ${bench_args[*]} on ${name:-no device}: $pass_lines budget(s) met, $(grep -c -w -E "FAIL|MISS" "$out/bench.txt") missed"
+if [ "$bench_status" = skipped ]; then
+    :
+elif grep -q "no CUDA device available" "$out/bench.txt"; then
+    record bench FAIL "bench_cuda found no CUDA device"
+elif timed_out "$bench_status"; then
+    record bench FAIL "$found: timed out (limit ${t_bench} s, or the whole check's)"
+elif [ "$dry_run" = 0 ] && [[ "$name" == *emulation* ]]; then
+    record bench FAIL "$found: that is the emulation, not a GPU"
+elif [ "$dry_run" = 1 ] && [[ "$name" != *emulation* ]]; then
+    record bench FAIL "$found: a dry run must run on the emulation"
+elif [ "$bench_status" -ne 0 ] || [ -n "$fail_lines" ] || [ "$pass_lines" -eq 0 ]; then
+    record bench FAIL "$found (exit $bench_status): $(tr -s ' ' <<< "$fail_lines" | tr '\n' ';')"
+else
+    record bench PASS "$found"
+fi
 
 # ---- compute-sanitizer (in the background, beside the training runs) --------------------------
 sanitizer=
@@ -311,7 +349,7 @@ tokens=$(sed -n 's/.*tokens\/s (training) *//p' "$logs/learns.txt" | head -1)
 { echo; echo "== PR-LSTM on parity_check on the GPU: ${learn_args[*]}"; tail -14 "$logs/learns.txt"; } >> "$out/train.txt"
 found="PR-LSTM parity_check ${learn_args[*]}: score ${score:-none}, ${tokens:-?} training tokens/s"
 if [ "$learns_status" -ne 0 ] || [ -z "$score" ]; then
-    record train-learns FAIL "$found: the run failed (exit $learns_status$(timed_out "$learns_status" && echo ", past ${t_run} s"): $(last_words "$logs/learns.txt"))"
+    record train-learns FAIL "$found: the run failed (exit $learns_status$(timed_out "$learns_status" && echo ", timed out"): $(last_words "$logs/learns.txt"))"
 elif [ "$dry_run" = 1 ]; then
     record train-learns PASS "$found (dry run: the 0.9 threshold is not applied)"
 elif awk -v s="$score" 'BEGIN {exit !(s >= 0.9)}'; then
@@ -384,43 +422,13 @@ for tool in memcheck initcheck; do
     if grep -q -i "device not supported\|not supported on this" "$log"; then
         record "$tool" SKIP "compute-sanitizer cannot use this machine's GPU: $(grep -m1 -i "not supported" "$log" | sed 's/^=* *//')"
     elif timed_out "$status"; then
-        record "$tool" FAIL "$found: ran past ${t_sanitizer} s"
+        record "$tool" FAIL "$found: timed out (limit ${t_sanitizer} s, or the whole check's)"
     elif [ "$status" -eq 0 ] && [ "${errors:-1}" -eq 0 ]; then
         record "$tool" PASS "$found"
     else
         record "$tool" FAIL "$found: exit $status; first error: $(grep -m1 -E "^========= (Invalid|Uninitialized|Program hit|Error)" "$log" | sed 's/^=* *//')"
     fi
 done
-
-# ---- bench_cuda, alone on the machine ----------------------------------------------------------
-begin bench
-if [ "$dry_run" = 1 ] && ! "$g/bench/bench_cuda" --help 2>&1 | grep -q -e "--quick"; then
-    "$g/bench/bench_cuda" --help > "$out/bench.txt" 2>&1
-    record bench SKIP "this bench_cuda has no --quick, and its full sizes would take hours on the emulation"
-    bench_status=skipped
-else
-    limit "$t_bench" "$g/bench/bench_cuda" "${bench_args[@]}" > "$out/bench.txt" 2>&1
-    bench_status=$?
-fi
-name=$(sed -n 's/^GPU: //p' "$out/bench.txt" | head -1)
-pass_lines=$(grep -c -w "PASS" "$out/bench.txt")
-fail_lines=$(grep -w -E "FAIL|MISS" "$out/bench.txt")
-found="bench_cuda ${bench_args[*]} on ${name:-no device}: $pass_lines budget(s) met, $(grep -c -w -E "FAIL|MISS" "$out/bench.txt") missed"
-if [ "$bench_status" = skipped ]; then
-    :
-elif grep -q "no CUDA device available" "$out/bench.txt"; then
-    record bench FAIL "bench_cuda found no CUDA device"
-elif timed_out "$bench_status"; then
-    record bench FAIL "$found: ran past ${t_bench} s"
-elif [ "$dry_run" = 0 ] && [[ "$name" == *emulation* ]]; then
-    record bench FAIL "$found: that is the emulation, not a GPU"
-elif [ "$dry_run" = 1 ] && [[ "$name" != *emulation* ]]; then
-    record bench FAIL "$found: a dry run must run on the emulation"
-elif [ "$bench_status" -ne 0 ] || [ -n "$fail_lines" ] || [ "$pass_lines" -eq 0 ]; then
-    record bench FAIL "$found (exit $bench_status): $(tr -s ' ' <<< "$fail_lines" | tr '\n' ';')"
-else
-    record bench PASS "$found"
-fi
 
 # ---- the end -----------------------------------------------------------------------------------
 tar -cJf "$out/logs.tar.xz" -C "$work" logs 2> /dev/null
