@@ -162,7 +162,8 @@ problems=()
     fi
     echo
     echo "== the runtime's view (test_devices)"
-    limit "$t_small" "$g/tests/test_devices" --run_test=device_queries_answer_without_a_gpu --log_level=message 2>&1 | grep -i -E "devices|error"
+    limit "$t_small" "$g/tests/test_devices" --run_test=device_queries_answer_without_a_gpu --log_level=message \
+        --color_output=no 2>&1 | grep -i -E "devices|error"
     echo "tapegrad-train --device cuda --steps 0: $(limit "$t_small" "$train" --device cuda --steps 0 --no-eval --progress lines \
         --out "$work/probe" 2>&1 | grep -m1 -i -E "cuda|error" || echo "no error")"
     echo
@@ -361,8 +362,9 @@ fi
 begin train-resume
 # shellcheck disable=SC2154  # set by the eval above
 for pid in "$resume_whole_pid" "$resume_again_pid" "$resume_parts_pid"; do wait "$pid"; done
+# --force-resume: the first half was made with --steps $((resume_steps / 2)), the one option that differs.
 TAPEGRAD_NUM_THREADS=1 limit "$t_run" "$train" "${resume_args[@]}" --steps "$resume_steps" --out "$logs/resume-parts" \
-    --resume "$logs/resume-parts/checkpoint.safetensors" > "$logs/resume-parts-2.txt" 2>&1
+    --resume "$logs/resume-parts/checkpoint.safetensors" --force-resume > "$logs/resume-parts-2.txt" 2>&1
 resume_status=$?
 # The largest difference between two safetensors files' float tensors (Python's standard library).
 max_difference() {
@@ -394,7 +396,8 @@ EOF
 whole=$logs/resume-whole/checkpoint.safetensors again=$logs/resume-again/checkpoint.safetensors parts=$logs/resume-parts/checkpoint.safetensors
 found="Transformer bucket_sort, $resume_steps steps against $((resume_steps / 2)) + $((resume_steps / 2)) resumed"
 if [ "$resume_status" -ne 0 ] || [ ! -f "$whole" ] || [ ! -f "$again" ] || [ ! -f "$parts" ]; then
-    record train-resume FAIL "$found: a run failed (exit $resume_status: $(last_words "$logs"/resume-*.txt))"
+    record train-resume FAIL "$found: a run failed (the resumed one's exit $resume_status): $(grep -h -m1 "^tapegrad-train:" \
+        "$logs/resume-whole.txt" "$logs/resume-again.txt" "$logs/resume-parts.txt" "$logs/resume-parts-2.txt" | head -1)"
 elif cmp -s "$whole" "$parts"; then
     record train-resume PASS "$found: identical checkpoints"
 else
@@ -406,7 +409,7 @@ fi
 # ---- the sanitizer's results -------------------------------------------------------------------
 for pid in "${sanitizer_pids[@]}"; do wait "$pid"; done
 for tool in memcheck initcheck; do
-    part_start=$sanitizer_start
+    part_start=$([ ${#sanitizer_pids[@]} -gt 0 ] && echo "$sanitizer_start" || echo "$SECONDS")
     if [ "$dry_run" = 1 ]; then
         record "$tool" SKIP "dry run: compute-sanitizer reported as unavailable (the emulation has no GPU code to instrument)"
         continue
