@@ -243,9 +243,13 @@ else
     bench_status=$?
 fi
 name=$(sed -n 's/^GPU: //p' "$out/bench.txt" | head -1)
+# Budget lines end "PASS (0.82 >= 0.70)" or "FAIL (0.59 < 0.70)" (MISS in older builds); on the
+# emulation a FAIL says "(not enforced: emulation)".
 pass_lines=$(grep -c -w "PASS" "$out/bench.txt")
-fail_lines=$(grep -w -E "FAIL|MISS" "$out/bench.txt")
-found="bench_cuda ${bench_args[*]} on ${name:-no device}: $pass_lines budget(s) met, $(grep -c -w -E "FAIL|MISS" "$out/bench.txt") missed"
+fail_lines=$(grep -w -E "FAIL|MISS" "$out/bench.txt" | grep -v "not enforced")
+unenforced=$(grep -c "not enforced" "$out/bench.txt")
+found="bench_cuda${bench_args[*]:+ ${bench_args[*]}} on ${name:-no device}: $pass_lines budget(s) met, $(grep -c . <<< "$fail_lines") missed$(
+    [ "$unenforced" -eq 0 ] || echo ", $unenforced missed but not enforced (emulation)")"
 if [ "$bench_status" = skipped ]; then
     :
 elif grep -q "no CUDA device available" "$out/bench.txt"; then
@@ -256,7 +260,7 @@ elif [ "$dry_run" = 0 ] && [[ "$name" == *emulation* ]]; then
     record bench FAIL "$found: that is the emulation, not a GPU"
 elif [ "$dry_run" = 1 ] && [[ "$name" != *emulation* ]]; then
     record bench FAIL "$found: a dry run must run on the emulation"
-elif [ "$bench_status" -ne 0 ] || [ -n "$fail_lines" ] || [ "$pass_lines" -eq 0 ]; then
+elif [ "$bench_status" -ne 0 ] || [ -n "$fail_lines" ] || [ $((pass_lines + unenforced)) -eq 0 ]; then
     record bench FAIL "$found (exit $bench_status): $(tr -s ' ' <<< "$fail_lines" | tr '\n' ';')"
 else
     record bench PASS "$found"
@@ -288,43 +292,55 @@ if [ "$dry_run" = 0 ] && [ -n "$sanitizer" ]; then
 fi
 
 # ---- training ----------------------------------------------------------------------------------
+# tapegrad-train in the background on one thread: output in $logs/NAME.txt, run folder $logs/NAME,
+# exit status in $logs/NAME.status, process ${pid_of[NAME]}.
+declare -A pid_of
+train_in_background() {
+    local name=$1
+    shift
+    {
+        TAPEGRAD_NUM_THREADS=1 limit "$t_run" "$train" "$@" --progress lines --out "$logs/$name" > "$logs/$name.txt" 2>&1
+        echo $? > "$logs/$name.status"
+    } &
+    pid_of[$name]=$!
+}
+# Nothing where run NAME succeeded; otherwise how it failed.
+run_failure() {
+    local status
+    status=$(cat "$logs/$1.status" 2> /dev/null || echo "?")
+    if [ "$status" = 0 ]; then return; fi
+    if [ "$status" != "?" ] && timed_out "$status"; then echo "timed out"; else echo "exit $status: $(last_words "$logs/$1.txt")"; fi
+}
+
 begin train-match
-{
-    echo "== the same seed on both devices: $match_steps steps, each step's loss (log.csv)"
-    pids=()
-    for model in lstm qllstm prlstm transformer; do
-        for device in cpu cuda; do
-            TAPEGRAD_NUM_THREADS=1 limit "$t_run" "$train" --device "$device" --task parity_check --model "$model" --seed 7 \
-                --steps "$match_steps" --log-every 1 --transformer-layers 2 "${match_size[@]}" --no-eval --progress lines \
-                --out "$logs/match-$model-$device" > "$logs/match-$model-$device.txt" 2>&1 &
-            pids+=($!)
-        done
+models=(lstm qllstm prlstm transformer)
+for model in "${models[@]}"; do
+    for device in cpu cuda; do
+        train_in_background "match-$model-$device" --device "$device" --task parity_check --model "$model" --seed 7 \
+            --steps "$match_steps" --log-every 1 --transformer-layers 2 "${match_size[@]}" --no-eval
     done
-    # The learning run and the first half of the resume check go meanwhile (below).
-    TAPEGRAD_NUM_THREADS=1 limit "$t_run" "$train" --device cuda --task parity_check --model prlstm "${learn_args[@]}" \
-        --progress lines --out "$logs/learns" > "$logs/learns.txt" 2>&1 &
-    learns_pid=$!
-    resume_args=(--device cuda --task bucket_sort --model transformer --transformer-layers 1 "${resume_size[@]}"
-                 --no-eval --progress lines --log-every 1)
-    for run in whole again parts; do
-        steps=$resume_steps
-        [ "$run" = parts ] && steps=$((resume_steps / 2))
-        TAPEGRAD_NUM_THREADS=1 limit "$t_run" "$train" "${resume_args[@]}" --steps "$steps" --out "$logs/resume-$run" \
-            > "$logs/resume-$run.txt" 2>&1 &
-        eval "resume_${run}_pid=$!"
-    done
-    for pid in "${pids[@]}"; do wait "$pid"; done
-} > "$out/train.txt" 2>&1
+done
+# Meanwhile the learning run and the first half of the resume check (below).
+train_in_background learns --device cuda --task parity_check --model prlstm "${learn_args[@]}"
+resume_args=(--device cuda --task bucket_sort --model transformer --transformer-layers 1 "${resume_size[@]}" --no-eval --log-every 1)
+train_in_background resume-whole "${resume_args[@]}" --steps "$resume_steps"
+train_in_background resume-again "${resume_args[@]}" --steps "$resume_steps"
+train_in_background resume-parts "${resume_args[@]}" --steps $((resume_steps / 2))
+for model in "${models[@]}"; do wait "${pid_of[match-$model-cpu]}" "${pid_of[match-$model-cuda]}"; done
+echo "== the same seed on both devices: $match_steps steps, each step's loss (log.csv)" > "$out/train.txt"
 problems=() largest=()
-for model in lstm qllstm prlstm transformer; do
-    cpu_log=$logs/match-$model-cpu/log.csv gpu_log=$logs/match-$model-cuda/log.csv
-    if [ ! -s "$cpu_log" ] || [ ! -s "$gpu_log" ]; then
-        for device in cpu cuda; do
-            [ -s "$logs/match-$model-$device/log.csv" ] ||
-                problems+=("$model on $device failed: $(last_words "$logs/match-$model-$device.txt")")
-        done
+for model in "${models[@]}"; do
+    failures=()
+    for device in cpu cuda; do
+        why=$(run_failure "match-$model-$device")
+        [ -z "$why" ] || failures+=("$model on $device: $why")
+    done
+    if [ ${#failures[@]} -gt 0 ]; then
+        problems+=("${failures[@]}")
+        echo "$model: $(joined "${failures[@]}")" >> "$out/train.txt"
         continue
     fi
+    cpu_log=$logs/match-$model-cpu/log.csv gpu_log=$logs/match-$model-cuda/log.csv
     # Columns of log.csv: step,epoch,loss,... ; one row per step.
     verdict=$(awk -F, -v steps="$match_steps" '
         NR == FNR { if (FNR > 1) cpu[$1] = $3; next }
@@ -332,7 +348,7 @@ for model in lstm qllstm prlstm transformer; do
                   if (!($1 in cpu)) bad = bad " step " $1 " missing on the CPU"
                   else if (d > tol) bad = bad sprintf(" step %d: cpu %s, cuda %s;", $1, cpu[$1], $3)
                   if (d > worst) worst = d }
-        END { if (rows != steps) bad = bad " " rows " rows for " steps " steps"
+        END { if (rows + 0 != steps) bad = bad sprintf(" %d rows for %d steps", rows, steps)
               printf "%s|%.1e\n", bad, worst }' "$cpu_log" "$gpu_log")
     echo "$model: cpu and cuda losses, largest difference ${verdict#*|}${verdict%|*}" >> "$out/train.txt"
     paste -d, "$cpu_log" "$gpu_log" | cut -d, -f1,3,11 | sed 's/^/  step,cpu loss,cuda loss: /' >> "$out/train.txt"
@@ -340,17 +356,18 @@ for model in lstm qllstm prlstm transformer; do
     [ -z "${verdict%|*}" ] || problems+=("$model:${verdict%|*}")
 done
 found="largest |cpu - cuda| loss over $match_steps steps: $(printf '%s, ' "${largest[@]}" | sed 's/, $//') (tolerance 2e-5 at step 1, 1e-3 after)"
+[ ${#largest[@]} -gt 0 ] || found="no model ran on both devices"
 if [ ${#problems[@]} -eq 0 ]; then record train-match PASS "$found"; else record train-match FAIL "$found: $(joined "${problems[@]}")"; fi
 
 begin train-learns
-wait "$learns_pid"
-learns_status=$?
+wait "${pid_of[learns]}"
+why=$(run_failure learns)
 score=$(sed -n 's/.*"score": *\([0-9.e+-]*\).*/\1/p' "$logs/learns/summary.json" 2> /dev/null)
 tokens=$(sed -n 's/.*tokens\/s (training) *//p' "$logs/learns.txt" | head -1)
-{ echo; echo "== PR-LSTM on parity_check on the GPU: ${learn_args[*]}"; tail -14 "$logs/learns.txt"; } >> "$out/train.txt"
+{ echo; echo "== PR-LSTM on parity_check on the GPU: ${learn_args[*]}"; tail -n 14 "$logs/learns.txt"; } >> "$out/train.txt"
 found="PR-LSTM parity_check ${learn_args[*]}: score ${score:-none}, ${tokens:-?} training tokens/s"
-if [ "$learns_status" -ne 0 ] || [ -z "$score" ]; then
-    record train-learns FAIL "$found: the run failed (exit $learns_status$(timed_out "$learns_status" && echo ", timed out"): $(last_words "$logs/learns.txt"))"
+if [ -n "$why" ] || [ -z "$score" ]; then
+    record train-learns FAIL "$found: the run failed (${why:-no score in its summary.json})"
 elif [ "$dry_run" = 1 ]; then
     record train-learns PASS "$found (dry run: the 0.9 threshold is not applied)"
 elif awk -v s="$score" 'BEGIN {exit !(s >= 0.9)}'; then
@@ -360,12 +377,14 @@ else
 fi
 
 begin train-resume
-# shellcheck disable=SC2154  # set by the eval above
-for pid in "$resume_whole_pid" "$resume_again_pid" "$resume_parts_pid"; do wait "$pid"; done
-# --force-resume: the first half was made with --steps $((resume_steps / 2)), the one option that differs.
-TAPEGRAD_NUM_THREADS=1 limit "$t_run" "$train" "${resume_args[@]}" --steps "$resume_steps" --out "$logs/resume-parts" \
-    --resume "$logs/resume-parts/checkpoint.safetensors" --force-resume > "$logs/resume-parts-2.txt" 2>&1
-resume_status=$?
+wait "${pid_of[resume-whole]}" "${pid_of[resume-again]}" "${pid_of[resume-parts]}"
+# The second half: --force-resume, since --steps, the one option that differs, must differ.
+if [ -z "$(run_failure resume-parts)" ]; then
+    cp -r "$logs/resume-parts" "$logs/resume-parts-2"
+    train_in_background resume-parts-2 "${resume_args[@]}" --steps "$resume_steps" \
+        --resume "$logs/resume-parts-2/checkpoint.safetensors" --force-resume
+    wait "${pid_of[resume-parts-2]}"
+fi
 # The largest difference between two safetensors files' float tensors (Python's standard library).
 max_difference() {
     command -v python3 > /dev/null || { echo "unknown (no python3)"; return; }
@@ -393,18 +412,22 @@ for name in a:
 print("%.1e (in %s)" % (worst, where) if where else "0 in the float tensors (the files differ elsewhere)")
 EOF
 }
-whole=$logs/resume-whole/checkpoint.safetensors again=$logs/resume-again/checkpoint.safetensors parts=$logs/resume-parts/checkpoint.safetensors
+whole=$logs/resume-whole/checkpoint.safetensors again=$logs/resume-again/checkpoint.safetensors parts=$logs/resume-parts-2/checkpoint.safetensors
 found="Transformer bucket_sort, $resume_steps steps against $((resume_steps / 2)) + $((resume_steps / 2)) resumed"
-if [ "$resume_status" -ne 0 ] || [ ! -f "$whole" ] || [ ! -f "$again" ] || [ ! -f "$parts" ]; then
-    record train-resume FAIL "$found: a run failed (the resumed one's exit $resume_status): $(grep -h -m1 "^tapegrad-train:" \
-        "$logs/resume-whole.txt" "$logs/resume-again.txt" "$logs/resume-parts.txt" "$logs/resume-parts-2.txt" | head -1)"
+failures=()
+for run in whole again parts parts-2; do
+    why=$(run_failure "resume-$run")
+    [ -z "$why" ] || failures+=("resume-$run: $why")
+done
+if [ ${#failures[@]} -gt 0 ]; then
+    record train-resume FAIL "$found: $(joined "${failures[@]}")"
 elif cmp -s "$whole" "$parts"; then
     record train-resume PASS "$found: identical checkpoints"
 else
     run_to_run=$(cmp -s "$whole" "$again" && echo "identical" || echo "differ too, by $(max_difference "$whole" "$again")")
     record train-resume FAIL "$found: NOT identical, largest difference $(max_difference "$whole" "$parts"); two uninterrupted runs $run_to_run"
 fi
-{ echo; echo "== resume"; tail -n 3 "$logs/resume-whole.txt" "$logs/resume-parts-2.txt"; } >> "$out/train.txt"
+{ echo; echo "== resume"; tail -n 3 "$logs/resume-whole.txt" "$logs/resume-parts-2.txt" 2> /dev/null; } >> "$out/train.txt"
 
 # ---- the sanitizer's results -------------------------------------------------------------------
 for pid in "${sanitizer_pids[@]}"; do wait "$pid"; done
@@ -420,8 +443,9 @@ for tool in memcheck initcheck; do
     log=$logs/$tool.txt status=$(cat "$logs/$tool.status")
     { echo "== $sanitizer --tool $tool test_cuda --run_test=op_table (exit $status)"; grep -E "^=========|test cases? out of|error" "$log" | head -60; echo; } >> "$out/sanitizer.txt"
     errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) error.*/\1/p' "$log" | tail -1)
-    cases=$(grep -E "test cases? out of" "$log" | sed 's/^ *//' | tr '\n' ' ')
-    found="${sanitizer#"$g"/} on test_cuda --run_test=op_table$([ "$tool" = memcheck ] && echo ", TAPEGRAD_CUDA_DEBUG=1"): ${errors:-no} error summary; $cases"
+    # Boost.Test counts the cases --run_test left out as skipped: only passed and failed say anything.
+    cases=$(sed -n 's/^ *\([0-9]*\) test cases\{0,1\} out of [0-9]* \(passed\|failed\|aborted\).*/\1 \2/p' "$log" | tr '\n' ',' | sed 's/,$//; s/,/, /g')
+    found="${sanitizer#"$g"/} --tool $tool, test_cuda --run_test=op_table$([ "$tool" = memcheck ] && echo " with TAPEGRAD_CUDA_DEBUG=1"): ${errors:-no} error(s) reported, test cases: ${cases:-none}"
     if grep -q -i "device not supported\|not supported on this" "$log"; then
         record "$tool" SKIP "compute-sanitizer cannot use this machine's GPU: $(grep -m1 -i "not supported" "$log" | sed 's/^=* *//')"
     elif timed_out "$status"; then
