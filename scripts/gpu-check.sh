@@ -115,7 +115,7 @@ record() {
 
 # ---- the pack ---------------------------------------------------------------------------------
 if [ ! -f "$pack" ]; then
-    echo "FAIL  pack          $pack is missing: make it here with scripts/gpu-pack.sh$([ "$dry_run" = 1 ] && echo ' --emulation') and carry gpu-carry" |
+    echo "FAIL  pack          $pack is missing: make it here with scripts/gpu-pack.sh$([ "$dry_run" = 1 ] && echo ' --emulation') and carry it" |
         tee "$out/summary.txt"
     exit 1
 fi
@@ -416,6 +416,7 @@ whole=$logs/resume-whole/checkpoint.safetensors again=$logs/resume-again/checkpo
 found="Transformer bucket_sort, $resume_steps steps against $((resume_steps / 2)) + $((resume_steps / 2)) resumed"
 failures=()
 for run in whole again parts parts-2; do
+    [ "$run" != parts-2 ] || [ -f "$logs/resume-parts-2.status" ] || continue  # not started: the first half failed
     why=$(run_failure "resume-$run")
     [ -z "$why" ] || failures+=("resume-$run: $why")
 done
