@@ -12,7 +12,8 @@
 #                                     unavailable, the learning run's threshold reported, not applied
 #   --pack FILE                       another pack
 #
-# The parts, each one line of summary.txt (PASS, FAIL or SKIP, what it found, its seconds):
+# The parts, each one line of summary.txt (PASS, FAIL or SKIP, what it found, its seconds), run in
+# the order environment, tests, bench, then the sanitizers beside the training runs:
 #   environment   GPU, driver and the CUDA version it supports, the CUDA runtime and cuBLAS the
 #                 binaries load, every binary's libraries resolved (ldd), the CPU, the pack's
 #                 manifest; FAIL if a library is missing or the runtime sees no device

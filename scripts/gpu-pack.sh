@@ -16,7 +16,7 @@
 #                             CUDA's own (cudart, cuBLAS: the GPU machine's CUDA 13 has them)
 #   sanitizer/                compute-sanitizer from NVIDIA's wheel (SANITIZER_WHEEL below), a
 #                             fallback where the GPU machine's toolkit has none
-#   PACK.txt                  what was built: commit, compilers, GPU targets, libraries, sizes
+#   PACK.txt                  what was built: commit, compilers, GPU targets, libraries
 #
 # GPU code: machine code for each of CUDA_ARCHS (default "80 90": A100, H100/H200) and PTX of the
 # last, which the driver compiles for newer GPUs; -lineinfo (compute-sanitizer names source lines).
