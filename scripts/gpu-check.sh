@@ -152,8 +152,9 @@ problems=()
     fi
     echo
     echo "== the CUDA runtime and cuBLAS the binaries load"
-    ldd "$g/tests/test_cuda" | grep -E "libcuda|libcublas" | while read -r name _ path _; do
-        echo "$name => $path$([ -e "$path" ] && echo " ($(readlink -f "$path"))")"
+    ldd "$g/tests/test_cuda" | grep -E "libcuda|libcublas" | sed 's/ (0x[0-9a-f]*)//' | while read -r line; do
+        path=${line#*=> }
+        echo "$line$([ -e "$path" ] && echo " -> $(readlink -f "$path")")"
     done
     echo
     echo "== GPU code in test_cuda (cuobjdump)"
@@ -189,7 +190,8 @@ toolkit_cuda=$(sed -n 's/^nvcc: *release \([0-9.]*\),.*/\1/p' "$g/PACK.txt")
             echo ': the driver is older than the toolkit'))")
 if [ "$dry_run" = 0 ] && [ "$emulation_pack" = 1 ]; then problems+=("this is the emulation's pack: make one with scripts/gpu-pack.sh"); fi
 if [ "$dry_run" = 1 ] && [ "$emulation_pack" = 0 ]; then problems+=("a dry run needs the emulation's pack (scripts/gpu-pack.sh --emulation)"); fi
-found="${gpu_name:-no nvidia-smi}; driver CUDA ${driver_cuda:-?}, pack CUDA ${toolkit_cuda:-none}; ${devices:-0} device(s) seen by the runtime; ${#binaries[@]} binaries; $(lscpu 2> /dev/null | sed -n 's/^Model name: *//p' | head -1), $cores cores"
+cudart=$(sed -n 's/^libcudart[^ ]* => .* -> .*\/\(libcudart[^/]*\)$/\1/p' "$out/environment.txt" | head -1)
+found="${gpu_name:-no nvidia-smi}; driver CUDA ${driver_cuda:-?}, pack CUDA ${toolkit_cuda:-none}, runtime ${cudart:-none found}; ${devices:-0} device(s) seen by the runtime; ${#binaries[@]} binaries; $(lscpu 2> /dev/null | sed -n 's/^Model name: *//p' | head -1), $cores cores"
 if [ ${#problems[@]} -eq 0 ]; then record environment PASS "$found"; else record environment FAIL "$found: $(joined "${problems[@]}")"; fi
 
 # ---- tests -------------------------------------------------------------------------------------
