@@ -79,6 +79,9 @@ if [ "$dry_run" = 1 ]; then
                 --test-batches 1 --test-batch-size 8 --log-every 10)
     resume_steps=4 resume_size=(--batch-size 4 --max-train-length 6 --d-model 16 --heads 2)
     bench_args=(--quick)
+    # 256 MiB emulated devices, as make test-cuda-emu: test_cuda's out-of-memory case fills 60% of
+    # the device, which takes minutes at the emulation's default of 2 GiB.
+    export TAPEGRAD_EMU_MEMORY=${TAPEGRAD_EMU_MEMORY:-268435456}
 else
     t_small=15 t_gpu_suites=180 t_cpu_suites=170 t_sanitizer=120 t_run=90 t_bench=100
     match_steps=10 match_size=(--batch-size 32 --max-train-length 20)
