@@ -60,7 +60,7 @@ struct Sizes {
 };
 
 const Sizes& sizes() {
-    // GPU: 2^31 + 7 floats (8.6 GB; each case holds at most two such tensors at once) and a
+    // GPU: 2^31 + 7 floats (8.6 GB; case 1 holds at most three such tensors at once) and a
     // [524309, 4099] tensor (2,149,142,591 elements, past 2^31 too).
     static const Sizes full{int64_t(1) << 31 | 7, 524309, 4099, 2048, 2048, 2048, 8, 512, 1024, 384,
                             int64_t(1) << 24, 64, 5000, 64, 256, 8, 1024, 1031};
