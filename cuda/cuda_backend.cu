@@ -274,7 +274,9 @@ public:
                 for (int operand = 0; operand < 2; ++operand) {
                     OperandGrad target = operand == 0 ? ga : gb;
                     if (!target.grad) continue;
-                    const bool reduced = is_broadcast(operand == 0 ? plan.a : plan.b);
+                    // A gradient with more elements than dL/dy is a sum over the broadcast: of many
+                    // elements each (a stride 0), or of none (an extent 0 in y: the gradient is zero).
+                    const bool reduced = target.grad->numel() != plan.numel;
                     if (reduced && !target.accumulate) fill(*target.grad, 0.0);  // the atomic sums need a zeroed g
                     launch(to_string(op), binary_backward_kernel<Rule, T>, blocks_for(plan.numel),
                         a.data<T>(), b.data<T>(), gy.data<T>(), target.grad->data<T>(), plan, operand,
