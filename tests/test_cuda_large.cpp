@@ -78,7 +78,9 @@ const Sizes& sizes() {
     return chosen;
 }
 
-std::vector<double> host_values(const Tensor& t) { return to(t.detach(), Device::cpu()).to_double_vector(); }
+std::vector<double> host_values(const Tensor& t) {
+    return to(t.detach(), Device::cpu()).to_double_vector();
+}
 
 // Elementwise |cpu - cuda| <= tol (1 + |cpu|), the first mismatch reported with its index.
 void check_close(const Tensor& cpu, const Tensor& cuda, double tol, const std::string& what) {
@@ -89,7 +91,8 @@ void check_close(const Tensor& cpu, const Tensor& cuda, double tol, const std::s
     const std::vector<double> a = host_values(cpu), b = host_values(cuda);
     for (size_t i = 0; i < a.size(); ++i)
         if (!(std::fabs(a[i] - b[i]) <= tol * (1 + std::fabs(a[i])))) {
-            BOOST_ERROR(what << " element " << i << ": cpu " << a[i] << ", cuda " << b[i] << " (tolerance " << tol << ")");
+            BOOST_ERROR(what << " element " << i << ": cpu " << a[i] << ", cuda " << b[i] << " (tolerance " << tol
+                             << ")");
             return;
         }
 }
@@ -99,7 +102,8 @@ void check_identical(const std::vector<double>& expected, const std::vector<doub
     BOOST_REQUIRE_EQUAL(expected.size(), got.size());
     for (size_t i = 0; i < expected.size(); ++i)
         if (!(expected[i] == got[i])) {
-            BOOST_ERROR(what << " element " << i << ": expected " << expected[i] << ", got " << got[i] << " (bit-identical expected)");
+            BOOST_ERROR(what << " element " << i << ": expected " << expected[i] << ", got " << got[i]
+                             << " (bit-identical expected)");
             return;
         }
 }
@@ -112,7 +116,8 @@ Tensor leaf_on(const Tensor& t, Device device) {
 
 // Runs `fn` on copies of `inputs` on the CPU and on the GPU, backward with the same random upstream
 // gradient, and compares the output and every input's gradient to tol (float64 or float32 inputs).
-void compare_devices(const std::function<Tensor(const Inputs&)>& fn, const Inputs& inputs, double tol, const std::string& what) {
+void compare_devices(const std::function<Tensor(const Inputs&)>& fn, const Inputs& inputs, double tol,
+                     const std::string& what) {
     BOOST_TEST_CONTEXT(what) {
         Inputs cpu_in, gpu_in;
         for (const Tensor& x : inputs) {
@@ -161,11 +166,13 @@ BOOST_AUTO_TEST_CASE(more_than_2_pow_31_elements, *boost::unit_test::preconditio
     {
         Tensor ones = Tensor::full({n}, 1.0, DType::Float32, gpu);
         Tensor y = (ones + ones) * 1.5 - 0.5;  // a binary and two unary kernels: 2.5 everywhere
-        for (const auto& [name, t, value] : {std::tuple<const char*, Tensor, double>{"fill", ones, 1.0}, {"(x + x) 1.5 - 0.5", y, 2.5}}) {
+        for (const auto& [name, t, value] :
+             {std::tuple<const char*, Tensor, double>{"fill", ones, 1.0}, {"(x + x) 1.5 - 0.5", y, 2.5}}) {
             BOOST_TEST_CONTEXT(name) {
                 const std::vector<float> tail = to(slice(t, 0, n - 8, n), Device::cpu()).to_vector<float>();
                 for (size_t i = 0; i < tail.size(); ++i)
-                    BOOST_CHECK_MESSAGE(tail[i] == float(value), "element " << n - 8 + int64_t(i) << " is " << tail[i] << ", expected " << value);
+                    BOOST_CHECK_MESSAGE(tail[i] == float(value), "element " << n - 8 + int64_t(i) << " is " << tail[i]
+                                                                            << ", expected " << value);
                 BOOST_CHECK_EQUAL(to(slice(t, 0, 0, 1), Device::cpu()).item(), value);
                 // A reduction (tree, or blocks then their partial sums) of n equal values errs by at
                 // most about log2(n) u sum|x| (each element passes through about log2(n) roundings);
@@ -174,8 +181,9 @@ BOOST_AUTO_TEST_CASE(more_than_2_pow_31_elements, *boost::unit_test::preconditio
                 const double exact = double(n) * value;
                 const double bound = std::log2(double(n)) * float32_roundoff * exact;
                 const double total = sum(t).item();
-                BOOST_CHECK_MESSAGE(std::fabs(total - exact) <= bound,
-                                    "sum over " << n << " elements is " << total << ", expected " << exact << " within " << bound);
+                BOOST_CHECK_MESSAGE(std::fabs(total - exact) <= bound, "sum over " << n << " elements is " << total
+                                                                                   << ", expected " << exact
+                                                                                   << " within " << bound);
             }
         }
     }
@@ -185,17 +193,20 @@ BOOST_AUTO_TEST_CASE(more_than_2_pow_31_elements, *boost::unit_test::preconditio
     const int64_t rows = sizes().rows, cols = sizes().cols;
     Tensor y = (Tensor::ones({rows, cols}, DType::Float32, gpu) + Tensor::arange(cols, DType::Float32, gpu)) +
                reshape(Tensor::arange(rows, DType::Float32, gpu), {rows, 1});
-    const std::vector<float> last_row = to(slice(reshape(y, {rows * cols}), 0, (rows - 1) * cols, rows * cols), Device::cpu()).to_vector<float>();
+    const std::vector<float> last_row =
+        to(slice(reshape(y, {rows * cols}), 0, (rows - 1) * cols, rows * cols), Device::cpu()).to_vector<float>();
     for (int64_t c = cols - 8; c < cols; ++c)
         BOOST_CHECK_MESSAGE(last_row[size_t(c)] == float(1 + c + rows - 1),
-                            "broadcast y[" << rows - 1 << ", " << c << "] is " << last_row[size_t(c)] << ", expected " << 1 + c + rows - 1);
+                            "broadcast y[" << rows - 1 << ", " << c << "] is " << last_row[size_t(c)] << ", expected "
+                                           << 1 + c + rows - 1);
     // The transpose [cols, rows]: its last row is y's last column, read with stride cols.
     Tensor yt = transpose(y, 0, 1) * 1.0;
     y = Tensor();
     const std::vector<float> last_column = to(select(yt, 0, cols - 1), Device::cpu()).to_vector<float>();
     for (int64_t r = rows - 8; r < rows; ++r)
-        BOOST_CHECK_MESSAGE(last_column[size_t(r)] == float(1 + cols - 1 + r),
-                            "transposed y[" << cols - 1 << ", " << r << "] is " << last_column[size_t(r)] << ", expected " << cols + r);
+        BOOST_CHECK_MESSAGE(
+            last_column[size_t(r)] == float(1 + cols - 1 + r),
+            "transposed y[" << cols - 1 << ", " << r << "] is " << last_column[size_t(r)] << ", expected " << cols + r);
 }
 
 // ---- 2. float32 GEMM accuracy -----------------------------------------------------------------
@@ -220,10 +231,11 @@ void check_gemm(const Tensor& a, const Tensor& b, int64_t k, const std::string& 
         const std::vector<double> reference = product(to(a, DType::Float64), to(b, DType::Float64)).to_double_vector();
         const double cpu_error = relative_error(product(a, b).to_double_vector(), reference);
         const double gpu_error = relative_error(host_values(product(to(a, gpu), to(b, gpu))), reference);
-        BOOST_TEST_MESSAGE(what << ": relative error cpu float32 " << cpu_error << ", gpu float32 " << gpu_error << " (bound " << bound << ")");
+        BOOST_TEST_MESSAGE(what << ": relative error cpu float32 " << cpu_error << ", gpu float32 " << gpu_error
+                                << " (bound " << bound << ")");
         BOOST_CHECK_MESSAGE(cpu_error <= bound, "OpenBLAS float32: relative error " << cpu_error << " above " << bound);
         BOOST_CHECK_MESSAGE(gpu_error <= bound, "GPU float32: relative error " << gpu_error << " above " << bound
-                                                << " (TF32 would give ~4e-4)");
+                                                                               << " (TF32 would give ~4e-4)");
     }
 }
 }  // namespace
@@ -259,9 +271,10 @@ BOOST_AUTO_TEST_CASE(large_float32_sum_matches_float64, *boost::unit_test::preco
     }
     const double bound = std::log2(double(n)) * float32_roundoff * absolute;
     const double total = sum(to(x, gpu)).item();
-    BOOST_TEST_MESSAGE("sum of " << n << " randn: gpu " << total << ", float64 " << exact << " (bound " << bound << ")");
-    BOOST_CHECK_MESSAGE(std::fabs(total - exact) <= bound,
-                        "gpu sum " << total << ", float64 sum " << exact << ", error above log2(n) u sum|x| = " << bound);
+    BOOST_TEST_MESSAGE("sum of " << n << " randn: gpu " << total << ", float64 " << exact << " (bound " << bound
+                                 << ")");
+    BOOST_CHECK_MESSAGE(std::fabs(total - exact) <= bound, "gpu sum " << total << ", float64 sum " << exact
+                                                                      << ", error above log2(n) u sum|x| = " << bound);
 }
 
 // Sum, max, softmax and log_softmax over rows longer than a 256-thread block, along the last axis
@@ -276,32 +289,40 @@ BOOST_AUTO_TEST_CASE(long_row_reductions_match_cpu, *boost::unit_test::precondit
             const Tensor long_axis_input = axis == 1 ? x : transpose(x, 0, 1) * 1.0;  // the long axis is `axis`
             compare_devices([axis](const Inputs& v) { return sum(v[0], axis); }, {long_axis_input}, 1e-10, "sum");
             compare_devices([axis](const Inputs& v) { return max(v[0], axis); }, {long_axis_input}, 1e-10, "max");
-            compare_devices([axis](const Inputs& v) { return softmax(v[0], axis); }, {long_axis_input}, 1e-10, "softmax");
-            compare_devices([axis](const Inputs& v) { return log_softmax(v[0], axis); }, {long_axis_input}, 1e-10, "log_softmax");
+            compare_devices([axis](const Inputs& v) { return softmax(v[0], axis); }, {long_axis_input}, 1e-10,
+                            "softmax");
+            compare_devices([axis](const Inputs& v) { return log_softmax(v[0], axis); }, {long_axis_input}, 1e-10,
+                            "log_softmax");
 
             NoGrad no_grad;
             const Tensor x32 = to(long_axis_input, DType::Float32), x32_gpu = to(x32, gpu);
             const Tensor reference_input = to(x32, DType::Float64);  // the float32 values, exactly
             // sum: log2(n) u sum|x| per row, as above.
-            const std::vector<double> sums = host_values(sum(x32_gpu, axis)), reference = sum(reference_input, axis).to_double_vector(),
+            const std::vector<double> sums = host_values(sum(x32_gpu, axis)),
+                                      reference = sum(reference_input, axis).to_double_vector(),
                                       absolute = sum(abs(reference_input), axis).to_double_vector();
             for (size_t i = 0; i < sums.size(); ++i)
-                if (!(std::fabs(sums[i] - reference[i]) <= std::log2(double(length)) * float32_roundoff * absolute[i])) {
+                if (!(std::fabs(sums[i] - reference[i]) <=
+                      std::log2(double(length)) * float32_roundoff * absolute[i])) {
                     BOOST_ERROR("float32 sum of row " << i << ": gpu " << sums[i] << ", float64 " << reference[i]);
                     break;
                 }
             // max: exact in any order.
-            check_identical(max(reference_input, axis).to_double_vector(), host_values(max(x32_gpu, axis)), "float32 max");
+            check_identical(max(reference_input, axis).to_double_vector(), host_values(max(x32_gpu, axis)),
+                            "float32 max");
             // softmax: exp and the division add a few u to the row sum's relative error, about
             // u sqrt(n / 3) for a sum of n positive terms (3e-6 at n = 5000); 2e-5 of each value.
-            const std::vector<double> p = host_values(softmax(x32_gpu, axis)), p_ref = softmax(reference_input, axis).to_double_vector();
+            const std::vector<double> p = host_values(softmax(x32_gpu, axis)),
+                                      p_ref = softmax(reference_input, axis).to_double_vector();
             for (size_t i = 0; i < p.size(); ++i)
                 if (!(std::fabs(p[i] - p_ref[i]) <= 2e-5 * p_ref[i])) {
-                    BOOST_ERROR("float32 softmax element " << i << ": gpu " << p[i] << ", float64 " << p_ref[i] << " (relative 2e-5)");
+                    BOOST_ERROR("float32 softmax element " << i << ": gpu " << p[i] << ", float64 " << p_ref[i]
+                                                           << " (relative 2e-5)");
                     break;
                 }
             // log_softmax = x - max - log(row sum): absolute 2e-5 (1 + |value|).
-            const std::vector<double> lp = host_values(log_softmax(x32_gpu, axis)), lp_ref = log_softmax(reference_input, axis).to_double_vector();
+            const std::vector<double> lp = host_values(log_softmax(x32_gpu, axis)),
+                                      lp_ref = log_softmax(reference_input, axis).to_double_vector();
             for (size_t i = 0; i < lp.size(); ++i)
                 if (!(std::fabs(lp[i] - lp_ref[i]) <= 2e-5 * (1 + std::fabs(lp_ref[i])))) {
                     BOOST_ERROR("float32 log_softmax element " << i << ": gpu " << lp[i] << ", float64 " << lp_ref[i]);
@@ -342,7 +363,8 @@ BOOST_AUTO_TEST_CASE(packed_recurrent_linear_matches_cpu, *boost::unit_test::pre
                     }
                     return stack(zs, 0);
                 };
-                const std::string what = std::to_string(gates) + " gates" + (per_step ? ", addend" : "") + (bias ? ", bias" : "");
+                const std::string what =
+                    std::to_string(gates) + " gates" + (per_step ? ", addend" : "") + (bias ? ", bias" : "");
                 compare_devices(recurrence, inputs, 1e-10, what + ", float64");
                 Inputs inputs32;
                 for (const Tensor& t : inputs) inputs32.push_back(to(t.detach(), DType::Float32));
@@ -361,11 +383,13 @@ struct OptimizerRun {
     std::vector<std::vector<double>> params;
     std::vector<double> norms;
 };
-OptimizerRun run_optimizer(const std::function<std::unique_ptr<Optimizer>(std::vector<Tensor>)>& make, bool clip, Device device) {
+OptimizerRun run_optimizer(const std::function<std::unique_ptr<Optimizer>(std::vector<Tensor>)>& make, bool clip,
+                           Device device) {
     Generator init(51);
     const std::vector<Shape> shapes = {{sizes().optim_rows, sizes().optim_cols}, {sizes().optim_cols}, {5, 7, 3}};
     std::vector<Tensor> params;
-    for (const Shape& shape : shapes) params.push_back(Tensor::randn(shape, init, DType::Float64, device).set_requires_grad());
+    for (const Shape& shape : shapes)
+        params.push_back(Tensor::randn(shape, init, DType::Float64, device).set_requires_grad());
     std::unique_ptr<Optimizer> optimizer = make(params);
     Generator grads(52);
     OptimizerRun run;
@@ -386,25 +410,39 @@ OptimizerRun run_optimizer(const std::function<std::unique_ptr<Optimizer>(std::v
 BOOST_AUTO_TEST_CASE(optimizers_match_cpu, *boost::unit_test::precondition(GpuAvailable())) {
     using Make = std::function<std::unique_ptr<Optimizer>(std::vector<Tensor>)>;
     const std::vector<std::pair<std::string, Make>> optimizers = {
-        {"sgd momentum", [](std::vector<Tensor> p) { return std::make_unique<SGD>(p, SgdOptions{0.1, 0.9, 0.1, 0.01}); }},
-        {"sgd nesterov", [](std::vector<Tensor> p) {
+        {"sgd momentum",
+         [](std::vector<Tensor> p) {
+             return std::make_unique<SGD>(p, SgdOptions{0.1, 0.9, 0.1, 0.01});
+         }},
+        {"sgd nesterov",
+         [](std::vector<Tensor> p) {
              SgdOptions o{0.05, 0.8, 0.0, 0.02};
              o.nesterov = true;
              return std::make_unique<SGD>(p, o);
          }},
-        {"adam", [](std::vector<Tensor> p) { return std::make_unique<Adam>(p, AdamOptions{0.01, 0.9, 0.99, 1e-8, 0.05}); }},
-        {"adamw", [](std::vector<Tensor> p) { return std::make_unique<AdamW>(p, AdamOptions{0.01, 0.9, 0.999, 1e-8, 0.1}); }},
+        {"adam",
+         [](std::vector<Tensor> p) {
+             return std::make_unique<Adam>(p, AdamOptions{0.01, 0.9, 0.99, 1e-8, 0.05});
+         }},
+        {"adamw",
+         [](std::vector<Tensor> p) {
+             return std::make_unique<AdamW>(p, AdamOptions{0.01, 0.9, 0.999, 1e-8, 0.1});
+         }},
     };
     for (const auto& [name, make] : optimizers)
         for (bool clip : {false, true}) {
             BOOST_TEST_CONTEXT(name << (clip ? ", clipped" : "")) {
-                const OptimizerRun cpu = run_optimizer(make, clip, Device::cpu()), cuda = run_optimizer(make, clip, gpu);
-                for (size_t i = 0; i < cpu.norms.size(); ++i) BOOST_CHECK_CLOSE(cpu.norms[i], cuda.norms[i], 1e-8);  // percent: 1e-10
-                if (clip) BOOST_CHECK_GT(cpu.norms[0], 1.0);  // the clip did scale
+                const OptimizerRun cpu = run_optimizer(make, clip, Device::cpu()),
+                                   cuda = run_optimizer(make, clip, gpu);
+                for (size_t i = 0; i < cpu.norms.size(); ++i)
+                    BOOST_CHECK_CLOSE(cpu.norms[i], cuda.norms[i], 1e-8);  // percent: 1e-10
+                if (clip) BOOST_CHECK_GT(cpu.norms[0], 1.0);               // the clip did scale
                 for (size_t p = 0; p < cpu.params.size(); ++p)
                     for (size_t i = 0; i < cpu.params[p].size(); ++i)
-                        if (!(std::fabs(cpu.params[p][i] - cuda.params[p][i]) <= 1e-10 * (1 + std::fabs(cpu.params[p][i])))) {
-                            BOOST_ERROR("parameter " << p << " element " << i << ": cpu " << cpu.params[p][i] << ", cuda " << cuda.params[p][i]);
+                        if (!(std::fabs(cpu.params[p][i] - cuda.params[p][i]) <=
+                              1e-10 * (1 + std::fabs(cpu.params[p][i])))) {
+                            BOOST_ERROR("parameter " << p << " element " << i << ": cpu " << cpu.params[p][i]
+                                                     << ", cuda " << cuda.params[p][i]);
                             break;
                         }
             }
@@ -416,18 +454,21 @@ BOOST_AUTO_TEST_CASE(optimizers_match_cpu, *boost::unit_test::precondition(GpuAv
 namespace {
 // The formal-task model of tapegrad-train (train/task_model.h): one-hot input -> encoder -> ReLU
 // readout at every position.
-std::unique_ptr<train::TaskModel> formal_model(train::ModelKind kind, data::FormalTask task, int64_t hidden, uint64_t seed) {
+std::unique_ptr<train::TaskModel> formal_model(train::ModelKind kind, data::FormalTask task, int64_t hidden,
+                                               uint64_t seed) {
     train::ModelConfig config;
     config.kind = kind;
     config.hidden = hidden;
     config.ql.block_size = 3;
     Generator gen(seed);
-    return train::TaskModel::for_formal_task(config, data::input_vocab_size(task) + 1, data::output_vocab_size(task), gen);
+    return train::TaskModel::for_formal_task(config, data::input_vocab_size(task) + 1, data::output_vocab_size(task),
+                                             gen);
 }
 
 // One step's loss of the trainer's formal-task objective: cross-entropy of the logits at the last
 // L_out positions.
-Tensor formal_loss(train::TaskModel& model, const data::FormalBatch& batch, data::FormalTask task, DType dtype, Device device) {
+Tensor formal_loss(train::TaskModel& model, const data::FormalBatch& batch, data::FormalTask task, DType dtype,
+                   Device device) {
     const int64_t outputs = batch.targets.size(1);
     const Tensor x = data::model_input(batch.inputs, data::input_vocab_size(task), outputs, dtype, device);
     const Tensor logits = model.per_position(x);
@@ -486,7 +527,8 @@ BOOST_AUTO_TEST_CASE(checkpoint_of_gpu_model_loads_on_both_devices, *boost::unit
             BOOST_REQUIRE_EQUAL(state.size(), saved_state.size());
             for (size_t i = 0; i < state.size(); ++i) {
                 BOOST_CHECK_EQUAL(state[i].first, saved_state[i].first);
-                check_identical(host_values(*saved_state[i].second), host_values(*state[i].second), "optimizer " + state[i].first);
+                check_identical(host_values(*saved_state[i].second), host_values(*state[i].second),
+                                "optimizer " + state[i].first);
             }
             BOOST_CHECK_EQUAL(loaded_adam.steps(), 2);
         }
@@ -507,7 +549,9 @@ struct EvenPairsRun {
         adam = std::make_unique<Adam>(model->parameters(), AdamOptions{0.05});
     }
     // `steps` more steps on batches of 32 at length 2; each step's loss.
-    std::vector<double> train(int64_t steps) { return train_steps(*model, *adam, task, steps, 32, 2, data_gen, DType::Float32, gpu); }
+    std::vector<double> train(int64_t steps) {
+        return train_steps(*model, *adam, task, steps, 32, 2, data_gen, DType::Float32, gpu);
+    }
     std::vector<double> parameters() const {
         std::vector<double> values;
         for (const Tensor& p : model->parameters())
@@ -539,11 +583,14 @@ BOOST_AUTO_TEST_CASE(gpu_training_learns_and_is_bit_reproducible, *boost::unit_t
 
     double last = 0;
     for (size_t i = losses.size() - 10; i < losses.size(); ++i) last += losses[i] / 10;
-    BOOST_TEST_MESSAGE("even_pairs LSTM on the GPU: loss " << losses.front() << " -> " << last << " (mean of the last 10 steps)");
-    BOOST_CHECK_MESSAGE(last < losses.front() / factor,
-                        "loss fell from " << losses.front() << " to only " << last << " (expected below 1/" << factor << " of it)");
+    BOOST_TEST_MESSAGE("even_pairs LSTM on the GPU: loss " << losses.front() << " -> " << last
+                                                           << " (mean of the last 10 steps)");
+    BOOST_CHECK_MESSAGE(last < losses.front() / factor, "loss fell from " << losses.front() << " to only " << last
+                                                                          << " (expected below 1/" << factor
+                                                                          << " of it)");
     check_identical(std::vector<double>(losses.begin(), losses.begin() + repeated), again, "loss of the second run");
-    check_identical(params_at_repeat, second.parameters(), "parameters of the second run after " + std::to_string(repeated) + " steps");
+    check_identical(params_at_repeat, second.parameters(),
+                    "parameters of the second run after " + std::to_string(repeated) + " steps");
 }
 
 // ---- 8. CPU and GPU training at the same seed -------------------------------------------------
@@ -554,7 +601,8 @@ BOOST_AUTO_TEST_CASE(gpu_training_learns_and_is_bit_reproducible, *boost::unit_t
 // 1e-9 relative (rounding differences of ~1e-16 per op, grown through the steps of training).
 BOOST_AUTO_TEST_CASE(training_losses_match_cpu_for_four_models, *boost::unit_test::precondition(GpuAvailable())) {
     const data::FormalTask task = data::FormalTask::ModularArithmetic;
-    for (train::ModelKind kind : {train::ModelKind::LSTM, train::ModelKind::GRU, train::ModelKind::QLLSTM, train::ModelKind::PRLSTM}) {
+    for (train::ModelKind kind :
+         {train::ModelKind::LSTM, train::ModelKind::GRU, train::ModelKind::QLLSTM, train::ModelKind::PRLSTM}) {
         BOOST_TEST_CONTEXT(train::model_name(kind)) {
             std::vector<std::vector<double>> losses;
             for (Device device : {Device::cpu(), gpu}) {
@@ -563,7 +611,8 @@ BOOST_AUTO_TEST_CASE(training_losses_match_cpu_for_four_models, *boost::unit_tes
                 model->to(device);
                 Adam adam(model->parameters(), AdamOptions{0.01});
                 Generator data_gen(6);
-                losses.push_back(train_steps(*model, adam, task, sizes().compare_steps, 6, 7, data_gen, DType::Float64, device));
+                losses.push_back(
+                    train_steps(*model, adam, task, sizes().compare_steps, 6, 7, data_gen, DType::Float64, device));
             }
             for (size_t i = 0; i < losses[0].size(); ++i)
                 BOOST_CHECK_MESSAGE(std::fabs(losses[0][i] - losses[1][i]) <= 1e-9 * std::fabs(losses[0][i]),
