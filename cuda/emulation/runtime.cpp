@@ -41,12 +41,15 @@ size_t environment_number(const char* name, size_t fallback) {
 // ---- devices and their memory ---------------------------------------------------------------------
 // Each device's memory is an arena of reserved address space, handed out upwards and never reused
 // (a freed block's pages go back to the system, its address stays known as freed). Outside the
-// emulation's own calls the arena is PROT_NONE: host code that reads or writes it faults.
+// emulation's own calls host code cannot touch it: its pages carry a protection key of their own
+// (pkeys(7): the thread's access to them switches in user space, with no system call), or, on a
+// CPU without protection keys, they are PROT_NONE and switched with mprotect.
 struct Arena {
     char* base = nullptr;
     size_t top = 0;         // bytes handed out so far
     size_t live_bytes = 0;  // bytes of live allocations
     int access = 0;         // open DeviceAccess scopes
+    int key = -1;           // its protection key, or -1: mprotect
 };
 
 struct State {
@@ -71,8 +74,12 @@ thread_local std::string last_detail;
 
 void ensure_fault_handler();
 
-void protect(Arena& arena, int protection) {
-    if (arena.top && mprotect(arena.base, round_up(arena.top, size_t(getpagesize())), protection) != 0) {
+// Lets the calling thread touch the arena, or not.
+void allow_access(Arena& arena, bool allowed) {
+    if (arena.key >= 0) {
+        pkey_set(arena.key, allowed ? 0 : PKEY_DISABLE_ACCESS);
+    } else if (arena.top && mprotect(arena.base, round_up(arena.top, size_t(getpagesize())),
+                                     allowed ? PROT_READ | PROT_WRITE : PROT_NONE) != 0) {
         std::perror("tapegrad emulation: mprotect");
         std::abort();
     }
@@ -87,6 +94,11 @@ Arena& arena_of(int device) {
             std::abort();
         }
         arena.base = static_cast<char*>(p);
+        arena.key = pkey_alloc(0, PKEY_DISABLE_ACCESS);
+        if (arena.key >= 0 && pkey_mprotect(p, kArenaBytes, PROT_READ | PROT_WRITE, arena.key) != 0) {
+            pkey_free(arena.key);
+            arena.key = -1;
+        }
     }
     ensure_fault_handler();
     return arena;
@@ -107,7 +119,7 @@ struct sigaction previous_handler;
 void restore_protections() {
     for (Arena& a : state().arenas) {
         a.access = 0;
-        protect(a, PROT_NONE);
+        allow_access(a, false);
     }
     state().in_launch = false;
 }
@@ -157,7 +169,7 @@ void ensure_fault_handler() {
 // ---- threads as fibers ------------------------------------------------------------------------
 constexpr size_t kStackBytes = size_t(64) << 10;
 
-enum class FiberState { ready, at_block_barrier, at_warp_barrier, done };
+enum class FiberState { unstarted, ready, at_block_barrier, at_warp_barrier, done };
 
 struct Fiber {
     ucontext_t context;
@@ -172,6 +184,11 @@ struct Block {
     void (*body)(void*) = nullptr;
     void* closure = nullptr;
     Fiber* running = nullptr;
+    // Threads run one after another on the first fiber until one waits at a barrier; from then on
+    // ("split") every thread not yet started gets a fiber of its own. A kernel without barriers
+    // thus costs one fiber per block, not one per thread.
+    size_t next = 0;
+    bool split = false;
 };
 
 thread_local Block* running_block = nullptr;
@@ -193,9 +210,13 @@ char* stack(size_t i) {
 
 void fiber_main() {
     Block& block = *running_block;
-    block.body(block.closure);
-    block.running->state = FiberState::done;
-}  // returns to the scheduler (uc_link)
+    for (;;) {
+        block.body(block.closure);
+        block.running->state = FiberState::done;
+        if (block.split || block.next == block.fibers.size()) return;  // to the scheduler (uc_link)
+        block.running = &block.fibers[block.next++];  // the next thread, on this fiber
+    }
+}
 
 // A fiber that starts at fiber_main on `stack` and returns to `scheduler`. (Its own function:
 // getcontext returns twice, which must not clobber the caller's loop variables.)
@@ -212,6 +233,7 @@ void wait(FiberState barrier) {
     Block& block = *running_block;
     Fiber& self = *block.running;
     self.state = barrier;
+    block.split = true;
     swapcontext(&self.context, &block.scheduler);
 }
 
@@ -222,16 +244,21 @@ unsigned linear_thread(const ThreadIndices& t) {
 // Runs one block to its end; false (and a description) if its threads deadlock at barriers.
 bool run_block(Block& block, std::string& why) {
     const size_t n = block.fibers.size();
-    size_t done = 0;
-    while (done < n) {
+    block.split = false;
+    block.next = 1;
+    prepare(block.fibers[0], stack(0), &block.scheduler);
+    for (;;) {
         bool ran = false;
         for (Fiber& f : block.fibers) {
             if (f.state != FiberState::ready) continue;
             block.running = &f;
             swapcontext(&block.scheduler, &f.context);
             ran = true;
-            if (f.state == FiberState::done) ++done;
         }
+        if (block.split)  // a thread waits at a barrier: the threads not started get fibers of their own
+            for (; block.next < n; ++block.next) prepare(block.fibers[block.next], stack(block.next), &block.scheduler);
+        size_t done = size_t(std::count_if(block.fibers.begin(), block.fibers.end(),
+                                           [](const Fiber& f) { return f.state == FiberState::done; }));
         if (done == n) break;
         // Release a barrier when every thread it is for waits at it: __syncthreads every thread of
         // the block, a shuffle or __syncwarp every thread of the warp. A thread that has finished
@@ -322,12 +349,12 @@ const Allocation* device_range(const void* p, size_t bytes, std::string& why) {
 
 DeviceAccess::DeviceAccess(int device) : device_(device) {
     Arena& a = arena_of(device);
-    if (a.access++ == 0) protect(a, PROT_READ | PROT_WRITE);
+    if (a.access++ == 0) allow_access(a, true);
 }
 
 DeviceAccess::~DeviceAccess() {
     Arena& a = arena_of(device_);
-    if (a.access > 0 && --a.access == 0) protect(a, PROT_NONE);
+    if (a.access > 0 && --a.access == 0) allow_access(a, false);
 }
 
 void check_canaries(int device, const char* what) {
@@ -407,7 +434,7 @@ cudaError_t launch(dim3 grid, dim3 block_dim, const PointerArgument* pointers, i
                                  {bx, by, bz},
                                  block_dim,
                                  grid};
-                    prepare(f, stack(i), &block.scheduler);
+                    f.state = FiberState::unstarted;
                 }
                 run_block(block, why);
             }
