@@ -69,6 +69,7 @@ void raw_gemm(bool ta, bool tb, const Tensor& a, const Tensor& b, Tensor& c, int
     g.transpose_a = ta, g.transpose_b = tb, g.m = m, g.n = n, g.k = k;
     g.a = a.raw_data(), g.b = b.raw_data(), g.c = c.raw_data();
     g.lda = ta ? m : k, g.ldb = tb ? k : n, g.ldc = n;
+    g.device = gpu;
     backend_for(gpu).gemm(g);
 }
 

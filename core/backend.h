@@ -59,6 +59,7 @@ struct GemmArgs {
     int64_t batch = 1, stride_a = 0, stride_b = 0, stride_c = 0;
     ///@}
     DType dtype = DType::Float32;  ///< the dtype of A, B and C (float32 or float64)
+    Device device = Device::cpu();  ///< where A, B and C live (CUDA makes it current and uses its cuBLAS handle)
 };
 
 /// Optimizer hyperparameters for the fused update kernels (math in core/optimizer_math.h).
