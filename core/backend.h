@@ -172,6 +172,9 @@ public:
         ///@{
         int64_t index_stride_outer, index_stride_m, index_stride_inner;
         ///@}
+        /// the op that gathers, named by the CUDA backend's deferred report of an out-of-range index
+        /// (cuda/index_errors.h; the CPU's are checked before the kernel, ops/shape_ops.cpp)
+        const char* op;
     };
     /// y = x gathered as spec says (index_select, gather).
     virtual void gather(const Tensor& x, const Tensor& index, const GatherSpec& spec, Tensor& y) = 0;

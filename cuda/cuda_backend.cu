@@ -14,6 +14,7 @@
 #include "check.h"
 #include "device_memory.h"
 #include "gemm.h"
+#include "index_errors.h"
 #include "launch.h"
 #include "team_reduce.h"
 #include "../core/elementwise_math.h"
@@ -170,23 +171,43 @@ __global__ void strided_copy_kernel(const T* src, StridedLayout src_layout, T* d
     }
 }
 
-// One thread per output element of y [outer, m, inner].
+// Records an index outside [0, range) at `position` of the index tensor (cuda/index_errors.h):
+// the first thread to claim the record writes it.
+__device__ void record_bad_index(cuda::IndexCheck check, int64_t value, int64_t position, int64_t range) {
+    if (atomicCAS(&check.record->claimed, 0ull, 1ull) != 0ull) return;
+    check.record->value = value;
+    check.record->position = position;
+    check.record->range = range;
+    check.record->op = check.op;
+}
+
+// One thread per output element of y [outer, m, inner]; an out-of-range index reads nothing (y = 0)
+// and is recorded.
 template <typename T>
-__global__ void gather_kernel(const T* x, const int64_t* index, Backend::GatherSpec s, T* y) {
+__global__ void gather_kernel(const T* x, const int64_t* index, Backend::GatherSpec s, T* y, cuda::IndexCheck check) {
     TG_GRID_LOOP(e, s.outer * s.m * s.inner) {
         int64_t i = e % s.inner, j = (e / s.inner) % s.m, o = e / (s.inner * s.m);
-        int64_t k = index[o * s.index_stride_outer + j * s.index_stride_m + i * s.index_stride_inner];
+        int64_t at = o * s.index_stride_outer + j * s.index_stride_m + i * s.index_stride_inner, k = index[at];
+        if (k < 0 || k >= s.n) {
+            record_bad_index(check, k, at, s.n);
+            y[e] = T(0);
+            continue;
+        }
         y[e] = x[(o * s.n + k) * s.inner + i];
     }
 }
 
-// The adjoint: repeated indices hit the same element of gx, hence atomicAdd.
+// The adjoint: repeated indices hit the same element of gx, hence atomicAdd (so index_select's
+// gradient, where indices repeat, is summed in whatever order the threads run; gather's and max's
+// indices hit each element of gx at most once).
 template <typename T>
-__global__ void scatter_add_kernel(const T* gy, const int64_t* index, Backend::GatherSpec s, T* gx) {
+__global__ void scatter_add_kernel(const T* gy, const int64_t* index, Backend::GatherSpec s, T* gx,
+                                   cuda::IndexCheck check) {
     TG_GRID_LOOP(e, s.outer * s.m * s.inner) {
         int64_t i = e % s.inner, j = (e / s.inner) % s.m, o = e / (s.inner * s.m);
-        int64_t k = index[o * s.index_stride_outer + j * s.index_stride_m + i * s.index_stride_inner];
-        atomicAdd(&gx[(o * s.n + k) * s.inner + i], gy[e]);
+        int64_t at = o * s.index_stride_outer + j * s.index_stride_m + i * s.index_stride_inner, k = index[at];
+        if (k < 0 || k >= s.n) record_bad_index(check, k, at, s.n);
+        else atomicAdd(&gx[(o * s.n + k) * s.inner + i], gy[e]);
     }
 }
 
@@ -374,6 +395,7 @@ public:
     }
     void copy_to_host(void* dst, const void* src, size_t bytes) override {
         TG_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy from cuda");
+        cuda::report_index_errors("copy_to_host");
     }
     void copy_within(void* dst, const void* src, size_t bytes) override {
         TG_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "copy on cuda");
@@ -564,20 +586,22 @@ public:
     }
 
     void gather(const Tensor& x, const Tensor& index, const GatherSpec& s, Tensor& y) override {
-        use_device(x, "gather");
+        use_device(x, s.op);
+        const cuda::IndexCheck check = cuda::index_check(x.device().index, s.op);
         dispatch_float(x.dtype(), [&](auto t) {
             using T = decltype(t);
-            launch("gather", gather_kernel<T>, blocks_for(s.outer * s.m * s.inner), x.data<T>(), index.data<int64_t>(), s,
-                                                                          y.data<T>());
+            launch(s.op, gather_kernel<T>, blocks_for(s.outer * s.m * s.inner), x.data<T>(), index.data<int64_t>(), s,
+                   y.data<T>(), check);
         });
     }
 
     void scatter_add(const Tensor& gy, const Tensor& index, const GatherSpec& s, Tensor& gx) override {
-        use_device(gy, "scatter_add");
+        use_device(gy, s.op);
+        const cuda::IndexCheck check = cuda::index_check(gy.device().index, s.op);
         dispatch_float(gy.dtype(), [&](auto t) {
             using T = decltype(t);
-            launch("scatter_add", scatter_add_kernel<T>, blocks_for(s.outer * s.m * s.inner), gy.data<T>(), index.data<int64_t>(),
-                                                                               s, gx.data<T>());
+            launch(s.op, scatter_add_kernel<T>, blocks_for(s.outer * s.m * s.inner), gy.data<T>(),
+                   index.data<int64_t>(), s, gx.data<T>(), check);
         });
     }
 
