@@ -5,13 +5,16 @@
 #             `make fuzz`, which runs each fuzzer for FUZZ_SECONDS (default 60; fuzz/README.md)
 #   DEBUG=1   -O0 -g build (in build-debug/)
 #   CUDA=0    build without CUDA even if nvcc is found; CUDA_ARCHS="80 90" picks GPU targets
+#   EMU=1     the CUDA backend compiled as plain C++ against the host emulation of the CUDA runtime
+#             and cuBLAS (cuda/emulation/, in build-emu/): the GPU suites run on the CPU, no nvcc
+#             needed; `make test-cuda-emu` builds and runs them (part of `make test`)
 #   ARCH=...  the instruction set of tapegrad's own code (in build-ARCH/): unset, x86-64-v3 (AVX2,
 #             FMA: x86 CPUs since 2013) with libraries that pick AVX2 or AVX-512 kernels for the
 #             running CPU; ARCH=native for this CPU; ARCH=x86-64-v2 for CPUs without AVX2;
 #             ARCH=x86-64-v3 for AVX2 with the libraries capped at their AVX2 kernels too, so that
 #             an AVX-512 machine measures what an AVX2 machine runs
 #   PREFIX=/usr/local, DESTDIR=, LIBDIR=$(PREFIX)/lib: where `make install` puts tapegrad
-# Targets: all (default), test, test-gpu, run, bench, fuzz, install, uninstall, clean, info.
+# Targets: all (default), test, test-gpu, test-cuda-emu, run, bench, fuzz, install, uninstall, clean, info.
 
 CXX      ?= g++
 NPROC    := $(shell nproc 2>/dev/null || echo 2)
@@ -20,13 +23,15 @@ CUDA_ARCHS ?= 80 90
 
 # ---- CUDA: compiled whenever nvcc is found, unless CUDA=0 ------------------------------------
 NVCC_PATH := $(shell command -v $(NVCC) 2>/dev/null)
-ifeq ($(CUDA),0)
+ifeq ($(EMU),1)
+  USE_CUDA := emulation
+else ifeq ($(CUDA),0)
   USE_CUDA :=
 else
   USE_CUDA := $(if $(NVCC_PATH),yes,)
 endif
 CUDA_SRCS := $(if $(USE_CUDA),$(wildcard cuda/*.cu),)
-ifneq ($(USE_CUDA),)
+ifeq ($(USE_CUDA),yes)
   CUDA_HOME   ?= $(patsubst %/bin/nvcc,%,$(NVCC_PATH))
   CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas
   NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a))
@@ -52,9 +57,12 @@ else
   BUILD := build
   OPT   := -O3 -march=x86-64-v3 -mtune=generic -DTAPEGRAD_ARCH='"x86-64-v3"'
 endif
-# A CPU-only build (CUDA=0 or no nvcc) compiles with other flags: keep its objects apart.
+# A CPU-only build (CUDA=0 or no nvcc) compiles with other flags: keep its objects apart; so does
+# the emulation's.
 ifeq ($(USE_CUDA),)
   BUILD := $(BUILD)-nocuda
+else ifeq ($(USE_CUDA),emulation)
+  BUILD := $(BUILD)-emu
 endif
 
 # ---- dependencies: pkg-config first, then the standard Debian paths -------------------------
@@ -95,6 +103,14 @@ MALLOC_LIBS := $(if $(SANITIZED),,$(if $(HAVE_JEMALLOC),-ljemalloc,))
 CXXFLAGS := -std=c++17 $(OPT) -fPIC -fno-semantic-interposition -fno-math-errno --param=vect-max-peeling-for-alignment=0 -Wall -Wextra -fopenmp-simd -pthread -I. $(BLAS_CFLAGS) -DBOOST_TEST_DYN_LINK
 NVCCFLAGS := -std=c++17 -O3 -I. $(BLAS_CFLAGS) $(NVCC_GENCODE) --expt-relaxed-constexpr \
              -Xcompiler -Wall -Xcompiler -fPIC
+# The emulation compiles cuda/*.cu with the C++ compiler, finding the emulation's cuda_runtime.h and
+# cublas_v2.h, and links the emulation (cuda/emulation/*.cpp) into libtapegrad_cuda in place of
+# CUDA's libraries.
+ifeq ($(USE_CUDA),emulation)
+  NVCC      := $(CXX)
+  NVCCFLAGS := $(CXXFLAGS) -x c++ -Icuda/emulation
+  EMU_OBJS  := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard cuda/emulation/*.cpp))
+endif
 # clang has no vectoriser parameter of that name, and would warn about it on every file.
 ifeq ($(FUZZ),1)
   CXXFLAGS := $(filter-out --param=%,$(CXXFLAGS))
@@ -124,7 +140,7 @@ VERSION   := 0.1.0
 SOVERSION := 0
 LIB_SRCS  := $(wildcard core/*.cpp autograd/*.cpp ops/*.cpp cpu/*.cpp models/*.cpp train/*.cpp cuda/*.cpp data/*.cpp)
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
-CUDA_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/obj/%.cu.o)
+CUDA_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/obj/%.cu.o) $(EMU_OBJS)
 LIBDIR_BUILD := $(BUILD)/lib
 LIB       := $(LIBDIR_BUILD)/libtapegrad.a
 SHLIB     := $(LIBDIR_BUILD)/libtapegrad.so.$(VERSION)
@@ -157,7 +173,7 @@ info:
 	@echo "  libxsmm: $(if $(HAVE_XSMM),found,MISSING: run scripts/setup.sh or apt-get install libxsmm-dev)"
 	@echo "  jemalloc: $(if $(SANITIZED),not used under sanitizers,$(if $(HAVE_JEMALLOC),found,MISSING (falling back to glibc malloc: slower tape): apt-get install libjemalloc-dev))"
 	@echo "  Boost.Test: $(if $(HAVE_BOOST),found,MISSING: run scripts/setup.sh or apt-get install libboost-test-dev)"
-	@echo "  CUDA: $(if $(USE_CUDA),nvcc found at $(NVCC_PATH): the CUDA backend (libtapegrad_cuda) is built for sm_$(CUDA_ARCHS) by the targets that need it,not built ($(if $(filter 0,$(CUDA)),CUDA=0,no nvcc on PATH)): CPU-only library)"
+	@echo "  CUDA: $(if $(filter emulation,$(USE_CUDA)),the host emulation (EMU=1, cuda/emulation/): cuda/*.cu compiled as C++$(comma) no GPU code,$(if $(USE_CUDA),nvcc found at $(NVCC_PATH): the CUDA backend (libtapegrad_cuda) is built for sm_$(CUDA_ARCHS) by the targets that need it,not built ($(if $(filter 0,$(CUDA)),CUDA=0,no nvcc on PATH)): CPU-only library))"
 
 deps:
 	@scripts/setup.sh
@@ -230,6 +246,7 @@ test: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) build-tests
 	$(if $(SAN_CANARY),@$(MAKE) --no-print-directory san-canary)
 	@$(TEST_ENV) scripts/run-tests.sh $(TESTS)
+	$(if $(SANITIZED),,@$(MAKE) --no-print-directory -j$(NPROC) EMU=1 run-cuda-emu)
 	$(if $(SANITIZED),,@$(MAKE) --no-print-directory check-install)
 
 # tests/test_inspect runs examples/step_through (through stdin) and examples/custom_op: build them with the tests.
@@ -257,6 +274,24 @@ $(BUILD)/san_canary: $(BUILD)/obj/tests/canary/division_by_zero.o
 test-gpu: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/tests/test_cuda
 	@$(TEST_ENV) scripts/run-tests.sh $(BUILD)/tests/test_cuda
+
+# The CUDA suites on the host emulation (EMU=1, cuda/emulation/README.md), on every `make test`:
+# the kernel bodies run on the CPU in debug mode (exact-size blocks poisoned with NaN, a
+# synchronisation after each launch, so a fault names its op), once with one device and once with
+# two (the cases that need two run there); then the canaries: a kernel writing one element past
+# its end and host code reading device memory must both be caught.
+EMU_SUITES := $(patsubst tests/%.cpp,%,$(wildcard tests/test_cuda*.cpp))
+test-cuda-emu: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) EMU=1 run-cuda-emu
+
+run-cuda-emu: info $(EMU_SUITES:%=$(BUILD)/tests/%) $(BUILD)/emulation_canary
+	@TAPEGRAD_CUDA_DEBUG=1 scripts/run-tests.sh $(EMU_SUITES:%=$(BUILD)/tests/%)
+	@echo "== the same, with two emulated devices"
+	@TAPEGRAD_CUDA_DEBUG=1 TAPEGRAD_EMU_DEVICES=2 scripts/run-tests.sh $(BUILD)/tests/test_cuda
+	@TAPEGRAD_EMU_DEVICES=2 $(BUILD)/emulation_canary
+
+$(BUILD)/emulation_canary: $(BUILD)/obj/tests/canary/emulation_canary.cu.o $(LINKED)
+	$(CXX) $(CXXFLAGS) $< $(LINK_LIB) $(LDLIBS) -o $@
 
 # Kills tapegrad-train with SIGKILL at random moments and checks each resume ends bit-identical
 # to an uninterrupted run (scripts/crash-test.sh; about 30 s).

@@ -478,14 +478,16 @@ public:
                     OperandGrad target = operand == 0 ? ga : gb;
                     if (!target.grad) continue;
                     const StridedLayout& layout = operand == 0 ? plan.a : plan.b;
-                    if (!is_broadcast(layout)) {
+                    if (target.grad->numel() == plan.numel) {
                         launch(to_string(op), binary_backward_kernel<Rule, T>, blocks_for(plan.numel), a.data<T>(),
                                b.data<T>(), gy.data<T>(), target.grad->data<T>(), plan, operand, target.accumulate);
                         continue;
                     }
-                    // A broadcast operand: its terms over the output's shape, then summed into its
-                    // shape in a fixed order (an atomicAdd per term would sum in whatever order
-                    // the threads ran).
+                    // A gradient with more elements than dL/dy is a sum over the broadcast: of many
+                    // elements each (a stride 0), or of none (an extent 0 in y: the gradient is
+                    // zero). The terms over the output's shape, then summed into the operand's shape
+                    // in a fixed order (an atomicAdd per term would sum in whatever order the
+                    // threads ran).
                     Tensor terms = Tensor::empty({plan.numel}, a.dtype(), a.device());
                     launch(to_string(op), binary_backward_kernel<Rule, T>, blocks_for(plan.numel), a.data<T>(),
                            b.data<T>(), gy.data<T>(), terms.data<T>(), plan, operand, false);
