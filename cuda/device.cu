@@ -210,8 +210,10 @@ IndexCheck index_check(int device, const char* op) {
         e.armed.resize(device + 1, false);
     }
     if (!e.records[device]) {
-        TG_CUDA_CHECK(cudaMalloc(&e.records[device], sizeof(IndexError)), op);
-        TG_CUDA_CHECK(cudaMemsetAsync(e.records[device], 0, sizeof(IndexError), 0), op);
+        void* record = nullptr;
+        TG_CUDA_CHECK(cudaMalloc(&record, sizeof(IndexError)), op);
+        TG_CUDA_CHECK(cudaMemsetAsync(record, 0, sizeof(IndexError), 0), op);
+        e.records[device] = static_cast<IndexError*>(record);
     }
     e.armed[device] = true;
     auto known = std::find(e.ops.begin(), e.ops.end(), op);

@@ -76,7 +76,9 @@ const auto* const parity_cases = register_op_cases(
 
 // op_table_zero_extent_on_gpu/<op>_zero_extent_matches_cpu: each case with an extent 0
 // (zero_extent_variants) is refused on the GPU exactly when it is on the CPU, and otherwise gives
-// the CPU's outputs and gradients (launches over no elements, GEMMs with a zero dimension).
+// the CPU's outputs and gradients (launches over no elements, GEMMs with a zero dimension). An
+// index out of range (a gather from an axis of extent 0) is refused on the GPU at the next
+// synchronisation, not at the op (cuda/index_errors.h).
 const auto* const zero_extent_cases = register_op_cases(
     "op_table_zero_extent_on_gpu", "zero_extent_matches_cpu",
     [](const OpCase& c) {
@@ -89,7 +91,7 @@ const auto* const zero_extent_cases = register_op_cases(
                     refused = true;
                 }
                 active_tape().clear();
-                if (refused) BOOST_CHECK_THROW(v.apply(make_inputs(v, DType::Float64, gpu)), Error);
+                if (refused) BOOST_CHECK_THROW((v.apply(make_inputs(v, DType::Float64, gpu)), cuda::synchronize()), Error);
                 else compare_devices(v, DType::Float64, 1e-10);
                 active_tape().clear();
             }
@@ -227,6 +229,102 @@ BOOST_AUTO_TEST_CASE(missing_device_index_is_a_clear_error, *boost::unit_test::p
     TAPEGRAD_CHECK_ERROR(Tensor::zeros({2}, DType::Float32, Device::cuda(missing)), "cuda allocate",
                          "does not exist");
     TAPEGRAD_CHECK_ERROR(cuda::device_name(missing), "does not exist");
+}
+
+namespace {
+// The bits of t (on any device), as the host holds them.
+std::vector<double> values_of(const Tensor& t) { return to(t.detach(), Device::cpu()).to_double_vector(); }
+
+// Small on the host emulation (it runs every GPU thread in turn), large on a GPU.
+int64_t scaled(int64_t emulated, int64_t on_gpu) {
+    return cuda::device_name(0).find("emulation") != std::string::npos ? emulated : on_gpu;
+}
+}  // namespace
+
+// The reductions sum in a fixed order (no atomics): the same inputs give the same bits on every
+// run, here a sum long enough to be split over blocks and summed again, a broadcast operand's
+// gradient, and a sum over the leading dim; and they agree with the CPU's float64 sum.
+BOOST_AUTO_TEST_CASE(sums_are_bit_identical_across_runs, *boost::unit_test::precondition(GpuAvailable())) {
+    const int64_t n = scaled(int64_t(1) << 17, int64_t(16) << 20);
+    Generator gen(5);
+    Tensor x_cpu = Tensor::randn({n}, gen);
+    Tensor x = to(x_cpu, gpu);
+    Tensor bias = leaf_on(Tensor::randn({64}, gen), gpu);
+    Tensor rows = to(reshape(x_cpu, {n / 64, 64}), gpu);
+    auto run = [&] {
+        bias.zero_grad();
+        backward(sum(rows + bias));  // dL/dbias = the sum of the rows' ones: [n / 64] terms each
+        return std::vector<std::vector<double>>{values_of(sum(x)), values_of(bias.grad()), values_of(sum(rows, 0))};
+    };
+    const auto first = run(), second = run();
+    BOOST_CHECK(first[0] == second[0]);
+    BOOST_CHECK(first[1] == second[1]);
+    BOOST_CHECK(first[2] == second[2]);
+    const double exact = sum(to(x_cpu, DType::Float64)).item();
+    BOOST_CHECK_SMALL(first[0][0] - exact, 1e-6 * std::sqrt(double(n)));
+    BOOST_CHECK_EQUAL(first[1][0], double(n / 64));
+}
+
+// Rows longer than a block (so split over blocks for max), a row per block and a warp per row,
+// strided rows (the max over axis 0): max, argmax, softmax and log_softmax with their gradients
+// against the CPU; max's ties and NaN follow the CPU's first-index rule.
+BOOST_AUTO_TEST_CASE(long_rows_match_cpu, *boost::unit_test::precondition(GpuAvailable())) {
+    const int64_t long_row = scaled(60000, 3000000);
+    Generator gen(6);
+    for (Shape shape : {Shape{long_row}, Shape{3, 3000}, Shape{7, 1000}, Shape{3000, 3}, Shape{40, 300}}) {
+        BOOST_TEST_CONTEXT(to_string(shape)) {
+            Tensor x = Tensor::randn(shape, gen, DType::Float64);
+            for (int axis : {0, int(shape.size()) - 1}) {
+                BOOST_TEST_CONTEXT("axis " << axis) {
+                    Tensor a = leaf_on(x, Device::cpu()), b = leaf_on(x, gpu);
+                    check_close(max(a, axis, false), max(b, axis, false), 0, "max");
+                    check_close(argmax(a, axis), argmax(b, axis), 0, "argmax");
+                    Tensor seed = Tensor::randn(shape, gen, DType::Float64);
+                    for (bool log : {false, true}) {
+                        Tensor ya = log ? log_softmax(a, axis) : softmax(a, axis);
+                        backward(sum(ya * seed));  // backward clears the tape: one device at a time
+                        Tensor yb = log ? log_softmax(b, axis) : softmax(b, axis);
+                        backward(sum(yb * to(seed, gpu)));
+                        check_close(ya, yb, 1e-10, log ? "log_softmax" : "softmax");
+                        check_close(a.grad(), b.grad(), 1e-10, "softmax gradient");
+                        a.zero_grad();
+                        b.zero_grad();
+                    }
+                }
+            }
+        }
+    }
+    // Ties: the first index of the largest value; a NaN after the first element is skipped, a
+    // NaN first element is the max (the CPU's rule).
+    std::vector<double> values(long_row, 1.0);
+    values[long_row / 3] = values[long_row - 1] = 2.0;
+    values[long_row / 5] = std::nan("");
+    Tensor ties = Tensor::from_values(values, {long_row}, DType::Float64);
+    BOOST_CHECK_EQUAL(argmax(to(ties, gpu), 0).item(), double(long_row / 3));
+    BOOST_CHECK_EQUAL(argmax(ties, 0).item(), double(long_row / 3));
+    values[0] = std::nan("");
+    ties = Tensor::from_values(values, {long_row}, DType::Float64);
+    BOOST_CHECK_EQUAL(argmax(to(ties, gpu), 0).item(), 0.0);
+    BOOST_CHECK_EQUAL(argmax(ties, 0).item(), 0.0);
+}
+
+// A bad index on the GPU is found by the kernel and reported at the next synchronisation
+// (cuda/index_errors.h), naming the op, the index, its position and the valid range; the record is
+// then clear, and later ops run.
+BOOST_AUTO_TEST_CASE(out_of_range_index_is_reported_at_the_next_synchronisation,
+                     *boost::unit_test::precondition(GpuAvailable())) {
+    Tensor table = Tensor::zeros({5, 3}, DType::Float32, gpu);
+    Tensor bad = to(Tensor::from_vector(std::vector<int64_t>{1, 5, 2}, {3}), gpu);
+    Tensor y;
+    BOOST_CHECK_NO_THROW(y = index_select(table, 0, bad));  // no synchronisation here
+    TAPEGRAD_CHECK_ERROR(to(y, Device::cpu()), "index_select", "index 5", "position 1", "< 5", "copy_to_host");
+    BOOST_CHECK_NO_THROW(to(index_select(table, 0, to(Tensor::from_vector(std::vector<int64_t>{4, 0}, {2}), gpu)),
+                            Device::cpu()));
+    Tensor logits = Tensor::zeros({2, 3}, DType::Float32, gpu);
+    Tensor loss = cross_entropy(logits, to(Tensor::from_vector(std::vector<int64_t>{0, -1}, {2}), gpu));
+    TAPEGRAD_CHECK_ERROR(cuda::synchronize(), "gather", "index -1", "position 1", "< 3", "cuda::synchronize");
+    active_tape().clear();
+    BOOST_CHECK_NO_THROW(cuda::synchronize());
 }
 
 namespace {
