@@ -1,8 +1,9 @@
 // The CUDA backend: the kernel interface of core/backend.h on the GPU.
 //
 // Few kernels, many ops (minitorch's idea): a generic map, zip (with broadcasting through
-// strided offsets) and strided copy cover most of them; reductions into a smaller tensor use
-// atomicAdd; softmax and gather/scatter have their own kernels. Every per-element formula is a
+// strided offsets) and strided copy cover most of them; reductions into a smaller tensor (sum,
+// max, softmax's sums) are deterministic trees (team_reduce.h), planned on the host from the
+// sizes; gather/scatter have their own kernels. Every per-element formula is a
 // TG_HD function from core/elementwise_math.h or core/optimizer_math.h, the same code the CPU
 // backend runs, and every index computation comes from core/indexing.h (grid_stride,
 // strided_offset), which the CPU tests exercise with emulated block and thread indices.
