@@ -332,20 +332,20 @@ namespace {
 // on both with the same input and upstream gradient, and compares the output and every
 // parameter's gradient (the whole composed cell, forward and backward, op for op).
 template <typename Model, typename Make, typename Forward>
-void compare_model(const std::string& name, Make make, const Tensor& input, Forward forward) {
+void compare_model(const std::string& name, Make make, const Tensor& input, Forward forward, Device device = gpu) {
     BOOST_TEST_CONTEXT(name) {
         Generator gen_cpu(11), gen_gpu(11);
         std::unique_ptr<Model> cpu_model = make(gen_cpu), gpu_model = make(gen_gpu);
         cpu_model->to(DType::Float64);
         gpu_model->to(DType::Float64);
-        gpu_model->to(gpu);
+        gpu_model->to(device);
         Tensor x64 = to(input, DType::Float64);
         Tensor y_cpu = forward(*cpu_model, x64);  // backward clears the tape: one device at a time
         Generator seed_gen(12);
         Tensor seed = Tensor::randn(y_cpu.shape(), seed_gen, DType::Float64);
         backward(y_cpu, {seed});
-        Tensor y_gpu = forward(*gpu_model, to(x64, gpu));
-        backward(y_gpu, {to(seed, gpu)});
+        Tensor y_gpu = forward(*gpu_model, to(x64, device));
+        backward(y_gpu, {to(seed, device)});
         check_close(y_cpu, y_gpu, 1e-10, "output");
         auto cpu_params = cpu_model->named_parameters(), gpu_params = gpu_model->named_parameters();
         BOOST_REQUIRE_EQUAL(cpu_params.size(), gpu_params.size());
@@ -410,4 +410,40 @@ BOOST_AUTO_TEST_CASE(every_model_matches_cpu, *boost::unit_test::precondition(Gp
     compare_model<TransformerEncoder>(
         "transformer", [&](Generator& g) { return std::make_unique<TransformerEncoder>(0, 5, options, g); }, x,
         [&](TransformerEncoder& m, const Tensor& in) { return m.forward(in, lengths); });
+}
+
+namespace {
+struct TwoGpusAvailable {
+    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+        boost::test_tools::assertion_result result(cuda::device_count() >= 2);
+        result.message() << "fewer than two CUDA devices (cuda::device_count() = " << cuda::device_count() << ")";
+        return result;
+    }
+};
+}  // namespace
+
+// Models on the second device while tensors of the first are about: every GEMM (matmul, and the
+// packed per-step products of a recurrent layer) makes its tensors' device current and uses that
+// device's cuBLAS handle (the emulation checks the handle's device against the current one), and a
+// bad index there is reported naming that device.
+BOOST_AUTO_TEST_CASE(second_device_matches_cpu, *boost::unit_test::precondition(TwoGpusAvailable())) {
+    const Device second = Device::cuda(1);
+    Generator gen(21);
+    Tensor x = Tensor::randn({3, 7, 5}, gen);
+    Tensor on_first = Tensor::ones({4}, DType::Float64, gpu);
+    compare_model<Recurrent>(
+        "lstm on cuda:1", [](Generator& g) { return std::make_unique<Recurrent>(CellType::LSTM, 5, 6, 1, g); }, x,
+        [&](Recurrent& m, const Tensor& in) {
+            on_first = on_first * 2.0;  // the first device current between the second's ops
+            return m.forward(in, {7, 4, 1}).output;
+        },
+        second);
+    TransformerOptions options;
+    options.d_model = 8, options.heads = 2, options.layers = 1, options.dropout = 0.0, options.causal = true;
+    compare_model<TransformerEncoder>(
+        "transformer on cuda:1", [&](Generator& g) { return std::make_unique<TransformerEncoder>(0, 5, options, g); },
+        x, [&](TransformerEncoder& m, const Tensor& in) { return m.forward(in, {7, 4, 1}); }, second);
+    Tensor table = Tensor::zeros({5, 3}, DType::Float32, second);
+    Tensor y = index_select(table, 0, to(Tensor::from_vector(std::vector<int64_t>{7}, {1}), second));
+    TAPEGRAD_CHECK_ERROR(to(y, Device::cpu()), "index_select", "index 7", "cuda:1");
 }
