@@ -278,20 +278,49 @@ test-gpu: deps
 # The CUDA suites on the host emulation (EMU=1, cuda/emulation/README.md), on every `make test`:
 # the kernel bodies run on the CPU in debug mode (exact-size blocks poisoned with NaN, a
 # synchronisation after each launch, so a fault names its op), once with one device and once with
-# two (the cases that need two run there); then the canaries: a kernel writing one element past
-# its end and host code reading device memory must both be caught.
+# two (the cases that need two run there); then the canaries (a kernel writing one element past
+# its end, host code reading device memory, ...: the emulation must catch each) and the mutants
+# (the same bugs put into the backend: test_cuda must fail each).
 EMU_SUITES := $(patsubst tests/%.cpp,%,$(wildcard tests/test_cuda*.cpp))
 test-cuda-emu: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) EMU=1 run-cuda-emu
 
+# 256 MiB per device: the out-of-memory case fills a device.
+EMU_ENV := TAPEGRAD_CUDA_DEBUG=1 TAPEGRAD_EMU_MEMORY=268435456
 run-cuda-emu: info $(EMU_SUITES:%=$(BUILD)/tests/%) $(BUILD)/emulation_canary
-	@TAPEGRAD_CUDA_DEBUG=1 scripts/run-tests.sh $(EMU_SUITES:%=$(BUILD)/tests/%)
+	@$(EMU_ENV) scripts/run-tests.sh $(EMU_SUITES:%=$(BUILD)/tests/%)
 	@echo "== the same, with two emulated devices"
-	@TAPEGRAD_CUDA_DEBUG=1 TAPEGRAD_EMU_DEVICES=2 scripts/run-tests.sh $(BUILD)/tests/test_cuda
+	@$(EMU_ENV) TAPEGRAD_EMU_DEVICES=2 scripts/run-tests.sh $(BUILD)/tests/test_cuda
 	@TAPEGRAD_EMU_DEVICES=2 $(BUILD)/emulation_canary
+	@$(MAKE) --no-print-directory mutants
 
 $(BUILD)/emulation_canary: $(BUILD)/obj/tests/canary/emulation_canary.cu.o $(LINKED)
 	$(CXX) $(CXXFLAGS) $< $(LINK_LIB) $(LDLIBS) -o $@
+
+# Mutants: test_cuda linked with a cuda_backend.cu changed in one place, each of which the suite
+# on the emulation must fail (a suite that passes them would catch nothing of their kind).
+MUTANTS := grid-loop-off-by-one host-reads-device-memory
+MUTATION_grid-loop-off-by-one := s/i < (n);/i <= (n);/
+MUTATION_host-reads-device-memory := s/TG_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy from cuda");/std::memcpy(dst, src, bytes);/
+mutants: $(MUTANTS:%=$(BUILD)/mutants/test_cuda_%)
+	@for m in $(MUTANTS); do \
+	    if $(EMU_ENV) $(BUILD)/mutants/test_cuda_$$m --run_test=op_table/add_matches_cpu > $(BUILD)/mutants/$$m.log 2>&1; then \
+	        cat $(BUILD)/mutants/$$m.log; echo "mutant $$m: test_cuda passed a backend with this bug"; exit 1; fi; \
+	    echo "mutant $$m: killed ($$(grep -m1 -o -E 'emulation: [^)]*|memory access violation' $(BUILD)/mutants/$$m.log))"; \
+	done
+
+$(BUILD)/mutants/%.cu: cuda/cuda_backend.cu
+	@mkdir -p $(dir $@)
+	@sed '$(MUTATION_$*)' $< > $@
+	@! cmp -s $< $@ || { echo "mutant $*: its edit no longer changes cuda/cuda_backend.cu"; exit 1; }
+
+# -iquote cuda: the copy's includes ("check.h", "../core/backend.h") resolve as the original's.
+$(BUILD)/mutants/%.o: $(BUILD)/mutants/%.cu $(FLAGS_FILE)
+	$(NVCC) $(NVCCFLAGS) -iquote cuda -c $< -o $@
+
+$(BUILD)/mutants/test_cuda_%: $(BUILD)/mutants/%.o $(BUILD)/obj/tests/test_cuda.o $(TEST_HELPER_OBJS) $(CUDA_OBJS) $(LIB)
+	$(CXX) $(CXXFLAGS) $(BUILD)/obj/tests/test_cuda.o $(TEST_HELPER_OBJS) $< \
+	    $(filter-out %/cuda_backend.cu.o,$(CUDA_OBJS)) $(LIB) -lboost_unit_test_framework $(LDLIBS) -o $@
 
 # Kills tapegrad-train with SIGKILL at random moments and checks each resume ends bit-identical
 # to an uninterrupted run (scripts/crash-test.sh; about 30 s).

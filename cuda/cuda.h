@@ -32,6 +32,15 @@ struct MemoryStats {
 };
 /// The counters of the current device's caching allocator.
 MemoryStats memory_stats();
+
+/// What the driver says of a device's memory (torch.cuda.mem_get_info): bytes free (beside what
+/// tapegrad's cache holds, which counts as used) and in all.
+struct DeviceMemory {
+    size_t free = 0;   ///< bytes the driver can still hand out
+    size_t total = 0;  ///< the device's memory
+};
+/// The memory of device `index`; throws a tapegrad::Error if there is no such device.
+DeviceMemory memory_info(int index = 0);
 /// Returns every cached block to the driver.
 void empty_cache();
 

@@ -41,6 +41,12 @@ MemoryStats memory_stats() {
     return runtime ? runtime->memory_stats() : MemoryStats{};
 }
 
+DeviceMemory memory_info(int index) {
+    Runtime* runtime = linked_runtime();
+    if (!runtime) fail("cuda::memory_info", "{}", not_linked_message);
+    return runtime->memory_info(index);
+}
+
 void empty_cache() {
     if (Runtime* runtime = linked_runtime()) runtime->empty_cache();
 }

@@ -263,6 +263,13 @@ public:
         return allocator().stats;
     }
 
+    DeviceMemory memory_info(int index) override {
+        require_device(index, "cuda::memory_info");
+        DeviceMemory m;
+        TG_CUDA_CHECK(cudaMemGetInfo(&m.free, &m.total), "cuda::memory_info");
+        return m;
+    }
+
     void empty_cache() override {
         std::lock_guard<std::mutex> lock(allocator().mutex);
         allocator().release_cache();

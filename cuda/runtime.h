@@ -29,6 +29,7 @@ public:
     virtual std::string device_name(int index) = 0;
     virtual void synchronize() = 0;
     virtual MemoryStats memory_stats() = 0;
+    virtual DeviceMemory memory_info(int index) = 0;
     virtual void empty_cache() = 0;
 
 protected:

@@ -26,6 +26,16 @@ struct GpuAvailable {
     }
 };
 
+// Skipped, saying so, on machines with fewer than two devices (the emulation runs these cases
+// with TAPEGRAD_EMU_DEVICES=2).
+struct TwoGpusAvailable {
+    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+        boost::test_tools::assertion_result result(cuda::device_count() >= 2);
+        result.message() << "needs two CUDA devices (cuda::device_count() = " << cuda::device_count() << ")";
+        return result;
+    }
+};
+
 const Device gpu = Device::cuda(0);
 
 // A copy of t on `device` that is a leaf requiring grad.
@@ -222,6 +232,43 @@ BOOST_AUTO_TEST_CASE(caching_allocator_reuses_blocks, *boost::unit_test::precond
     cuda::empty_cache();
     BOOST_CHECK_EQUAL(cuda::memory_stats().cached, 0u);
     BOOST_CHECK(!cuda::device_name(0).empty());
+}
+
+// Out of memory: the allocator empties its cache and retries once, on the device that asked (the
+// cache may hold blocks of other devices), then says how much was asked for.
+BOOST_AUTO_TEST_CASE(out_of_memory_retries_after_emptying_the_cache, *boost::unit_test::precondition(GpuAvailable())) {
+    cuda::empty_cache();
+    const int last = cuda::device_count() - 1;
+    { Tensor other = Tensor::zeros({1000}, DType::Float32, Device::cuda(last)); }  // a cached block elsewhere
+    const int64_t n = int64_t(cuda::memory_info(0).free / 4 * 6 / 10);  // 60% of device 0, as float32
+    { Tensor a = Tensor::zeros({n}, DType::Float32, gpu); }  // cached: the next one does not fit beside it
+    BOOST_REQUIRE_GT(cuda::memory_stats().cached, size_t(n) * 4);
+    Tensor b = Tensor::ones({n / 2 + 1024 * 1024}, DType::Float64, gpu);  // another size: a second cudaMalloc
+    BOOST_CHECK_EQUAL(cuda::memory_stats().cached, 0u);
+    BOOST_CHECK_EQUAL(sum(b).item(), double(n / 2 + 1024 * 1024));  // made on cuda:0, and usable there
+    const int64_t too_many = int64_t(cuda::memory_info(0).total / 4 + 1);
+    TAPEGRAD_CHECK_ERROR(Tensor::zeros({too_many}, DType::Float32, gpu), "cuda allocate: out of memory",
+                         "after emptying the cache and retrying once");
+}
+
+// Each op runs on its tensors' device, whichever device the previous op used; GEMMs too.
+BOOST_AUTO_TEST_CASE(ops_on_a_second_device_match_cpu, *boost::unit_test::precondition(TwoGpusAvailable())) {
+    const Device second = Device::cuda(1);
+    Generator gen(5);
+    Tensor a = Tensor::randn({4, 6}, gen, DType::Float64), b = Tensor::randn({6, 3}, gen, DType::Float64);
+    Tensor a1 = leaf_on(a, second), b1 = leaf_on(b, second);
+    Tensor on_first = Tensor::ones({3}, DType::Float64, gpu) * 2.0;  // cuda:0 is current now
+    Tensor y = matmul(a1, b1) + sum(matmul(a1, b1));
+    Tensor linear_y = linear(a1, leaf_on(transpose(b, 0, 1), second), Tensor());
+    backward(sum(y) + sum(linear_y));
+    Tensor a_cpu = a.detach().set_requires_grad(), b_cpu = b.detach().set_requires_grad();
+    Tensor y_cpu = matmul(a_cpu, b_cpu) + sum(matmul(a_cpu, b_cpu));
+    Tensor linear_cpu = linear(a_cpu, transpose(b, 0, 1), Tensor());
+    check_close(y_cpu.detach(), y.detach(), 1e-12, "matmul on cuda:1");
+    check_close(linear_cpu.detach(), linear_y.detach(), 1e-12, "linear on cuda:1");
+    backward(sum(y_cpu) + sum(linear_cpu));
+    check_close(a_cpu.grad(), a1.grad(), 1e-12, "gradient on cuda:1");
+    BOOST_CHECK_EQUAL(sum(on_first).item(), 6.0);
 }
 
 BOOST_AUTO_TEST_CASE(missing_device_index_is_a_clear_error, *boost::unit_test::precondition(GpuAvailable())) {

@@ -10,7 +10,7 @@
 // copies check their direction and bounds. Faults are sticky, as on a GPU: every later call returns
 // them. What it cannot see: races between threads (they never run at once), timing, and
 // anything of a real device's memory model. Knobs (environment): TAPEGRAD_EMU_DEVICES=N devices
-// (default 1), TAPEGRAD_EMU_MEMORY=bytes per device (default 2 GiB).
+// (default 1), TAPEGRAD_EMU_MEMORY=bytes per device (default 1 GiB).
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -51,7 +51,7 @@ struct Arena {
 
 struct State {
     int device_count = int(std::clamp<size_t>(environment_number("TAPEGRAD_EMU_DEVICES", 1), 0, 16));
-    size_t capacity = environment_number("TAPEGRAD_EMU_MEMORY", size_t(2) << 30);
+    size_t capacity = environment_number("TAPEGRAD_EMU_MEMORY", size_t(1) << 30);
     std::vector<Arena> arenas = std::vector<Arena>(size_t(device_count));
     std::map<const char*, Allocation> allocations;  // by data address
     cudaError_t sticky = cudaSuccess;
