@@ -459,16 +459,6 @@ BOOST_AUTO_TEST_CASE(every_model_matches_cpu, *boost::unit_test::precondition(Gp
         [&](TransformerEncoder& m, const Tensor& in) { return m.forward(in, lengths); });
 }
 
-namespace {
-struct TwoGpusAvailable {
-    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
-        boost::test_tools::assertion_result result(cuda::device_count() >= 2);
-        result.message() << "fewer than two CUDA devices (cuda::device_count() = " << cuda::device_count() << ")";
-        return result;
-    }
-};
-}  // namespace
-
 // Models on the second device while tensors of the first are about: every GEMM (matmul, and the
 // packed per-step products of a recurrent layer) makes its tensors' device current and uses that
 // device's cuBLAS handle (the emulation checks the handle's device against the current one), and a
