@@ -59,6 +59,7 @@ struct GemmArgs {
     int64_t batch = 1, stride_a = 0, stride_b = 0, stride_c = 0;
     ///@}
     DType dtype = DType::Float32;  ///< the dtype of A, B and C (float32 or float64)
+    Device device = Device::cpu();  ///< where A, B and C live (CUDA makes it current and uses its cuBLAS handle)
 };
 
 /// Optimizer hyperparameters for the fused update kernels (math in core/optimizer_math.h).
@@ -171,6 +172,9 @@ public:
         ///@{
         int64_t index_stride_outer, index_stride_m, index_stride_inner;
         ///@}
+        /// the op that gathers, named by the CUDA backend's deferred report of an out-of-range index
+        /// (cuda/index_errors.h; the CPU's are checked before the kernel, ops/shape_ops.cpp)
+        const char* op;
     };
     /// y = x gathered as spec says (index_select, gather).
     virtual void gather(const Tensor& x, const Tensor& index, const GatherSpec& spec, Tensor& y) = 0;

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "cuda.h"
 #include "device_memory.h"
+#include "index_errors.h"
 #include "launch.h"
 #include "runtime.h"
 
@@ -185,6 +186,58 @@ void device_deallocate(int device, void* ptr, size_t bytes) {
     a.stats.cached += rounded;
 }
 
+// ---- out-of-range indices (cuda/index_errors.h) -----------------------------------------------
+
+namespace {
+struct IndexErrors {
+    std::mutex mutex;
+    std::vector<IndexError*> records;  // per device, made on its first gather or scatter
+    std::vector<bool> armed;           // a launch was given the record since the last report
+    std::vector<std::string> ops;      // IndexCheck::op -> the op's name
+};
+
+IndexErrors& index_errors() {
+    static IndexErrors* instance = new IndexErrors;  // never destroyed, as the allocator
+    return *instance;
+}
+}  // namespace
+
+IndexCheck index_check(int device, const char* op) {
+    IndexErrors& e = index_errors();
+    std::lock_guard<std::mutex> lock(e.mutex);
+    if (int(e.records.size()) <= device) {
+        e.records.resize(device + 1, nullptr);
+        e.armed.resize(device + 1, false);
+    }
+    if (!e.records[device]) {
+        void* record = nullptr;
+        TG_CUDA_CHECK(cudaMalloc(&record, sizeof(IndexError)), op);
+        TG_CUDA_CHECK(cudaMemsetAsync(record, 0, sizeof(IndexError), 0), op);
+        e.records[device] = static_cast<IndexError*>(record);
+    }
+    e.armed[device] = true;
+    auto known = std::find(e.ops.begin(), e.ops.end(), op);
+    if (known == e.ops.end()) known = e.ops.insert(known, op);
+    return {e.records[device], int(known - e.ops.begin())};
+}
+
+void report_index_errors(const char* where) {
+    IndexErrors& e = index_errors();
+    std::lock_guard<std::mutex> lock(e.mutex);
+    for (int device = 0; device < int(e.records.size()); ++device) {
+        if (!e.armed[device]) continue;
+        set_device(device, where);
+        IndexError found;
+        TG_CUDA_CHECK(cudaMemcpy(&found, e.records[device], sizeof found, cudaMemcpyDeviceToHost), where);
+        e.armed[device] = false;
+        if (!found.claimed) continue;
+        TG_CUDA_CHECK(cudaMemsetAsync(e.records[device], 0, sizeof(IndexError), 0), where);
+        fail(e.ops[found.op], "index {} at position {} is out of range (expected 0 <= index < {}); found on cuda:{} "
+             "by the kernel, which read nothing there, and reported at {}, the next synchronisation after it",
+             found.value, found.position, found.range, device, where);
+    }
+}
+
 // ---- what libtapegrad sees (cuda/runtime.h) ---------------------------------------------------
 namespace {
 class CudaRuntime final : public Runtime {
@@ -200,7 +253,10 @@ public:
         return prop.name;
     }
 
-    void synchronize() override { TG_CUDA_CHECK(cudaDeviceSynchronize(), "cuda::synchronize"); }
+    void synchronize() override {
+        TG_CUDA_CHECK(cudaDeviceSynchronize(), "cuda::synchronize");
+        report_index_errors("cuda::synchronize");
+    }
 
     MemoryStats memory_stats() override {
         std::lock_guard<std::mutex> lock(allocator().mutex);

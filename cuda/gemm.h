@@ -3,5 +3,6 @@
 #include "../core/backend.h"
 
 namespace tapegrad::cuda {
-void gemm(int device, const GemmArgs& args);
+// On args.device, which it makes current, with that device's cuBLAS handle.
+void gemm(const GemmArgs& args);
 }

@@ -51,6 +51,7 @@ Tensor one_hot(const Tensor& indices, int64_t classes, DType dtype) {
     check_indices("one_hot", indices, classes, indices);
     // Built on the host, the size of the result (not a [classes, classes] table to gather from).
     const std::vector<int64_t> ids = indices.to_vector<int64_t>();
+    if (!indices.device().is_cpu()) check_index_values("one_hot", ids, classes, indices);  // no kernel reads them
     std::vector<double> values(ids.size() * size_t(classes), 0.0);
     for (size_t i = 0; i < ids.size(); ++i) values[i * size_t(classes) + size_t(ids[i])] = 1.0;
     Shape shape = indices.shape();

@@ -56,6 +56,7 @@ void gemm(bool transpose_a, bool transpose_b, const Tensor& a, const Tensor& b, 
     g.stride_b = k * n;
     g.stride_c = m * n;
     g.dtype = a.dtype();
+    g.device = c.device();
     if (k == 0) {
         if (beta == 0.0) kernels(c).fill(c, 0.0);
         return;

@@ -80,7 +80,7 @@ Tensor max_over(const char* op, const Tensor& x, AxisSplit s, const Shape& out_s
         return values;
     }
     record("max", "dL/dx[argmax] += dL/dy", {x}, values, [s, arg](const Tensor& gy, InputGrads& gx) {
-        Backend::GatherSpec spec{s.outer, s.n, s.inner, 1, s.inner, 0, 1};
+        Backend::GatherSpec spec{s.outer, s.n, s.inner, 1, s.inner, 0, 1, "max"};
         kernels(gy).scatter_add(gy, arg, spec, gx.out(0, InputGrads::Writes::Part).grad);
     });
     return values;

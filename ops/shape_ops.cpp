@@ -275,16 +275,22 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int axis) {
     return split(x, std::vector<int64_t>(chunks, x.shape()[axis] / chunks), axis);
 }
 
+void check_index_values(const char* op, const std::vector<int64_t>& values, int64_t n, const Tensor& x) {
+    for (size_t i = 0; i < values.size(); ++i)
+        if (values[i] < 0 || values[i] >= n)
+            fail(op, "index {} at position {} is out of range for {} (expected 0 <= index < {})", values[i], i,
+                 x.describe(), n);
+}
+
 void check_indices(const char* op, const Tensor& index, int64_t n, const Tensor& x) {
     if (index.dtype() != DType::Int64) fail(op, "index must be int64, got {}", index.describe());
     if (index.device() != x.device())
         fail(op, "index is on {} but the tensor is on {} (expected the same device)", to_string(index.device()),
              to_string(x.device()));
-    std::vector<int64_t> values = index.to_vector<int64_t>();
-    for (size_t i = 0; i < values.size(); ++i)
-        if (values[i] < 0 || values[i] >= n)
-            fail(op, "index {} at position {} is out of range for {} (expected 0 <= index < {})", values[i], i,
-                 x.describe(), n);
+    // On a GPU, reading the indices here would synchronise every op: the gather and scatter kernels
+    // check them instead, and the host reports a bad one at the next synchronisation
+    // (cuda/index_errors.h).
+    if (index.device().is_cpu()) check_index_values(op, index.to_vector<int64_t>(), n, x);
 }
 
 namespace {
@@ -309,7 +315,7 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
     AxisSplit s = split_at_axis(x.shape(), axis);
     Shape y_shape = x.shape();
     y_shape[axis] = index.numel();
-    return gather_op("index_select", "dL/dx[.., index[j], ..] += dL/dy[.., j, ..]", x, index, {s.outer, s.n, s.inner, index.numel(), 0, 1, 0}, y_shape);
+    return gather_op("index_select", "dL/dx[.., index[j], ..] += dL/dy[.., j, ..]", x, index, {s.outer, s.n, s.inner, index.numel(), 0, 1, 0, "index_select"}, y_shape);
 }
 
 Tensor gather(const Tensor& x, int axis, const Tensor& index) {
@@ -323,7 +329,7 @@ Tensor gather(const Tensor& x, int axis, const Tensor& index) {
              to_string(index.shape()), to_string(x.shape()), axis, to_string(expected));
     check_indices("gather", index, x.shape()[axis], x);
     AxisSplit s = split_at_axis(x.shape(), axis);
-    return gather_op("gather", "dL/dx[.., index[..], ..] += dL/dy[..]", x, index, {s.outer, s.n, s.inner, 1, s.inner, 0, 1}, expected);
+    return gather_op("gather", "dL/dx[.., index[..], ..] += dL/dy[..]", x, index, {s.outer, s.n, s.inner, 1, s.inner, 0, 1, "gather"}, expected);
 }
 
 namespace {

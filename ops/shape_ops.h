@@ -42,7 +42,11 @@ Tensor gather(const Tensor& x, int axis, const Tensor& index);
 Tensor to(const Tensor& x, Device device);
 Tensor to(const Tensor& x, DType dtype);  ///< converts to `dtype` (float32 <-> float64); the gradient converts back
 
-/// Throws naming `op` unless index is an Int64 tensor on x's device with every value in [0, n).
+/// Throws naming `op` unless index is an Int64 tensor on x's device and (on the CPU) every value
+/// is in [0, n). On a GPU the values are checked by the kernels that read them, and a bad one is
+/// reported at the next synchronisation (cuda/index_errors.h).
 void check_indices(const char* op, const Tensor& index, int64_t n, const Tensor& x);
+/// Throws naming `op` and x unless every value is in [0, n) (the host's check of indices it holds).
+void check_index_values(const char* op, const std::vector<int64_t>& values, int64_t n, const Tensor& x);
 
 }  // namespace tapegrad

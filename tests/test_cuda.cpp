@@ -86,7 +86,9 @@ const auto* const parity_cases = register_op_cases(
 
 // op_table_zero_extent_on_gpu/<op>_zero_extent_matches_cpu: each case with an extent 0
 // (zero_extent_variants) is refused on the GPU exactly when it is on the CPU, and otherwise gives
-// the CPU's outputs and gradients (launches over no elements, GEMMs with a zero dimension).
+// the CPU's outputs and gradients (launches over no elements, GEMMs with a zero dimension). An
+// index out of range (a gather from an axis of extent 0) is refused on the GPU at the next
+// synchronisation, not at the op (cuda/index_errors.h).
 const auto* const zero_extent_cases = register_op_cases(
     "op_table_zero_extent_on_gpu", "zero_extent_matches_cpu",
     [](const OpCase& c) {
@@ -99,7 +101,7 @@ const auto* const zero_extent_cases = register_op_cases(
                     refused = true;
                 }
                 active_tape().clear();
-                if (refused) BOOST_CHECK_THROW(v.apply(make_inputs(v, DType::Float64, gpu)), Error);
+                if (refused) BOOST_CHECK_THROW((v.apply(make_inputs(v, DType::Float64, gpu)), cuda::synchronize()), Error);
                 else compare_devices(v, DType::Float64, 1e-10);
                 active_tape().clear();
             }
@@ -279,24 +281,120 @@ BOOST_AUTO_TEST_CASE(missing_device_index_is_a_clear_error, *boost::unit_test::p
 }
 
 namespace {
+// The bits of t (on any device), as the host holds them.
+std::vector<double> values_of(const Tensor& t) { return to(t.detach(), Device::cpu()).to_double_vector(); }
+
+// Small on the host emulation (it runs every GPU thread in turn), large on a GPU.
+int64_t scaled(int64_t emulated, int64_t on_gpu) {
+    return cuda::device_name(0).find("emulation") != std::string::npos ? emulated : on_gpu;
+}
+}  // namespace
+
+// The reductions sum in a fixed order (no atomics): the same inputs give the same bits on every
+// run, here a sum long enough to be split over blocks and summed again, a broadcast operand's
+// gradient, and a sum over the leading dim; and they agree with the CPU's float64 sum.
+BOOST_AUTO_TEST_CASE(sums_are_bit_identical_across_runs, *boost::unit_test::precondition(GpuAvailable())) {
+    const int64_t n = scaled(int64_t(1) << 17, int64_t(16) << 20);
+    Generator gen(5);
+    Tensor x_cpu = Tensor::randn({n}, gen);
+    Tensor x = to(x_cpu, gpu);
+    Tensor bias = leaf_on(Tensor::randn({64}, gen), gpu);
+    Tensor rows = to(reshape(x_cpu, {n / 64, 64}), gpu);
+    auto run = [&] {
+        bias.zero_grad();
+        backward(sum(rows + bias));  // dL/dbias = the sum of the rows' ones: [n / 64] terms each
+        return std::vector<std::vector<double>>{values_of(sum(x)), values_of(bias.grad()), values_of(sum(rows, 0))};
+    };
+    const auto first = run(), second = run();
+    BOOST_CHECK(first[0] == second[0]);
+    BOOST_CHECK(first[1] == second[1]);
+    BOOST_CHECK(first[2] == second[2]);
+    const double exact = sum(to(x_cpu, DType::Float64)).item();
+    BOOST_CHECK_SMALL(first[0][0] - exact, 1e-6 * std::sqrt(double(n)));
+    BOOST_CHECK_EQUAL(first[1][0], double(n / 64));
+}
+
+// Rows longer than a block (so split over blocks for max), a row per block and a warp per row,
+// strided rows (the max over axis 0): max, argmax, softmax and log_softmax with their gradients
+// against the CPU; max's ties and NaN follow the CPU's first-index rule.
+BOOST_AUTO_TEST_CASE(long_rows_match_cpu, *boost::unit_test::precondition(GpuAvailable())) {
+    const int64_t long_row = scaled(60000, 3000000);
+    Generator gen(6);
+    for (Shape shape : {Shape{long_row}, Shape{3, 3000}, Shape{7, 1000}, Shape{3000, 3}, Shape{40, 300}}) {
+        BOOST_TEST_CONTEXT(to_string(shape)) {
+            Tensor x = Tensor::randn(shape, gen, DType::Float64);
+            for (int axis : {0, int(shape.size()) - 1}) {
+                BOOST_TEST_CONTEXT("axis " << axis) {
+                    Tensor a = leaf_on(x, Device::cpu()), b = leaf_on(x, gpu);
+                    check_close(max(a, axis, false), max(b, axis, false), 0, "max");
+                    check_close(argmax(a, axis), argmax(b, axis), 0, "argmax");
+                    Tensor seed = Tensor::randn(shape, gen, DType::Float64);
+                    for (bool log : {false, true}) {
+                        Tensor ya = log ? log_softmax(a, axis) : softmax(a, axis);
+                        backward(sum(ya * seed));  // backward clears the tape: one device at a time
+                        Tensor yb = log ? log_softmax(b, axis) : softmax(b, axis);
+                        backward(sum(yb * to(seed, gpu)));
+                        check_close(ya, yb, 1e-10, log ? "log_softmax" : "softmax");
+                        check_close(a.grad(), b.grad(), 1e-10, "softmax gradient");
+                        a.zero_grad();
+                        b.zero_grad();
+                    }
+                }
+            }
+        }
+    }
+    // Ties: the first index of the largest value; a NaN after the first element is skipped, a
+    // NaN first element is the max (the CPU's rule).
+    std::vector<double> values(long_row, 1.0);
+    values[long_row / 3] = values[long_row - 1] = 2.0;
+    values[long_row / 5] = std::nan("");
+    Tensor ties = Tensor::from_values(values, {long_row}, DType::Float64);
+    BOOST_CHECK_EQUAL(argmax(to(ties, gpu), 0).item(), double(long_row / 3));
+    BOOST_CHECK_EQUAL(argmax(ties, 0).item(), double(long_row / 3));
+    values[0] = std::nan("");
+    ties = Tensor::from_values(values, {long_row}, DType::Float64);
+    BOOST_CHECK_EQUAL(argmax(to(ties, gpu), 0).item(), 0.0);
+    BOOST_CHECK_EQUAL(argmax(ties, 0).item(), 0.0);
+}
+
+// A bad index on the GPU is found by the kernel and reported at the next synchronisation
+// (cuda/index_errors.h), naming the op, the index, its position and the valid range; the record is
+// then clear, and later ops run.
+BOOST_AUTO_TEST_CASE(out_of_range_index_is_reported_at_the_next_synchronisation,
+                     *boost::unit_test::precondition(GpuAvailable())) {
+    Tensor table = Tensor::zeros({5, 3}, DType::Float32, gpu);
+    Tensor bad = to(Tensor::from_vector(std::vector<int64_t>{1, 5, 2}, {3}), gpu);
+    Tensor y;
+    BOOST_CHECK_NO_THROW(y = index_select(table, 0, bad));  // no synchronisation here
+    TAPEGRAD_CHECK_ERROR(to(y, Device::cpu()), "index_select", "index 5", "position 1", "< 5", "copy_to_host");
+    BOOST_CHECK_NO_THROW(to(index_select(table, 0, to(Tensor::from_vector(std::vector<int64_t>{4, 0}, {2}), gpu)),
+                            Device::cpu()));
+    Tensor logits = Tensor::zeros({2, 3}, DType::Float32, gpu);
+    Tensor loss = cross_entropy(logits, to(Tensor::from_vector(std::vector<int64_t>{0, -1}, {2}), gpu));
+    TAPEGRAD_CHECK_ERROR(cuda::synchronize(), "gather", "index -1", "position 1", "< 3", "cuda::synchronize");
+    active_tape().clear();
+    BOOST_CHECK_NO_THROW(cuda::synchronize());
+}
+
+namespace {
 // Builds the same model twice from one seed, in float64, one copy on each device; runs `forward`
 // on both with the same input and upstream gradient, and compares the output and every
 // parameter's gradient (the whole composed cell, forward and backward, op for op).
 template <typename Model, typename Make, typename Forward>
-void compare_model(const std::string& name, Make make, const Tensor& input, Forward forward) {
+void compare_model(const std::string& name, Make make, const Tensor& input, Forward forward, Device device = gpu) {
     BOOST_TEST_CONTEXT(name) {
         Generator gen_cpu(11), gen_gpu(11);
         std::unique_ptr<Model> cpu_model = make(gen_cpu), gpu_model = make(gen_gpu);
         cpu_model->to(DType::Float64);
         gpu_model->to(DType::Float64);
-        gpu_model->to(gpu);
+        gpu_model->to(device);
         Tensor x64 = to(input, DType::Float64);
         Tensor y_cpu = forward(*cpu_model, x64);  // backward clears the tape: one device at a time
         Generator seed_gen(12);
         Tensor seed = Tensor::randn(y_cpu.shape(), seed_gen, DType::Float64);
         backward(y_cpu, {seed});
-        Tensor y_gpu = forward(*gpu_model, to(x64, gpu));
-        backward(y_gpu, {to(seed, gpu)});
+        Tensor y_gpu = forward(*gpu_model, to(x64, device));
+        backward(y_gpu, {to(seed, device)});
         check_close(y_cpu, y_gpu, 1e-10, "output");
         auto cpu_params = cpu_model->named_parameters(), gpu_params = gpu_model->named_parameters();
         BOOST_REQUIRE_EQUAL(cpu_params.size(), gpu_params.size());
@@ -361,4 +459,30 @@ BOOST_AUTO_TEST_CASE(every_model_matches_cpu, *boost::unit_test::precondition(Gp
     compare_model<TransformerEncoder>(
         "transformer", [&](Generator& g) { return std::make_unique<TransformerEncoder>(0, 5, options, g); }, x,
         [&](TransformerEncoder& m, const Tensor& in) { return m.forward(in, lengths); });
+}
+
+// Models on the second device while tensors of the first are about: every GEMM (matmul, and the
+// packed per-step products of a recurrent layer) makes its tensors' device current and uses that
+// device's cuBLAS handle (the emulation checks the handle's device against the current one), and a
+// bad index there is reported naming that device.
+BOOST_AUTO_TEST_CASE(second_device_matches_cpu, *boost::unit_test::precondition(TwoGpusAvailable())) {
+    const Device second = Device::cuda(1);
+    Generator gen(21);
+    Tensor x = Tensor::randn({3, 7, 5}, gen);
+    Tensor on_first = Tensor::ones({4}, DType::Float64, gpu);
+    compare_model<Recurrent>(
+        "lstm on cuda:1", [](Generator& g) { return std::make_unique<Recurrent>(CellType::LSTM, 5, 6, 1, g); }, x,
+        [&](Recurrent& m, const Tensor& in) {
+            on_first = on_first * 2.0;  // the first device current between the second's ops
+            return m.forward(in, {7, 4, 1}).output;
+        },
+        second);
+    TransformerOptions options;
+    options.d_model = 8, options.heads = 2, options.layers = 1, options.dropout = 0.0, options.causal = true;
+    compare_model<TransformerEncoder>(
+        "transformer on cuda:1", [&](Generator& g) { return std::make_unique<TransformerEncoder>(0, 5, options, g); },
+        x, [&](TransformerEncoder& m, const Tensor& in) { return m.forward(in, {7, 4, 1}); }, second);
+    Tensor table = Tensor::zeros({5, 3}, DType::Float32, second);
+    Tensor y = index_select(table, 0, to(Tensor::from_vector(std::vector<int64_t>{7}, {1}), second));
+    TAPEGRAD_CHECK_ERROR(to(y, Device::cpu()), "index_select", "index 7", "cuda:1");
 }
