@@ -313,16 +313,16 @@ mutants: $(MUTANTS:%=$(BUILD)/mutants/test_cuda_%)
 	    echo "mutant $$m: killed ($$(grep -m1 -o -E 'emulation: [^)]*|memory access violation' $(BUILD)/mutants/$$m.log))"; \
 	done
 
-$(BUILD)/obj/mutants/%.cu: cuda/cuda_backend.cu
+$(MUTANTS:%=$(BUILD)/obj/mutants/%.cu): $(BUILD)/obj/mutants/%.cu: cuda/cuda_backend.cu
 	@mkdir -p $(dir $@)
 	@sed '$(MUTATION_$*)' $< > $@
 	@! cmp -s $< $@ || { echo "mutant $*: its edit no longer changes cuda/cuda_backend.cu"; exit 1; }
 
 # -iquote cuda: the copy's includes ("check.h", "../core/backend.h") resolve as the original's.
-$(BUILD)/obj/mutants/%.o: $(BUILD)/obj/mutants/%.cu $(FLAGS_FILE)
+$(MUTANTS:%=$(BUILD)/obj/mutants/%.o): $(BUILD)/obj/mutants/%.o: $(BUILD)/obj/mutants/%.cu $(FLAGS_FILE)
 	$(NVCC) $(NVCCFLAGS) -iquote cuda -MMD -MP -c $< -o $@
 
-$(BUILD)/mutants/test_cuda_%: $(BUILD)/obj/mutants/%.o $(BUILD)/obj/tests/test_cuda.o $(TEST_HELPER_OBJS) $(CUDA_OBJS) $(LIB)
+$(MUTANTS:%=$(BUILD)/mutants/test_cuda_%): $(BUILD)/mutants/test_cuda_%: $(BUILD)/obj/mutants/%.o $(BUILD)/obj/tests/test_cuda.o $(TEST_HELPER_OBJS) $(CUDA_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(BUILD)/obj/tests/test_cuda.o $(TEST_HELPER_OBJS) $< \
 	    $(filter-out %/cuda_backend.cu.o,$(CUDA_OBJS)) $(LIB) -lboost_unit_test_framework $(LDLIBS) -o $@
