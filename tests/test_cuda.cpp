@@ -12,30 +12,13 @@
 #include "models/recurrent.h"
 #include "models/transformer.h"
 #include "tests/op_table.h"
+#include "tests/gpu_available.h"
 #include "tests/test_helpers.h"
 
 using namespace tapegrad;
 using namespace tapegrad::testing;
 
 namespace {
-struct GpuAvailable {
-    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
-        boost::test_tools::assertion_result result(cuda::is_available());
-        result.message() << "no CUDA device available (cuda::device_count() = " << cuda::device_count() << ")";
-        return result;
-    }
-};
-
-// Skipped, saying so, on machines with fewer than two devices (the emulation runs these cases
-// with TAPEGRAD_EMU_DEVICES=2).
-struct TwoGpusAvailable {
-    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
-        boost::test_tools::assertion_result result(cuda::device_count() >= 2);
-        result.message() << "needs two CUDA devices (cuda::device_count() = " << cuda::device_count() << ")";
-        return result;
-    }
-};
-
 const Device gpu = Device::cuda(0);
 
 // A copy of t on `device` that is a leaf requiring grad.

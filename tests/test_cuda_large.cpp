@@ -24,6 +24,7 @@
 #include "cuda/cuda.h"
 #include "tests/op_table.h"
 #include "tests/test_files.h"
+#include "tests/gpu_available.h"
 #include "tests/test_helpers.h"
 #include "train/task_model.h"
 
@@ -31,14 +32,6 @@ using namespace tapegrad;
 using namespace tapegrad::testing;
 
 namespace {
-struct GpuAvailable {
-    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
-        boost::test_tools::assertion_result result(cuda::is_available());
-        result.message() << "no CUDA device available (cuda::device_count() = " << cuda::device_count() << ")";
-        return result;
-    }
-};
-
 const Device gpu = Device::cuda(0);
 
 // float32's unit roundoff u = 2^-24: a correctly rounded operation's relative error is at most u.
