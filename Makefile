@@ -275,9 +275,10 @@ san-canary: $(BUILD)/san_canary
 $(BUILD)/san_canary: $(BUILD)/obj/tests/canary/division_by_zero.o
 	$(CXX) $(CXXFLAGS) $< $(LDSAN) -o $@
 
+GPU_SUITES := $(patsubst tests/%.cpp,$(BUILD)/tests/%,$(wildcard tests/test_cuda*.cpp))
 test-gpu: deps
-	@$(MAKE) --no-print-directory -j$(NPROC) $(BUILD)/tests/test_cuda
-	@$(TEST_ENV) scripts/run-tests.sh $(BUILD)/tests/test_cuda
+	@$(MAKE) --no-print-directory -j$(NPROC) $(GPU_SUITES)
+	@$(TEST_ENV) scripts/run-tests.sh $(GPU_SUITES)
 
 # The CUDA suites on the host emulation (EMU=1, cuda/emulation/README.md), on every `make test`:
 # the kernel bodies run on the CPU in debug mode (exact-size blocks poisoned with NaN, a
@@ -285,14 +286,13 @@ test-gpu: deps
 # two (the cases that need two run there); then the canaries (a kernel writing one element past
 # its end, host code reading device memory, ...: the emulation must catch each) and the mutants
 # (the same bugs put into the backend: test_cuda must fail each).
-EMU_SUITES := $(patsubst tests/%.cpp,%,$(wildcard tests/test_cuda*.cpp))
 test-cuda-emu: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) EMU=1 run-cuda-emu
 
 # 256 MiB per device: the out-of-memory case fills a device.
 EMU_ENV := TAPEGRAD_CUDA_DEBUG=1 TAPEGRAD_EMU_MEMORY=268435456
-run-cuda-emu: info $(EMU_SUITES:%=$(BUILD)/tests/%) $(BUILD)/emulation_canary
-	@$(EMU_ENV) scripts/run-tests.sh $(EMU_SUITES:%=$(BUILD)/tests/%)
+run-cuda-emu: info $(GPU_SUITES) $(BUILD)/emulation_canary
+	@$(EMU_ENV) scripts/run-tests.sh $(GPU_SUITES)
 	@echo "== the same, with two emulated devices"
 	@$(EMU_ENV) TAPEGRAD_EMU_DEVICES=2 scripts/run-tests.sh $(BUILD)/tests/test_cuda
 	@TAPEGRAD_EMU_DEVICES=2 $(BUILD)/emulation_canary

@@ -24,6 +24,7 @@
 #include "check.h"
 #include "device_memory.h"
 #include "gemm.h"
+#include "launch.h"
 
 namespace tapegrad::cuda {
 
@@ -61,6 +62,7 @@ void gemm(const GemmArgs& g) {
                                                      static_cast<double*>(g.c), g.ldc, g.stride_c, g.batch),
                         "matmul");
     }
+    if (debug_mode()) TG_CUDA_CHECK(cudaDeviceSynchronize(), "matmul");  // a fault in it is named here
 }
 
 }  // namespace tapegrad::cuda
